@@ -1,0 +1,186 @@
+//! Findings and error records: the engine's output, before any formatting.
+//!
+//! A [`Finding`] is a rule violation at an exact location. An [`ErrorRecord`] is anything
+//! that prevented checking (a parse error, a policy that does not compile, a rule that
+//! timed out or trapped). Errors are first-class: every reporter shows them, and they
+//! decide the exit code.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::rules::RuleMeta;
+use crate::source::Span;
+use crate::{PathSegment, Severity};
+
+/// Whether a result came from a `deny`/`violation` rule or a `warn` rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// `deny`, `violation`, or a WASM finding: fails the run at or above `--fail-on`.
+    Deny,
+    /// `warn`: reported, fails only with `--fail-on-warn`.
+    Warn,
+}
+
+/// Where a finding or error points.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Location {
+    /// The file path as given.
+    pub file: Arc<str>,
+    /// Index of the document within a multi-document file.
+    pub document: usize,
+    /// The range in the file.
+    pub span: Span,
+    /// The JSON path into the document, when known.
+    #[serde(default)]
+    pub path: Vec<PathSegment>,
+}
+
+/// One rule violation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    /// The rule that produced it.
+    pub rule: Arc<RuleMeta>,
+    /// Effective severity (the rule's default unless the result overrode it).
+    pub severity: Severity,
+    /// deny or warn.
+    pub level: Level,
+    /// The message, saying what is wrong and what to do.
+    pub message: String,
+    /// Where.
+    pub location: Location,
+}
+
+/// Reserved IDs of error records, so that SARIF and JUnit can show them like rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorKind {
+    /// `POL000`: an input file could not be read or parsed.
+    ParseError,
+    /// `POL001`: a rule failed while evaluating (runtime error, trap, bad result).
+    RuleError,
+    /// `POL002`: a rule exceeded its time limit.
+    RuleTimeout,
+    /// `POL003`: a policy file could not be loaded or compiled.
+    PolicyError,
+}
+
+impl ErrorKind {
+    /// The reserved rule ID.
+    pub fn id(self) -> &'static str {
+        match self {
+            ErrorKind::ParseError => "POL000",
+            ErrorKind::RuleError => "POL001",
+            ErrorKind::RuleTimeout => "POL002",
+            ErrorKind::PolicyError => "POL003",
+        }
+    }
+
+    /// Kebab-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::ParseError => "parse-error",
+            ErrorKind::RuleError => "rule-error",
+            ErrorKind::RuleTimeout => "rule-timeout",
+            ErrorKind::PolicyError => "policy-error",
+        }
+    }
+}
+
+/// Something that could not be checked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorRecord {
+    /// What failed.
+    pub kind: ErrorKind,
+    /// The file the error is about (an input or a policy file).
+    pub file: String,
+    /// 1-based line (1 when unknown).
+    pub line: u32,
+    /// 1-based column (1 when unknown).
+    pub column: u32,
+    /// The rule involved, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// The input file being evaluated when a rule failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<String>,
+    /// The message.
+    pub message: String,
+}
+
+impl From<crate::inputs::InputError> for ErrorRecord {
+    fn from(e: crate::inputs::InputError) -> Self {
+        ErrorRecord {
+            kind: ErrorKind::ParseError,
+            file: e.path,
+            line: e.line,
+            column: e.column,
+            rule: None,
+            input: None,
+            message: e.message,
+        }
+    }
+}
+
+/// What happened to one input.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "lowercase")]
+pub enum InputStatus {
+    /// Parsed and evaluated.
+    Evaluated {
+        /// Number of documents evaluated.
+        documents: usize,
+    },
+    /// Not checked, for a reason.
+    Skipped {
+        /// Why.
+        reason: String,
+    },
+    /// Could not be checked (see the errors).
+    Failed,
+}
+
+/// One input in the report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputSummary {
+    /// The path as given.
+    pub path: String,
+    /// What happened.
+    #[serde(flatten)]
+    pub status: InputStatus,
+}
+
+/// The complete result of a run: what reporters format.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    /// Findings, sorted by file, line, column, then rule.
+    pub findings: Vec<Finding>,
+    /// Errors, sorted by file and line.
+    pub errors: Vec<ErrorRecord>,
+    /// Every input, in the order given.
+    pub inputs: Vec<InputSummary>,
+    /// Every rule that was loaded (the SARIF `rules[]` catalog).
+    pub rules: Vec<Arc<RuleMeta>>,
+    /// Source text of each input file, for code frames.
+    pub sources: std::collections::BTreeMap<String, Arc<str>>,
+}
+
+impl Report {
+    /// Sorts findings and errors deterministically.
+    pub fn sort(&mut self) {
+        self.findings.sort_by(|a, b| {
+            (&a.location.file, a.location.span.start, &a.rule.id, &a.message).cmp(&(
+                &b.location.file,
+                b.location.span.start,
+                &b.rule.id,
+                &b.message,
+            ))
+        });
+        self.errors.sort_by(|a, b| {
+            (&a.file, a.line, a.column, &a.rule, &a.message).cmp(&(&b.file, b.line, b.column, &b.rule, &b.message))
+        });
+        self.rules.sort_by(|a, b| a.id.cmp(&b.id));
+        self.rules.dedup_by(|a, b| a.id == b.id);
+    }
+}

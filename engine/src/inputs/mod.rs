@@ -1,0 +1,386 @@
+//! Inputs: turning files into [`Document`]s, JSON values that remember where every value
+//! came from.
+//!
+//! This layer knows nothing about rules. It reads bytes, detects the kind of each input,
+//! parses it with a position-aware parser and produces documents plus first-class errors
+//! (file, line, column). A file that cannot be read or parsed is never dropped silently:
+//! it comes back as a [`FileReport`] with errors or a skip reason.
+
+pub mod discover;
+pub mod dockerfile;
+pub mod image;
+pub mod yaml;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::source::{Position, SourceMap, Span};
+
+/// What kind of input a document is. Rules select documents by kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DocumentKind {
+    /// A Dockerfile / Containerfile.
+    Dockerfile,
+    /// A Kubernetes object (has `apiVersion` and `kind`).
+    Kubernetes,
+    /// Image metadata (inspect output, OCI/Docker config, manifest, index, layout).
+    Image,
+    /// A GitHub Actions workflow (`on` plus `jobs`).
+    Workflow,
+    /// Any other YAML document.
+    Yaml,
+    /// Any other JSON document.
+    Json,
+}
+
+impl DocumentKind {
+    /// Every kind.
+    pub const ALL: [DocumentKind; 6] = [
+        DocumentKind::Dockerfile,
+        DocumentKind::Kubernetes,
+        DocumentKind::Image,
+        DocumentKind::Workflow,
+        DocumentKind::Yaml,
+        DocumentKind::Json,
+    ];
+
+    /// The lower-case name used in METADATA `custom.kinds` and `--kind`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DocumentKind::Dockerfile => "dockerfile",
+            DocumentKind::Kubernetes => "kubernetes",
+            DocumentKind::Image => "image",
+            DocumentKind::Workflow => "workflow",
+            DocumentKind::Yaml => "yaml",
+            DocumentKind::Json => "json",
+        }
+    }
+
+    /// Parses a kind name (accepts a few aliases such as `k8s` and `docker`).
+    pub fn parse(s: &str) -> Option<DocumentKind> {
+        Some(match s.trim().to_ascii_lowercase().as_str() {
+            "dockerfile" | "docker" | "containerfile" => DocumentKind::Dockerfile,
+            "kubernetes" | "k8s" => DocumentKind::Kubernetes,
+            "image" | "oci" => DocumentKind::Image,
+            "workflow" | "github" | "github-actions" => DocumentKind::Workflow,
+            "yaml" | "yml" => DocumentKind::Yaml,
+            "json" => DocumentKind::Json,
+            _ => return None,
+        })
+    }
+}
+
+impl std::fmt::Display for DocumentKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One input document: the JSON value policies see, plus where it came from.
+#[derive(Debug, Clone)]
+pub struct Document {
+    /// The detected kind.
+    pub kind: DocumentKind,
+    /// The file path as given on the command line (or the stdin filename).
+    pub path: Arc<str>,
+    /// Index of this document within its file (0 for single-document files).
+    pub index: usize,
+    /// The JSON value policies receive as `input`.
+    pub value: serde_json::Value,
+    /// JSON path → source span.
+    pub source_map: SourceMap,
+    /// The full text of the file, for code frames and line lookups.
+    pub source: Arc<str>,
+    /// The span of the whole document within the file.
+    pub span: Span,
+}
+
+impl Document {
+    /// The span of a path, or of its nearest ancestor.
+    pub fn locate(&self, path: &[crate::PathSegment]) -> Span {
+        if path.is_empty() {
+            return self.start_span();
+        }
+        let resolved = self.source_map.resolve(path);
+        if resolved.matched == 0 {
+            self.start_span()
+        } else {
+            resolved.span
+        }
+    }
+
+    /// The span of the first line of the document: where a finding without a location goes.
+    pub fn start_span(&self) -> Span {
+        let start = self.span.start;
+        let line_end = self
+            .source
+            .lines()
+            .nth(start.line.saturating_sub(1) as usize)
+            .map(|l| l.trim_end_matches('\r').chars().count() as u32 + 1)
+            .unwrap_or(start.column);
+        Span::new(start, Position::new(start.line, line_end.max(start.column)))
+    }
+
+    /// The span of a whole 1-based `line` of the file, trimmed to its text.
+    pub fn line_span(&self, line: u32) -> Span {
+        match self.source.lines().nth(line.saturating_sub(1) as usize) {
+            Some(text) => {
+                let indent = text.chars().take_while(|c| c.is_whitespace()).count() as u32;
+                let len = text.trim_end().chars().count() as u32;
+                Span::new(
+                    Position::new(line, indent + 1),
+                    Position::new(line, len.max(indent) + 1),
+                )
+            }
+            None => self.start_span(),
+        }
+    }
+}
+
+/// An input that could not be read or parsed, with its location.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[error("{path}:{line}:{column}: {message}")]
+pub struct InputError {
+    /// File path.
+    pub path: String,
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column.
+    pub column: u32,
+    /// What went wrong, lower-case, saying what to do when possible.
+    pub message: String,
+}
+
+impl InputError {
+    /// An error at `pos` of `path`.
+    pub fn new(path: impl Into<String>, pos: Position, message: impl Into<String>) -> Self {
+        InputError {
+            path: path.into(),
+            line: pos.line,
+            column: pos.column,
+            message: message.into(),
+        }
+    }
+}
+
+/// Options that control how inputs are read.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// Force every input to this kind instead of detecting it.
+    pub kind: Option<DocumentKind>,
+    /// Files larger than this are skipped with a reason.
+    pub max_file_size: u64,
+    /// Maximum nesting depth of YAML/JSON values.
+    pub max_depth: usize,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            kind: None,
+            max_file_size: 16 * 1024 * 1024,
+            max_depth: 256,
+        }
+    }
+}
+
+/// What happened to one input file. Every input given to the tool ends up in exactly one
+/// report: loaded (possibly with some errors), skipped with a reason, or failed.
+#[derive(Debug, Clone)]
+pub struct FileReport {
+    /// The path as given.
+    pub path: Arc<str>,
+    /// Documents parsed from the file.
+    pub documents: Vec<Document>,
+    /// Errors (parse errors, unreadable file, ...). A file can have documents and errors
+    /// when the parser recovered.
+    pub errors: Vec<InputError>,
+    /// Why the file was skipped, when it was.
+    pub skipped: Option<String>,
+}
+
+impl FileReport {
+    /// A skipped file.
+    pub fn skipped(path: impl Into<Arc<str>>, reason: impl Into<String>) -> Self {
+        FileReport {
+            path: path.into(),
+            documents: Vec::new(),
+            errors: Vec::new(),
+            skipped: Some(reason.into()),
+        }
+    }
+
+    /// A file that failed as a whole.
+    pub fn failed(path: impl Into<Arc<str>>, error: InputError) -> Self {
+        FileReport {
+            path: path.into(),
+            documents: Vec::new(),
+            errors: vec![error],
+            skipped: None,
+        }
+    }
+}
+
+/// How a file's content should be parsed, decided from its name, content or `--kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Dockerfile syntax.
+    Dockerfile,
+    /// YAML (possibly multi-document).
+    Yaml,
+    /// JSON.
+    Json,
+}
+
+/// Decides the format of a file from its name alone.
+pub fn format_from_name(path: &Path) -> Option<Format> {
+    let name = path.file_name()?.to_str()?;
+    let lower = name.to_ascii_lowercase();
+    if lower == "dockerfile"
+        || lower == "containerfile"
+        || lower.starts_with("dockerfile.")
+        || lower.starts_with("containerfile.")
+        || lower.ends_with(".dockerfile")
+        || lower.ends_with(".containerfile")
+    {
+        return Some(Format::Dockerfile);
+    }
+    match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+        "yaml" | "yml" => Some(Format::Yaml),
+        "json" => Some(Format::Json),
+        _ => None,
+    }
+}
+
+/// Decides the format of a text from its content.
+pub fn format_from_content(text: &str) -> Option<Format> {
+    let first = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !(l.starts_with('#') && !l.starts_with("# syntax") && !l.starts_with("# escape")))?;
+    let keyword = first.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
+    if first.starts_with('{') || first.starts_with('[') {
+        Some(Format::Json)
+    } else if matches!(keyword.as_str(), "FROM" | "ARG") || first.starts_with("# syntax") || first.starts_with("# escape") {
+        Some(Format::Dockerfile)
+    } else if first.starts_with("---") || first.starts_with("apiVersion:") || first.contains(": ") || first.ends_with(':') {
+        Some(Format::Yaml)
+    } else {
+        None
+    }
+}
+
+/// Parses already-read text. `path` is only used for messages and document paths.
+pub fn load_text(path: &str, text: &str, format: Format, opts: &LoadOptions) -> FileReport {
+    let path: Arc<str> = Arc::from(path);
+    let source: Arc<str> = Arc::from(text);
+    let (mut documents, errors) = match format {
+        Format::Dockerfile => match dockerfile::parse(&path, &source) {
+            Ok(doc) => (vec![doc], Vec::new()),
+            Err(e) => (Vec::new(), vec![e]),
+        },
+        Format::Yaml => yaml::parse_yaml(&path, &source, opts),
+        Format::Json => yaml::parse_json(&path, &source, opts),
+    };
+    if let Some(kind) = opts.kind {
+        for doc in &mut documents {
+            doc.kind = kind;
+        }
+    }
+    FileReport {
+        path,
+        documents,
+        errors,
+        skipped: None,
+    }
+}
+
+/// Reads and parses one file. Never panics and never drops the file: problems come back
+/// as errors or a skip reason in the report.
+pub fn load_file(path: &Path, opts: &LoadOptions, explicit: bool) -> FileReport {
+    let display = path.display().to_string();
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) => {
+            return FileReport::failed(
+                display.as_str(),
+                InputError::new(&display, Position::START, format!("cannot read file: {e}")),
+            )
+        }
+    };
+    if meta.is_dir() {
+        if image::is_oci_layout(path) {
+            return image::load_layout(path, opts);
+        }
+        return FileReport::skipped(display.as_str(), "is a directory");
+    }
+    if meta.len() > opts.max_file_size {
+        return FileReport::skipped(
+            display.as_str(),
+            format!(
+                "file is {} bytes, larger than the {}-byte limit",
+                meta.len(),
+                opts.max_file_size
+            ),
+        );
+    }
+    let by_name = format_from_name(path);
+    if by_name.is_none() && opts.kind.is_none() && !explicit {
+        return FileReport::skipped(display.as_str(), "not a recognised input file type");
+    }
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) => {
+            return FileReport::failed(
+                display.as_str(),
+                InputError::new(&display, Position::START, format!("cannot read file: {e}")),
+            )
+        }
+    };
+    load_bytes(&display, &bytes, by_name, opts)
+}
+
+/// Parses bytes read from a file or stdin.
+pub fn load_bytes(display: &str, bytes: &[u8], by_name: Option<Format>, opts: &LoadOptions) -> FileReport {
+    if bytes.iter().take(8192).any(|b| *b == 0) {
+        return FileReport::skipped(display, "binary file (contains NUL bytes)");
+    }
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            let valid = &bytes[..e.valid_up_to()];
+            let valid = std::str::from_utf8(valid).unwrap_or_default();
+            let idx = crate::source::LineIndex::new(valid);
+            let pos = idx.position(valid, valid.len());
+            return FileReport::failed(
+                display,
+                InputError::new(display, pos, "invalid UTF-8: the file must be UTF-8 text"),
+            );
+        }
+    };
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if text.trim().is_empty() {
+        return FileReport::failed(
+            display,
+            InputError::new(display, Position::START, "empty file: nothing to check"),
+        );
+    }
+    let format = match opts.kind {
+        Some(DocumentKind::Dockerfile) => Format::Dockerfile,
+        Some(DocumentKind::Json) | Some(DocumentKind::Image) => Format::Json,
+        Some(_) => by_name.filter(|f| *f != Format::Dockerfile).unwrap_or(Format::Yaml),
+        None => match by_name.or_else(|| format_from_content(text)) {
+            Some(f) => f,
+            None => {
+                return FileReport::skipped(
+                    display,
+                    "cannot tell the input kind from the name or content; pass --kind",
+                )
+            }
+        },
+    };
+    load_text(display, text, format, opts)
+}

@@ -1,0 +1,20 @@
+//! `policy-engine`: a policy-as-code engine for container security.
+//!
+//! Inputs (Dockerfiles, Kubernetes manifests, image metadata, CI workflows) become
+//! [`inputs::Document`]s: JSON values with a source map back to the original file.
+//! Rego ([`runtimes::rego`]) and WASM ([`runtimes::wasm`]) policies evaluate them, and
+//! [`eval`] turns their results into [`diagnostics::Finding`]s with exact locations.
+//! Reporters in [`report`] format findings; the engine itself never formats.
+//!
+//! Dependencies point one way: `source → inputs → rules → runtimes → eval → report → cli`.
+
+pub mod cli;
+pub mod diagnostics;
+pub mod eval;
+pub mod inputs;
+pub mod report;
+pub mod rules;
+pub mod runtimes;
+pub mod source;
+
+pub use policy_sdk::abi::{PathSegment, Severity};

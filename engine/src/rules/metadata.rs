@@ -1,0 +1,1 @@
+//! Rego `# METADATA` parsing (pending).

@@ -1,0 +1,69 @@
+//! Rule metadata: what a rule is called, how severe it is, which document kinds it
+//! applies to and what to do about it.
+//!
+//! Both runtimes produce the same [`RuleMeta`]: Rego from `# METADATA` comment blocks
+//! ([`metadata`]), WASM from the module's metadata call. Reporters, `policy rules` and
+//! (later) LSP hover all render from it.
+
+pub mod metadata;
+
+use serde::{Deserialize, Serialize};
+
+use crate::inputs::DocumentKind;
+use crate::Severity;
+
+/// Which runtime a rule runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuntimeKind {
+    /// A Rego module evaluated by regorus.
+    Rego,
+    /// A WASM module evaluated by wasmtime.
+    Wasm,
+}
+
+/// Where a rule came from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct RuleOrigin {
+    /// Built into the binary (true) or loaded from a user policy path (false).
+    pub builtin: bool,
+    /// The runtime.
+    pub runtime: RuntimeKind,
+    /// The policy file (for built-ins, its path inside `policies/`).
+    pub file: String,
+    /// The Rego package (`data.foo.bar`), when Rego.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package: Option<String>,
+}
+
+/// Everything known about a rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RuleMeta {
+    /// Stable ID (`custom.id`), or `package.rule` when the policy has no metadata.
+    pub id: String,
+    /// One-line title.
+    pub title: String,
+    /// Longer description.
+    #[serde(default)]
+    pub description: String,
+    /// Default severity.
+    pub severity: Severity,
+    /// Kinds the rule applies to; empty means all kinds.
+    #[serde(default)]
+    pub kinds: Vec<DocumentKind>,
+    /// What to do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remediation: Option<String>,
+    /// Reference URLs (`related_resources`).
+    #[serde(default)]
+    pub references: Vec<String>,
+    /// Where the rule came from.
+    pub origin: RuleOrigin,
+}
+
+impl RuleMeta {
+    /// Whether the rule applies to documents of `kind`.
+    pub fn applies_to(&self, kind: DocumentKind) -> bool {
+        self.kinds.is_empty() || self.kinds.contains(&kind)
+    }
+}
