@@ -170,15 +170,22 @@ impl Report {
     /// Sorts findings and errors deterministically.
     pub fn sort(&mut self) {
         self.findings.sort_by(|a, b| {
-            (&a.location.file, a.location.span.start, &a.rule.id, &a.message).cmp(&(
-                &b.location.file,
-                b.location.span.start,
-                &b.rule.id,
-                &b.message,
-            ))
+            (
+                &a.location.file,
+                a.location.span.start,
+                &a.rule.id,
+                &a.message,
+            )
+                .cmp(&(
+                    &b.location.file,
+                    b.location.span.start,
+                    &b.rule.id,
+                    &b.message,
+                ))
         });
         self.errors.sort_by(|a, b| {
-            (&a.file, a.line, a.column, &a.rule, &a.message).cmp(&(&b.file, b.line, b.column, &b.rule, &b.message))
+            (&a.file, a.line, a.column, &a.rule, &a.message)
+                .cmp(&(&b.file, b.line, b.column, &b.rule, &b.message))
         });
         self.rules.sort_by(|a, b| a.id.cmp(&b.id));
         self.rules.dedup_by(|a, b| a.id == b.id);

@@ -87,7 +87,9 @@ impl LineIndex {
 
     /// Byte offset of the start of 1-based `line`, if it exists.
     pub fn line_start(&self, line: u32) -> Option<usize> {
-        self.line_starts.get((line as usize).checked_sub(1)?).copied()
+        self.line_starts
+            .get((line as usize).checked_sub(1)?)
+            .copied()
     }
 
     /// Position of byte `offset` in `text` (the text this index was built from).

@@ -4,5 +4,9 @@ use crate::source::Position;
 
 /// Parses a Dockerfile into one document.
 pub fn parse(path: &str, _text: &str) -> Result<Document, InputError> {
-    Err(InputError::new(path, Position::START, "dockerfile parser pending"))
+    Err(InputError::new(
+        path,
+        Position::START,
+        "dockerfile parser pending",
+    ))
 }

@@ -257,16 +257,27 @@ pub fn format_from_name(path: &Path) -> Option<Format> {
 
 /// Decides the format of a text from its content.
 pub fn format_from_content(text: &str) -> Option<Format> {
-    let first = text
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty() && !(l.starts_with('#') && !l.starts_with("# syntax") && !l.starts_with("# escape")))?;
-    let keyword = first.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
+    let first = text.lines().map(str::trim).find(|l| {
+        !l.is_empty()
+            && !(l.starts_with('#') && !l.starts_with("# syntax") && !l.starts_with("# escape"))
+    })?;
+    let keyword = first
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_ascii_uppercase();
     if first.starts_with('{') || first.starts_with('[') {
         Some(Format::Json)
-    } else if matches!(keyword.as_str(), "FROM" | "ARG") || first.starts_with("# syntax") || first.starts_with("# escape") {
+    } else if matches!(keyword.as_str(), "FROM" | "ARG")
+        || first.starts_with("# syntax")
+        || first.starts_with("# escape")
+    {
         Some(Format::Dockerfile)
-    } else if first.starts_with("---") || first.starts_with("apiVersion:") || first.contains(": ") || first.ends_with(':') {
+    } else if first.starts_with("---")
+        || first.starts_with("apiVersion:")
+        || first.contains(": ")
+        || first.ends_with(':')
+    {
         Some(Format::Yaml)
     } else {
         None
@@ -344,7 +355,12 @@ pub fn load_file(path: &Path, opts: &LoadOptions, explicit: bool) -> FileReport 
 }
 
 /// Parses bytes read from a file or stdin.
-pub fn load_bytes(display: &str, bytes: &[u8], by_name: Option<Format>, opts: &LoadOptions) -> FileReport {
+pub fn load_bytes(
+    display: &str,
+    bytes: &[u8],
+    by_name: Option<Format>,
+    opts: &LoadOptions,
+) -> FileReport {
     if bytes.iter().take(8192).any(|b| *b == 0) {
         return FileReport::skipped(display, "binary file (contains NUL bytes)");
     }
@@ -371,7 +387,9 @@ pub fn load_bytes(display: &str, bytes: &[u8], by_name: Option<Format>, opts: &L
     let format = match opts.kind {
         Some(DocumentKind::Dockerfile) => Format::Dockerfile,
         Some(DocumentKind::Json) | Some(DocumentKind::Image) => Format::Json,
-        Some(_) => by_name.filter(|f| *f != Format::Dockerfile).unwrap_or(Format::Yaml),
+        Some(_) => by_name
+            .filter(|f| *f != Format::Dockerfile)
+            .unwrap_or(Format::Yaml),
         None => match by_name.or_else(|| format_from_content(text)) {
             Some(f) => f,
             None => {

@@ -3,8 +3,15 @@ use super::{Document, InputError, LoadOptions};
 use crate::source::Position;
 
 /// Parses a YAML stream.
-pub fn parse_yaml(path: &str, _text: &str, _opts: &LoadOptions) -> (Vec<Document>, Vec<InputError>) {
-    (Vec::new(), vec![InputError::new(path, Position::START, "pending")])
+pub fn parse_yaml(
+    path: &str,
+    _text: &str,
+    _opts: &LoadOptions,
+) -> (Vec<Document>, Vec<InputError>) {
+    (
+        Vec::new(),
+        vec![InputError::new(path, Position::START, "pending")],
+    )
 }
 
 /// Parses a JSON text.

@@ -1,0 +1,1 @@
+//! Rego runtime (pending).
