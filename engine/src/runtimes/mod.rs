@@ -7,3 +7,50 @@
 
 pub mod rego;
 pub mod wasm;
+
+use std::sync::Arc;
+
+use crate::diagnostics::Level;
+use crate::rules::RuleMeta;
+use crate::{PathSegment, Severity};
+
+/// Where a policy result says it points, before resolution against a source map.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RawLocation {
+    /// A path into the input document.
+    pub path: Option<Vec<PathSegment>>,
+    /// A 1-based line of the source file.
+    pub line: Option<u32>,
+    /// A 1-based last line (for instruction objects that span lines).
+    pub end_line: Option<u32>,
+    /// A 1-based column.
+    pub column: Option<u32>,
+}
+
+/// One result of one rule on one document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawResult {
+    /// The rule.
+    pub rule: Arc<RuleMeta>,
+    /// deny or warn.
+    pub level: Level,
+    /// The message.
+    pub message: String,
+    /// Where.
+    pub location: RawLocation,
+    /// A per-result severity override.
+    pub severity: Option<Severity>,
+}
+
+/// A rule that could not be evaluated on a document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleFailure {
+    /// The rule (or policy) ID.
+    pub rule: String,
+    /// The policy file.
+    pub file: String,
+    /// Whether it ran out of time.
+    pub timeout: bool,
+    /// What happened.
+    pub message: String,
+}

@@ -1,1 +1,504 @@
-//! Rego runtime (pending).
+//! The Rego runtime, on `regorus`.
+//!
+//! Policies are parsed and compiled once into a [`RegoPolicySet`]; each worker thread
+//! takes its own [`RegoEvaluator`] (a clone of the prepared engine, which is cheap) and
+//! evaluates documents with it. Only the entry rules found by scanning the policy text
+//! (`deny*`, `violation*`, `warn*`, conftest's conventions) are evaluated, and only for
+//! documents whose kind the rule selects.
+//!
+//! Builtins that reach outside the process (`http.send`, `opa.runtime`) are compiled out
+//! of regorus (its `http` and `opa-runtime` features are off). Each evaluation runs under
+//! regorus's cooperative execution timer; a runaway rule becomes a [`RuleFailure`].
+
+mod results;
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use regorus::utils::limits::ExecutionTimerConfig;
+
+use crate::diagnostics::{ErrorKind, ErrorRecord, Level};
+use crate::inputs::DocumentKind;
+use crate::rules::metadata::{self, Annotations};
+use crate::rules::{RuleMeta, RuleOrigin, RuntimeKind};
+use crate::Severity;
+
+use super::{RawResult, RuleFailure};
+
+/// Which JSON shape a package receives for Dockerfiles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DockerfileShape {
+    /// This project's documented shape (`docs/inputs.md`).
+    #[default]
+    Native,
+    /// conftest's flat command array (`Cmd`, `Flags`, `Value`, ...).
+    Conftest,
+}
+
+/// A policy file to load.
+#[derive(Debug, Clone)]
+pub struct RegoSource {
+    /// Path for messages (for built-ins, `builtin:policies/...`).
+    pub path: String,
+    /// The Rego text.
+    pub text: String,
+    /// Built into the binary.
+    pub builtin: bool,
+}
+
+/// Options of the Rego runtime.
+#[derive(Debug, Clone)]
+pub struct RegoOptions {
+    /// Wall-time limit of one rule evaluation.
+    pub timeout: Duration,
+    /// Package globs to evaluate; empty means every package.
+    pub namespaces: Vec<globset::GlobMatcher>,
+    /// The Dockerfile input shape for packages that do not declare one.
+    pub dockerfile_shape: DockerfileShape,
+}
+
+impl Default for RegoOptions {
+    fn default() -> Self {
+        RegoOptions {
+            timeout: Duration::from_secs(2),
+            namespaces: Vec::new(),
+            dockerfile_shape: DockerfileShape::Native,
+        }
+    }
+}
+
+/// An entry rule: a `deny`, `violation` or `warn` rule (possibly with a suffix).
+#[derive(Debug, Clone)]
+pub struct EntryRule {
+    /// The rule name in Rego.
+    pub name: String,
+    /// deny or warn.
+    pub level: Level,
+    /// Its metadata.
+    pub meta: Arc<RuleMeta>,
+    /// Other IDs declared in the same package, which a result may pick with `id`.
+    query: String,
+}
+
+/// A Rego package with at least one entry rule.
+#[derive(Debug, Clone)]
+pub struct RegoPackage {
+    /// The package path without `data.` (`main`, `k8s.privileged`).
+    pub name: String,
+    /// Entry rules.
+    pub entries: Vec<EntryRule>,
+    /// Whether the package defines conftest `exception` rules.
+    pub has_exceptions: bool,
+    /// The Dockerfile shape this package expects.
+    pub dockerfile_shape: DockerfileShape,
+}
+
+impl RegoPackage {
+    /// Whether any entry rule applies to `kind`.
+    pub fn applies_to(&self, kind: DocumentKind) -> bool {
+        self.entries.iter().any(|e| e.meta.applies_to(kind))
+    }
+}
+
+/// Compiled Rego policies plus data: built once, then cloned per worker.
+#[derive(Clone)]
+pub struct RegoPolicySet {
+    engine: regorus::Engine,
+    /// Packages that have entry rules, sorted by name.
+    pub packages: Vec<RegoPackage>,
+    /// Load and compile errors (the rest of the set still works).
+    pub errors: Vec<ErrorRecord>,
+}
+
+impl std::fmt::Debug for RegoPolicySet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegoPolicySet")
+            .field("packages", &self.packages)
+            .field("errors", &self.errors)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Whether a rule name is one the engine evaluates, and at which level (conftest's
+/// `^(deny|violation)(_[a-zA-Z0-9]+)*$` and `^warn(_[a-zA-Z0-9]+)*$`).
+pub fn entry_level(name: &str) -> Option<Level> {
+    let check = |prefix: &str| {
+        name.strip_prefix(prefix)
+            .is_some_and(|rest| rest.is_empty() || (rest.starts_with('_') && rest.len() > 1))
+    };
+    if check("deny") || check("violation") {
+        Some(Level::Deny)
+    } else if check("warn") {
+        Some(Level::Warn)
+    } else {
+        None
+    }
+}
+
+/// The name conftest's `exception` rules use for an entry rule (`deny_foo` → `foo`).
+fn exception_name(rule: &str) -> &str {
+    let rule = rule.strip_prefix("violation_").unwrap_or(rule);
+    let rule = rule.strip_prefix("deny_").unwrap_or(rule);
+    rule.strip_prefix("warn_").unwrap_or(rule)
+}
+
+/// Extracts `file:line:col` from a regorus error message, when it has one.
+fn error_position(message: &str, file: &str) -> (u32, u32) {
+    for line in message.lines() {
+        if let Some(pos) = line.find(file) {
+            let rest = &line[pos + file.len()..];
+            let mut nums = rest.trim_start_matches(':').split(':');
+            let l = nums.next().and_then(|n| n.trim().parse().ok());
+            let c = nums.next().and_then(|n| n.trim().parse().ok());
+            if let (Some(l), Some(c)) = (l, c) {
+                return (l, c);
+            }
+        }
+    }
+    (1, 1)
+}
+
+fn policy_error(file: &str, line: u32, column: u32, message: impl Into<String>) -> ErrorRecord {
+    ErrorRecord {
+        kind: ErrorKind::PolicyError,
+        file: file.to_string(),
+        line,
+        column,
+        rule: None,
+        input: None,
+        message: message.into(),
+    }
+}
+
+fn meta_from(
+    ann: Option<&Annotations>,
+    pkg_ann: Option<&Annotations>,
+    package: &str,
+    rule: &str,
+    file: &str,
+    builtin: bool,
+) -> RuleMeta {
+    let pick = |f: &dyn Fn(&Annotations) -> Option<String>| {
+        ann.and_then(f).or_else(|| pkg_ann.and_then(f))
+    };
+    let id = pick(&|a| a.custom.id.clone()).unwrap_or_else(|| format!("{package}.{rule}"));
+    let title = pick(&|a| a.title.clone()).unwrap_or_else(|| format!("{package}.{rule}"));
+    let severity = ann
+        .and_then(|a| a.severity().ok().flatten())
+        .or_else(|| pkg_ann.and_then(|a| a.severity().ok().flatten()))
+        .unwrap_or_default();
+    let kinds = ann
+        .and_then(|a| {
+            a.custom
+                .kinds
+                .as_ref()
+                .map(|_| a.kinds().unwrap_or_default())
+        })
+        .or_else(|| pkg_ann.map(|a| a.kinds().unwrap_or_default()))
+        .unwrap_or_default();
+    let references = ann
+        .filter(|a| !a.related_resources.is_empty())
+        .or(pkg_ann)
+        .map(|a| {
+            a.related_resources
+                .iter()
+                .map(|r| r.url().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    RuleMeta {
+        id,
+        title,
+        description: pick(&|a| a.description.clone()).unwrap_or_default(),
+        severity,
+        kinds,
+        remediation: pick(&|a| a.custom.remediation.clone()),
+        references,
+        origin: RuleOrigin {
+            builtin,
+            runtime: RuntimeKind::Rego,
+            file: file.to_string(),
+            package: Some(format!("data.{package}")),
+        },
+    }
+}
+
+fn new_engine(opts: &RegoOptions) -> regorus::Engine {
+    let mut engine = regorus::Engine::new();
+    engine.set_rego_v0(false);
+    engine.set_execution_timer_config(ExecutionTimerConfig {
+        limit: opts.timeout,
+        check_interval: NonZeroU32::new(16).unwrap_or(NonZeroU32::MIN),
+    });
+    engine
+}
+
+impl RegoPolicySet {
+    /// Parses and compiles `sources` with `data`. A file that does not parse or compile
+    /// becomes an error record and is left out; the others still load.
+    pub fn compile(sources: &[RegoSource], data: &[serde_json::Value], opts: &RegoOptions) -> Self {
+        let mut errors = Vec::new();
+        // Scan every file for its package, METADATA and rule heads.
+        let mut scanned = Vec::new();
+        for src in sources {
+            match metadata::scan(&src.text) {
+                Ok(scan) => scanned.push((src, scan)),
+                Err(e) => errors.push(policy_error(&src.path, e.line, e.column, e.message)),
+            }
+        }
+        // Add files one by one; a parse error drops only that file. Then prepare the
+        // engine; when preparing fails because of one file, drop it and retry.
+        let mut excluded: Vec<String> = Vec::new();
+        let mut engine;
+        loop {
+            engine = new_engine(opts);
+            let mut data_ok = true;
+            for d in data {
+                if let Err(e) = engine.add_data(regorus::Value::from(d.clone())) {
+                    errors.push(policy_error(
+                        "<data>",
+                        1,
+                        1,
+                        format!("cannot merge data: {e}"),
+                    ));
+                    data_ok = false;
+                }
+            }
+            let _ = data_ok;
+            for (src, _) in &scanned {
+                if excluded.contains(&src.path) {
+                    continue;
+                }
+                if let Err(e) = engine.add_policy(src.path.clone(), src.text.clone()) {
+                    let msg = format!("{e:#}");
+                    let (line, col) = error_position(&msg, &src.path);
+                    errors.push(policy_error(&src.path, line, col, first_line(&msg)));
+                    excluded.push(src.path.clone());
+                }
+            }
+            // Trigger compilation.
+            match engine.eval_query("1 == 1".to_string(), false) {
+                Ok(_) => break,
+                Err(e) => {
+                    let msg = format!("{e:#}");
+                    let culprit = scanned
+                        .iter()
+                        .map(|(s, _)| s.path.clone())
+                        .find(|p| !excluded.contains(p) && msg.contains(p.as_str()));
+                    match culprit {
+                        Some(path) => {
+                            let (line, col) = error_position(&msg, &path);
+                            errors.push(policy_error(&path, line, col, first_line(&msg)));
+                            excluded.push(path);
+                        }
+                        None => {
+                            errors.push(policy_error("<policies>", 1, 1, first_line(&msg)));
+                            // Nothing identifiable: run with no Rego policies.
+                            return RegoPolicySet {
+                                engine: new_engine(opts),
+                                packages: Vec::new(),
+                                errors,
+                            };
+                        }
+                    }
+                }
+            }
+        }
+
+        // Build packages from the scans of the files that loaded.
+        let mut packages: Vec<RegoPackage> = Vec::new();
+        for (src, scan) in &scanned {
+            if excluded.contains(&src.path) {
+                continue;
+            }
+            let Some(pkg_name) = scan.package.clone() else {
+                continue;
+            };
+            if !opts.namespaces.is_empty() && !opts.namespaces.iter().any(|g| g.is_match(&pkg_name))
+            {
+                continue;
+            }
+            let idx = match packages.iter().position(|p| p.name == pkg_name) {
+                Some(i) => i,
+                None => {
+                    packages.push(RegoPackage {
+                        name: pkg_name.clone(),
+                        entries: Vec::new(),
+                        has_exceptions: false,
+                        dockerfile_shape: opts.dockerfile_shape,
+                    });
+                    packages.len() - 1
+                }
+            };
+            let pkg = &mut packages[idx];
+            let pkg_ann = scan.package_annotations.as_ref();
+            if let Some(shape) = pkg_ann.and_then(|a| a.custom.input.as_deref()) {
+                pkg.dockerfile_shape = if shape.eq_ignore_ascii_case("conftest") {
+                    DockerfileShape::Conftest
+                } else {
+                    DockerfileShape::Native
+                };
+            }
+            for head in &scan.rules {
+                if head.name == "exception" {
+                    pkg.has_exceptions = true;
+                    continue;
+                }
+                let Some(level) = entry_level(&head.name) else {
+                    continue;
+                };
+                if let Some(existing) = pkg.entries.iter_mut().find(|e| e.name == head.name) {
+                    // A rule defined in several places: the first METADATA wins.
+                    if head.annotations.is_some() && existing.meta.title.contains('.') {
+                        existing.meta = Arc::new(meta_from(
+                            head.annotations.as_ref(),
+                            pkg_ann,
+                            &pkg_name,
+                            &head.name,
+                            &src.path,
+                            src.builtin,
+                        ));
+                    }
+                    continue;
+                }
+                let meta = meta_from(
+                    head.annotations.as_ref(),
+                    pkg_ann,
+                    &pkg_name,
+                    &head.name,
+                    &src.path,
+                    src.builtin,
+                );
+                pkg.entries.push(EntryRule {
+                    name: head.name.clone(),
+                    level,
+                    meta: Arc::new(meta),
+                    query: format!("data.{pkg_name}.{}", head.name),
+                });
+            }
+        }
+        packages.retain(|p| !p.entries.is_empty());
+        packages.sort_by(|a, b| a.name.cmp(&b.name));
+        RegoPolicySet {
+            engine,
+            packages,
+            errors,
+        }
+    }
+
+    /// Every rule's metadata.
+    pub fn rules(&self) -> impl Iterator<Item = &Arc<RuleMeta>> {
+        self.packages
+            .iter()
+            .flat_map(|p| p.entries.iter().map(|e| &e.meta))
+    }
+
+    /// A per-thread evaluator (a cheap clone of the compiled engine).
+    pub fn evaluator(&self) -> RegoEvaluator {
+        RegoEvaluator {
+            engine: self.engine.clone(),
+        }
+    }
+}
+
+fn first_line(msg: &str) -> String {
+    let mut out: Vec<&str> = msg
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .take(4)
+        .collect();
+    if out.is_empty() {
+        out.push("unknown error");
+    }
+    out.join(" | ")
+}
+
+/// Evaluates packages against documents on one thread.
+#[derive(Clone)]
+pub struct RegoEvaluator {
+    engine: regorus::Engine,
+}
+
+impl std::fmt::Debug for RegoEvaluator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegoEvaluator").finish_non_exhaustive()
+    }
+}
+
+impl RegoEvaluator {
+    /// Sets the `input` document for the following [`RegoEvaluator::evaluate`] calls.
+    pub fn set_input(&mut self, input: &serde_json::Value) {
+        self.engine.set_input(regorus::Value::from(input.clone()));
+    }
+
+    /// Evaluates the entry rules of `pkg` that apply to `kind` against the current input.
+    pub fn evaluate(
+        &mut self,
+        pkg: &RegoPackage,
+        kind: DocumentKind,
+    ) -> (Vec<RawResult>, Vec<RuleFailure>) {
+        let mut results = Vec::new();
+        let mut failures = Vec::new();
+        let exceptions = if pkg.has_exceptions {
+            match self
+                .engine
+                .eval_rule(format!("data.{}.exception", pkg.name))
+            {
+                Ok(v) => results::exception_names(&v),
+                Err(e) => {
+                    failures.push(self.failure(&format!("{}.exception", pkg.name), pkg, &e));
+                    Vec::new()
+                }
+            }
+        } else {
+            Vec::new()
+        };
+        for entry in &pkg.entries {
+            if !entry.meta.applies_to(kind) {
+                continue;
+            }
+            if exceptions.iter().any(|n| n == exception_name(&entry.name)) {
+                continue;
+            }
+            match self.engine.eval_rule(entry.query.clone()) {
+                Ok(value) => results::collect(&value, entry, pkg, &mut results),
+                Err(e) => failures.push(self.failure(&entry.meta.id, pkg, &e)),
+            }
+        }
+        (results, failures)
+    }
+
+    fn failure(&self, rule: &str, pkg: &RegoPackage, e: &anyhow::Error) -> RuleFailure {
+        let timeout = e.chain().any(|c| {
+            matches!(
+                c.downcast_ref::<regorus::LimitError>(),
+                Some(regorus::LimitError::TimeLimitExceeded { .. })
+            )
+        });
+        let file = pkg
+            .entries
+            .first()
+            .map(|e| e.meta.origin.file.clone())
+            .unwrap_or_default();
+        RuleFailure {
+            rule: rule.to_string(),
+            file,
+            timeout,
+            message: if timeout {
+                format!(
+                    "rule {rule} exceeded its time limit and was stopped: {}",
+                    first_line(&format!("{e:#}"))
+                )
+            } else {
+                format!("rule {rule} failed: {}", first_line(&format!("{e:#}")))
+            },
+        }
+    }
+}
+
+/// Severity default when a rule says nothing (re-exported for docs).
+pub const DEFAULT_SEVERITY: Severity = Severity::Medium;
+
+#[cfg(test)]
+mod tests;
