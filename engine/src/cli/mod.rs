@@ -1,6 +1,83 @@
-//! Command-line interface (placeholder).
+//! The command-line interface: argument parsing and the glue between inputs, evaluation
+//! and reporters. This is the only place that uses `anyhow` and decides exit codes.
+//!
+//! Exit codes (documented in `--help` and the README):
+//! - `0`: no finding at or above `--fail-on`;
+//! - `1`: findings at or above the threshold;
+//! - `2`: usage, configuration or policy errors, or an input that could not be checked.
 
-/// Entry point used by `main.rs`.
-pub fn main() -> std::process::ExitCode {
-    std::process::ExitCode::SUCCESS
+mod args;
+mod eval;
+mod parse;
+mod rules;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+pub use args::{Cli, Command};
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// Nothing at or above the threshold.
+    Success,
+    /// Findings at or above the threshold.
+    Failure,
+    /// Something could not be checked (usage, policy, input or internal error).
+    Error,
+}
+
+impl ExitStatus {
+    /// The process exit code.
+    pub fn code(self) -> u8 {
+        match self {
+            ExitStatus::Success => 0,
+            ExitStatus::Failure => 1,
+            ExitStatus::Error => 2,
+        }
+    }
+}
+
+/// Runs the CLI with `args` (including the program name), writing results to `out`.
+pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitStatus> {
+    match cli.command {
+        Command::Eval(a) => eval::run(a, out),
+        Command::Parse(a) => parse::run(a, out),
+        Command::Rules(a) => rules::run(a, out),
+    }
+}
+
+/// Entry point used by `main.rs`: parses arguments, runs, prints errors, exits.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(cli, &mut out)));
+    match result {
+        Ok(Ok(status)) => {
+            let _ = out.flush();
+            ExitCode::from(status.code())
+        }
+        Ok(Err(e)) => {
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("policy: error: {e:#}");
+            ExitCode::from(2)
+        }
+        Err(_) => {
+            eprintln!("policy: internal error (a bug): please report it with the command line that caused it");
+            ExitCode::from(2)
+        }
+    }
 }

@@ -1,1 +1,195 @@
-//! placeholder
+//! Evaluation: documents in, findings out.
+//!
+//! [`PolicySet::load`] reads policies (built-in, user paths, data) once. [`evaluate`] then
+//! routes every document to the rules that select its kind, runs them in parallel with
+//! rayon (one cloned Rego engine per worker thread), and resolves each raw result's
+//! location through the document's source map into a [`Finding`]. Nothing here formats.
+
+mod locate;
+pub mod policies;
+
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use crate::diagnostics::{
+    ErrorKind, ErrorRecord, Finding, InputStatus, InputSummary, Location, Report,
+};
+use crate::inputs::{dockerfile, Document, DocumentKind, FileReport};
+use crate::runtimes::rego::{DockerfileShape, RegoEvaluator};
+use crate::runtimes::{RawResult, RuleFailure};
+
+pub use policies::{PolicyOptions, PolicySet};
+
+/// Per-thread evaluation state: cloned engines.
+#[derive(Debug, Clone)]
+pub struct Worker {
+    rego: RegoEvaluator,
+}
+
+impl Worker {
+    /// A worker for `set`.
+    pub fn new(set: &PolicySet) -> Self {
+        Worker {
+            rego: set.rego.evaluator(),
+        }
+    }
+}
+
+fn failure_record(f: RuleFailure, doc: &Document) -> ErrorRecord {
+    ErrorRecord {
+        kind: if f.timeout {
+            ErrorKind::RuleTimeout
+        } else {
+            ErrorKind::RuleError
+        },
+        file: doc.path.to_string(),
+        line: doc.span.start.line,
+        column: doc.span.start.column,
+        rule: Some(f.rule),
+        input: Some(doc.path.to_string()),
+        message: format!("{} (policy {})", f.message, f.file),
+    }
+}
+
+/// Evaluates every applicable rule of `set` on one document.
+pub fn evaluate_document(
+    set: &PolicySet,
+    worker: &mut Worker,
+    doc: &Document,
+) -> (Vec<Finding>, Vec<ErrorRecord>) {
+    let mut findings = Vec::new();
+    let mut errors = Vec::new();
+    let packages: Vec<_> = set
+        .rego
+        .packages
+        .iter()
+        .filter(|p| p.applies_to(doc.kind))
+        .collect();
+    if !packages.is_empty() {
+        // The conftest Dockerfile view is built only when a package asks for it.
+        let needs_native = packages.iter().any(|p| {
+            doc.kind != DocumentKind::Dockerfile || p.dockerfile_shape == DockerfileShape::Native
+        });
+        let conftest = (doc.kind == DocumentKind::Dockerfile
+            && packages
+                .iter()
+                .any(|p| p.dockerfile_shape == DockerfileShape::Conftest))
+        .then(|| dockerfile::conftest_view(doc));
+        for (shape, want) in [
+            (DockerfileShape::Native, needs_native),
+            (DockerfileShape::Conftest, conftest.is_some()),
+        ] {
+            if !want {
+                continue;
+            }
+            let conftest_lines = match (&conftest, shape) {
+                (Some((value, lines)), DockerfileShape::Conftest) => {
+                    worker.rego.set_input(value);
+                    Some((value, lines))
+                }
+                _ => {
+                    worker.rego.set_input(&doc.value);
+                    None
+                }
+            };
+            for pkg in &packages {
+                let pkg_shape = if doc.kind == DocumentKind::Dockerfile {
+                    pkg.dockerfile_shape
+                } else {
+                    DockerfileShape::Native
+                };
+                if pkg_shape != shape {
+                    continue;
+                }
+                let (results, failures) = worker.rego.evaluate(pkg, doc.kind);
+                errors.extend(failures.into_iter().map(|f| failure_record(f, doc)));
+                findings.extend(results.into_iter().map(|r| resolve(r, doc, conftest_lines)));
+            }
+        }
+    }
+    (findings, errors)
+}
+
+/// Resolves a raw result into a finding with an exact location.
+fn resolve(
+    r: RawResult,
+    doc: &Document,
+    conftest: Option<(&serde_json::Value, &Vec<u32>)>,
+) -> Finding {
+    let (span, path) = locate::locate(&r, doc, conftest);
+    Finding {
+        severity: r.severity.unwrap_or(r.rule.severity),
+        level: r.level,
+        message: r.message,
+        rule: r.rule,
+        location: Location {
+            file: doc.path.clone(),
+            document: doc.index,
+            span,
+            path,
+        },
+    }
+}
+
+/// Options of a run.
+#[derive(Debug, Clone, Default)]
+pub struct EvalOptions {
+    /// Worker threads (0 = rayon's default).
+    pub threads: usize,
+}
+
+/// Evaluates every document of every file report, in parallel, into a sorted [`Report`].
+pub fn evaluate(set: &PolicySet, files: Vec<FileReport>, opts: &EvalOptions) -> Report {
+    let mut report = Report {
+        errors: set.errors.clone(),
+        rules: set.rules(),
+        ..Report::default()
+    };
+    let docs: Vec<&Document> = files.iter().flat_map(|f| f.documents.iter()).collect();
+    let run = || {
+        docs.par_iter()
+            .map_init(|| Worker::new(set), |w, doc| evaluate_document(set, w, doc))
+            .collect::<Vec<_>>()
+    };
+    let results = if opts.threads > 0 {
+        match rayon::ThreadPoolBuilder::new()
+            .num_threads(opts.threads)
+            .build()
+        {
+            Ok(pool) => pool.install(run),
+            Err(_) => run(),
+        }
+    } else {
+        run()
+    };
+    for (findings, errors) in results {
+        report.findings.extend(findings);
+        report.errors.extend(errors);
+    }
+    for f in files {
+        let status = if let Some(reason) = f.skipped {
+            InputStatus::Skipped { reason }
+        } else if f.documents.is_empty() {
+            InputStatus::Failed
+        } else {
+            InputStatus::Evaluated {
+                documents: f.documents.len(),
+            }
+        };
+        report
+            .errors
+            .extend(f.errors.into_iter().map(ErrorRecord::from));
+        if let Some(doc) = f.documents.first() {
+            report
+                .sources
+                .insert(f.path.to_string(), Arc::clone(&doc.source));
+        }
+        report.inputs.push(InputSummary {
+            path: f.path.to_string(),
+            status,
+        });
+    }
+    report.sort();
+    report
+}

@@ -1,0 +1,170 @@
+//! Command-line arguments (clap derive). Raw parsing only; validation happens in each
+//! subcommand.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::report::Format;
+
+const EXIT_CODES: &str = "Exit codes:
+  0  no finding at or above --fail-on (warn results only count with --fail-on-warn)
+  1  findings at or above --fail-on
+  2  usage, configuration or policy errors, or an input that could not be checked";
+
+/// Policy-as-code for container security: checks Dockerfiles, Kubernetes manifests,
+/// image metadata and CI workflows against Rego and WASM policies.
+#[derive(Debug, Parser)]
+#[command(name = "policy", version, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// The subcommand.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Evaluate inputs against policies and report findings.
+    #[command(after_help = EXIT_CODES)]
+    Eval(EvalArgs),
+    /// Print the JSON documents that policies receive (like `conftest parse`).
+    Parse(ParseArgs),
+    /// List the loaded rules, or explain one.
+    Rules(RulesArgs),
+}
+
+/// Colour choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ColorChoice {
+    /// Colour on a terminal, unless NO_COLOR is set.
+    #[default]
+    Auto,
+    /// Always colour.
+    Always,
+    /// Never colour.
+    Never,
+}
+
+/// The Dockerfile input shape for Rego packages that do not declare one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum DockerfileInput {
+    /// This project's shape with stages, instructions and locations (docs/inputs.md).
+    #[default]
+    Native,
+    /// conftest's flat command array (Cmd, Flags, Value, JSON, SubCmd, Stage).
+    Conftest,
+}
+
+/// Options that choose inputs.
+#[derive(Debug, Clone, Args)]
+pub struct InputArgs {
+    /// Files or directories to check (`-` reads stdin). Directories are walked
+    /// recursively, honouring .gitignore.
+    #[arg(default_value = ".")]
+    pub paths: Vec<PathBuf>,
+    /// Treat every input as this kind instead of detecting it
+    /// (dockerfile, kubernetes, image, workflow, yaml, json).
+    #[arg(long, value_name = "KIND")]
+    pub kind: Option<String>,
+    /// The file name to report for stdin (also used to detect its kind).
+    #[arg(long, value_name = "NAME")]
+    pub stdin_filename: Option<String>,
+    /// Skip files larger than this many bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 16 * 1024 * 1024)]
+    pub max_file_size: u64,
+}
+
+/// Options that choose policies.
+#[derive(Debug, Clone, Args)]
+pub struct PolicyArgs {
+    /// A policy file or directory (`*.rego`, `*.wasm`); repeatable.
+    #[arg(short = 'p', long = "policy", value_name = "PATH")]
+    pub policies: Vec<PathBuf>,
+    /// Run only the policies given with --policy, not the built-in set.
+    #[arg(long)]
+    pub no_builtin: bool,
+    /// A data file or directory (JSON or YAML) merged into `data`; repeatable.
+    #[arg(short = 'd', long = "data", value_name = "PATH")]
+    pub data: Vec<PathBuf>,
+    /// Only evaluate Rego packages matching this glob (e.g. `main`, `k8s.*`); repeatable.
+    #[arg(short = 'n', long = "namespace", value_name = "GLOB")]
+    pub namespaces: Vec<String>,
+    /// Evaluate every package (the default; accepted for conftest compatibility).
+    #[arg(long)]
+    pub all_namespaces: bool,
+    /// The Dockerfile input shape for packages that do not declare `custom.input`.
+    #[arg(long, value_enum, default_value_t = DockerfileInput::Native)]
+    pub dockerfile_input: DockerfileInput,
+    /// Time limit of one rule on one document, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 2000)]
+    pub timeout: u64,
+}
+
+/// `policy eval`.
+#[derive(Debug, Clone, Args)]
+pub struct EvalArgs {
+    /// Inputs.
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Policies.
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    /// Output format.
+    #[arg(short = 'f', long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Write the report to this file instead of stdout.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Fail (exit 1) on findings at or above this severity
+    /// (critical, high, medium, low, info).
+    #[arg(long, value_name = "SEVERITY", default_value = "low")]
+    pub fail_on: String,
+    /// Let warn results fail the run too.
+    #[arg(long)]
+    pub fail_on_warn: bool,
+    /// Worker threads (default: one per core).
+    #[arg(short = 'j', long, value_name = "N", default_value_t = 0)]
+    pub threads: usize,
+    /// When to use colour in text output.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+/// `policy parse`.
+#[derive(Debug, Clone, Args)]
+pub struct ParseArgs {
+    /// Inputs.
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Include each document's source map (JSON Pointer → line/column range).
+    #[arg(long)]
+    pub spans: bool,
+    /// Print the conftest Dockerfile shape instead of the native one.
+    #[arg(long, value_enum, default_value_t = DockerfileInput::Native)]
+    pub dockerfile_input: DockerfileInput,
+}
+
+/// Output format of `policy rules`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum RulesFormat {
+    /// A table, or the documentation of one rule with --explain.
+    #[default]
+    Text,
+    /// JSON.
+    Json,
+}
+
+/// `policy rules`.
+#[derive(Debug, Clone, Args)]
+pub struct RulesArgs {
+    /// Policies.
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    /// Show the full documentation of one rule.
+    #[arg(long, value_name = "ID")]
+    pub explain: Option<String>,
+    /// Output format.
+    #[arg(short = 'f', long, value_enum, default_value_t = RulesFormat::Text)]
+    pub format: RulesFormat,
+}

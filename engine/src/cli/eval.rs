@@ -1,0 +1,111 @@
+//! `policy eval`: inputs → policies → report → exit code.
+
+use std::io::{IsTerminal, Write};
+
+use anyhow::{bail, Context};
+
+use super::args::{ColorChoice, DockerfileInput, EvalArgs, InputArgs, PolicyArgs};
+use super::ExitStatus;
+use crate::diagnostics::Report;
+use crate::eval::{self, EvalOptions, PolicyOptions, PolicySet};
+use crate::inputs::{self, DocumentKind, FileReport, LoadOptions};
+use crate::report::{self, ReportOptions};
+use crate::runtimes::rego::{DockerfileShape, RegoOptions};
+use crate::Severity;
+
+/// Builds the policy options from the command line.
+pub(super) fn policy_options(p: &PolicyArgs) -> anyhow::Result<PolicyOptions> {
+    let mut namespaces = Vec::new();
+    for ns in &p.namespaces {
+        let glob =
+            globset::Glob::new(ns).with_context(|| format!("invalid --namespace glob {ns:?}"))?;
+        namespaces.push(glob.compile_matcher());
+    }
+    if p.timeout == 0 {
+        bail!("--timeout must be at least 1 millisecond");
+    }
+    Ok(PolicyOptions {
+        paths: p.policies.clone(),
+        builtin: !p.no_builtin,
+        data: p.data.clone(),
+        rego: RegoOptions {
+            timeout: std::time::Duration::from_millis(p.timeout),
+            namespaces,
+            dockerfile_shape: match p.dockerfile_input {
+                DockerfileInput::Native => DockerfileShape::Native,
+                DockerfileInput::Conftest => DockerfileShape::Conftest,
+            },
+        },
+    })
+}
+
+/// Reads every input named on the command line.
+pub(super) fn collect_inputs(a: &InputArgs) -> anyhow::Result<Vec<FileReport>> {
+    let kind = match &a.kind {
+        Some(k) => Some(DocumentKind::parse(k).with_context(|| {
+            format!(
+                "unknown --kind {k:?}: use dockerfile, kubernetes, image, workflow, yaml or json"
+            )
+        })?),
+        None => None,
+    };
+    let opts = inputs::discover::DiscoverOptions {
+        stdin_filename: a.stdin_filename.clone(),
+        load: LoadOptions {
+            kind,
+            max_file_size: a.max_file_size,
+            ..LoadOptions::default()
+        },
+    };
+    Ok(inputs::discover::collect(&a.paths, &opts))
+}
+
+/// The exit status a report deserves.
+pub fn exit_status(report: &Report, opts: &ReportOptions) -> ExitStatus {
+    if !report.errors.is_empty() {
+        ExitStatus::Error
+    } else if report.findings.iter().any(|f| opts.is_failing(f)) {
+        ExitStatus::Failure
+    } else {
+        ExitStatus::Success
+    }
+}
+
+pub(super) fn run(a: EvalArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatus> {
+    let fail_on = Severity::parse(&a.fail_on).with_context(|| {
+        format!(
+            "unknown --fail-on {:?}: use critical, high, medium, low or info",
+            a.fail_on
+        )
+    })?;
+    let popts = policy_options(&a.policy)?;
+    let files = collect_inputs(&a.input)?;
+    let set = PolicySet::load(&popts);
+    let report = eval::evaluate(&set, files, &EvalOptions { threads: a.threads });
+
+    let to_terminal = a.output.is_none() && std::io::stdout().is_terminal();
+    let color = match a.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            to_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    };
+    let ropts = ReportOptions {
+        color,
+        fail_on,
+        fail_on_warn: a.fail_on_warn,
+        ..ReportOptions::default()
+    };
+    let reporter = report::reporter(a.format, &ropts);
+    match &a.output {
+        Some(path) => {
+            let mut buf = Vec::new();
+            reporter.write(&report, &mut buf)?;
+            std::fs::write(path, buf)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        None => reporter.write(&report, out)?,
+    }
+    Ok(exit_status(&report, &ropts))
+}

@@ -1,0 +1,101 @@
+//! `policy rules`: lists the loaded rules, or explains one (`--explain ID`).
+
+use std::io::Write;
+
+use anyhow::bail;
+
+use super::args::{RulesArgs, RulesFormat};
+use super::eval::policy_options;
+use super::ExitStatus;
+use crate::eval::PolicySet;
+
+pub(super) fn run(a: RulesArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatus> {
+    let set = PolicySet::load(&policy_options(&a.policy)?);
+    for e in &set.errors {
+        eprintln!(
+            "{}:{}:{}: error[{}]: {}",
+            e.file,
+            e.line,
+            e.column,
+            e.kind.id(),
+            e.message
+        );
+    }
+    let rules = set.rules();
+    if let Some(id) = &a.explain {
+        let Some(rule) = rules.iter().find(|r| r.id.eq_ignore_ascii_case(id)) else {
+            bail!("no rule with ID {id:?} is loaded (see `policy rules`)");
+        };
+        match a.format {
+            RulesFormat::Json => serde_json::to_writer_pretty(&mut *out, &**rule)?,
+            RulesFormat::Text => {
+                writeln!(out, "{}: {}", rule.id, rule.title)?;
+                writeln!(out)?;
+                writeln!(out, "Severity: {}", rule.severity)?;
+                let kinds: Vec<&str> = rule.kinds.iter().map(|k| k.as_str()).collect();
+                writeln!(
+                    out,
+                    "Applies to: {}",
+                    if kinds.is_empty() {
+                        "every kind".to_string()
+                    } else {
+                        kinds.join(", ")
+                    }
+                )?;
+                let src = if rule.origin.builtin {
+                    "built-in"
+                } else {
+                    "custom"
+                };
+                writeln!(
+                    out,
+                    "Source: {src} {:?} policy {}",
+                    rule.origin.runtime, rule.origin.file
+                )?;
+                if !rule.description.is_empty() {
+                    writeln!(out, "\n{}", rule.description.trim_end())?;
+                }
+                if let Some(r) = &rule.remediation {
+                    writeln!(out, "\nRemediation: {}", r.trim_end())?;
+                }
+                if !rule.references.is_empty() {
+                    writeln!(out, "\nReferences:")?;
+                    for r in &rule.references {
+                        writeln!(out, "  - {r}")?;
+                    }
+                }
+            }
+        }
+        writeln!(out)?;
+    } else {
+        match a.format {
+            RulesFormat::Json => {
+                let list: Vec<_> = rules.iter().map(|r| &**r).collect();
+                serde_json::to_writer_pretty(&mut *out, &list)?;
+                writeln!(out)?;
+            }
+            RulesFormat::Text => {
+                for r in &rules {
+                    let kinds: Vec<&str> = r.kinds.iter().map(|k| k.as_str()).collect();
+                    writeln!(
+                        out,
+                        "{:<12} {:<8} {:<22} {}",
+                        r.id,
+                        r.severity.as_str(),
+                        if kinds.is_empty() {
+                            "*".to_string()
+                        } else {
+                            kinds.join(",")
+                        },
+                        r.title
+                    )?;
+                }
+            }
+        }
+    }
+    Ok(if set.errors.is_empty() {
+        ExitStatus::Success
+    } else {
+        ExitStatus::Error
+    })
+}

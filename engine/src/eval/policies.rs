@@ -1,0 +1,170 @@
+//! Loading a policy set: built-in policies, user policy paths (`*.rego`, `*.wasm`) and
+//! data files (JSON or YAML, merged into `data`).
+//!
+//! Loading never aborts: a policy that does not parse or compile, or a data file that is
+//! malformed, becomes an [`ErrorRecord`] naming its file, line and column, and the rest
+//! of the set still loads.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::diagnostics::{ErrorKind, ErrorRecord};
+use crate::rules::RuleMeta;
+use crate::runtimes::rego::{RegoOptions, RegoPolicySet, RegoSource};
+
+include!(concat!(env!("OUT_DIR"), "/builtin_policies.rs"));
+
+/// What to load.
+#[derive(Debug, Clone, Default)]
+pub struct PolicyOptions {
+    /// Policy files or directories (`-p/--policy`).
+    pub paths: Vec<PathBuf>,
+    /// Include the built-in policies.
+    pub builtin: bool,
+    /// Data files or directories (`-d/--data`).
+    pub data: Vec<PathBuf>,
+    /// Rego runtime options.
+    pub rego: RegoOptions,
+}
+
+/// A loaded, compiled policy set. Cheap to share behind an `Arc`.
+#[derive(Debug, Clone)]
+pub struct PolicySet {
+    /// The Rego policies.
+    pub rego: RegoPolicySet,
+    /// Load errors of every kind.
+    pub errors: Vec<ErrorRecord>,
+}
+
+fn policy_error(file: &Path, line: u32, column: u32, message: impl Into<String>) -> ErrorRecord {
+    ErrorRecord {
+        kind: ErrorKind::PolicyError,
+        file: file.display().to_string(),
+        line,
+        column,
+        rule: None,
+        input: None,
+        message: message.into(),
+    }
+}
+
+/// Files under `path` with one of `exts`, sorted; a file given directly is taken as is.
+fn files_with(path: &Path, exts: &[&str], errors: &mut Vec<ErrorRecord>) -> Vec<PathBuf> {
+    if path.is_file() {
+        return vec![path.to_path_buf()];
+    }
+    if !path.exists() {
+        errors.push(policy_error(path, 1, 1, "no such file or directory"));
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for entry in ignore::WalkBuilder::new(path)
+        .hidden(false)
+        .require_git(false)
+        .build()
+    {
+        match entry {
+            Ok(e) => {
+                let p = e.path();
+                if p.is_file()
+                    && p.extension()
+                        .and_then(|e| e.to_str())
+                        .is_some_and(|e| exts.contains(&e))
+                {
+                    out.push(p.to_path_buf());
+                }
+            }
+            Err(e) => errors.push(policy_error(
+                path,
+                1,
+                1,
+                format!("cannot walk directory: {e}"),
+            )),
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Reads one data file (JSON or YAML) into a JSON value.
+pub fn read_data_file(path: &Path) -> Result<serde_json::Value, ErrorRecord> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| policy_error(path, 1, 1, format!("cannot read data file: {e}")))?;
+    let is_json = path.extension().is_some_and(|e| e == "json");
+    if is_json {
+        serde_json::from_str(&text).map_err(|e| {
+            policy_error(
+                path,
+                e.line() as u32,
+                e.column() as u32,
+                format!("invalid JSON data: {e}"),
+            )
+        })
+    } else {
+        yaml_serde::from_str::<serde_json::Value>(&text).map_err(|e| {
+            let (l, c) = e
+                .location()
+                .map(|l| (l.line() as u32, l.column() as u32))
+                .unwrap_or((1, 1));
+            policy_error(path, l, c, format!("invalid YAML data: {e}"))
+        })
+    }
+}
+
+impl PolicySet {
+    /// Loads and compiles everything `opts` names.
+    pub fn load(opts: &PolicyOptions) -> PolicySet {
+        let mut errors = Vec::new();
+        let mut rego_sources = Vec::new();
+        if opts.builtin {
+            for (path, bytes) in BUILTIN_POLICIES {
+                if path.ends_with(".rego") {
+                    rego_sources.push(RegoSource {
+                        path: (*path).to_string(),
+                        text: String::from_utf8_lossy(bytes).into_owned(),
+                        builtin: true,
+                    });
+                }
+            }
+        }
+        for root in &opts.paths {
+            for file in files_with(root, &["rego", "wasm"], &mut errors) {
+                if file.extension().is_some_and(|e| e == "rego") {
+                    match std::fs::read_to_string(&file) {
+                        Ok(text) => rego_sources.push(RegoSource {
+                            path: file.display().to_string(),
+                            text,
+                            builtin: false,
+                        }),
+                        Err(e) => errors.push(policy_error(
+                            &file,
+                            1,
+                            1,
+                            format!("cannot read policy: {e}"),
+                        )),
+                    }
+                }
+            }
+        }
+        let mut data = Vec::new();
+        for root in &opts.data {
+            for file in files_with(root, &["json", "yaml", "yml"], &mut errors) {
+                match read_data_file(&file) {
+                    Ok(v) => data.push(v),
+                    Err(e) => errors.push(e),
+                }
+            }
+        }
+        let rego = RegoPolicySet::compile(&rego_sources, &data, &opts.rego);
+        errors.extend(rego.errors.iter().cloned());
+        PolicySet { rego, errors }
+    }
+
+    /// Every loaded rule, sorted by ID.
+    pub fn rules(&self) -> Vec<Arc<RuleMeta>> {
+        let mut rules: Vec<_> = self.rego.rules().cloned().collect();
+        rules.sort_by(|a, b| a.id.cmp(&b.id));
+        rules.dedup_by(|a, b| a.id == b.id);
+        rules
+    }
+}

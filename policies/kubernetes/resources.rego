@@ -1,0 +1,25 @@
+# METADATA
+# title: Resource requests or limits are missing
+# description: |
+#   Without memory and CPU limits one container can starve the node (a noisy neighbour
+#   or a denial of service); without requests the scheduler cannot place it safely.
+# related_resources:
+# - https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/
+# custom:
+#   id: K8S006
+#   severity: low
+#   kinds: [kubernetes]
+#   remediation: Set resources.requests and resources.limits for cpu and memory.
+package builtin.kubernetes.resources
+
+import data.lib.kubernetes as k8s
+import rego.v1
+
+deny contains {"msg": msg, "path": array.concat(c.path, ["resources", section, res])} if {
+	some c in k8s.containers
+	some section in ["requests", "limits"]
+	some res in ["cpu", "memory"]
+	not c.container.resources[section][res]
+	not (section == "limits" and res == "cpu")
+	msg := sprintf("container %q has no %s.%s: set resources.%s.%s", [c.container.name, section, res, section, res])
+}

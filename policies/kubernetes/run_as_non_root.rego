@@ -1,0 +1,32 @@
+# METADATA
+# title: Container may run as root
+# description: |
+#   Containers share the host kernel; a process running as UID 0 inside a container is
+#   one kernel bug away from root on the node. Pod Security Standards (restricted)
+#   require runAsNonRoot.
+# related_resources:
+# - https://kubernetes.io/docs/concepts/security/pod-security-standards/#restricted
+# custom:
+#   id: K8S002
+#   severity: medium
+#   kinds: [kubernetes]
+#   remediation: Set securityContext.runAsNonRoot to true (pod or container) and run as a non-zero runAsUser.
+package builtin.kubernetes.run_as_non_root
+
+import data.lib.kubernetes as k8s
+import rego.v1
+
+deny contains {"msg": msg, "path": array.concat(c.path, ["securityContext", "runAsNonRoot"])} if {
+	some c in k8s.containers
+	not k8s.container_setting(c.container, "runAsNonRoot") == true
+	not non_root_uid(c.container)
+	msg := sprintf("container %q may run as root: set securityContext.runAsNonRoot to true", [c.container.name])
+}
+
+deny contains {"msg": msg, "path": array.concat(c.path, ["securityContext", "runAsUser"])} if {
+	some c in k8s.containers
+	k8s.container_setting(c.container, "runAsUser") == 0
+	msg := sprintf("container %q runs as UID 0: set securityContext.runAsUser to a non-zero UID", [c.container.name])
+}
+
+non_root_uid(container) if k8s.container_setting(container, "runAsUser") > 0

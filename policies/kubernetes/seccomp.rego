@@ -1,0 +1,32 @@
+# METADATA
+# title: Seccomp profile is not RuntimeDefault
+# description: |
+#   Without a seccomp profile a container can call every system call the kernel
+#   offers, which widens the kernel attack surface. Pod Security Standards
+#   (restricted) require RuntimeDefault or Localhost.
+# related_resources:
+# - https://kubernetes.io/docs/tutorials/security/seccomp/
+# custom:
+#   id: K8S007
+#   severity: medium
+#   kinds: [kubernetes]
+#   remediation: Set securityContext.seccompProfile.type to RuntimeDefault (pod or container).
+package builtin.kubernetes.seccomp
+
+import data.lib.kubernetes as k8s
+import rego.v1
+
+allowed := {"RuntimeDefault", "Localhost"}
+
+deny contains {"msg": msg, "path": array.concat(c.path, ["securityContext", "seccompProfile", "type"])} if {
+	some c in k8s.containers
+	profile := k8s.container_setting(c.container, "seccompProfile")
+	not profile.type in allowed
+	msg := sprintf("container %q uses seccomp profile %v: use RuntimeDefault or Localhost", [c.container.name, profile.type])
+}
+
+deny contains {"msg": msg, "path": array.concat(c.path, ["securityContext", "seccompProfile"])} if {
+	some c in k8s.containers
+	not k8s.container_setting(c.container, "seccompProfile")
+	msg := sprintf("container %q has no seccomp profile: set securityContext.seccompProfile.type to RuntimeDefault", [c.container.name])
+}
