@@ -1,1 +1,263 @@
-//! File discovery (placeholder).
+//! Finding the inputs: command-line paths, directories, stdin.
+//!
+//! Users point the tool at files, directories and `-`; this module turns those into one
+//! [`FileReport`] per input, in a deterministic order, loading files in parallel. It exists
+//! so that no input is ever dropped silently: every path named on the command line gets a
+//! report (loaded, failed or skipped with a reason), and so do walked files whose names say
+//! they are inputs. It does not evaluate anything.
+//!
+//! Rules:
+//! - A path given explicitly is always attempted; when its name says nothing, its content
+//!   decides (`FROM` → Dockerfile, `{` → JSON, `key:` → YAML).
+//! - Directories are walked recursively with the `ignore` crate: `.gitignore`, `.ignore`
+//!   and `.git/info/exclude` are honoured even outside a git repository, hidden paths such
+//!   as `.github/workflows` are included, `.git/` is skipped, symbolic links are followed
+//!   (a loop becomes an error entry naming the path; the walk continues). Entries are sorted
+//!   by name.
+//! - A walked file is an input when its name is one (`Dockerfile*`, `*.dockerfile`,
+//!   `Containerfile*`, `*.yaml`, `*.yml`, `*.json`). Other walked files (README.md, source
+//!   code) are not inputs and are not listed; a binary, unreadable, empty or oversized file
+//!   with an input name is listed with its error or skip reason.
+//! - An OCI image-layout directory (it holds `oci-layout`) is one input, whether named
+//!   directly or found while walking.
+//! - `-` reads stdin once; its name for messages and format detection is
+//!   [`DiscoverOptions::stdin_filename`] (default `<stdin>`), and `--kind` applies to it.
+
+use std::collections::HashSet;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use super::{format_from_name, image, load_bytes, load_file, FileReport, InputError, LoadOptions};
+use crate::source::Position;
+
+/// Options for [`collect`].
+#[derive(Debug, Clone, Default)]
+pub struct DiscoverOptions {
+    /// The name stdin (`-`) is reported under and detected by, e.g. `deploy.yaml`.
+    pub stdin_filename: Option<String>,
+    /// How each file is loaded.
+    pub load: LoadOptions,
+}
+
+/// The name stdin is reported under when no filename is given.
+pub const STDIN_NAME: &str = "<stdin>";
+
+/// One unit of loading work, in output order.
+enum Task {
+    File { path: PathBuf, explicit: bool },
+    Layout(PathBuf),
+    Stdin(Vec<u8>),
+    Done(FileReport),
+}
+
+/// Discovers and loads every input under `paths` (`-` is stdin), one report per input, in
+/// argument order and then by name within directories.
+pub fn collect(paths: &[PathBuf], opts: &DiscoverOptions) -> Vec<FileReport> {
+    let stdin = std::io::stdin();
+    let mut lock = stdin.lock();
+    collect_with_stdin(paths, opts, &mut lock)
+}
+
+/// [`collect`] with an explicit stdin, for tests and embedding.
+pub fn collect_with_stdin(
+    paths: &[PathBuf],
+    opts: &DiscoverOptions,
+    stdin: &mut dyn Read,
+) -> Vec<FileReport> {
+    let tasks = plan(paths, opts, stdin);
+    tasks.into_par_iter().map(|task| run(task, opts)).collect()
+}
+
+/// The stdin display name.
+fn stdin_name(opts: &DiscoverOptions) -> String {
+    opts.stdin_filename
+        .clone()
+        .unwrap_or_else(|| STDIN_NAME.to_string())
+}
+
+/// Walks the arguments into an ordered list of tasks (sequential: cheap, and it fixes the
+/// output order).
+fn plan(paths: &[PathBuf], opts: &DiscoverOptions, stdin: &mut dyn Read) -> Vec<Task> {
+    let mut tasks = Vec::new();
+    let mut seen: HashSet<PathBuf> = HashSet::new();
+    let mut stdin_read = false;
+    for path in paths {
+        if path.as_os_str() == "-" {
+            let name = stdin_name(opts);
+            if stdin_read {
+                tasks.push(Task::Done(FileReport::failed(
+                    name.as_str(),
+                    InputError::new(&name, Position::START, "stdin (`-`) given more than once"),
+                )));
+                continue;
+            }
+            stdin_read = true;
+            tasks.push(read_stdin(&name, stdin, opts.load.max_file_size));
+            continue;
+        }
+        if !seen.insert(path.clone()) {
+            continue;
+        }
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_dir() => {
+                if image::is_oci_layout(path) {
+                    tasks.push(Task::Layout(path.clone()));
+                } else {
+                    walk(path, &mut tasks, &mut seen);
+                }
+            }
+            // Files, and paths that cannot be read (load_file reports why).
+            _ => tasks.push(Task::File {
+                path: path.clone(),
+                explicit: true,
+            }),
+        }
+    }
+    tasks
+}
+
+/// Reads stdin up to the size limit.
+fn read_stdin(name: &str, stdin: &mut dyn Read, max: u64) -> Task {
+    let mut bytes = Vec::new();
+    match stdin.take(max.saturating_add(1)).read_to_end(&mut bytes) {
+        Ok(_) if bytes.len() as u64 > max => Task::Done(FileReport::skipped(
+            name,
+            format!("input is larger than the {max}-byte limit"),
+        )),
+        Ok(_) => Task::Stdin(bytes),
+        Err(e) => Task::Done(FileReport::failed(
+            name,
+            InputError::new(name, Position::START, format!("cannot read stdin: {e}")),
+        )),
+    }
+}
+
+/// Walks a directory, appending tasks for input files, layouts and walk errors.
+fn walk(root: &Path, tasks: &mut Vec<Task>, seen: &mut HashSet<PathBuf>) {
+    let mut builder = ignore::WalkBuilder::new(root);
+    builder
+        .hidden(false)
+        .require_git(false)
+        .git_ignore(true)
+        .git_exclude(true)
+        .ignore(true)
+        .parents(true)
+        .follow_links(true)
+        .sort_by_file_name(|a, b| a.cmp(b))
+        .filter_entry(|e| e.file_name() != ".git");
+    let mut layouts: Vec<PathBuf> = Vec::new();
+    for entry in builder.build() {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(err) => {
+                tasks.push(Task::Done(walk_error(root, err)));
+                continue;
+            }
+        };
+        let path = entry.path();
+        if layouts.iter().any(|l| path.starts_with(l)) {
+            continue;
+        }
+        let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
+        if is_dir {
+            if entry.depth() > 0 && image::is_oci_layout(path) {
+                layouts.push(path.to_path_buf());
+                if seen.insert(path.to_path_buf()) {
+                    tasks.push(Task::Layout(path.to_path_buf()));
+                }
+            }
+            continue;
+        }
+        if format_from_name(path).is_none() {
+            continue;
+        }
+        if seen.insert(path.to_path_buf()) {
+            tasks.push(Task::File {
+                path: path.to_path_buf(),
+                explicit: false,
+            });
+        }
+    }
+}
+
+/// A report for an error met while walking (symlink loop, unreadable directory, bad
+/// ignore file), naming the path involved.
+fn walk_error(root: &Path, err: ignore::Error) -> FileReport {
+    let path = error_path(&err).unwrap_or_else(|| root.to_path_buf());
+    let display = path.display().to_string();
+    let message = match loop_of(&err) {
+        Some((ancestor, child)) => format!(
+            "symbolic link loop: {} points back to its ancestor {}; not followed",
+            child.display(),
+            ancestor.display()
+        ),
+        None => format!("cannot walk: {}", innermost(&err)),
+    };
+    FileReport::failed(
+        display.as_str(),
+        InputError::new(&display, Position::START, message),
+    )
+}
+
+/// The path an `ignore` error is about.
+fn error_path(err: &ignore::Error) -> Option<PathBuf> {
+    let mut e = err;
+    loop {
+        match e {
+            ignore::Error::WithPath { path, .. } => return Some(path.clone()),
+            ignore::Error::Loop { child, .. } => return Some(child.clone()),
+            ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
+                e = err
+            }
+            ignore::Error::Partial(errs) => e = errs.first()?,
+            _ => return None,
+        }
+    }
+}
+
+/// The loop an `ignore` error reports, if it is one.
+fn loop_of(err: &ignore::Error) -> Option<(PathBuf, PathBuf)> {
+    let mut e = err;
+    loop {
+        match e {
+            ignore::Error::Loop { ancestor, child } => {
+                return Some((ancestor.clone(), child.clone()))
+            }
+            ignore::Error::WithPath { err, .. }
+            | ignore::Error::WithDepth { err, .. }
+            | ignore::Error::WithLineNumber { err, .. } => e = err,
+            ignore::Error::Partial(errs) => e = errs.first()?,
+            _ => return None,
+        }
+    }
+}
+
+/// The innermost message of an `ignore` error (the path is reported separately).
+fn innermost(err: &ignore::Error) -> String {
+    let mut e = err;
+    loop {
+        match e {
+            ignore::Error::WithPath { err, .. } | ignore::Error::WithDepth { err, .. } => e = err,
+            other => return other.to_string(),
+        }
+    }
+}
+
+/// Loads one task.
+fn run(task: Task, opts: &DiscoverOptions) -> FileReport {
+    match task {
+        Task::File { path, explicit } => load_file(&path, &opts.load, explicit),
+        Task::Layout(dir) => image::load_layout(&dir, &opts.load),
+        Task::Stdin(bytes) => {
+            let name = stdin_name(opts);
+            let by_name = opts
+                .stdin_filename
+                .as_deref()
+                .and_then(|n| format_from_name(Path::new(n)));
+            load_bytes(&name, &bytes, by_name, &opts.load)
+        }
+        Task::Done(report) => report,
+    }
+}

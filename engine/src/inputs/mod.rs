@@ -361,8 +361,18 @@ pub fn load_bytes(
     by_name: Option<Format>,
     opts: &LoadOptions,
 ) -> FileReport {
-    if bytes.iter().take(8192).any(|b| *b == 0) {
-        return FileReport::skipped(display, "binary file (contains NUL bytes)");
+    if let Some(nul) = bytes.iter().take(8192).position(|b| *b == 0) {
+        // Locate the NUL within the text before it (lossily: binaries are rarely UTF-8).
+        let before = String::from_utf8_lossy(&bytes[..nul]);
+        let pos = crate::source::LineIndex::new(&before).position(&before, before.len());
+        return FileReport::failed(
+            display,
+            InputError::new(
+                display,
+                pos,
+                "binary file (NUL byte): expected a text input (Dockerfile, YAML or JSON)",
+            ),
+        );
     }
     let text = match std::str::from_utf8(bytes) {
         Ok(t) => t,

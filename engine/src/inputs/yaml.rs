@@ -1,20 +1,1043 @@
-//! YAML and JSON input (placeholder).
-use super::{Document, InputError, LoadOptions};
-use crate::source::Position;
+//! YAML and JSON inputs with a position for every value.
+//!
+//! Policies see plain JSON values, but findings must point at the exact line and column of
+//! the offending value. This module drives `saphyr-parser`'s event stream itself and builds
+//! the [`serde_json::Value`] and its [`SourceMap`] in one iterative pass (an explicit stack,
+//! no recursion), so hostile inputs cannot overflow the stack: nesting is bounded by
+//! [`LoadOptions::max_depth`] and alias expansion by [`MAX_ALIAS_NODES`].
+//!
+//! Semantics are YAML 1.2 (core schema): `yes`, `on` and `NO` stay strings and `0644` is the
+//! integer 644. Non-string keys become their source text. `<<` merge keys (YAML 1.1, used by
+//! Compose and CI files) are honoured. JSON is parsed by the same builder (JSON is YAML 1.2),
+//! then classified as Kubernetes, workflow, image metadata or plain JSON.
+//!
+//! This module must not know about rules; it only produces documents and input errors.
 
-/// Parses a YAML stream.
-pub fn parse_yaml(
-    path: &str,
-    _text: &str,
-    _opts: &LoadOptions,
-) -> (Vec<Document>, Vec<InputError>) {
-    (
-        Vec::new(),
-        vec![InputError::new(path, Position::START, "pending")],
-    )
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use saphyr_parser::{Event, Marker, Parser, ScalarStyle, Tag};
+use serde_json::{Map, Number, Value};
+
+use super::{image, Document, DocumentKind, InputError, LoadOptions};
+use crate::source::{LineIndex, Position, SourceMap, Span};
+
+/// The most nodes that aliases (`*name`) may expand to in one document. Real files stay far
+/// below; a "billion laughs" document hits it after a few milliseconds.
+pub const MAX_ALIAS_NODES: usize = 100_000;
+
+/// Value and key spans of one parsed document, by JSON Pointer.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Spans {
+    /// Span of each value.
+    pub values: HashMap<String, Span>,
+    /// Span of each mapping key, by the pointer of its value.
+    pub keys: HashMap<String, Span>,
 }
 
-/// Parses a JSON text.
+impl Spans {
+    /// The spans under `prefix`, re-rooted so that `prefix` becomes `new_root`.
+    pub fn rebase(&self, prefix: &str, new_root: &str) -> Spans {
+        let pick = |map: &HashMap<String, Span>| -> HashMap<String, Span> {
+            map.iter()
+                .filter_map(|(k, v)| {
+                    let rest = k.strip_prefix(prefix)?;
+                    (rest.is_empty() || rest.starts_with('/'))
+                        .then(|| (format!("{new_root}{rest}"), *v))
+                })
+                .collect()
+        };
+        Spans {
+            values: pick(&self.values),
+            keys: pick(&self.keys),
+        }
+    }
+
+    /// Converts into the engine's [`SourceMap`].
+    pub fn into_source_map(self) -> SourceMap {
+        let mut map = SourceMap::new();
+        for (k, v) in self.values {
+            map.insert(k, v);
+        }
+        for (k, v) in self.keys {
+            map.insert_key(k, v);
+        }
+        map
+    }
+}
+
+/// One document of a stream before classification.
+#[derive(Debug, Clone)]
+pub(crate) struct RawDoc {
+    pub value: Value,
+    pub spans: Spans,
+    pub span: Span,
+}
+
+/// Parses a YAML stream into documents (one per `---` document, `kind: List` expanded).
+///
+/// Errors carry file:line:column. A syntax error drops only the document it is in: parsing
+/// resumes at the next `---` line, so the other documents of the file still load. A file
+/// that holds no document at all (only comments) is an error, so it is never silently
+/// ignored.
+pub fn parse_yaml(path: &str, text: &str, opts: &LoadOptions) -> (Vec<Document>, Vec<InputError>) {
+    let (raws, mut errors) = parse_stream(path, text, opts, "YAML");
+    let source: Arc<str> = Arc::from(text);
+    let path_arc: Arc<str> = Arc::from(path);
+    let mut docs = Vec::new();
+    for raw in raws {
+        for (kind, value, spans, span) in classify_yaml(raw) {
+            let index = docs.len();
+            docs.push(Document {
+                kind,
+                path: path_arc.clone(),
+                index,
+                value,
+                source_map: spans.into_source_map(),
+                source: source.clone(),
+                span,
+            });
+        }
+    }
+    if docs.is_empty() && errors.is_empty() {
+        errors.push(InputError::new(
+            path,
+            Position::START,
+            "no documents: the file holds only comments or empty documents",
+        ));
+    }
+    (docs, errors)
+}
+
+/// Parses a JSON text and classifies it: a Kubernetes object (a `kind: List` or a top-level
+/// array of Kubernetes objects expands to one document per object), a GitHub workflow,
+/// image metadata (normalised by [`image::normalise`]; `docker inspect` arrays give one
+/// document per image) or, failing all of these, a plain `json` document.
 pub fn parse_json(path: &str, text: &str, opts: &LoadOptions) -> (Vec<Document>, Vec<InputError>) {
-    parse_yaml(path, text, opts)
+    let (raws, mut errors) = parse_stream(path, text, opts, "JSON");
+    let source: Arc<str> = Arc::from(text);
+    let path_arc: Arc<str> = Arc::from(path);
+    let mut docs = Vec::new();
+    for raw in raws {
+        let classified = match classify_json(raw, opts) {
+            Ok(c) => c,
+            Err((pos, message)) => {
+                errors.push(InputError::new(path, pos, message));
+                continue;
+            }
+        };
+        for (kind, value, spans, span) in classified {
+            let index = docs.len();
+            docs.push(Document {
+                kind,
+                path: path_arc.clone(),
+                index,
+                value,
+                source_map: spans.into_source_map(),
+                source: source.clone(),
+                span,
+            });
+        }
+    }
+    if docs.is_empty() && errors.is_empty() {
+        errors.push(InputError::new(
+            path,
+            Position::START,
+            "no documents: the file holds no JSON value",
+        ));
+    }
+    (docs, errors)
+}
+
+/// A classified document: kind, value, spans and document span.
+type Classified = (DocumentKind, Value, Spans, Span);
+
+/// Detects the kind of a YAML/JSON value that is not image metadata.
+pub fn detect_kind(value: &Value) -> DocumentKind {
+    if is_kubernetes(value) {
+        DocumentKind::Kubernetes
+    } else if is_workflow(value) {
+        DocumentKind::Workflow
+    } else {
+        DocumentKind::Yaml
+    }
+}
+
+/// An object with string `apiVersion` and `kind`.
+fn is_kubernetes(value: &Value) -> bool {
+    matches!(value.get("apiVersion"), Some(Value::String(_)))
+        && matches!(value.get("kind"), Some(Value::String(_)))
+}
+
+/// An object with `on` and `jobs` (a GitHub Actions workflow).
+fn is_workflow(value: &Value) -> bool {
+    value.is_object() && value.get("on").is_some() && value.get("jobs").is_some()
+}
+
+/// A `kind: List` whose `items` are expanded into their own documents.
+fn is_list(value: &Value) -> bool {
+    is_kubernetes(value)
+        && value.get("kind").and_then(Value::as_str) == Some("List")
+        && matches!(value.get("items"), Some(Value::Array(_)))
+}
+
+/// Expands `kind: List` and detects the kind of each YAML document.
+fn classify_yaml(raw: RawDoc) -> Vec<Classified> {
+    if is_list(&raw.value) {
+        return expand_list(raw, DocumentKind::Yaml);
+    }
+    let kind = detect_kind(&raw.value);
+    vec![(kind, raw.value, raw.spans, raw.span)]
+}
+
+/// One document per item of a `kind: List`; pointers become relative to the item.
+fn expand_list(raw: RawDoc, fallback: DocumentKind) -> Vec<Classified> {
+    let RawDoc { value, spans, span } = raw;
+    let items = match value {
+        Value::Object(mut map) => match map.remove("items") {
+            Some(Value::Array(items)) => items,
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    };
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let prefix = format!("/items/{i}");
+            let item_spans = spans.rebase(&prefix, "");
+            let item_span = item_spans.values.get("").copied().unwrap_or(span);
+            let kind = match detect_kind(&item) {
+                DocumentKind::Yaml => fallback,
+                k => k,
+            };
+            (kind, item, item_spans, item_span)
+        })
+        .collect()
+}
+
+/// Classifies one JSON document. Errors only when `--kind image` was forced on a value that
+/// is not image metadata.
+fn classify_json(raw: RawDoc, opts: &LoadOptions) -> Result<Vec<Classified>, (Position, String)> {
+    if opts.kind == Some(DocumentKind::Image) {
+        return match image_docs(&raw) {
+            Some(docs) => Ok(docs),
+            None => Err((
+                raw.span.start,
+                "not recognised as image metadata: expected docker/skopeo inspect output, an \
+                 OCI or Docker image config, manifest, index or manifest list"
+                    .to_string(),
+            )),
+        };
+    }
+    if is_list(&raw.value) {
+        return Ok(expand_list(raw, DocumentKind::Json));
+    }
+    if let Value::Array(items) = &raw.value {
+        if !items.is_empty() && items.iter().all(is_kubernetes) {
+            let n = items.len();
+            let RawDoc { value, spans, span } = raw;
+            let Value::Array(items) = value else {
+                return Ok(Vec::new());
+            };
+            return Ok(items
+                .into_iter()
+                .zip(0..n)
+                .map(|(item, i)| {
+                    let s = spans.rebase(&format!("/{i}"), "");
+                    let item_span = s.values.get("").copied().unwrap_or(span);
+                    (DocumentKind::Kubernetes, item, s, item_span)
+                })
+                .collect());
+        }
+    }
+    if is_kubernetes(&raw.value) {
+        return Ok(vec![(
+            DocumentKind::Kubernetes,
+            raw.value,
+            raw.spans,
+            raw.span,
+        )]);
+    }
+    if is_workflow(&raw.value) {
+        return Ok(vec![(
+            DocumentKind::Workflow,
+            raw.value,
+            raw.spans,
+            raw.span,
+        )]);
+    }
+    if let Some(docs) = image_docs(&raw) {
+        return Ok(docs);
+    }
+    Ok(vec![(DocumentKind::Json, raw.value, raw.spans, raw.span)])
+}
+
+/// Image documents for a JSON value, when it is image metadata (a `docker inspect` array
+/// gives one document per element).
+fn image_docs(raw: &RawDoc) -> Option<Vec<Classified>> {
+    match &raw.value {
+        Value::Array(items) if !items.is_empty() => {
+            let formats: Option<Vec<_>> = items.iter().map(image::detect).collect();
+            let formats = formats?;
+            Some(
+                items
+                    .iter()
+                    .zip(formats)
+                    .enumerate()
+                    .map(|(i, (item, format))| {
+                        let s = raw.spans.rebase(&format!("/{i}"), "");
+                        let item_span = s.values.get("").copied().unwrap_or(raw.span);
+                        let (value, spans) = image::normalise(format, item, &s, item_span);
+                        (DocumentKind::Image, value, spans, item_span)
+                    })
+                    .collect(),
+            )
+        }
+        Value::Object(_) => {
+            let format = image::detect(&raw.value)?;
+            let (value, spans) = image::normalise(format, &raw.value, &raw.spans, raw.span);
+            Some(vec![(DocumentKind::Image, value, spans, raw.span)])
+        }
+        _ => None,
+    }
+}
+
+/// Parses a whole stream, recovering from a fatal error by resuming at the next `---` line
+/// after the start of the failing document.
+pub(crate) fn parse_stream(
+    path: &str,
+    text: &str,
+    opts: &LoadOptions,
+    language: &str,
+) -> (Vec<RawDoc>, Vec<InputError>) {
+    let index = LineIndex::new(text);
+    let mut docs = Vec::new();
+    let mut errors = Vec::new();
+    let mut start_line: u32 = 1;
+    loop {
+        let Some(start_byte) = index.line_start(start_line) else {
+            break;
+        };
+        let chunk = &text[start_byte..];
+        let mut builder = Builder::new(text, &index, start_line - 1, opts);
+        let outcome = builder.run(chunk);
+        docs.append(&mut builder.docs);
+        for (pos, msg) in builder.warnings.drain(..) {
+            errors.push(InputError::new(path, pos, msg));
+        }
+        match outcome {
+            Ok(()) => break,
+            Err(fatal) => {
+                errors.push(InputError::new(
+                    path,
+                    fatal.pos,
+                    format!("invalid {language}: {}", fatal.message),
+                ));
+                match next_document_marker(text, &index, fatal.doc_start_line) {
+                    Some(line) if line > start_line => start_line = line,
+                    _ => break,
+                }
+            }
+        }
+    }
+    (docs, errors)
+}
+
+/// The first line after `after` that starts with a `---` document marker.
+fn next_document_marker(text: &str, index: &LineIndex, after: u32) -> Option<u32> {
+    let mut line = after + 1;
+    while let Some(start) = index.line_start(line) {
+        let rest = &text[start..];
+        if let Some(tail) = rest.strip_prefix("---") {
+            if tail.is_empty() || tail.starts_with([' ', '\t', '\r', '\n']) {
+                return Some(line);
+            }
+        }
+        line += 1;
+    }
+    None
+}
+
+/// A fatal error in one chunk: where, why, and where the failing document began.
+struct Fatal {
+    pos: Position,
+    message: String,
+    doc_start_line: u32,
+}
+
+/// A container being built.
+enum Container {
+    Seq(Vec<Value>),
+    Map {
+        map: Map<String, Value>,
+        /// The key waiting for its value: text, span, and whether it is a `<<` merge key.
+        pending: Option<(String, Span, bool)>,
+        /// Keys that came from a merge and may be overridden without a duplicate error.
+        merged: HashSet<String>,
+    },
+}
+
+/// A container on the builder stack.
+struct Frame {
+    container: Container,
+    /// Pointer of this container (meaningless when `record` is false).
+    pointer: String,
+    /// Whether spans inside are recorded (false inside complex mapping keys).
+    record: bool,
+    start: Position,
+    /// End of the last child, for block collections whose end event has no extent.
+    last_end: Position,
+    anchor: usize,
+    /// Nodes in this subtree, counting alias expansions.
+    nodes: usize,
+    /// Height of this subtree.
+    height: usize,
+}
+
+/// A finished node, ready to attach to its parent.
+struct Node {
+    value: Value,
+    span: Span,
+    nodes: usize,
+    height: usize,
+    /// Source text of a scalar, used when the node is a mapping key.
+    key_text: Option<String>,
+    /// Whether the node is a plain `<<` scalar.
+    merge_key: bool,
+}
+
+/// An anchored node, copied by aliases.
+struct Anchored {
+    value: Value,
+    nodes: usize,
+    height: usize,
+}
+
+/// Builds documents from the event stream of one chunk of text.
+struct Builder<'a> {
+    text: &'a str,
+    index: &'a LineIndex,
+    line_offset: u32,
+    max_depth: usize,
+    stack: Vec<Frame>,
+    anchors: HashMap<usize, Anchored>,
+    alias_nodes: usize,
+    spans: Spans,
+    root: Option<(Value, Span)>,
+    /// Whether the root is an empty plain scalar (an empty document).
+    root_empty: bool,
+    doc_start_line: u32,
+    docs: Vec<RawDoc>,
+    warnings: Vec<(Position, String)>,
+}
+
+impl<'a> Builder<'a> {
+    fn new(text: &'a str, index: &'a LineIndex, line_offset: u32, opts: &LoadOptions) -> Self {
+        Builder {
+            text,
+            index,
+            line_offset,
+            max_depth: opts.max_depth.max(1),
+            stack: Vec::new(),
+            anchors: HashMap::new(),
+            alias_nodes: 0,
+            spans: Spans::default(),
+            root: None,
+            root_empty: false,
+            doc_start_line: line_offset + 1,
+            docs: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+
+    fn pos(&self, m: Marker) -> Position {
+        Position::new(
+            (m.line() as u32).saturating_add(self.line_offset),
+            m.col() as u32 + 1,
+        )
+    }
+
+    fn fatal(&self, pos: Position, message: impl Into<String>) -> Fatal {
+        Fatal {
+            pos,
+            message: message.into(),
+            doc_start_line: self.doc_start_line,
+        }
+    }
+
+    fn run(&mut self, chunk: &str) -> Result<(), Fatal> {
+        let mut parser = Parser::new_from_str(chunk);
+        while let Some(next) = parser.next_event() {
+            let (event, span) = match next {
+                Ok(e) => e,
+                Err(e) => {
+                    let pos = self.pos(*e.marker());
+                    return Err(self.fatal(pos, scan_message(e.info())));
+                }
+            };
+            let start = self.pos(span.start);
+            let end = self.pos(span.end);
+            match event {
+                Event::StreamStart | Event::StreamEnd | Event::Nothing => {}
+                Event::DocumentStart(_) => {
+                    self.doc_start_line = start.line;
+                    self.anchors.clear();
+                    self.alias_nodes = 0;
+                    self.spans = Spans::default();
+                    self.root = None;
+                    self.stack.clear();
+                }
+                Event::DocumentEnd => self.finish_document(),
+                Event::Scalar(text, style, anchor, tag) => {
+                    let mut span = Span::new(start, end);
+                    if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded) {
+                        span.end = self.trim_end(start, end);
+                    }
+                    if self.stack.is_empty() {
+                        self.root_empty = text.is_empty()
+                            && style == ScalarStyle::Plain
+                            && tag.is_none()
+                            && anchor == 0;
+                    }
+                    let value = resolve_scalar(&text, style, tag.as_deref());
+                    let merge_key = style == ScalarStyle::Plain && text == "<<";
+                    let node = Node {
+                        value,
+                        span,
+                        nodes: 1,
+                        height: 0,
+                        key_text: Some(text.into_owned()),
+                        merge_key,
+                    };
+                    if anchor != 0 {
+                        self.anchors.insert(
+                            anchor,
+                            Anchored {
+                                value: node.value.clone(),
+                                nodes: 1,
+                                height: 0,
+                            },
+                        );
+                    }
+                    self.attach(node)?;
+                }
+                Event::Alias(id) => {
+                    let Some((nodes, height)) = self.anchors.get(&id).map(|a| (a.nodes, a.height))
+                    else {
+                        return Err(self.fatal(start, "alias refers to an unknown anchor"));
+                    };
+                    self.alias_nodes = self.alias_nodes.saturating_add(nodes);
+                    if self.alias_nodes > MAX_ALIAS_NODES {
+                        return Err(self.fatal(
+                            start,
+                            format!(
+                                "aliases expand to more than {MAX_ALIAS_NODES} nodes; refusing a \
+                                 possible alias bomb (\"billion laughs\")"
+                            ),
+                        ));
+                    }
+                    if self.stack.len() + height > self.max_depth {
+                        return Err(self.fatal(start, self.depth_message()));
+                    }
+                    let value = self
+                        .anchors
+                        .get(&id)
+                        .map(|a| a.value.clone())
+                        .unwrap_or(Value::Null);
+                    self.attach(Node {
+                        value,
+                        span: Span::new(start, end),
+                        nodes,
+                        height,
+                        key_text: None,
+                        merge_key: false,
+                    })?;
+                }
+                Event::SequenceStart(anchor, _) => {
+                    self.push(Container::Seq(Vec::new()), start, anchor)?;
+                }
+                Event::MappingStart(anchor, _) => {
+                    self.push(
+                        Container::Map {
+                            map: Map::new(),
+                            pending: None,
+                            merged: HashSet::new(),
+                        },
+                        start,
+                        anchor,
+                    )?;
+                }
+                Event::SequenceEnd | Event::MappingEnd => {
+                    let Some(frame) = self.stack.pop() else {
+                        return Err(self.fatal(start, "unbalanced collection end"));
+                    };
+                    // Flow collections end at their closing bracket; block collections end
+                    // with their last value (the event sits on the next token).
+                    let end = if span.end.index() > span.start.index() {
+                        end
+                    } else {
+                        frame.last_end
+                    };
+                    let value = match frame.container {
+                        Container::Seq(items) => Value::Array(items),
+                        Container::Map { map, pending, .. } => {
+                            if let Some((key, key_span, _)) = pending {
+                                return Err(self.fatal(
+                                    key_span.start,
+                                    format!("mapping key `{key}` has no value"),
+                                ));
+                            }
+                            Value::Object(map)
+                        }
+                    };
+                    let span = Span::new(frame.start, end);
+                    if frame.record {
+                        self.spans.values.insert(frame.pointer, span);
+                    }
+                    if frame.anchor != 0 {
+                        self.anchors.insert(
+                            frame.anchor,
+                            Anchored {
+                                value: value.clone(),
+                                nodes: frame.nodes + 1,
+                                height: frame.height + 1,
+                            },
+                        );
+                    }
+                    self.attach_built(Node {
+                        value,
+                        span,
+                        nodes: frame.nodes + 1,
+                        height: frame.height + 1,
+                        key_text: None,
+                        merge_key: false,
+                    })?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn depth_message(&self) -> String {
+        format!(
+            "nesting is deeper than {} levels; refusing to load it",
+            self.max_depth
+        )
+    }
+
+    /// Where the next node goes: its pointer and whether to record spans for it.
+    fn child_slot(&self) -> (String, bool) {
+        match self.stack.last() {
+            None => (String::new(), true),
+            Some(frame) if !frame.record => (String::new(), false),
+            Some(frame) => match &frame.container {
+                Container::Seq(items) => (format!("{}/{}", frame.pointer, items.len()), true),
+                Container::Map {
+                    pending: Some((key, _, _)),
+                    ..
+                } => (format!("{}/{}", frame.pointer, escape(key)), true),
+                Container::Map { pending: None, .. } => (String::new(), false),
+            },
+        }
+    }
+
+    fn push(&mut self, container: Container, start: Position, anchor: usize) -> Result<(), Fatal> {
+        if self.stack.len() >= self.max_depth {
+            return Err(self.fatal(start, self.depth_message()));
+        }
+        let (pointer, record) = self.child_slot();
+        if record {
+            self.record_key(&pointer);
+        }
+        self.stack.push(Frame {
+            container,
+            pointer,
+            record,
+            start,
+            last_end: start,
+            anchor,
+            nodes: 0,
+            height: 0,
+        });
+        Ok(())
+    }
+
+    /// Records the span of the pending key for the value about to live at `pointer`.
+    fn record_key(&mut self, pointer: &str) {
+        if let Some(Frame {
+            container:
+                Container::Map {
+                    pending: Some((_, key_span, _)),
+                    ..
+                },
+            ..
+        }) = self.stack.last()
+        {
+            self.spans.keys.insert(pointer.to_string(), *key_span);
+        }
+    }
+
+    /// Attaches a scalar or alias node, recording its span.
+    fn attach(&mut self, node: Node) -> Result<(), Fatal> {
+        let (pointer, record) = self.child_slot();
+        if record {
+            self.record_key(&pointer);
+            self.spans.values.insert(pointer, node.span);
+        }
+        self.attach_built(node)
+    }
+
+    /// Attaches a finished node (whose own span is already recorded) to its parent.
+    fn attach_built(&mut self, node: Node) -> Result<(), Fatal> {
+        let Some(frame) = self.stack.last_mut() else {
+            self.root = Some((node.value, node.span));
+            return Ok(());
+        };
+        frame.last_end = frame.last_end.max(node.span.end);
+        frame.nodes = frame.nodes.saturating_add(node.nodes);
+        frame.height = frame.height.max(node.height);
+        let record = frame.record;
+        let pointer = frame.pointer.clone();
+        let mut warning = None;
+        match &mut frame.container {
+            Container::Seq(items) => items.push(node.value),
+            Container::Map {
+                map,
+                pending,
+                merged,
+            } => match pending.take() {
+                None => {
+                    let key = match node.key_text {
+                        Some(text) => text,
+                        None => serde_json::to_string(&node.value).unwrap_or_default(),
+                    };
+                    *pending = Some((key, node.span, node.merge_key));
+                }
+                Some((key, key_span, is_merge)) => {
+                    let mergeable = match &node.value {
+                        Value::Object(_) => true,
+                        Value::Array(items) => items.iter().all(Value::is_object),
+                        _ => false,
+                    };
+                    if is_merge && mergeable {
+                        let sources: Vec<Map<String, Value>> = match node.value {
+                            Value::Object(m) => vec![m],
+                            Value::Array(items) => items
+                                .into_iter()
+                                .filter_map(|v| match v {
+                                    Value::Object(m) => Some(m),
+                                    _ => None,
+                                })
+                                .collect(),
+                            _ => Vec::new(),
+                        };
+                        for source in sources {
+                            for (k, v) in source {
+                                if map.contains_key(&k) {
+                                    continue;
+                                }
+                                if record {
+                                    let p = format!("{pointer}/{}", escape(&k));
+                                    self.spans.values.insert(p, node.span);
+                                }
+                                merged.insert(k.clone());
+                                map.insert(k, v);
+                            }
+                        }
+                        if record {
+                            self.spans
+                                .values
+                                .remove(&format!("{pointer}/{}", escape(&key)));
+                            self.spans
+                                .keys
+                                .remove(&format!("{pointer}/{}", escape(&key)));
+                        }
+                    } else {
+                        if map.contains_key(&key) && !merged.remove(&key) {
+                            warning = Some((
+                                key_span.start,
+                                format!("duplicate mapping key `{key}`: the last value is used"),
+                            ));
+                        }
+                        map.insert(key, node.value);
+                    }
+                }
+            },
+        }
+        if let Some(w) = warning {
+            self.warnings.push(w);
+        }
+        Ok(())
+    }
+
+    fn finish_document(&mut self) {
+        self.stack.clear();
+        if let Some((value, span)) = self.root.take() {
+            let spans = std::mem::take(&mut self.spans);
+            // An empty document (`---` alone or only comments) is skipped.
+            if !self.root_empty {
+                self.docs.push(RawDoc { value, spans, span });
+            }
+        }
+        self.spans = Spans::default();
+        self.root_empty = false;
+        self.anchors.clear();
+        self.alias_nodes = 0;
+    }
+
+    /// The end of a block scalar without its trailing blank lines and indentation.
+    fn trim_end(&self, start: Position, end: Position) -> Position {
+        let (Some(s), Some(e)) = (self.byte_offset(start), self.byte_offset(end)) else {
+            return end;
+        };
+        if e <= s {
+            return end;
+        }
+        let trimmed = self.text[s..e].trim_end();
+        self.index.position(self.text, s + trimmed.len())
+    }
+
+    fn byte_offset(&self, pos: Position) -> Option<usize> {
+        let line_start = self.index.line_start(pos.line)?;
+        let line = &self.text[line_start..];
+        let col = pos.column.saturating_sub(1) as usize;
+        let within = line
+            .char_indices()
+            .nth(col)
+            .map(|(i, _)| i)
+            .unwrap_or(line.len());
+        Some(line_start + within)
+    }
+}
+
+/// Escapes a key for a JSON Pointer (RFC 6901).
+fn escape(key: &str) -> std::borrow::Cow<'_, str> {
+    if key.contains(['~', '/']) {
+        key.replace('~', "~0").replace('/', "~1").into()
+    } else {
+        key.into()
+    }
+}
+
+/// Rewords the scanner's messages where they are cryptic.
+fn scan_message(info: &str) -> String {
+    if info == "recursion limit exceeded" {
+        "nesting of flow collections is too deep (more than 255 levels); refusing to load it"
+            .to_string()
+    } else {
+        info.to_string()
+    }
+}
+
+/// Resolves a scalar with the YAML 1.2 core schema (explicit `!!str` etc. honoured).
+fn resolve_scalar(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Value {
+    if let Some(tag) = tag.filter(|t| t.is_yaml_core_schema() || t.handle == "!!") {
+        match tag.suffix.as_str() {
+            "str" | "binary" | "timestamp" => return Value::String(text.to_string()),
+            "null" => return Value::Null,
+            "bool" | "int" | "float" => {
+                let v = resolve_plain(text);
+                if !v.is_string() {
+                    return v;
+                }
+                return Value::String(text.to_string());
+            }
+            _ => {}
+        }
+    }
+    match style {
+        ScalarStyle::Plain => resolve_plain(text),
+        _ => Value::String(text.to_string()),
+    }
+}
+
+/// The core-schema value of a plain scalar.
+pub(crate) fn resolve_plain(text: &str) -> Value {
+    match text {
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
+        "true" | "True" | "TRUE" => return Value::Bool(true),
+        "false" | "False" | "FALSE" => return Value::Bool(false),
+        _ => {}
+    }
+    let bytes = text.as_bytes();
+    let first = bytes[0];
+    if !(first.is_ascii_digit() || matches!(first, b'-' | b'+' | b'.')) {
+        return Value::String(text.to_string());
+    }
+    if let Some(hex) = text.strip_prefix("0x") {
+        if !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            if let Ok(n) = u64::from_str_radix(hex, 16) {
+                return Value::Number(n.into());
+            }
+        }
+        return Value::String(text.to_string());
+    }
+    if let Some(oct) = text.strip_prefix("0o") {
+        if !oct.is_empty() && oct.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
+            if let Ok(n) = u64::from_str_radix(oct, 8) {
+                return Value::Number(n.into());
+            }
+        }
+        return Value::String(text.to_string());
+    }
+    let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        let unsigned = text.strip_prefix('+').unwrap_or(text);
+        if let Ok(n) = unsigned.parse::<i64>() {
+            return Value::Number(n.into());
+        }
+        if let Ok(n) = unsigned.parse::<u64>() {
+            return Value::Number(n.into());
+        }
+    }
+    if is_core_float(digits) {
+        if let Some(n) = text.parse::<f64>().ok().and_then(Number::from_f64) {
+            return Value::Number(n);
+        }
+    }
+    // `.inf` and `.nan` have no JSON form; they stay strings.
+    Value::String(text.to_string())
+}
+
+/// `(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?` (sign already stripped).
+fn is_core_float(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    let int_digits = b.iter().take_while(|c| c.is_ascii_digit()).count();
+    i += int_digits;
+    let mut frac_digits = 0;
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        frac_digits = b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+        i += frac_digits;
+    }
+    if int_digits == 0 && frac_digits == 0 {
+        return false;
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(b.get(i), Some(b'-' | b'+')) {
+            i += 1;
+        }
+        let exp = b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if exp == 0 {
+            return false;
+        }
+        i += exp;
+    }
+    i == b.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn p(line: u32, column: u32) -> Position {
+        Position::new(line, column)
+    }
+
+    fn load(text: &str) -> (Vec<Document>, Vec<InputError>) {
+        parse_yaml("t.yaml", text, &LoadOptions::default())
+    }
+
+    #[test]
+    fn core_schema_scalars() {
+        assert_eq!(resolve_plain("yes"), json!("yes"));
+        assert_eq!(resolve_plain("on"), json!("on"));
+        assert_eq!(resolve_plain("0644"), json!(644));
+        assert_eq!(resolve_plain("0o644"), json!(420));
+        assert_eq!(resolve_plain("0x1F"), json!(31));
+        assert_eq!(resolve_plain("-1.5e3"), json!(-1500.0));
+        assert_eq!(resolve_plain(".5"), json!(0.5));
+        assert_eq!(resolve_plain("1_000"), json!("1_000"));
+        assert_eq!(resolve_plain(".inf"), json!(".inf"));
+        assert_eq!(resolve_plain("~"), json!(null));
+        assert_eq!(resolve_plain("1.2.3"), json!("1.2.3"));
+        assert_eq!(resolve_plain("+"), json!("+"));
+    }
+
+    #[test]
+    fn values_and_keys_have_spans() {
+        let (docs, errors) = load("a: 1\nb:\n  c: [x, \"y\"]\n");
+        assert!(errors.is_empty(), "{errors:?}");
+        let d = &docs[0];
+        assert_eq!(d.value, json!({"a": 1, "b": {"c": ["x", "y"]}}));
+        let m = &d.source_map;
+        assert_eq!(m.get("/a"), Some(Span::new(p(1, 4), p(1, 5))));
+        assert_eq!(m.get_key("/a"), Some(Span::new(p(1, 1), p(1, 2))));
+        assert_eq!(m.get("/b"), Some(Span::new(p(3, 3), p(3, 14))));
+        assert_eq!(m.get("/b/c"), Some(Span::new(p(3, 6), p(3, 14))));
+        assert_eq!(m.get("/b/c/1"), Some(Span::new(p(3, 10), p(3, 13))));
+        assert_eq!(d.span, Span::new(p(1, 1), p(3, 14)));
+    }
+
+    #[test]
+    fn block_scalar_span_stops_at_its_text() {
+        let (docs, _) = load("s: |\n  one\n  two\n\n\nt: 1\n");
+        assert_eq!(docs[0].value["s"], json!("one\ntwo\n"));
+        assert_eq!(
+            docs[0].source_map.get("/s"),
+            Some(Span::new(p(2, 3), p(3, 6)))
+        );
+    }
+
+    #[test]
+    fn merge_keys_and_anchors() {
+        let (docs, errors) = load("base: &b {x: 1, y: 2}\nd:\n  <<: *b\n  y: 3\n");
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(docs[0].value["d"], json!({"x": 1, "y": 3}));
+        assert_eq!(
+            docs[0].source_map.get("/d/x"),
+            Some(Span::new(p(3, 7), p(3, 9)))
+        );
+    }
+
+    #[test]
+    fn duplicate_key_is_reported() {
+        let (docs, errors) = load("a: 1\na: 2\n");
+        assert_eq!(docs[0].value, json!({"a": 2}));
+        assert_eq!(errors.len(), 1);
+        assert_eq!((errors[0].line, errors[0].column), (2, 1));
+        assert!(errors[0].message.contains("duplicate"));
+    }
+
+    #[test]
+    fn non_string_keys_are_stringified() {
+        let (docs, _) = load("1: a\ntrue: b\n[x]: c\n");
+        assert_eq!(
+            docs[0].value,
+            json!({"1": "a", "true": "b", "[\"x\"]": "c"})
+        );
+    }
+
+    #[test]
+    fn comment_only_file_is_an_error() {
+        let (docs, errors) = load("# nothing\n---\n# here\n");
+        assert!(docs.is_empty());
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].message.starts_with("no documents"));
+    }
+
+    #[test]
+    fn json_kinds() {
+        let opts = LoadOptions::default();
+        let (docs, errors) = parse_json(
+            "x.json",
+            r#"[{"apiVersion":"v1","kind":"Pod"},{"apiVersion":"v1","kind":"Service"}]"#,
+            &opts,
+        );
+        assert!(errors.is_empty());
+        assert_eq!(docs.len(), 2);
+        assert_eq!(docs[1].kind, DocumentKind::Kubernetes);
+        assert_eq!(
+            docs[1].source_map.get("/kind"),
+            Some(Span::new(p(1, 61), p(1, 70)))
+        );
+        let (docs, _) = parse_json("x.json", r#"{"a": [1, 2]}"#, &opts);
+        assert_eq!(docs[0].kind, DocumentKind::Json);
+        let (docs, _) = parse_json("x.json", r#"{"on": "push", "jobs": {}}"#, &opts);
+        assert_eq!(docs[0].kind, DocumentKind::Workflow);
+    }
 }
