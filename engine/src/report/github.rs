@@ -21,7 +21,10 @@
 
 use std::io;
 
-use super::{error_kind_title, plain_relative_path, Region, ReportOptions, Reporter, Summary};
+use super::{
+    error_kind_title, plain_relative_path, Region, ReportOptions, Reporter, SourceLines, Sources,
+    Summary,
+};
 use crate::diagnostics::{InputStatus, Level, Report};
 use crate::source::{Position, Span};
 use crate::Severity;
@@ -64,7 +67,7 @@ pub fn command(severity: Severity, level: Level) -> &'static str {
     }
 }
 
-fn properties(file: &str, span: Span, source: Option<&str>, title: &str) -> String {
+fn properties(file: &str, span: Span, source: Option<&SourceLines<'_>>, title: &str) -> String {
     let region = Region::new(span, source);
     let mut props = vec![
         format!("file={}", escape_property(&plain_relative_path(file))),
@@ -87,8 +90,9 @@ fn properties(file: &str, span: Span, source: Option<&str>, title: &str) -> Stri
 
 impl Reporter for GithubReporter {
     fn write(&self, report: &Report, out: &mut dyn io::Write) -> io::Result<()> {
+        let sources = Sources::new(report);
         for f in &report.findings {
-            let source = report.sources.get(&*f.location.file).map(|s| &**s);
+            let source = sources.get(&f.location.file);
             let title = format!("{}: {}", f.rule.id, f.rule.title);
             let mut message = f.message.clone();
             if let Some(help) = &f.rule.remediation {
@@ -99,12 +103,12 @@ impl Reporter for GithubReporter {
                 out,
                 "::{} {}::{}",
                 command(f.severity, f.level),
-                properties(&f.location.file, f.location.span, source, &title),
+                properties(&f.location.file, f.location.span, source.as_deref(), &title),
                 escape_data(&message)
             )?;
         }
         for e in &report.errors {
-            let source = report.sources.get(&e.file).map(|s| &**s);
+            let source = sources.get(&e.file);
             let title = format!("{}: {}", e.kind.id(), error_kind_title(e.kind));
             let mut message = e.message.clone();
             if let Some(rule) = &e.rule {
@@ -117,7 +121,7 @@ impl Reporter for GithubReporter {
             writeln!(
                 out,
                 "::error {}::{}",
-                properties(&e.file, span, source, &title),
+                properties(&e.file, span, source.as_deref(), &title),
                 escape_data(&message)
             )?;
         }
@@ -204,7 +208,7 @@ mod tests {
 
     #[test]
     fn positions_depend_on_span_shape() {
-        let src = "ab\ncd\n";
+        let src = &SourceLines::new("ab\ncd\n");
         let single = properties(
             "./x,y.txt",
             Span::new(Position::new(1, 1), Position::new(1, 3)),

@@ -79,7 +79,7 @@ impl JsonReporter {
 impl Reporter for JsonReporter {
     fn write(&self, report: &Report, out: &mut dyn io::Write) -> io::Result<()> {
         let wire = Wire::new(report, &self.opts);
-        serde_json::to_writer_pretty(&mut *out, &wire).map_err(io::Error::other)?;
+        serde_json::to_writer_pretty(&mut *out, &wire).map_err(io::Error::from)?;
         writeln!(out)
     }
 }

@@ -20,6 +20,7 @@
 //!
 //! No timestamps or durations are written, so the output is reproducible.
 
+use std::collections::{HashMap, HashSet};
 use std::io;
 
 use quick_junit::{NonSuccessKind, Report as JunitReport, TestCase, TestCaseStatus, TestSuite};
@@ -45,43 +46,51 @@ impl JunitReporter {
 
     fn build(&self, report: &Report) -> JunitReport {
         // Suite order: inputs as given, then other files named by findings or errors.
-        let mut files: Vec<&str> = report.inputs.iter().map(|i| i.path.as_str()).collect();
-        let extra = report
-            .findings
+        let mut order: Vec<&str> = Vec::new();
+        let mut cases: HashMap<&str, Vec<TestCase>> = HashMap::new();
+        let mut seen: HashSet<&str> = HashSet::new();
+        let files = report
+            .inputs
             .iter()
-            .map(|f| &*f.location.file)
+            .map(|i| i.path.as_str())
+            .chain(report.findings.iter().map(|f| &*f.location.file))
             .chain(report.errors.iter().map(error_file));
-        for file in extra {
-            if !files.contains(&file) {
-                files.push(file);
+        for file in files {
+            if seen.insert(file) {
+                order.push(file);
+            }
+        }
+        for f in &report.findings {
+            cases
+                .entry(&f.location.file)
+                .or_default()
+                .push(self.finding_case(f));
+        }
+        for e in &report.errors {
+            cases.entry(error_file(e)).or_default().push(error_case(e));
+        }
+        for input in &report.inputs {
+            if let InputStatus::Skipped { reason } = &input.status {
+                let mut status = TestCaseStatus::skipped();
+                status.set_message(reason.as_str()).set_type("skipped");
+                let mut case = TestCase::new(CLEAN_TESTCASE, status);
+                case.set_classname(input.path.as_str());
+                cases.entry(&input.path).or_default().push(case);
             }
         }
 
         let mut junit = JunitReport::new(super::TOOL_NAME);
-        for file in files {
+        for file in order {
             let mut suite = TestSuite::new(file);
-            for f in report.findings.iter().filter(|f| &*f.location.file == file) {
-                suite.add_test_case(self.finding_case(f));
-            }
-            for e in report.errors.iter().filter(|e| error_file(e) == file) {
-                suite.add_test_case(error_case(e));
-            }
-            for input in report.inputs.iter().filter(|i| i.path == file) {
-                match &input.status {
-                    InputStatus::Skipped { reason } => {
-                        let mut status = TestCaseStatus::skipped();
-                        status.set_message(reason.as_str()).set_type("skipped");
-                        let mut case = TestCase::new(CLEAN_TESTCASE, status);
-                        case.set_classname(file);
-                        suite.add_test_case(case);
-                    }
-                    InputStatus::Evaluated { .. } | InputStatus::Failed => {}
+            match cases.remove(file) {
+                Some(file_cases) => {
+                    suite.add_test_cases(file_cases);
                 }
-            }
-            if suite.test_cases.is_empty() {
-                let mut case = TestCase::new(CLEAN_TESTCASE, TestCaseStatus::success());
-                case.set_classname(file);
-                suite.add_test_case(case);
+                None => {
+                    let mut case = TestCase::new(CLEAN_TESTCASE, TestCaseStatus::success());
+                    case.set_classname(file);
+                    suite.add_test_case(case);
+                }
             }
             junit.add_test_suite(suite);
         }
@@ -127,9 +136,10 @@ impl JunitReporter {
 
 impl Reporter for JunitReporter {
     fn write(&self, report: &Report, out: &mut dyn io::Write) -> io::Result<()> {
-        self.build(report)
-            .serialize(&mut *out)
-            .map_err(io::Error::other)
+        // Serialize into memory first: quick-junit wraps I/O errors in its own type, and
+        // the CLI needs the original kind (a closed pipe is not a failure).
+        let xml = self.build(report).to_string().map_err(io::Error::other)?;
+        out.write_all(xml.as_bytes())
     }
 }
 

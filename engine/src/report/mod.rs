@@ -26,12 +26,15 @@ pub mod junit;
 pub mod sarif;
 pub mod text;
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fmt;
 use std::io;
+use std::rc::Rc;
 use std::str::FromStr;
 
 use crate::diagnostics::{ErrorKind, Finding, InputStatus, Level, Report};
-use crate::source::{Position, Span};
+use crate::source::{LineIndex, Position, Span};
 use crate::Severity;
 
 /// Something that writes a finished report.
@@ -320,7 +323,7 @@ pub struct Region {
 
 impl Region {
     /// Normalises `span`, using `source` (the whole file) to find line lengths.
-    pub fn new(span: Span, source: Option<&str>) -> Region {
+    pub fn new(span: Span, source: Option<&SourceLines<'_>>) -> Region {
         let start = Position::new(span.start.line.max(1), span.start.column.max(1));
         let mut end = Position::new(span.end.line.max(1), span.end.column.max(1));
         if end < start {
@@ -330,7 +333,7 @@ impl Region {
             // Ends at the start of a line: really ends at the end of the previous one.
             let prev = end.line - 1;
             let end_column = source
-                .and_then(|text| line_text(text, prev))
+                .and_then(|lines| lines.line(prev))
                 .map(|line| line.chars().count() as u32 + 1)
                 .map(|col| {
                     if prev == start.line {
@@ -360,11 +363,66 @@ impl Region {
     }
 }
 
-/// The text of 1-based `line` of `text`, without its line terminator.
-pub(crate) fn line_text(text: &str, line: u32) -> Option<&str> {
-    let index = (line as usize).checked_sub(1)?;
-    let raw = text.split('\n').nth(index)?;
-    Some(raw.strip_suffix('\r').unwrap_or(raw))
+/// The source text of one file with a line index, so that finding a line costs
+/// O(log lines) however many findings point into the file.
+#[derive(Debug)]
+pub struct SourceLines<'a> {
+    text: &'a str,
+    index: LineIndex,
+}
+
+impl<'a> SourceLines<'a> {
+    /// Indexes `text`.
+    pub fn new(text: &'a str) -> Self {
+        SourceLines {
+            text,
+            index: LineIndex::new(text),
+        }
+    }
+
+    /// The text of 1-based `line`, without its line terminator (`\n` or `\r\n`).
+    pub fn line(&self, line: u32) -> Option<&'a str> {
+        let start = self.index.line_start(line)?;
+        let end = match self.index.line_start(line.checked_add(1)?) {
+            Some(next) => next - 1,
+            None => self.text.len(),
+        };
+        let raw = self.text.get(start..end)?;
+        Some(raw.strip_suffix('\r').unwrap_or(raw))
+    }
+
+    /// Number of lines (a final newline starts one more, empty, line).
+    pub fn line_count(&self) -> u32 {
+        u32::try_from(self.index.line_count()).unwrap_or(u32::MAX)
+    }
+}
+
+/// The sources of a report, indexed on first use.
+pub(crate) struct Sources<'a> {
+    report: &'a Report,
+    cache: RefCell<HashMap<&'a str, Rc<SourceLines<'a>>>>,
+}
+
+impl<'a> Sources<'a> {
+    pub(crate) fn new(report: &'a Report) -> Self {
+        Sources {
+            report,
+            cache: RefCell::new(HashMap::new()),
+        }
+    }
+
+    /// The indexed source of `file`, if the report has it.
+    pub(crate) fn get(&self, file: &str) -> Option<Rc<SourceLines<'a>>> {
+        if let Some(lines) = self.cache.borrow().get(file) {
+            return Some(Rc::clone(lines));
+        }
+        let (key, text) = self.report.sources.get_key_value(file)?;
+        let lines = Rc::new(SourceLines::new(text));
+        self.cache
+            .borrow_mut()
+            .insert(key.as_str(), Rc::clone(&lines));
+        Some(lines)
+    }
 }
 
 /// A path as a forward-slash relative reference: `./a\b c.yaml` → `a/b%20c.yaml`.
@@ -449,7 +507,8 @@ mod tests {
 
     #[test]
     fn region_moves_end_at_column_one_back() {
-        let src = "a: 1\nbb: 22\nc: 3\n";
+        let text = "a: 1\nbb: 22\nc: 3\n";
+        let src = &SourceLines::new(text);
         let span = Span::new(Position::new(1, 1), Position::new(3, 1));
         let r = Region::new(span, Some(src));
         assert_eq!(
@@ -466,6 +525,20 @@ mod tests {
         // Whole-line span.
         let r = Region::new(Span::line(2), Some(src));
         assert_eq!((r.start_line, r.end_line, r.end_column), (2, 2, Some(7)));
+    }
+
+    #[test]
+    fn source_lines_strip_terminators() {
+        let lines = SourceLines::new("a\r\nbé\n\nlast");
+        assert_eq!(lines.line(1), Some("a"));
+        assert_eq!(lines.line(2), Some("bé"));
+        assert_eq!(lines.line(3), Some(""));
+        assert_eq!(lines.line(4), Some("last"));
+        assert_eq!(lines.line(5), None);
+        assert_eq!(lines.line(0), None);
+        assert_eq!(lines.line(u32::MAX), None);
+        assert_eq!(lines.line_count(), 4);
+        assert_eq!(SourceLines::new("x\n").line(2), Some(""));
     }
 
     #[test]
@@ -509,6 +582,57 @@ mod tests {
             ..ReportOptions::default()
         };
         assert!(opts.is_failing(warn));
+    }
+
+    /// A writer whose reader went away.
+    struct ClosedPipe;
+
+    impl io::Write for ClosedPipe {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(io::Error::from(io::ErrorKind::BrokenPipe))
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn io_errors_keep_their_kind() {
+        let report = fixture::report();
+        for format in Format::ALL {
+            let err = reporter(format, &ReportOptions::default())
+                .write(&report, &mut ClosedPipe)
+                .expect_err("writing to a closed pipe fails");
+            assert_eq!(err.kind(), io::ErrorKind::BrokenPipe, "{format}");
+        }
+    }
+
+    /// `docs/output-formats.md` shows the fixture's real output; keep it in sync.
+    #[test]
+    fn docs_samples_match_reporters() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/output-formats.md");
+        let doc = std::fs::read_to_string(&path).expect("docs/output-formats.md exists");
+        let report = fixture::report();
+        for format in [Format::Text, Format::Junit, Format::Github] {
+            let mut out = Vec::new();
+            reporter(format, &ReportOptions::default())
+                .write(&report, &mut out)
+                .expect("writing to a Vec cannot fail");
+            let out = String::from_utf8(out).expect("UTF-8 output");
+            assert!(
+                doc.contains(out.trim_end()),
+                "the `{format}` sample in docs/output-formats.md is stale"
+            );
+        }
+        let mut out = Vec::new();
+        reporter(Format::Json, &ReportOptions::default())
+            .write(&report, &mut out)
+            .expect("writing to a Vec cannot fail");
+        let full: serde_json::Value = serde_json::from_slice(&out).expect("JSON output");
+        let summary = serde_json::to_string_pretty(&full["summary"]).expect("serializable");
+        let indented = summary.replace('\n', "\n  ");
+        assert!(doc.contains(&indented), "the JSON summary sample is stale");
     }
 
     #[test]

@@ -33,7 +33,7 @@ use sha2::{Digest, Sha256};
 
 use super::{
     error_kind_description, error_kind_title, is_absolute_uri, uri_path, Region, ReportOptions,
-    Reporter, ERROR_KINDS, TOOL_NAME,
+    Reporter, SourceLines, Sources, ERROR_KINDS, TOOL_NAME,
 };
 use crate::diagnostics::{ErrorKind, ErrorRecord, Finding, Level, Report};
 use crate::rules::RuleMeta;
@@ -68,7 +68,7 @@ impl SarifReporter {
 impl Reporter for SarifReporter {
     fn write(&self, report: &Report, out: &mut dyn io::Write) -> io::Result<()> {
         let log = build(report, &self.opts);
-        serde_json::to_writer_pretty(&mut *out, &log).map_err(io::Error::other)?;
+        serde_json::to_writer_pretty(&mut *out, &log).map_err(io::Error::from)?;
         writeln!(out)
     }
 }
@@ -279,16 +279,17 @@ struct DescriptorRef<'a> {
 
 fn build<'a>(report: &'a Report, opts: &'a ReportOptions) -> Log<'a> {
     let catalog = Catalog::new(report);
+    let sources = Sources::new(report);
     let mut results: Vec<SarifResult<'a>> = report
         .findings
         .iter()
-        .map(|f| finding_result(report, &catalog, f))
+        .map(|f| finding_result(&sources, &catalog, f))
         .collect();
     results.extend(
         report
             .errors
             .iter()
-            .map(|e| error_result(report, &catalog, e)),
+            .map(|e| error_result(&sources, &catalog, e)),
     );
 
     let kinds: Vec<ErrorKind> = ERROR_KINDS
@@ -301,7 +302,7 @@ fn build<'a>(report: &'a Report, opts: &'a ReportOptions) -> Log<'a> {
         .map(|e| Notification {
             level: "error",
             message: MessageRef { text: &e.message },
-            locations: vec![error_location(report, e)],
+            locations: vec![error_location(&sources, e)],
             descriptor: DescriptorRef {
                 id: e.kind.id(),
                 index: kinds.iter().position(|k| *k == e.kind),
@@ -454,7 +455,7 @@ fn error_rule(kind: ErrorKind) -> Rule {
     }
 }
 
-fn finding_result<'a>(report: &Report, catalog: &Catalog, f: &'a Finding) -> SarifResult<'a> {
+fn finding_result<'a>(sources: &Sources<'_>, catalog: &Catalog, f: &'a Finding) -> SarifResult<'a> {
     let uri = uri_path(&f.location.file);
     let pointer = json_pointer(&f.location.path);
     let fingerprint = fingerprint(&[
@@ -464,13 +465,13 @@ fn finding_result<'a>(report: &Report, catalog: &Catalog, f: &'a Finding) -> Sar
         &pointer,
         &f.message,
     ]);
-    let source = report.sources.get(&*f.location.file).map(|s| &**s);
+    let source = sources.get(&f.location.file);
     SarifResult {
         rule_id: &f.rule.id,
         rule_index: catalog.index(&f.rule.id).unwrap_or(0),
         level: result_level(f),
         message: MessageRef { text: &f.message },
-        locations: vec![location(uri, f.location.span, source)],
+        locations: vec![location(uri, f.location.span, source.as_deref())],
         partial_fingerprints: [(FINGERPRINT_KEY, fingerprint)].into_iter().collect(),
         properties: ResultProperties {
             severity: Some(f.severity.as_str()),
@@ -485,7 +486,11 @@ fn finding_result<'a>(report: &Report, catalog: &Catalog, f: &'a Finding) -> Sar
     }
 }
 
-fn error_result<'a>(report: &Report, catalog: &Catalog, e: &'a ErrorRecord) -> SarifResult<'a> {
+fn error_result<'a>(
+    sources: &Sources<'_>,
+    catalog: &Catalog,
+    e: &'a ErrorRecord,
+) -> SarifResult<'a> {
     let uri = uri_path(&e.file);
     let fingerprint = fingerprint(&[
         e.kind.id(),
@@ -499,7 +504,7 @@ fn error_result<'a>(report: &Report, catalog: &Catalog, e: &'a ErrorRecord) -> S
         rule_index: catalog.index(e.kind.id()).unwrap_or(0),
         level: "error",
         message: MessageRef { text: &e.message },
-        locations: vec![error_location(report, e)],
+        locations: vec![error_location(sources, e)],
         partial_fingerprints: [(FINGERPRINT_KEY, fingerprint)].into_iter().collect(),
         properties: ResultProperties {
             error_kind: Some(e.kind.name()),
@@ -508,13 +513,13 @@ fn error_result<'a>(report: &Report, catalog: &Catalog, e: &'a ErrorRecord) -> S
     }
 }
 
-fn error_location(report: &Report, e: &ErrorRecord) -> Location {
+fn error_location(sources: &Sources<'_>, e: &ErrorRecord) -> Location {
     let pos = Position::new(e.line, e.column);
-    let source = report.sources.get(&e.file).map(|s| &**s);
-    location(uri_path(&e.file), Span::point(pos), source)
+    let source = sources.get(&e.file);
+    location(uri_path(&e.file), Span::point(pos), source.as_deref())
 }
 
-fn location(uri: String, span: Span, source: Option<&str>) -> Location {
+fn location(uri: String, span: Span, source: Option<&SourceLines<'_>>) -> Location {
     let region = Region::new(span, source);
     let (end_line, end_column) = if region.is_empty() {
         (None, None)

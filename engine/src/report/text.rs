@@ -24,7 +24,7 @@ use std::io;
 use anstyle::{AnsiColor, Effects, Style};
 use unicode_width::UnicodeWidthChar;
 
-use super::{line_text, plural, Region, ReportOptions, Reporter, Summary, ERROR_KINDS};
+use super::{plural, Region, ReportOptions, Reporter, SourceLines, Sources, Summary, ERROR_KINDS};
 use crate::diagnostics::{ErrorRecord, Finding, InputStatus, Level, Report};
 use crate::source::{Position, Span};
 use crate::Severity;
@@ -56,7 +56,7 @@ impl TextReporter {
 
     fn write_finding(
         &self,
-        report: &Report,
+        sources: &Sources<'_>,
         f: &Finding,
         out: &mut dyn io::Write,
     ) -> io::Result<()> {
@@ -74,9 +74,8 @@ impl TextReporter {
             self.paint(bold(), &format!("[{}]", clean(&f.rule.id))),
             indent_continuation(&clean(&f.message)),
         )?;
-        let source = report.sources.get(&*f.location.file).map(|s| &**s);
-        self.write_frame(source, f.location.span, sev_style, out)?;
-        let gutter = self.gutter_blank(source, f.location.span);
+        let source = sources.get(&f.location.file);
+        let gutter = self.write_frame(source.as_deref(), f.location.span, sev_style, out)?;
         if let Some(help) = &f.rule.remediation {
             writeln!(
                 out,
@@ -98,7 +97,7 @@ impl TextReporter {
 
     fn write_error(
         &self,
-        report: &Report,
+        sources: &Sources<'_>,
         e: &ErrorRecord,
         out: &mut dyn io::Write,
     ) -> io::Result<()> {
@@ -110,10 +109,8 @@ impl TextReporter {
             self.paint(error_style(), &format!("error[{}]", e.kind.id())),
             indent_continuation(&clean(&e.message)),
         )?;
-        let source = report.sources.get(&e.file).map(|s| &**s);
-        let span = Span::point(pos);
-        self.write_frame(source, span, error_style(), out)?;
-        let gutter = self.gutter_blank(source, span);
+        let source = sources.get(&e.file);
+        let gutter = self.write_frame(source.as_deref(), Span::point(pos), error_style(), out)?;
         writeln!(
             out,
             "{gutter}= {}: {}",
@@ -139,23 +136,17 @@ impl TextReporter {
         writeln!(out)
     }
 
-    /// The blank gutter that aligns `= help:` lines under a frame (two spaces without one).
-    fn gutter_blank(&self, source: Option<&str>, span: Span) -> String {
-        match source.and_then(|s| Frame::new(s, span)) {
-            Some(frame) => " ".repeat(frame.gutter_width + 1),
-            None => "  ".to_owned(),
-        }
-    }
-
+    /// Writes the code frame of `span`, if the source is known, and returns the blank
+    /// gutter that aligns the `= help:` lines under it (two spaces without a frame).
     fn write_frame(
         &self,
-        source: Option<&str>,
+        source: Option<&SourceLines<'_>>,
         span: Span,
         mark: Style,
         out: &mut dyn io::Write,
-    ) -> io::Result<()> {
+    ) -> io::Result<String> {
         let Some(frame) = source.and_then(|s| Frame::new(s, span)) else {
-            return Ok(());
+            return Ok("  ".to_owned());
         };
         let pad = " ".repeat(frame.gutter_width);
         let bar = self.paint(gutter_style(), "|");
@@ -193,7 +184,7 @@ impl TextReporter {
                 )
             )?;
         }
-        Ok(())
+        Ok(" ".repeat(frame.gutter_width + 1))
     }
 
     fn write_summary(&self, report: &Report, out: &mut dyn io::Write) -> io::Result<()> {
@@ -262,11 +253,12 @@ impl TextReporter {
 
 impl Reporter for TextReporter {
     fn write(&self, report: &Report, out: &mut dyn io::Write) -> io::Result<()> {
+        let sources = Sources::new(report);
         for f in &report.findings {
-            self.write_finding(report, f, out)?;
+            self.write_finding(&sources, f, out)?;
         }
         for e in &report.errors {
-            self.write_error(report, e, out)?;
+            self.write_error(&sources, e, out)?;
         }
         self.write_summary(report, out)
     }
@@ -284,14 +276,18 @@ struct Frame<'a> {
 }
 
 impl<'a> Frame<'a> {
-    fn new(source: &'a str, span: Span) -> Option<Frame<'a>> {
+    fn new(source: &SourceLines<'a>, span: Span) -> Option<Frame<'a>> {
         let region = Region::new(span, Some(source));
-        let first = line_text(source, region.start_line)?;
-        let last_line = region.end_line.max(region.start_line);
+        let first = source.line(region.start_line)?;
+        // A span may claim lines the file does not have; count only real ones.
+        let last_line = region
+            .end_line
+            .min(source.line_count())
+            .max(region.start_line);
         let shown_last = last_line.min(region.start_line + MAX_FRAME_LINES - 1);
         let mut lines = vec![(region.start_line, first)];
         for n in region.start_line + 1..=shown_last {
-            match line_text(source, n) {
+            match source.line(n) {
                 Some(text) => lines.push((n, text)),
                 None => break,
             }
