@@ -264,7 +264,8 @@ mod tests {
     #[test]
     fn hostile_text_is_escaped() {
         let mut report = fixture::report();
-        report.findings[0].message = "<script>&\"'</script> ]]>".to_owned();
+        // Markup, a NUL and an ANSI escape: the XML must stay well-formed.
+        report.findings[0].message = "<script>&\"'</script> ]]>\u{0}\u{1b}[31m".to_owned();
         let xml = render(&report, ReportOptions::default());
         let parsed = JunitReport::deserialize_from_str(&xml).expect("well-formed JUnit XML");
         let case = &parsed.test_suites[0].test_cases[0];

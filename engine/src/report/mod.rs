@@ -130,6 +130,12 @@ impl Default for ReportOptions {
 }
 
 impl ReportOptions {
+    /// The colour rule the CLI applies: colour only on a terminal, and never when
+    /// `NO_COLOR` is set to a non-empty value (<https://no-color.org>).
+    pub fn color_for(is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+        is_terminal && no_color.is_none_or(|v| v.is_empty())
+    }
+
     /// Whether `finding` fails the run under these options.
     pub fn is_failing(&self, finding: &Finding) -> bool {
         finding.severity >= self.fail_on && (finding.level == Level::Deny || self.fail_on_warn)
@@ -559,6 +565,15 @@ mod tests {
         assert_eq!(uri_path("C:\\x\\y.yaml"), "file:///C:/x/y.yaml");
         assert_eq!(uri_path("dé.yaml"), "d%C3%A9.yaml");
         assert!(is_absolute_uri(&uri_path("/abs")));
+    }
+
+    #[test]
+    fn colour_rule() {
+        use std::ffi::OsStr;
+        assert!(ReportOptions::color_for(true, None));
+        assert!(ReportOptions::color_for(true, Some(OsStr::new(""))));
+        assert!(!ReportOptions::color_for(true, Some(OsStr::new("1"))));
+        assert!(!ReportOptions::color_for(false, None));
     }
 
     #[test]
