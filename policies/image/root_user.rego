@@ -26,10 +26,15 @@ runs_as_root if {
 deny contains {"msg": msg, "path": ["user"]} if {
 	input.format in {"docker-inspect", "oci-config", "docker-config", "skopeo-inspect", "oci-layout"}
 	runs_as_root
-	msg := sprintf("image %s runs as root (user %v): set a non-root USER when building it", [name, input.user])
+	msg := sprintf("image%s runs as root (%s): set a non-root USER when building it", [name, user_text])
 }
 
-name := n if {
-	n := input.name
-	n != null
-} else := input.digest
+user_text := sprintf("user %q", [input.user]) if is_string(input.user)
+
+else := "no user set"
+
+name := sprintf(" %s", [input.name]) if is_string(input.name)
+
+else := sprintf(" %s", [input.digest]) if is_string(input.digest)
+
+else := ""

@@ -15,11 +15,14 @@ package builtin.kubernetes.resources
 import data.lib.kubernetes as k8s
 import rego.v1
 
+# CPU limits are left out on purpose: they throttle latency-sensitive workloads, and
+# requests already protect the node's scheduling.
+required := {"requests": ["cpu", "memory"], "limits": ["memory"]}
+
 deny contains {"msg": msg, "path": array.concat(c.path, ["resources", section, res])} if {
 	some c in k8s.containers
 	some section in ["requests", "limits"]
-	some res in ["cpu", "memory"]
+	some res in required[section]
 	not c.container.resources[section][res]
-	not (section == "limits" and res == "cpu")
 	msg := sprintf("container %q has no %s.%s: set resources.%s.%s", [c.container.name, section, res, section, res])
 }

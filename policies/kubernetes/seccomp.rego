@@ -22,7 +22,7 @@ deny contains {"msg": msg, "path": array.concat(c.path, ["securityContext", "sec
 	some c in k8s.containers
 	profile := k8s.container_setting(c.container, "seccompProfile")
 	not profile.type in allowed
-	msg := sprintf("container %q uses seccomp profile %v: use RuntimeDefault or Localhost", [c.container.name, profile.type])
+	msg := sprintf("container %q uses seccomp profile %q: use RuntimeDefault or Localhost", [c.container.name, profile.type])
 }
 
 deny contains {"msg": msg, "path": array.concat(c.path, ["securityContext", "seccompProfile"])} if {

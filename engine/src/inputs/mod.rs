@@ -106,9 +106,23 @@ impl Document {
         }
         let resolved = self.source_map.resolve(path);
         if resolved.matched == 0 {
-            self.start_span()
+            return self.start_span();
+        }
+        if resolved.matched == path.len() {
+            return resolved.span;
+        }
+        // The node is missing: point at its nearest existing parent, but only at the
+        // parent's key (or its first line), not at the whole block beneath it.
+        let pointer = crate::source::json_pointer(&path[..resolved.matched]);
+        if let Some(key) = self.source_map.get_key(&pointer) {
+            return key;
+        }
+        let span = resolved.span;
+        if span.end.line > span.start.line {
+            let line = self.line_span(span.start.line);
+            Span::new(span.start, line.end.max(span.start))
         } else {
-            resolved.span
+            span
         }
     }
 

@@ -402,16 +402,31 @@ impl RegoPolicySet {
     }
 }
 
+/// Condenses a regorus error (a code frame followed by `error: ...`) to its message plus
+/// the position it names.
 fn first_line(msg: &str) -> String {
-    let mut out: Vec<&str> = msg
+    let errors: Vec<&str> = msg
         .lines()
-        .filter(|l| !l.trim().is_empty())
-        .take(4)
+        .filter_map(|l| l.trim_start().strip_prefix("error:"))
+        .map(str::trim)
         .collect();
-    if out.is_empty() {
-        out.push("unknown error");
+    let at = msg
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix("--> "))
+        .map(str::trim);
+    let text = if errors.is_empty() {
+        msg.lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .unwrap_or("unknown error")
+            .to_string()
+    } else {
+        errors.join("; ")
+    };
+    match at {
+        Some(at) => format!("{text} (at {at})"),
+        None => text,
     }
-    out.join(" | ")
 }
 
 /// Evaluates packages against documents on one thread.
