@@ -24,7 +24,7 @@ registry_of(image) := r if {
 
 deny contains {"msg": msg, "path": array.concat(path, ["image"])} if {
 	input.kind
-	some path, value in walk(input)
+	walk(input, [path, value])
 	is_object(value)
 	is_string(value.image)
 	count(path) > 1

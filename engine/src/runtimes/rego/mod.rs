@@ -326,7 +326,13 @@ impl RegoPolicySet {
                         name: pkg_name.clone(),
                         entries: Vec::new(),
                         has_exceptions: false,
-                        dockerfile_shape: opts.dockerfile_shape,
+                        // Built-in packages always read the native shape; the CLI
+                        // switch is for users' conftest policies.
+                        dockerfile_shape: if src.builtin {
+                            DockerfileShape::Native
+                        } else {
+                            opts.dockerfile_shape
+                        },
                     });
                     packages.len() - 1
                 }

@@ -1,0 +1,587 @@
+//! End-to-end tests of the `policy` binary: real files in, exact findings, formats and
+//! exit codes out, as a CI job sees them.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn policy(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_policy"))
+        .args(args)
+        .current_dir(repo())
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run policy")
+}
+
+fn policy_stdin(args: &[&str], stdin: &str) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_policy"))
+        .args(args)
+        .current_dir(repo())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn policy");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
+    child.wait_with_output().expect("wait")
+}
+
+fn json_of(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}):\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+/// `(rule_id, line, column)` of every finding in a JSON report.
+fn findings(report: &Value) -> Vec<(String, u64, u64)> {
+    report["findings"]
+        .as_array()
+        .expect("findings array")
+        .iter()
+        .map(|f| {
+            (
+                f["rule_id"].as_str().unwrap_or_default().to_string(),
+                f["start_line"].as_u64().unwrap_or_default(),
+                f["start_column"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+fn code(out: &Output) -> i32 {
+    out.status.code().expect("exit code")
+}
+
+fn tmp() -> tempfile::TempDir {
+    tempfile::tempdir().expect("tempdir")
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    if let Some(parent) = p.parent() {
+        std::fs::create_dir_all(parent).expect("mkdir");
+    }
+    std::fs::write(&p, text).expect("write");
+    p
+}
+
+#[test]
+fn builtin_rules_on_the_example_deployment() {
+    let out = policy(&["eval", "examples/kubernetes/deployment.yaml", "-f", "json"]);
+    assert_eq!(code(&out), 1, "{}", String::from_utf8_lossy(&out.stderr));
+    let got = findings(&json_of(&out));
+    let expect = [
+        ("K8S006", 18, 11),
+        ("K8S009", 19, 11),
+        ("K8S002", 22, 11),
+        ("K8S001", 23, 13),
+        ("K8S004", 25, 21),
+    ];
+    for (id, line, col) in expect {
+        assert!(
+            got.iter()
+                .any(|(i, l, c)| i == id && *l == line && *c == col),
+            "missing {id} at {line}:{col} in {got:?}"
+        );
+    }
+}
+
+#[test]
+fn hardened_pod_is_clean_and_exits_zero() {
+    let out = policy(&[
+        "eval",
+        "examples/kubernetes/hardened-pod.yaml",
+        "-f",
+        "json",
+    ]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(findings(&json_of(&out)).is_empty());
+}
+
+#[test]
+fn fail_on_threshold_and_warn() {
+    // Only low/medium findings in this file: --fail-on high passes.
+    let dir = tmp();
+    let f = write(dir.path(), "Dockerfile", "FROM alpine:3.20\nUSER 1000\n");
+    let f = f.to_str().expect("utf8 path");
+    assert_eq!(code(&policy(&["eval", f])), 1);
+    assert_eq!(code(&policy(&["eval", f, "--fail-on", "high"])), 0);
+    // warn results do not fail unless --fail-on-warn.
+    let p = write(
+        dir.path(),
+        "w.rego",
+        "package w\nimport rego.v1\nwarn contains \"careful\" if input.stages\n",
+    );
+    let p = p.to_str().expect("utf8");
+    assert_eq!(code(&policy(&["eval", "--no-builtin", "-p", p, f])), 0);
+    assert_eq!(
+        code(&policy(&[
+            "eval",
+            "--no-builtin",
+            "-p",
+            p,
+            f,
+            "--fail-on-warn"
+        ])),
+        1
+    );
+    // A bad --fail-on value is a usage error.
+    assert_eq!(code(&policy(&["eval", f, "--fail-on", "urgent"])), 2);
+}
+
+#[test]
+fn policy_with_syntax_error_is_reported_and_others_still_run() {
+    let dir = tmp();
+    let bad = write(
+        dir.path(),
+        "policies/bad.rego",
+        "package bad\nimport rego.v1\n\ndeny contains msg if {\n  msg := \n}\n",
+    );
+    write(
+        dir.path(),
+        "policies/good.rego",
+        "# METADATA\n# custom:\n#   id: GOOD1\n#   kinds: [dockerfile]\npackage good\nimport rego.v1\ndeny contains {\"msg\": \"no\", \"line\": 2} if input.stages\n",
+    );
+    let df = write(dir.path(), "Dockerfile", "FROM alpine:3.20\nUSER 1000\n");
+    let out = policy(&[
+        "eval",
+        "--no-builtin",
+        "-p",
+        dir.path().join("policies").to_str().expect("utf8"),
+        df.to_str().expect("utf8"),
+        "-f",
+        "json",
+    ]);
+    assert_eq!(code(&out), 2);
+    let report = json_of(&out);
+    assert_eq!(findings(&report), vec![("GOOD1".to_string(), 2, 1)]);
+    let errors = report["errors"].as_array().expect("errors");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0]["id"], "POL003");
+    assert_eq!(errors[0]["file"], bad.to_str().expect("utf8"));
+    assert_eq!(errors[0]["line"], 5);
+    // The text format names file:line:col too.
+    let text = policy(&[
+        "eval",
+        "--no-builtin",
+        "-p",
+        dir.path().join("policies").to_str().expect("utf8"),
+        df.to_str().expect("utf8"),
+    ]);
+    let stdout = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        stdout.contains(&format!("{}:5:", bad.display())),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn runaway_rule_is_stopped_near_the_limit() {
+    let dir = tmp();
+    let p = write(
+        dir.path(),
+        "slow.rego",
+        "package slow\nimport rego.v1\ndeny contains x if {\n  some a in numbers.range(1, 100000)\n  some b in numbers.range(1, 100000)\n  x := a * b\n  x < 0\n}\n",
+    );
+    let good = write(
+        dir.path(),
+        "good.rego",
+        "package good\nimport rego.v1\ndeny contains \"still here\" if input.kind\n",
+    );
+    let input = write(
+        dir.path(),
+        "pod.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n",
+    );
+    let start = Instant::now();
+    let out = policy(&[
+        "eval",
+        "--no-builtin",
+        "-p",
+        p.to_str().expect("utf8"),
+        "-p",
+        good.to_str().expect("utf8"),
+        "--timeout",
+        "500",
+        input.to_str().expect("utf8"),
+        "-f",
+        "json",
+    ]);
+    let took = start.elapsed();
+    assert_eq!(code(&out), 2);
+    let report = json_of(&out);
+    let errors = report["errors"].as_array().expect("errors");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0]["id"], "POL002");
+    assert!(errors[0]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("time limit"));
+    assert_eq!(findings(&report).len(), 1, "the other policy still ran");
+    // Process start-up and policy compilation included; the rule itself is cut at 500 ms.
+    assert!(took < Duration::from_millis(3000), "took {took:?}");
+}
+
+#[test]
+fn every_format_and_output_file() {
+    let dir = tmp();
+    let out_file = dir.path().join("report.sarif");
+    let out = policy(&[
+        "eval",
+        "examples/dockerfile/Dockerfile",
+        "-f",
+        "sarif",
+        "-o",
+        out_file.to_str().expect("utf8"),
+    ]);
+    assert_eq!(code(&out), 1);
+    assert!(out.stdout.is_empty(), "-o writes nothing to stdout");
+    let sarif: Value =
+        serde_json::from_str(&std::fs::read_to_string(&out_file).expect("sarif file"))
+            .expect("json");
+    assert_eq!(sarif["version"], "2.1.0");
+    let results = sarif["runs"][0]["results"].as_array().expect("results");
+    assert!(results.iter().any(|r| r["ruleId"] == "DF002"
+        && r["locations"][0]["physicalLocation"]["region"]["startLine"] == 11));
+    let rules = sarif["runs"][0]["tool"]["driver"]["rules"]
+        .as_array()
+        .expect("rules");
+    let df002 = rules
+        .iter()
+        .find(|r| r["id"] == "DF002")
+        .expect("DF002 rule");
+    assert_eq!(df002["properties"]["security-severity"], "8.0");
+
+    let junit = policy(&["eval", "examples/dockerfile/Dockerfile", "-f", "junit"]);
+    let xml = String::from_utf8_lossy(&junit.stdout);
+    assert!(xml.starts_with("<?xml"), "{xml}");
+    assert!(xml.contains("DF002"), "{xml}");
+    assert!(xml.contains("<failure"), "{xml}");
+
+    let gh = policy(&["eval", "examples/dockerfile/Dockerfile", "-f", "github"]);
+    let text = String::from_utf8_lossy(&gh.stdout);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("::error file=examples/dockerfile/Dockerfile,line=11,")),
+        "{text}"
+    );
+
+    let txt = policy(&["eval", "examples/dockerfile/Dockerfile"]);
+    let text = String::from_utf8_lossy(&txt.stdout);
+    assert!(
+        text.contains("examples/dockerfile/Dockerfile:11:6: HIGH [DF002]"),
+        "{text}"
+    );
+    assert!(!text.contains('\u{1b}'), "no colour in a pipe");
+}
+
+#[test]
+fn sarif_from_the_cli_validates_against_the_official_schema() {
+    let schema_path = repo().join("../shared/schemas/sarif-2.1.0.json");
+    let Ok(schema) = std::fs::read_to_string(&schema_path) else {
+        eprintln!("skipped: {} not found", schema_path.display());
+        return;
+    };
+    let schema: Value = serde_json::from_str(&schema).expect("schema json");
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    let out = policy(&["eval", "examples/", "-f", "sarif"]);
+    let sarif = json_of(&out);
+    let errors: Vec<String> = validator
+        .iter_errors(&sarif)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+}
+
+#[test]
+fn conftest_suite_kubernetes() {
+    let out = policy(&[
+        "eval",
+        "--no-builtin",
+        "-p",
+        "tests/fixtures/conftest/policy",
+        "-d",
+        "tests/fixtures/conftest/data",
+        "tests/fixtures/conftest/manifests.yaml",
+        "-f",
+        "json",
+    ]);
+    assert_eq!(code(&out), 1, "{}", String::from_utf8_lossy(&out.stderr));
+    let report = json_of(&out);
+    let got: Vec<(String, String, u64, String)> = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            (
+                f["rule_id"].as_str().unwrap_or_default().to_string(),
+                f["level"].as_str().unwrap_or_default().to_string(),
+                f["start_line"].as_u64().unwrap_or_default(),
+                f["message"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let expect = vec![
+        (
+            "main.deny",
+            "deny",
+            1,
+            "web: containers must not run as root",
+        ),
+        (
+            "main.deny_replicas",
+            "deny",
+            1,
+            "web: 1 replicas is below the minimum of 2",
+        ),
+        (
+            "main.violation",
+            "deny",
+            1,
+            "web: container app uses a latest tag",
+        ),
+        ("main.warn_team_label", "warn", 1, "web: missing team label"),
+        (
+            "main.warn",
+            "warn",
+            29,
+            "web: NodePort services are exposed on every node",
+        ),
+    ];
+    let expect: Vec<(String, String, u64, String)> = expect
+        .into_iter()
+        .map(|(a, b, c, d)| (a.to_string(), b.to_string(), c, d.to_string()))
+        .collect();
+    assert_eq!(got, expect);
+    assert!(report["errors"].as_array().expect("errors").is_empty());
+}
+
+#[test]
+fn conftest_suite_dockerfile_shape_and_namespaces() {
+    let base = [
+        "eval",
+        "--no-builtin",
+        "-p",
+        "tests/fixtures/conftest/policy",
+        "--dockerfile-input",
+        "conftest",
+        "tests/fixtures/conftest/Dockerfile",
+        "-f",
+        "json",
+    ];
+    let out = policy(&base);
+    assert_eq!(code(&out), 1);
+    let report = json_of(&out);
+    let got = findings(&report);
+    assert_eq!(
+        got,
+        vec![
+            ("main.deny".to_string(), 1, 1),
+            ("commands.deny".to_string(), 5, 1)
+        ],
+        "{report:#}"
+    );
+    let msgs: Vec<&str> = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter_map(|f| f["message"].as_str())
+        .collect();
+    assert!(
+        msgs.contains(&"unallowed image found [\"openjdk:8-jdk-alpine\"]"),
+        "{msgs:?}"
+    );
+
+    let mut only_main = base.to_vec();
+    only_main.extend(["--namespace", "main"]);
+    let report = json_of(&policy(&only_main));
+    assert_eq!(findings(&report), vec![("main.deny".to_string(), 1, 1)]);
+
+    let mut all = base.to_vec();
+    all.push("--all-namespaces");
+    assert_eq!(findings(&json_of(&policy(&all))).len(), 2);
+}
+
+#[test]
+fn example_custom_policies() {
+    // Kubernetes policy with METADATA.
+    let out = policy(&[
+        "eval",
+        "--no-builtin",
+        "-p",
+        "examples/policies/kubernetes",
+        "examples/kubernetes/deployment.yaml",
+        "-f",
+        "json",
+    ]);
+    assert_eq!(code(&out), 1);
+    let report = json_of(&out);
+    assert_eq!(findings(&report), vec![("ORG001".to_string(), 28, 11)]);
+    assert_eq!(report["findings"][0]["severity"], "high");
+
+    // Data-driven allowed registries.
+    let out = policy(&[
+        "eval",
+        "--no-builtin",
+        "-p",
+        "examples/policies/registries",
+        "-d",
+        "examples/data/registries.yaml",
+        "examples/kubernetes/",
+        "examples/dockerfile/distroless.Dockerfile",
+        "-f",
+        "json",
+    ]);
+    let report = json_of(&out);
+    let got = findings(&report);
+    assert!(got.contains(&("ORG002".to_string(), 19, 11)), "{got:?}");
+    // gcr.io and docker.io are not in the allowlist; registry.example.com is.
+    assert!(
+        got.iter().any(|(id, l, _)| id == "ORG002" && *l == 2),
+        "{got:?}"
+    );
+    assert!(
+        !got.iter().any(|(_, l, _)| *l == 13),
+        "the allowed registry passes: {got:?}"
+    );
+
+    // conftest-style Dockerfile policy.
+    let out = policy(&[
+        "eval",
+        "--no-builtin",
+        "-p",
+        "examples/policies/conftest-dockerfile",
+        "--dockerfile-input",
+        "conftest",
+        "examples/dockerfile/openjdk.Dockerfile",
+        "-f",
+        "json",
+    ]);
+    let report = json_of(&out);
+    assert_eq!(
+        findings(&report),
+        vec![
+            ("main.deny".to_string(), 1, 1),
+            ("main.warn_apt_upgrade".to_string(), 5, 1)
+        ]
+    );
+}
+
+#[test]
+fn bad_inputs_are_reported_and_the_run_completes() {
+    let dir = tmp();
+    write(
+        dir.path(),
+        "good/Dockerfile",
+        "FROM alpine:latest\nUSER 1000\n",
+    );
+    write(
+        dir.path(),
+        "bad.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: [\n",
+    );
+    std::fs::write(dir.path().join("blob.json"), [0u8, 159, 146, 150, 0, 1]).expect("write");
+    let out = policy(&["eval", dir.path().to_str().expect("utf8"), "-f", "json"]);
+    assert_eq!(code(&out), 2);
+    let report = json_of(&out);
+    assert!(findings(&report)
+        .iter()
+        .any(|(id, l, _)| id == "DF001" && *l == 1));
+    let errors = report["errors"].as_array().expect("errors");
+    let parse = errors
+        .iter()
+        .find(|e| e["file"].as_str().is_some_and(|f| f.ends_with("bad.yaml")))
+        .expect("bad.yaml error");
+    assert_eq!(parse["id"], "POL000");
+    assert!(parse["line"].as_u64().unwrap_or(0) >= 3, "{parse}");
+    let inputs = report["inputs"].as_array().expect("inputs");
+    assert!(
+        inputs
+            .iter()
+            .any(|i| i["path"].as_str().is_some_and(|p| p.ends_with("blob.json"))),
+        "every input is listed: {inputs:?}"
+    );
+}
+
+#[test]
+fn parse_prints_documents_with_spans_and_reads_stdin() {
+    let out = policy(&["parse", "--spans", "examples/kubernetes/hardened-pod.yaml"]);
+    assert_eq!(code(&out), 0);
+    let docs = json_of(&out);
+    let doc = &docs[0]["documents"][0];
+    assert_eq!(doc["kind"], "kubernetes");
+    assert_eq!(doc["input"]["metadata"]["name"], "hardened");
+    let span = &doc["spans"]["/spec/containers/0/image"];
+    assert_eq!(span["start"]["line"], 13);
+    assert_eq!(span["start"]["column"], 14);
+
+    let out = policy_stdin(
+        &["parse", "-", "--stdin-filename", "Containerfile"],
+        "FROM alpine:3.20\nRUN echo hi\n",
+    );
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let docs = json_of(&out);
+    assert_eq!(docs[0]["path"], "Containerfile");
+    assert_eq!(docs[0]["documents"][0]["kind"], "dockerfile");
+    assert_eq!(
+        docs[0]["documents"][0]["input"]["instructions"][1]["cmd"],
+        "run"
+    );
+
+    let out = policy_stdin(
+        &["eval", "-", "--kind", "dockerfile", "-f", "json"],
+        "FROM alpine\n",
+    );
+    assert_eq!(code(&out), 1);
+    assert!(findings(&json_of(&out))
+        .iter()
+        .any(|(id, _, _)| id == "DF001"));
+}
+
+#[test]
+fn rules_lists_and_explains() {
+    let out = policy(&["rules"]);
+    assert_eq!(code(&out), 0);
+    let text = String::from_utf8_lossy(&out.stdout);
+    for id in ["DF001", "DF002", "K8S001", "IMG001", "WF001"] {
+        assert!(text.contains(id), "{id} missing from:\n{text}");
+    }
+    let out = policy(&["rules", "--explain", "K8S001"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with("K8S001: Container runs privileged"),
+        "{text}"
+    );
+    assert!(text.contains("Remediation:"), "{text}");
+    let out = policy(&["rules", "--explain", "NOPE1"]);
+    assert_eq!(code(&out), 2);
+}
+
+#[test]
+fn usage_errors_exit_two() {
+    assert_eq!(code(&policy(&["eval", "--no-such-flag"])), 2);
+    assert_eq!(
+        code(&policy(&["eval", "--kind", "nonsense", "examples/"])),
+        2
+    );
+    let help = policy(&["eval", "--help"]);
+    assert_eq!(code(&help), 0);
+    assert!(String::from_utf8_lossy(&help.stdout).contains("Exit codes:"));
+}
