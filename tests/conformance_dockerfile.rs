@@ -40,7 +40,10 @@ fn dockerfiles_under(dir: &Path, out: &mut Vec<PathBuf>) {
             dockerfiles_under(&p, out);
         } else if let Some(name) = p.file_name().and_then(|n| n.to_str()) {
             let lower = name.to_ascii_lowercase();
-            if lower == "dockerfile" || lower.ends_with(".dockerfile") || lower.starts_with("dockerfile.") {
+            if lower == "dockerfile"
+                || lower.ends_with(".dockerfile")
+                || lower.starts_with("dockerfile.")
+            {
                 out.push(p);
             }
         }
@@ -156,7 +159,11 @@ fn main() -> ExitCode {
                     compared += 1;
                     let ours: Vec<usize> = doc.value["instructions"]
                         .as_array()
-                        .map(|a| a.iter().map(|i| i["line"].as_u64().unwrap_or(0) as usize).collect())
+                        .map(|a| {
+                            a.iter()
+                                .map(|i| i["line"].as_u64().unwrap_or(0) as usize)
+                                .collect()
+                        })
                         .unwrap_or_default();
                     if ours == reference {
                         agreed += 1;

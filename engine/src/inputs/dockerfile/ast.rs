@@ -199,11 +199,7 @@ fn physical_lines(text: &str) -> Vec<PhysLine> {
         while end > start && bytes[end - 1] == b'\r' {
             end -= 1;
         }
-        out.push(PhysLine {
-            start,
-            end,
-            next,
-        });
+        out.push(PhysLine { start, end, next });
         start = next;
     }
     out
@@ -252,9 +248,7 @@ fn match_directive(line: &str, offset: usize) -> Option<Directive> {
     let rest = rest.trim_start_matches(is_re_space);
     let name_len = rest
         .char_indices()
-        .find(|(i, c)| {
-            !(c.is_ascii_alphabetic() || (*i > 0 && c.is_ascii_digit()))
-        })
+        .find(|(i, c)| !(c.is_ascii_alphabetic() || (*i > 0 && c.is_ascii_digit())))
         .map(|(i, _)| i)
         .unwrap_or(rest.len());
     if name_len == 0 {
@@ -571,7 +565,11 @@ pub(crate) fn node_from_line(line: &str, base: usize, escape: char) -> Result<No
 }
 
 /// `parseMaybeJSON` (`to_list` = false) / `parseMaybeJSONToList` (`to_list` = true).
-fn parse_maybe_json(rest: &str, base: usize, to_list: bool) -> Result<(Vec<Word>, bool), LineError> {
+fn parse_maybe_json(
+    rest: &str,
+    base: usize,
+    to_list: bool,
+) -> Result<(Vec<Word>, bool), LineError> {
     if rest.is_empty() {
         return Ok((Vec::new(), false));
     }

@@ -140,7 +140,10 @@ impl Builder<'_> {
                     let image = obj.get("image").cloned().unwrap_or(Value::Null);
                     let mut st = Map::new();
                     st.insert("index".into(), json!(s));
-                    st.insert("name".into(), obj.get("name").cloned().unwrap_or(Value::Null));
+                    st.insert(
+                        "name".into(),
+                        obj.get("name").cloned().unwrap_or(Value::Null),
+                    );
                     st.insert("line".into(), json!(instr.start_line));
                     st.insert("end_line".into(), json!(instr.end_line));
                     st.insert(
@@ -317,7 +320,10 @@ impl Builder<'_> {
                     if let Some(("mount", v)) = body.split_once('=') {
                         let m = mounts.len();
                         mounts.push(parse_mount(v));
-                        e.push((format!("/mounts/{m}"), self.word_span(instr, &node.flags[j])));
+                        e.push((
+                            format!("/mounts/{m}"),
+                            self.word_span(instr, &node.flags[j]),
+                        ));
                     }
                 }
                 o.insert("mounts".into(), Value::Array(mounts));
@@ -360,8 +366,7 @@ impl Builder<'_> {
                 if let Some(sp) = image_span {
                     e.push(("/image".into(), sp));
                 }
-                let name = if node.args.len() >= 3 && node.args[1].text.eq_ignore_ascii_case("as")
-                {
+                let name = if node.args.len() >= 3 && node.args[1].text.eq_ignore_ascii_case("as") {
                     e.push(("/name".into(), self.word_span(instr, &node.args[2])));
                     Some(node.args[2].text.clone())
                 } else {
@@ -399,7 +404,10 @@ impl Builder<'_> {
                         let eq = w.start + k.len();
                         e.push((format!("/pairs/{p}"), self.word_span(instr, w)));
                         e.push((format!("/pairs/{p}/key"), self.lspan(instr, w.start, eq)));
-                        e.push((format!("/pairs/{p}/value"), self.lspan(instr, eq + 1, w.end)));
+                        e.push((
+                            format!("/pairs/{p}/value"),
+                            self.lspan(instr, eq + 1, w.end),
+                        ));
                     }
                 }
                 o.insert("pairs".into(), Value::Array(pairs));
@@ -423,7 +431,10 @@ impl Builder<'_> {
                     e.push((format!("/pairs/{p}"), self.word_span(instr, w)));
                 }
                 let first = pairs.first().cloned().unwrap_or(Value::Null);
-                o.insert("name".into(), first.get("key").cloned().unwrap_or(Value::Null));
+                o.insert(
+                    "name".into(),
+                    first.get("key").cloned().unwrap_or(Value::Null),
+                );
                 o.insert(
                     "default".into(),
                     first.get("value").cloned().unwrap_or(Value::Null),
@@ -496,13 +507,13 @@ impl Builder<'_> {
         let mut unresolved = Vec::new();
         let env = |n: &str| ctx.lookup(n);
         let image = process_word(&w.text, self.escape, Some(&env), &mut unresolved);
-        let stage = ctx.stage_names.iter().position(|n| {
-            n.as_deref()
-                .is_some_and(|n| n.eq_ignore_ascii_case(&image))
-        });
+        let stage = ctx
+            .stage_names
+            .iter()
+            .position(|n| n.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(&image)));
         let scratch = image.eq_ignore_ascii_case("scratch");
-        let parsed = (!scratch && stage.is_none() && !image.is_empty())
-            .then(|| parse_image_ref(&image));
+        let parsed =
+            (!scratch && stage.is_none() && !image.is_empty()).then(|| parse_image_ref(&image));
         let v = json!({
             "raw": w.text,
             "image": image,

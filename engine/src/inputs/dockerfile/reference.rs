@@ -87,7 +87,10 @@ mod tests {
 
     #[test]
     fn normalises_docker_hub() {
-        assert_eq!(parse_image_ref("alpine"), r("docker.io", "library/alpine", None, None));
+        assert_eq!(
+            parse_image_ref("alpine"),
+            r("docker.io", "library/alpine", None, None)
+        );
         assert_eq!(
             parse_image_ref("alpine:3.20"),
             r("docker.io", "library/alpine", Some("3.20"), None)

@@ -59,7 +59,10 @@ fn parser_directives_and_backtick_escape() {
     assert_eq!(at(&d, "/directives/syntax"), ((1, 10), (1, 29)));
     // FROM continued with a backtick: the image is on line 5.
     assert_eq!(ins(&d, 0)["args"], json!(["alpine"]));
-    assert_eq!((ins(&d, 0)["line"].clone(), ins(&d, 0)["end_line"].clone()), (json!(4), json!(5)));
+    assert_eq!(
+        (ins(&d, 0)["line"].clone(), ins(&d, 0)["end_line"].clone()),
+        (json!(4), json!(5))
+    );
     assert_eq!(at(&d, "/instructions/0/args/0"), ((5, 5), (5, 11)));
     assert_eq!(ins(&d, 1)["args"], json!(["echo a   b"]));
     // default escape is always reported; backslash is literal with escape=`
@@ -75,7 +78,10 @@ fn continuations_skip_comments_and_empty_lines() {
     let d = doc(src);
     let run = ins(&d, 1);
     assert_eq!(run["args"], json!(["apk add     curl     git"]));
-    assert_eq!((run["line"].clone(), run["end_line"].clone()), (json!(2), json!(6)));
+    assert_eq!(
+        (run["line"].clone(), run["end_line"].clone()),
+        (json!(2), json!(6))
+    );
     assert_eq!(at(&d, "/instructions/1/args/0"), ((2, 5), (6, 8)));
     assert_eq!(ins(&d, 2)["line"], json!(7));
     // a continuation at end of file ends the instruction
@@ -88,14 +94,20 @@ fn heredocs_single_multiple_chomp_and_quoted() {
     let src = "FROM alpine\nRUN <<EOF\necho hi\nEOF\nRUN cat <<-A <<'B' > /x\n\tone\n\tA\ntwo $X\nB\nCOPY <<\"CONF\" /etc/c\nk=v\nCONF\nRUN echo done\n";
     let d = doc(src);
     let r1 = ins(&d, 1);
-    assert_eq!((r1["line"].clone(), r1["end_line"].clone()), (json!(2), json!(4)));
+    assert_eq!(
+        (r1["line"].clone(), r1["end_line"].clone()),
+        (json!(2), json!(4))
+    );
     assert_eq!(
         r1["heredocs"],
         json!([{"delimiter": "EOF", "content": "echo hi\n", "strip_tabs": false, "quoted": false, "line": 3, "end_line": 4}])
     );
     assert_eq!(at(&d, "/instructions/1/heredocs/0"), ((3, 1), (4, 4)));
     let r2 = ins(&d, 2);
-    assert_eq!((r2["line"].clone(), r2["end_line"].clone()), (json!(5), json!(9)));
+    assert_eq!(
+        (r2["line"].clone(), r2["end_line"].clone()),
+        (json!(5), json!(9))
+    );
     assert_eq!(r2["heredocs"][0]["content"], json!("one\n"));
     assert_eq!(r2["heredocs"][0]["strip_tabs"], json!(true));
     assert_eq!(r2["heredocs"][1]["delimiter"], json!("B"));
@@ -187,7 +199,10 @@ fn global_args_substitute_into_from() {
     assert_eq!(base0["tag"], json!("3.20"));
     assert_eq!(at(&d, "/stages/0/base"), ((6, 6), (6, 18)));
     let base1 = &d.value["stages"][1]["base"];
-    assert_eq!(base1["image"], json!("docker.io/library/alpine:latest-slim"));
+    assert_eq!(
+        base1["image"],
+        json!("docker.io/library/alpine:latest-slim")
+    );
     assert_eq!(base1["registry"], json!("docker.io"));
     let base2 = &d.value["stages"][2]["base"];
     assert_eq!(base2["image"], json!(""));
@@ -205,7 +220,10 @@ fn stages_names_references_and_scratch() {
     let stages = d.value["stages"].as_array().expect("stages");
     assert_eq!(stages.len(), 3);
     assert_eq!(stages[0]["name"], json!("Builder"));
-    assert_eq!((stages[0]["line"].clone(), stages[0]["end_line"].clone()), (json!(1), json!(2)));
+    assert_eq!(
+        (stages[0]["line"].clone(), stages[0]["end_line"].clone()),
+        (json!(1), json!(2))
+    );
     assert_eq!(stages[0]["instructions"].as_array().map(Vec::len), Some(2));
     assert_eq!(stages[0]["instructions"][1]["cmd"], json!("run"));
     assert_eq!(stages[1]["base"]["stage"], json!(0));
@@ -215,7 +233,10 @@ fn stages_names_references_and_scratch() {
     assert_eq!(ins(&d, 0)["image"], stages[0]["base"]);
     assert_eq!(at(&d, "/stages/1"), ((4, 1), (4, 21)));
     assert_eq!(at(&d, "/stages/1/name"), ((4, 17), (4, 21)));
-    assert_eq!(at(&d, "/stages/2/instructions/1/flags/0"), ((7, 6), (7, 20)));
+    assert_eq!(
+        at(&d, "/stages/2/instructions/1/flags/0"),
+        ((7, 6), (7, 20))
+    );
     assert_eq!(ins(&d, 3)["stage"], json!(1));
     assert_eq!(ins(&d, 4)["stage"], json!(2));
 }
@@ -234,7 +255,10 @@ fn onbuild_trigger_is_a_nested_instruction() {
     assert_eq!(t["json"], json!(true));
     assert_eq!(t["args"], json!(["make", "all"]));
     assert_eq!(t["mounts"], json!([{"type": "cache", "target": "/c"}]));
-    assert_eq!(at(&d, "/instructions/1/trigger/flags/0"), ((2, 13), (2, 41)));
+    assert_eq!(
+        at(&d, "/instructions/1/trigger/flags/0"),
+        ((2, 13), (2, 41))
+    );
     assert_eq!(at(&d, "/instructions/1/trigger/args/1"), ((2, 51), (2, 56)));
     assert_eq!(ins(&d, 2)["trigger"]["dest"], json!("/app"));
     let e = err("FROM a\nONBUILD ONBUILD RUN x\n");
@@ -260,10 +284,19 @@ fn env_label_user_expose_healthcheck() {
         json!([{"key": "A", "value": "1"}, {"key": "B", "value": "two words"}, {"key": "C", "value": "x y"}])
     );
     assert_eq!(at(&d, "/instructions/1/pairs/1/value"), ((2, 11), (2, 22)));
-    assert_eq!(ins(&d, 2)["pairs"], json!([{"key": "LEGACY", "value": "some value"}]));
+    assert_eq!(
+        ins(&d, 2)["pairs"],
+        json!([{"key": "LEGACY", "value": "some value"}])
+    );
     assert_eq!(ins(&d, 2)["args"], json!(["LEGACY", "some value"]));
-    assert_eq!(ins(&d, 3)["pairs"], json!([{"key": "org.opencontainers.image.title", "value": "App"}]));
-    assert_eq!((ins(&d, 4)["user"].clone(), ins(&d, 4)["group"].clone()), (json!("app"), json!("staff")));
+    assert_eq!(
+        ins(&d, 3)["pairs"],
+        json!([{"key": "org.opencontainers.image.title", "value": "App"}])
+    );
+    assert_eq!(
+        (ins(&d, 4)["user"].clone(), ins(&d, 4)["group"].clone()),
+        (json!("app"), json!("staff"))
+    );
     assert_eq!(ins(&d, 5)["group"], Value::Null);
     assert_eq!(
         ins(&d, 6)["ports"],
@@ -272,7 +305,10 @@ fn env_label_user_expose_healthcheck() {
     assert_eq!(at(&d, "/instructions/6/ports/1"), ((7, 13), (7, 19)));
     assert_eq!(ins(&d, 7)["none"], json!(true));
     assert_eq!(ins(&d, 8)["none"], json!(false));
-    assert_eq!(ins(&d, 8)["args"], json!(["CMD", "curl -f http://localhost/"]));
+    assert_eq!(
+        ins(&d, 8)["args"],
+        json!(["CMD", "curl -f http://localhost/"])
+    );
 }
 
 #[test]
@@ -300,7 +336,11 @@ fn comments_are_kept_outside_instructions() {
 fn errors_have_locations_and_lower_case_messages() {
     let e = err("");
     assert_eq!((e.line, e.column), (1, 1));
-    assert!(e.message.starts_with("the file has no instructions"), "{}", e.message);
+    assert!(
+        e.message.starts_with("the file has no instructions"),
+        "{}",
+        e.message
+    );
     let e = err("# only\n# comments\n");
     assert!(e.message.contains("only comments"), "{}", e.message);
     let e = err("FROM a\n\nENV PATH\n");
@@ -311,7 +351,11 @@ fn errors_have_locations_and_lower_case_messages() {
     assert!(e.message.contains("strings only"));
     let e = err("FROM a\nRUN <<EOF\necho\n");
     assert_eq!((e.line, e.column), (2, 1));
-    assert!(e.message.starts_with("unterminated heredoc"), "{}", e.message);
+    assert!(
+        e.message.starts_with("unterminated heredoc"),
+        "{}",
+        e.message
+    );
     let e = err("# escape=`\n# escape=\\\nFROM a\n");
     assert_eq!(e.line, 2);
     assert!(e.message.starts_with("only one escape parser directive"));
@@ -347,15 +391,29 @@ fn fixture_multistage_shape() {
     let run = &v["instructions"][4];
     assert_eq!(run["mounts"][0]["target"], json!("/root/.cache/go-build"));
     assert_eq!(run["args"], json!(["go build -o /out/app ./cmd/app"]));
-    assert_eq!(v["instructions"][5]["heredocs"][0]["content"], json!("listen = 8080\n"));
+    assert_eq!(
+        v["instructions"][5]["heredocs"][0]["content"],
+        json!("listen = 8080\n")
+    );
     // every instruction, flag and argument has a span
-    for (i, ins) in v["instructions"].as_array().into_iter().flatten().enumerate() {
+    for (i, ins) in v["instructions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
         assert!(d.source_map.get(&format!("/instructions/{i}")).is_some());
         for j in 0..ins["flags"].as_array().map_or(0, Vec::len) {
-            assert!(d.source_map.get(&format!("/instructions/{i}/flags/{j}")).is_some());
+            assert!(d
+                .source_map
+                .get(&format!("/instructions/{i}/flags/{j}"))
+                .is_some());
         }
         for k in 0..ins["args"].as_array().map_or(0, Vec::len) {
-            assert!(d.source_map.get(&format!("/instructions/{i}/args/{k}")).is_some());
+            assert!(d
+                .source_map
+                .get(&format!("/instructions/{i}/args/{k}"))
+                .is_some());
         }
     }
 }
@@ -381,7 +439,8 @@ fn conftest_view_matches_documented_shape() {
 
 #[test]
 fn conftest_view_comments_onbuild_env_and_stages() {
-    let src = "# first\n#\n# kept\nFROM a AS b\nENV K=v\nONBUILD RUN echo hi\nCMD\n# trailing, dropped\n";
+    let src =
+        "# first\n#\n# kept\nFROM a AS b\nENV K=v\nONBUILD RUN echo hi\nCMD\n# trailing, dropped\n";
     let d = doc(src);
     let (view, lines) = conftest_view(&d);
     assert_eq!(

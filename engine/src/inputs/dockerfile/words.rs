@@ -82,11 +82,7 @@ pub(crate) fn parse_words(rest: &str, base: usize, escape: char) -> Vec<Word> {
     let mut i = 0usize;
     loop {
         let at_end = i >= chars.len();
-        let (pos, ch) = if at_end {
-            (rest.len(), '\0')
-        } else {
-            chars[i]
-        };
+        let (pos, ch) = if at_end { (rest.len(), '\0') } else { chars[i] };
         if phase == Phase::Spaces {
             if at_end {
                 break;
@@ -185,11 +181,7 @@ pub(crate) fn extract_builder_flags(line: &str, base: usize) -> (usize, Vec<Word
     let mut i = 0usize;
     loop {
         let at_end = i >= chars.len();
-        let (pos, ch) = if at_end {
-            (line.len(), '\0')
-        } else {
-            chars[i]
-        };
+        let (pos, ch) = if at_end { (line.len(), '\0') } else { chars[i] };
         if phase == Phase::Spaces {
             if at_end {
                 break;
@@ -614,7 +606,10 @@ mod tests {
     fn builder_flags_stop_at_first_non_flag() {
         let line = r#"--mount=type=cache,target="/x y" --link  foo bar"#;
         let (rest, flags) = extract_builder_flags(line, 0);
-        assert_eq!(texts(&flags), vec!["--mount=type=cache,target=/x y", "--link"]);
+        assert_eq!(
+            texts(&flags),
+            vec!["--mount=type=cache,target=/x y", "--link"]
+        );
         assert_eq!(&line[rest..], "foo bar");
         assert_eq!((flags[1].start, flags[1].end), (33, 39));
         let (rest, flags) = extract_builder_flags("--doit=true -- foo", 0);
