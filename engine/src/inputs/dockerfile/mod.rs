@@ -362,7 +362,7 @@ impl Builder<'_> {
                 o.insert("heredocs".into(), heredocs(&mut e));
             }
             "from" => {
-                let (image, image_span) = self.from_image(instr, node, ctx);
+                let (image, image_span) = self.base_image(instr, node, ctx);
                 if let Some(sp) = image_span {
                     e.push(("/image".into(), sp));
                 }
@@ -500,7 +500,7 @@ impl Builder<'_> {
     }
 
     /// The `image` object of a FROM and the span of its image token.
-    fn from_image(&self, instr: &Instr, node: &Node, ctx: &Context) -> (Value, Option<Span>) {
+    fn base_image(&self, instr: &Instr, node: &Node, ctx: &Context) -> (Value, Option<Span>) {
         let Some(w) = node.args.first() else {
             return (Value::Null, None);
         };

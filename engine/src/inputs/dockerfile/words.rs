@@ -27,6 +27,9 @@ impl Word {
     }
 }
 
+/// A variable lookup for expansion (`None` disables expansion).
+pub(crate) type Env<'a> = Option<&'a dyn Fn(&str) -> Option<String>>;
+
 /// Go's `unicode.IsSpace`.
 pub(crate) fn is_space(c: char) -> bool {
     c.is_whitespace()
@@ -292,7 +295,7 @@ pub(crate) fn json_string_ranges(s: &str) -> Vec<(usize, usize)> {
 pub(crate) fn process_word(
     word: &str,
     escape: char,
-    env: Option<&dyn Fn(&str) -> Option<String>>,
+    env: Env<'_>,
     unresolved: &mut Vec<String>,
 ) -> String {
     let chars: Vec<char> = word.chars().collect();
@@ -350,7 +353,7 @@ fn expand_var(
     chars: &[char],
     i: usize,
     escape: char,
-    env: Option<&dyn Fn(&str) -> Option<String>>,
+    env: Env<'_>,
     unresolved: &mut Vec<String>,
     out: &mut String,
 ) -> usize {
