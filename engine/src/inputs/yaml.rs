@@ -13,7 +13,7 @@
 //!
 //! This module must not know about rules; it only produces documents and input errors.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use saphyr_parser::{Event, Marker, Parser, ScalarStyle, Tag};
@@ -323,9 +323,6 @@ pub(crate) fn parse_stream(
         let mut builder = Builder::new(text, &index, start_line - 1, opts);
         let outcome = builder.run(chunk);
         docs.append(&mut builder.docs);
-        for (pos, msg) in builder.warnings.drain(..) {
-            errors.push(InputError::new(path, pos, msg));
-        }
         match outcome {
             Ok(()) => break,
             Err(fatal) => {
@@ -373,8 +370,6 @@ enum Container {
         map: Map<String, Value>,
         /// The key waiting for its value: text, span, and whether it is a `<<` merge key.
         pending: Option<(String, Span, bool)>,
-        /// Keys that came from a merge and may be overridden without a duplicate error.
-        merged: HashSet<String>,
     },
 }
 
@@ -429,7 +424,8 @@ struct Builder<'a> {
     root_empty: bool,
     doc_start_line: u32,
     docs: Vec<RawDoc>,
-    warnings: Vec<(Position, String)>,
+    /// The position of the end of the text.
+    eof: Position,
 }
 
 impl<'a> Builder<'a> {
@@ -447,7 +443,7 @@ impl<'a> Builder<'a> {
             root_empty: false,
             doc_start_line: line_offset + 1,
             docs: Vec::new(),
-            warnings: Vec::new(),
+            eof: index.position(text, text.len()),
         }
     }
 
@@ -500,7 +496,20 @@ impl<'a> Builder<'a> {
                             && tag.is_none()
                             && anchor == 0;
                     }
-                    let value = resolve_scalar(&text, style, tag.as_deref());
+                    let mut value = resolve_scalar(&text, style, tag.as_deref());
+                    // saphyr keeps a final line break that the file does not have when a
+                    // block scalar ends the file; YAML's clip/keep chomping only keeps
+                    // breaks that exist.
+                    if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded)
+                        && !self.text.ends_with('\n')
+                        && end >= self.eof
+                    {
+                        if let Value::String(s) = &mut value {
+                            if s.ends_with('\n') {
+                                s.pop();
+                            }
+                        }
+                    }
                     let merge_key = style == ScalarStyle::Plain && text == "<<";
                     let node = Node {
                         value,
@@ -562,7 +571,6 @@ impl<'a> Builder<'a> {
                         Container::Map {
                             map: Map::new(),
                             pending: None,
-                            merged: HashSet::new(),
                         },
                         start,
                         anchor,
@@ -699,14 +707,9 @@ impl<'a> Builder<'a> {
         frame.height = frame.height.max(node.height);
         let record = frame.record;
         let pointer = frame.pointer.clone();
-        let mut warning = None;
         match &mut frame.container {
             Container::Seq(items) => items.push(node.value),
-            Container::Map {
-                map,
-                pending,
-                merged,
-            } => match pending.take() {
+            Container::Map { map, pending } => match pending.take() {
                 None => {
                     let key = match node.key_text {
                         Some(text) => text,
@@ -714,7 +717,7 @@ impl<'a> Builder<'a> {
                     };
                     *pending = Some((key, node.span, node.merge_key));
                 }
-                Some((key, key_span, is_merge)) => {
+                Some((key, _, is_merge)) => {
                     let mergeable = match &node.value {
                         Value::Object(_) => true,
                         Value::Array(items) => items.iter().all(Value::is_object),
@@ -741,7 +744,6 @@ impl<'a> Builder<'a> {
                                     let p = format!("{pointer}/{}", escape(&k));
                                     self.spans.values.insert(p, node.span);
                                 }
-                                merged.insert(k.clone());
                                 map.insert(k, v);
                             }
                         }
@@ -754,19 +756,12 @@ impl<'a> Builder<'a> {
                                 .remove(&format!("{pointer}/{}", escape(&key)));
                         }
                     } else {
-                        if map.contains_key(&key) && !merged.remove(&key) {
-                            warning = Some((
-                                key_span.start,
-                                format!("duplicate mapping key `{key}`: the last value is used"),
-                            ));
-                        }
+                        // A duplicate key: the last value wins, as in kubectl (which only
+                        // warns) and Go's encoding/json.
                         map.insert(key, node.value);
                     }
                 }
             },
-        }
-        if let Some(w) = warning {
-            self.warnings.push(w);
         }
         Ok(())
     }
@@ -995,12 +990,14 @@ mod tests {
     }
 
     #[test]
-    fn duplicate_key_is_reported() {
+    fn duplicate_key_last_value_wins() {
         let (docs, errors) = load("a: 1\na: 2\n");
+        assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(docs[0].value, json!({"a": 2}));
-        assert_eq!(errors.len(), 1);
-        assert_eq!((errors[0].line, errors[0].column), (2, 1));
-        assert!(errors[0].message.contains("duplicate"));
+        assert_eq!(
+            docs[0].source_map.get("/a"),
+            Some(Span::new(p(2, 4), p(2, 5)))
+        );
     }
 
     #[test]
