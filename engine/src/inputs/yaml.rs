@@ -315,10 +315,7 @@ pub(crate) fn parse_stream(
     let mut docs = Vec::new();
     let mut errors = Vec::new();
     let mut start_line: u32 = 1;
-    loop {
-        let Some(start_byte) = index.line_start(start_line) else {
-            break;
-        };
+    while let Some(start_byte) = index.line_start(start_line) {
         let chunk = &text[start_byte..];
         let mut builder = Builder::new(text, &index, start_line - 1, opts);
         let outcome = builder.run(chunk);
