@@ -260,3 +260,35 @@ fn missing_and_oversized_inputs_are_listed() {
         .unwrap_or("")
         .contains("100-byte limit"));
 }
+
+#[test]
+fn unterminated_quote_loses_only_its_document() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = "a: 1\n---\nb: \"unterminated\n---\nc: 3\n";
+    let r = load(&temp_file(tmp.path(), "quote.yaml", text));
+    let values: Vec<_> = r.documents.iter().map(|d| d.value.clone()).collect();
+    assert_eq!(
+        values,
+        [serde_json::json!({"a": 1}), serde_json::json!({"c": 3})]
+    );
+    assert_eq!(r.documents[1].span.start.line, 5);
+    assert_eq!(r.errors.len(), 1, "{:?}", r.errors);
+    let e = &r.errors[0];
+    // Where the unterminated quote starts.
+    assert_eq!((e.line, e.column), (3, 4));
+    assert!(e.message.contains("quoted scalar"), "{}", e.message);
+}
+
+#[test]
+fn error_in_first_document_keeps_the_rest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = "%YAML 1.2\n---\nkey: [unclosed\n%YAML 1.2\n---\nkind: ok\n";
+    let r = load(&temp_file(tmp.path(), "first.yaml", text));
+    assert_eq!(r.errors.len(), 1, "{:?}", r.errors);
+    let e = &r.errors[0];
+    // The end of the broken document: the unclosed `[` runs into the next part.
+    assert_eq!((e.line, e.column), (4, 1));
+    assert!(e.message.contains("flow sequence"), "{}", e.message);
+    assert_eq!(r.documents.len(), 1);
+    assert_eq!(r.documents[0].value, serde_json::json!({"kind": "ok"}));
+}

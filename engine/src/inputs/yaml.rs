@@ -303,8 +303,9 @@ fn image_docs(raw: &RawDoc) -> Option<Vec<Classified>> {
     }
 }
 
-/// Parses a whole stream, recovering from a fatal error by resuming at the next `---` line
-/// after the start of the failing document.
+/// Parses a whole stream. When it fails, the text is split at its `---` document markers
+/// (column 0) and each part is parsed on its own, so that a syntax error loses only the
+/// document it is in. Positions stay absolute.
 pub(crate) fn parse_stream(
     path: &str,
     text: &str,
@@ -312,52 +313,85 @@ pub(crate) fn parse_stream(
     language: &str,
 ) -> (Vec<RawDoc>, Vec<InputError>) {
     let index = LineIndex::new(text);
+    let error = |fatal: Fatal| {
+        InputError::new(
+            path,
+            fatal.pos,
+            format!("invalid {language}: {}", fatal.message),
+        )
+    };
+    let (docs, outcome) = parse_chunk(text, &index, 1, text.len(), opts);
+    let fatal = match outcome {
+        Ok(()) => return (docs, Vec::new()),
+        Err(fatal) => fatal,
+    };
+    let starts = chunk_starts(text, &index);
+    if starts.len() <= 1 {
+        return (docs, vec![error(fatal)]);
+    }
     let mut docs = Vec::new();
     let mut errors = Vec::new();
-    let mut start_line: u32 = 1;
-    while let Some(start_byte) = index.line_start(start_line) {
-        let chunk = &text[start_byte..];
-        let mut builder = Builder::new(text, &index, start_line - 1, opts);
-        let outcome = builder.run(chunk);
-        docs.append(&mut builder.docs);
-        match outcome {
-            Ok(()) => break,
-            Err(fatal) => {
-                errors.push(InputError::new(
-                    path,
-                    fatal.pos,
-                    format!("invalid {language}: {}", fatal.message),
-                ));
-                match next_document_marker(text, &index, fatal.doc_start_line) {
-                    Some(line) if line > start_line => start_line = line,
-                    _ => break,
-                }
-            }
+    for (i, &line) in starts.iter().enumerate() {
+        let end = starts
+            .get(i + 1)
+            .and_then(|next| index.line_start(*next))
+            .unwrap_or(text.len());
+        let (mut part, outcome) = parse_chunk(text, &index, line, end, opts);
+        docs.append(&mut part);
+        if let Err(fatal) = outcome {
+            errors.push(error(fatal));
         }
     }
     (docs, errors)
 }
 
-/// The first line after `after` that starts with a `---` document marker.
-fn next_document_marker(text: &str, index: &LineIndex, after: u32) -> Option<u32> {
-    let mut line = after + 1;
-    while let Some(start) = index.line_start(line) {
-        let rest = &text[start..];
-        if let Some(tail) = rest.strip_prefix("---") {
-            if tail.is_empty() || tail.starts_with([' ', '\t', '\r', '\n']) {
-                return Some(line);
-            }
-        }
-        line += 1;
-    }
-    None
+/// Parses the text from the start of `line` to byte `end`.
+fn parse_chunk(
+    text: &str,
+    index: &LineIndex,
+    line: u32,
+    end: usize,
+    opts: &LoadOptions,
+) -> (Vec<RawDoc>, Result<(), Fatal>) {
+    let start = index.line_start(line).unwrap_or(text.len()).min(end);
+    let mut builder = Builder::new(text, index, line - 1, opts);
+    let outcome = builder.run(&text[start..end]);
+    (builder.docs, outcome)
 }
 
-/// A fatal error in one chunk: where, why, and where the failing document began.
+/// The first line of each part of the stream: line 1, then every `---` marker line (moved
+/// up over the `%` directive lines right before it, which belong to its document).
+fn chunk_starts(text: &str, index: &LineIndex) -> Vec<u32> {
+    let mut starts = vec![1];
+    let line_text = |line: u32| -> &str {
+        let Some(s) = index.line_start(line) else {
+            return "";
+        };
+        let e = index.line_start(line + 1).unwrap_or(text.len());
+        &text[s..e]
+    };
+    for line in 2..=index.line_count() as u32 {
+        let Some(tail) = line_text(line).strip_prefix("---") else {
+            continue;
+        };
+        if !(tail.is_empty() || tail.starts_with([' ', '\t', '\r', '\n'])) {
+            continue;
+        }
+        let mut first = line;
+        while first > 1 && line_text(first - 1).starts_with('%') {
+            first -= 1;
+        }
+        if first > *starts.last().unwrap_or(&1) {
+            starts.push(first);
+        }
+    }
+    starts
+}
+
+/// A fatal error in one chunk: where and why.
 struct Fatal {
     pos: Position,
     message: String,
-    doc_start_line: u32,
 }
 
 /// A container being built.
@@ -419,7 +453,6 @@ struct Builder<'a> {
     root: Option<(Value, Span)>,
     /// Whether the root is an empty plain scalar (an empty document).
     root_empty: bool,
-    doc_start_line: u32,
     docs: Vec<RawDoc>,
     /// The position of the end of the text.
     eof: Position,
@@ -438,7 +471,6 @@ impl<'a> Builder<'a> {
             spans: Spans::default(),
             root: None,
             root_empty: false,
-            doc_start_line: line_offset + 1,
             docs: Vec::new(),
             eof: index.position(text, text.len()),
         }
@@ -455,7 +487,6 @@ impl<'a> Builder<'a> {
         Fatal {
             pos,
             message: message.into(),
-            doc_start_line: self.doc_start_line,
         }
     }
 
@@ -474,7 +505,6 @@ impl<'a> Builder<'a> {
             match event {
                 Event::StreamStart | Event::StreamEnd | Event::Nothing => {}
                 Event::DocumentStart(_) => {
-                    self.doc_start_line = start.line;
                     self.anchors.clear();
                     self.alias_nodes = 0;
                     self.spans = Spans::default();
