@@ -221,6 +221,7 @@ fn symlink_loop_in_a_directory_is_reported_and_the_walk_continues() {
     assert_eq!(e.path, loop_path);
     let e = sole_error(find(&self_path));
     assert_eq!(e.path, self_path);
+    assert!(e.message.contains("symbolic links"), "{}", e.message);
     // Everything else still loads.
     for ok in ["a.yaml", "sub/z.yaml"] {
         let r = find(&root.join(ok).display().to_string());
