@@ -272,8 +272,9 @@ pub fn format_from_name(path: &Path) -> Option<Format> {
 /// Decides the format of a text from its content.
 pub fn format_from_content(text: &str) -> Option<Format> {
     let first = text.lines().map(str::trim).find(|l| {
-        !l.is_empty()
-            && !(l.starts_with('#') && !l.starts_with("# syntax") && !l.starts_with("# escape"))
+        let plain_comment =
+            l.starts_with('#') && !l.starts_with("# syntax") && !l.starts_with("# escape");
+        !l.is_empty() && !plain_comment
     })?;
     let keyword = first
         .split_whitespace()

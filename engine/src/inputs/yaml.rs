@@ -13,7 +13,7 @@
 //!
 //! This module must not know about rules; it only produces documents and input errors.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use saphyr_parser::{Event, Marker, Parser, ScalarStyle, Tag};
@@ -303,8 +303,9 @@ fn image_docs(raw: &RawDoc) -> Option<Vec<Classified>> {
     }
 }
 
-/// Parses a whole stream, recovering from a fatal error by resuming at the next `---` line
-/// after the start of the failing document.
+/// Parses a whole stream. When it fails, the text is split at its `---` document markers
+/// (column 0) and each part is parsed on its own, so that a syntax error loses only the
+/// document it is in. Positions stay absolute.
 pub(crate) fn parse_stream(
     path: &str,
     text: &str,
@@ -312,58 +313,85 @@ pub(crate) fn parse_stream(
     language: &str,
 ) -> (Vec<RawDoc>, Vec<InputError>) {
     let index = LineIndex::new(text);
+    let error = |fatal: Fatal| {
+        InputError::new(
+            path,
+            fatal.pos,
+            format!("invalid {language}: {}", fatal.message),
+        )
+    };
+    let (docs, outcome) = parse_chunk(text, &index, 1, text.len(), opts);
+    let fatal = match outcome {
+        Ok(()) => return (docs, Vec::new()),
+        Err(fatal) => fatal,
+    };
+    let starts = chunk_starts(text, &index);
+    if starts.len() <= 1 {
+        return (docs, vec![error(fatal)]);
+    }
     let mut docs = Vec::new();
     let mut errors = Vec::new();
-    let mut start_line: u32 = 1;
-    loop {
-        let Some(start_byte) = index.line_start(start_line) else {
-            break;
-        };
-        let chunk = &text[start_byte..];
-        let mut builder = Builder::new(text, &index, start_line - 1, opts);
-        let outcome = builder.run(chunk);
-        docs.append(&mut builder.docs);
-        for (pos, msg) in builder.warnings.drain(..) {
-            errors.push(InputError::new(path, pos, msg));
-        }
-        match outcome {
-            Ok(()) => break,
-            Err(fatal) => {
-                errors.push(InputError::new(
-                    path,
-                    fatal.pos,
-                    format!("invalid {language}: {}", fatal.message),
-                ));
-                match next_document_marker(text, &index, fatal.doc_start_line) {
-                    Some(line) if line > start_line => start_line = line,
-                    _ => break,
-                }
-            }
+    for (i, &line) in starts.iter().enumerate() {
+        let end = starts
+            .get(i + 1)
+            .and_then(|next| index.line_start(*next))
+            .unwrap_or(text.len());
+        let (mut part, outcome) = parse_chunk(text, &index, line, end, opts);
+        docs.append(&mut part);
+        if let Err(fatal) = outcome {
+            errors.push(error(fatal));
         }
     }
     (docs, errors)
 }
 
-/// The first line after `after` that starts with a `---` document marker.
-fn next_document_marker(text: &str, index: &LineIndex, after: u32) -> Option<u32> {
-    let mut line = after + 1;
-    while let Some(start) = index.line_start(line) {
-        let rest = &text[start..];
-        if let Some(tail) = rest.strip_prefix("---") {
-            if tail.is_empty() || tail.starts_with([' ', '\t', '\r', '\n']) {
-                return Some(line);
-            }
-        }
-        line += 1;
-    }
-    None
+/// Parses the text from the start of `line` to byte `end`.
+fn parse_chunk(
+    text: &str,
+    index: &LineIndex,
+    line: u32,
+    end: usize,
+    opts: &LoadOptions,
+) -> (Vec<RawDoc>, Result<(), Fatal>) {
+    let start = index.line_start(line).unwrap_or(text.len()).min(end);
+    let mut builder = Builder::new(text, index, line - 1, opts);
+    let outcome = builder.run(&text[start..end]);
+    (builder.docs, outcome)
 }
 
-/// A fatal error in one chunk: where, why, and where the failing document began.
+/// The first line of each part of the stream: line 1, then every `---` marker line (moved
+/// up over the `%` directive lines right before it, which belong to its document).
+fn chunk_starts(text: &str, index: &LineIndex) -> Vec<u32> {
+    let mut starts = vec![1];
+    let line_text = |line: u32| -> &str {
+        let Some(s) = index.line_start(line) else {
+            return "";
+        };
+        let e = index.line_start(line + 1).unwrap_or(text.len());
+        &text[s..e]
+    };
+    for line in 2..=index.line_count() as u32 {
+        let Some(tail) = line_text(line).strip_prefix("---") else {
+            continue;
+        };
+        if !(tail.is_empty() || tail.starts_with([' ', '\t', '\r', '\n'])) {
+            continue;
+        }
+        let mut first = line;
+        while first > 1 && line_text(first - 1).starts_with('%') {
+            first -= 1;
+        }
+        if first > *starts.last().unwrap_or(&1) {
+            starts.push(first);
+        }
+    }
+    starts
+}
+
+/// A fatal error in one chunk: where and why.
 struct Fatal {
     pos: Position,
     message: String,
-    doc_start_line: u32,
 }
 
 /// A container being built.
@@ -373,8 +401,6 @@ enum Container {
         map: Map<String, Value>,
         /// The key waiting for its value: text, span, and whether it is a `<<` merge key.
         pending: Option<(String, Span, bool)>,
-        /// Keys that came from a merge and may be overridden without a duplicate error.
-        merged: HashSet<String>,
     },
 }
 
@@ -427,9 +453,9 @@ struct Builder<'a> {
     root: Option<(Value, Span)>,
     /// Whether the root is an empty plain scalar (an empty document).
     root_empty: bool,
-    doc_start_line: u32,
     docs: Vec<RawDoc>,
-    warnings: Vec<(Position, String)>,
+    /// The position of the end of the text.
+    eof: Position,
 }
 
 impl<'a> Builder<'a> {
@@ -445,9 +471,8 @@ impl<'a> Builder<'a> {
             spans: Spans::default(),
             root: None,
             root_empty: false,
-            doc_start_line: line_offset + 1,
             docs: Vec::new(),
-            warnings: Vec::new(),
+            eof: index.position(text, text.len()),
         }
     }
 
@@ -462,7 +487,6 @@ impl<'a> Builder<'a> {
         Fatal {
             pos,
             message: message.into(),
-            doc_start_line: self.doc_start_line,
         }
     }
 
@@ -481,7 +505,6 @@ impl<'a> Builder<'a> {
             match event {
                 Event::StreamStart | Event::StreamEnd | Event::Nothing => {}
                 Event::DocumentStart(_) => {
-                    self.doc_start_line = start.line;
                     self.anchors.clear();
                     self.alias_nodes = 0;
                     self.spans = Spans::default();
@@ -500,7 +523,20 @@ impl<'a> Builder<'a> {
                             && tag.is_none()
                             && anchor == 0;
                     }
-                    let value = resolve_scalar(&text, style, tag.as_deref());
+                    let mut value = resolve_scalar(&text, style, tag.as_deref());
+                    // saphyr keeps a final line break that the file does not have when a
+                    // block scalar ends the file; YAML's clip/keep chomping only keeps
+                    // breaks that exist.
+                    if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded)
+                        && !self.text.ends_with('\n')
+                        && end >= self.eof
+                    {
+                        if let Value::String(s) = &mut value {
+                            if s.ends_with('\n') {
+                                s.pop();
+                            }
+                        }
+                    }
                     let merge_key = style == ScalarStyle::Plain && text == "<<";
                     let node = Node {
                         value,
@@ -562,7 +598,6 @@ impl<'a> Builder<'a> {
                         Container::Map {
                             map: Map::new(),
                             pending: None,
-                            merged: HashSet::new(),
                         },
                         start,
                         anchor,
@@ -699,14 +734,9 @@ impl<'a> Builder<'a> {
         frame.height = frame.height.max(node.height);
         let record = frame.record;
         let pointer = frame.pointer.clone();
-        let mut warning = None;
         match &mut frame.container {
             Container::Seq(items) => items.push(node.value),
-            Container::Map {
-                map,
-                pending,
-                merged,
-            } => match pending.take() {
+            Container::Map { map, pending } => match pending.take() {
                 None => {
                     let key = match node.key_text {
                         Some(text) => text,
@@ -714,7 +744,7 @@ impl<'a> Builder<'a> {
                     };
                     *pending = Some((key, node.span, node.merge_key));
                 }
-                Some((key, key_span, is_merge)) => {
+                Some((key, _, is_merge)) => {
                     let mergeable = match &node.value {
                         Value::Object(_) => true,
                         Value::Array(items) => items.iter().all(Value::is_object),
@@ -741,7 +771,6 @@ impl<'a> Builder<'a> {
                                     let p = format!("{pointer}/{}", escape(&k));
                                     self.spans.values.insert(p, node.span);
                                 }
-                                merged.insert(k.clone());
                                 map.insert(k, v);
                             }
                         }
@@ -754,19 +783,12 @@ impl<'a> Builder<'a> {
                                 .remove(&format!("{pointer}/{}", escape(&key)));
                         }
                     } else {
-                        if map.contains_key(&key) && !merged.remove(&key) {
-                            warning = Some((
-                                key_span.start,
-                                format!("duplicate mapping key `{key}`: the last value is used"),
-                            ));
-                        }
+                        // A duplicate key: the last value wins, as in kubectl (which only
+                        // warns) and Go's encoding/json.
                         map.insert(key, node.value);
                     }
                 }
             },
-        }
-        if let Some(w) = warning {
-            self.warnings.push(w);
         }
         Ok(())
     }
@@ -995,12 +1017,14 @@ mod tests {
     }
 
     #[test]
-    fn duplicate_key_is_reported() {
+    fn duplicate_key_last_value_wins() {
         let (docs, errors) = load("a: 1\na: 2\n");
+        assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(docs[0].value, json!({"a": 2}));
-        assert_eq!(errors.len(), 1);
-        assert_eq!((errors[0].line, errors[0].column), (2, 1));
-        assert!(errors[0].message.contains("duplicate"));
+        assert_eq!(
+            docs[0].source_map.get("/a"),
+            Some(Span::new(p(2, 4), p(2, 5)))
+        );
     }
 
     #[test]

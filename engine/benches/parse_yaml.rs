@@ -1,0 +1,70 @@
+//! Throughput of the position-tracking YAML loader over the Kubernetes corpus.
+//!
+//! Reads every `*.yaml`/`*.yml` file under `<shared>/corpora/k8s` (env
+//! `POLICY_SHARED_CORPORA`, or `<repo>/../shared/corpora`) into memory once, then measures
+//! `parse_yaml` over all of them, reporting bytes per second. Skips with a message when the
+//! corpus is absent.
+
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use policy_engine::inputs::yaml::parse_yaml;
+use policy_engine::inputs::LoadOptions;
+
+fn corpus() -> Option<PathBuf> {
+    let dir = match std::env::var_os("POLICY_SHARED_CORPORA") {
+        Some(d) => PathBuf::from(d),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpora"),
+    };
+    let k8s = dir.join("k8s");
+    k8s.is_dir().then_some(k8s)
+}
+
+fn read_all(dir: &Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if matches!(p.extension().and_then(|x| x.to_str()), Some("yaml" | "yml")) {
+                if let Ok(text) = std::fs::read_to_string(&p) {
+                    out.push((p.display().to_string(), text));
+                }
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn bench(c: &mut Criterion) {
+    let Some(dir) = corpus() else {
+        eprintln!("parse_yaml: shared k8s corpus not found (set POLICY_SHARED_CORPORA); skipped");
+        return;
+    };
+    let files = read_all(&dir);
+    let bytes: usize = files.iter().map(|(_, t)| t.len()).sum();
+    let opts = LoadOptions::default();
+    let mut group = c.benchmark_group("parse_yaml");
+    group.throughput(Throughput::Bytes(bytes as u64));
+    group.sample_size(10);
+    group.bench_function(format!("k8s corpus ({} files)", files.len()), |b| {
+        b.iter(|| {
+            let mut docs = 0;
+            for (path, text) in &files {
+                docs += parse_yaml(path, black_box(text), &opts).0.len();
+            }
+            black_box(docs)
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
