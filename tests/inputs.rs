@@ -75,7 +75,8 @@ fn yaml_nested_path_in_third_document() {
         ),
         span(33, 22, 33, 25)
     );
-    // A path that does not exist resolves to its nearest ancestor.
+    // A path that does not exist resolves to its nearest ancestor: its key when it has
+    // one, else the first line of it (not the whole block beneath it).
     let missing = path(&[
         "spec",
         "template",
@@ -85,7 +86,7 @@ fn yaml_nested_path_in_third_document() {
         "resources",
         "limits",
     ]);
-    assert_eq!(d.locate(&missing), span(28, 11, 33, 26));
+    assert_eq!(d.locate(&missing), span(28, 11, 28, 20));
     assert_eq!(d.span, span(18, 1, 33, 26));
     // The first document starts after the leading comment.
     assert_eq!(r.documents[0].span.start, Position::new(2, 1));

@@ -19,7 +19,9 @@ fn corpus() -> Option<PathBuf> {
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
     let mut entries: Vec<PathBuf> = rd.filter_map(Result::ok).map(|e| e.path()).collect();
     entries.sort();
     for p in entries {
@@ -69,7 +71,10 @@ fn bench_eval(c: &mut Criterion) {
         ..PolicyOptions::default()
     });
     assert!(set.errors.is_empty(), "{:?}", set.errors);
-    eprintln!("eval bench: {docs} documents from {label}, {} rules", set.rules().len());
+    eprintln!(
+        "eval bench: {docs} documents from {label}, {} rules",
+        set.rules().len()
+    );
     let mut group = c.benchmark_group("eval");
     group.throughput(Throughput::Elements(docs as u64));
     group.sample_size(10);
