@@ -130,8 +130,8 @@ build_c() { # <dir>
   local dest
   dest="$(destination "$dir" "$name.wasm")"
   (cd "$dir" && "$cc" --target=wasm32-unknown-unknown -nostdlib -O2 -std=c11 -Wall -Wextra -Werror \
-     -ffreestanding -fno-builtin -ffile-prefix-map="$ROOT"=/policy --ld-path="$ld" \
-     -Wl,--no-entry -Wl,--strip-all -Wl,--export-dynamic -Wl,--allow-undefined \
+     -ffreestanding -fno-builtin -ffile-prefix-map="$ROOT"=/policy -fuse-ld="$ld" \
+     -Wl,--no-entry -Wl,--strip-all -fvisibility=hidden \
      -o "$dest" policy.c)
   compare "$dest" "$dir/$name.wasm"
 }

@@ -430,4 +430,12 @@ fn c_example_policy() {
     let mut other = image_request(json!("root"));
     other.kind = "dockerfile".into();
     assert_eq!(policy.evaluate(&other).expect("other kind"), vec![]);
+    let mut not_object = image_request(json!("root"));
+    not_object.document = json!("root");
+    let err = policy.evaluate(&not_object).expect_err("not an object");
+    assert!(matches!(&err, WasmError::Guest { message, .. } if message.contains("not a JSON object")), "{err}");
+    // A user name with JSON metacharacters is escaped in the reply.
+    let quoted = policy.evaluate(&image_request(json!("0:\"wheel\""))).expect("escaped");
+    assert_eq!(quoted.len(), 1);
+    assert!(quoted[0].msg.contains("`0:\"wheel\"`"), "{}", quoted[0].msg);
 }
