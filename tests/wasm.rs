@@ -439,3 +439,54 @@ fn c_example_policy() {
     assert_eq!(quoted.len(), 1);
     assert!(quoted[0].msg.contains("`0:\"wheel\"`"), "{}", quoted[0].msg);
 }
+
+/// Replays the worked example of `sdk/ABI.md` against the C example with plain wasmtime,
+/// so the numbers in the document stay true.
+#[test]
+fn abi_md_worked_example() {
+    use policy_sdk::abi::unpack;
+    let (_, bytes) = example_module("wasm-policy-c");
+    let engine = wasmtime::Engine::default();
+    let module = wasmtime::Module::new(&engine, &bytes).expect("module");
+    let mut store = wasmtime::Store::new(&engine, ());
+    let instance = wasmtime::Instance::new(&mut store, &module, &[]).expect("instance");
+    let memory = instance.get_memory(&mut store, "memory").expect("memory");
+    let version = instance
+        .get_typed_func::<(), i32>(&mut store, "policy_abi_version")
+        .expect("export");
+    assert_eq!(version.call(&mut store, ()).expect("call"), 1);
+    let metadata = instance
+        .get_typed_func::<(), i64>(&mut store, "policy_metadata")
+        .expect("export");
+    let packed = metadata.call(&mut store, ()).expect("call");
+    let (ptr, len) = unpack(packed);
+    let text = std::str::from_utf8(&memory.data(&store)[ptr as usize..(ptr + len) as usize])
+        .expect("utf-8")
+        .to_owned();
+    assert!(text.starts_with(r#"{"name":"wasm-policy-c","rules":["#), "{text}");
+    let doc = std::fs::read_to_string(repo().join("sdk/ABI.md")).expect("ABI.md");
+    let claim = |s: &str| assert!(doc.contains(s), "ABI.md should say {s}");
+    claim(&format!("`{packed:#018x}`"));
+    claim(&format!("ptr = {ptr:#x}` ({ptr})"));
+    claim(&format!("len = {len:#x}` ({len})"));
+
+    let request = r#"{"kind":"image","path":"img.json","document":{"user":"root"},"settings":null}"#;
+    claim(&format!("{} bytes", request.len()));
+    let alloc = instance
+        .get_typed_func::<i32, i32>(&mut store, "policy_alloc")
+        .expect("export");
+    let p = alloc.call(&mut store, request.len() as i32).expect("alloc");
+    claim(&format!("`policy_alloc({})` returns `{p}`", request.len()));
+    memory.write(&mut store, p as usize, request.as_bytes()).expect("write");
+    let evaluate = instance
+        .get_typed_func::<(i32, i32), i64>(&mut store, "policy_evaluate")
+        .expect("export");
+    let packed = evaluate.call(&mut store, (p, request.len() as i32)).expect("evaluate");
+    let (rptr, rlen) = unpack(packed);
+    claim(&format!("`policy_evaluate({p}, {})` returns `{:#018x}`", request.len(), packed));
+    claim(&format!("ptr = {rptr:#x}` ({rptr}) and `len = {rlen:#x}` ({rlen})"));
+    let reply = std::str::from_utf8(&memory.data(&store)[rptr as usize..(rptr + rlen) as usize])
+        .expect("utf-8")
+        .to_owned();
+    claim(&reply);
+}
