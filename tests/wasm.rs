@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use policy_engine::inputs::DocumentKind;
 use policy_engine::rules::RuntimeKind;
-use policy_engine::runtimes::wasm::{CacheOutcome, Trap, WasmError, WasmHost, WasmLimits, WasmPolicy};
+use policy_engine::runtimes::wasm::{
+    CacheOutcome, Trap, WasmError, WasmHost, WasmLimits, WasmPolicy,
+};
 use policy_sdk::abi::{EvaluateRequest, GuestFinding, LogLevel, PathSegment};
 use serde_json::json;
 
@@ -20,7 +22,9 @@ fn repo() -> PathBuf {
 }
 
 fn fixture(name: &str) -> (PathBuf, Vec<u8>) {
-    let path = repo().join("tests/fixtures/wasm").join(format!("{name}.wat"));
+    let path = repo()
+        .join("tests/fixtures/wasm")
+        .join(format!("{name}.wat"));
     let bytes = wat::parse_file(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     (path, bytes)
 }
@@ -76,7 +80,10 @@ fn good_module_metadata_and_findings() {
     assert_eq!(rule.id, "T001");
     assert_eq!(rule.title, "Test rule");
     assert_eq!(rule.severity, policy_engine::Severity::High);
-    assert_eq!(rule.kinds, vec![DocumentKind::Dockerfile, DocumentKind::Kubernetes]);
+    assert_eq!(
+        rule.kinds,
+        vec![DocumentKind::Dockerfile, DocumentKind::Kubernetes]
+    );
     assert_eq!(rule.remediation.as_deref(), Some("Fix it."));
     assert_eq!(rule.origin.runtime, RuntimeKind::Wasm);
     assert!(!rule.origin.builtin);
@@ -107,10 +114,22 @@ fn infinite_loop_is_interrupted_at_the_deadline() {
     let err = policy.evaluate(&request()).expect_err("must time out");
     let took = start.elapsed();
     assert!(err.is_timeout(), "{err}");
-    assert!(matches!(err, WasmError::Timeout { deadline, .. } if deadline == Duration::from_millis(200)));
-    assert!(took < Duration::from_millis(400), "stopped after {took:?} (deadline 200ms)");
-    assert!(took >= Duration::from_millis(150), "stopped too early: {took:?}");
-    assert!(err.to_string().contains("exceeded its time limit of 200 ms"), "{err}");
+    assert!(
+        matches!(err, WasmError::Timeout { deadline, .. } if deadline == Duration::from_millis(200))
+    );
+    assert!(
+        took < Duration::from_millis(400),
+        "stopped after {took:?} (deadline 200ms)"
+    );
+    assert!(
+        took >= Duration::from_millis(150),
+        "stopped too early: {took:?}"
+    );
+    assert!(
+        err.to_string()
+            .contains("exceeded its time limit of 200 ms"),
+        "{err}"
+    );
     // The interrupted policy is still usable (fresh store) and times out again.
     assert!(policy.evaluate(&request()).expect_err("again").is_timeout());
     assert_good_still_works(&host);
@@ -123,7 +142,13 @@ fn memory_grow_stops_at_the_cap() {
     let err = load_and_evaluate(&host, "memory_grow");
     // The module traps only if memory.grow failed at or below 256 pages (16 MiB).
     assert!(
-        matches!(err, WasmError::Trap { trap: Trap::UnreachableCodeReached, .. }),
+        matches!(
+            err,
+            WasmError::Trap {
+                trap: Trap::UnreachableCodeReached,
+                ..
+            }
+        ),
         "{err}"
     );
     assert!(start.elapsed() < Duration::from_secs(5));
@@ -147,7 +172,10 @@ fn reply_beyond_the_output_cap() {
         matches!(err, WasmError::OutputTooLarge { len: 0x4000_0000, max, .. } if max == 16 << 20),
         "{err}"
     );
-    assert!(err.to_string().contains("exceeds the output limit"), "{err}");
+    assert!(
+        err.to_string().contains("exceeds the output limit"),
+        "{err}"
+    );
     assert_good_still_works(&host);
 }
 
@@ -172,7 +200,16 @@ fn reply_beyond_guest_memory() {
 fn bad_allocation_pointer() {
     let host = host();
     let err = load_and_evaluate(&host, "bad_alloc");
-    assert!(matches!(err, WasmError::BadReply { function: "policy_alloc", .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            WasmError::BadReply {
+                function: "policy_alloc",
+                ..
+            }
+        ),
+        "{err}"
+    );
     assert!(err.to_string().contains("outside guest memory"), "{err}");
     assert_good_still_works(&host);
 }
@@ -182,7 +219,13 @@ fn trap_is_reported_by_type() {
     let host = host();
     let err = load_and_evaluate(&host, "trap");
     assert!(
-        matches!(err, WasmError::Trap { trap: Trap::UnreachableCodeReached, .. }),
+        matches!(
+            err,
+            WasmError::Trap {
+                trap: Trap::UnreachableCodeReached,
+                ..
+            }
+        ),
         "{err}"
     );
     assert!(!err.is_timeout());
@@ -193,13 +236,47 @@ fn trap_is_reported_by_type() {
 #[test]
 fn broken_modules_are_refused_at_load() {
     let host = host();
-    let cases: &[(&str, fn(&WasmError) -> bool, &str)] = &[
-        ("missing_export", |e| matches!(e, WasmError::BadExport { .. }), "missing export `policy_evaluate`"),
-        ("wrong_export_type", |e| matches!(e, WasmError::BadExport { .. }), "expected (i32, i32) -> i64"),
-        ("wrong_abi", |e| matches!(e, WasmError::AbiVersion { found: 2, expected: 1, .. }), "ABI version 2"),
-        ("unknown_import", |e| matches!(e, WasmError::UnsupportedImport { .. }), "`wasi_snapshot_preview1.fd_write`"),
-        ("bad_metadata", |e| matches!(e, WasmError::Metadata { .. }), "not a PolicyMetadata"),
-        ("unknown_kind", |e| matches!(e, WasmError::Metadata { .. }), "unknown document kind `terraform`"),
+    type Case = (&'static str, fn(&WasmError) -> bool, &'static str);
+    let cases: &[Case] = &[
+        (
+            "missing_export",
+            |e| matches!(e, WasmError::BadExport { .. }),
+            "missing export `policy_evaluate`",
+        ),
+        (
+            "wrong_export_type",
+            |e| matches!(e, WasmError::BadExport { .. }),
+            "expected (i32, i32) -> i64",
+        ),
+        (
+            "wrong_abi",
+            |e| {
+                matches!(
+                    e,
+                    WasmError::AbiVersion {
+                        found: 2,
+                        expected: 1,
+                        ..
+                    }
+                )
+            },
+            "ABI version 2",
+        ),
+        (
+            "unknown_import",
+            |e| matches!(e, WasmError::UnsupportedImport { .. }),
+            "`wasi_snapshot_preview1.fd_write`",
+        ),
+        (
+            "bad_metadata",
+            |e| matches!(e, WasmError::Metadata { .. }),
+            "not a PolicyMetadata",
+        ),
+        (
+            "unknown_kind",
+            |e| matches!(e, WasmError::Metadata { .. }),
+            "unknown document kind `terraform`",
+        ),
     ];
     for (name, is_expected, text) in cases {
         let err = load(&host, name).expect_err(name);
@@ -207,7 +284,10 @@ fn broken_modules_are_refused_at_load() {
         assert!(err.is_load_error(), "{name}: {err}");
         let msg = err.to_string();
         assert!(msg.contains(text), "{name}: {msg}");
-        assert!(msg.contains(&format!("{name}.wat")), "{name}: message names the module: {msg}");
+        assert!(
+            msg.contains(&format!("{name}.wat")),
+            "{name}: message names the module: {msg}"
+        );
     }
     let err = host
         .load(Path::new("not-wasm.wasm"), b"\0asm garbage", false)
@@ -220,9 +300,15 @@ fn broken_modules_are_refused_at_load() {
 fn undeclared_rules_and_guest_errors() {
     let host = host();
     let err = load_and_evaluate(&host, "undeclared_rule");
-    assert!(matches!(&err, WasmError::UndeclaredRule { rule, .. } if rule == "NOPE"), "{err}");
+    assert!(
+        matches!(&err, WasmError::UndeclaredRule { rule, .. } if rule == "NOPE"),
+        "{err}"
+    );
     let err = load_and_evaluate(&host, "guest_error");
-    assert!(matches!(&err, WasmError::Guest { message, .. } if message == "document has no stages"), "{err}");
+    assert!(
+        matches!(&err, WasmError::Guest { message, .. } if message == "document has no stages"),
+        "{err}"
+    );
     assert_good_still_works(&host);
 }
 
@@ -307,13 +393,19 @@ fn disk_cache_round_trip() {
 // The example policies, loaded from their committed modules.
 
 fn example_module(dir: &str) -> (PathBuf, Vec<u8>) {
-    let path = repo().join("examples").join(dir).join(format!("{dir}.wasm"));
-    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e} (run sdk/build-wasm.sh)", path.display()));
+    let path = repo()
+        .join("examples")
+        .join(dir)
+        .join(format!("{dir}.wasm"));
+    let bytes = std::fs::read(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (run sdk/build-wasm.sh)", path.display()));
     (path, bytes)
 }
 
 fn dockerfile_request(name: &str) -> EvaluateRequest {
-    let path = repo().join("examples/wasm-policy-rust/fixtures").join(format!("{name}.json"));
+    let path = repo()
+        .join("examples/wasm-policy-rust/fixtures")
+        .join(format!("{name}.json"));
     let text = std::fs::read_to_string(&path).expect("fixture");
     EvaluateRequest {
         kind: "dockerfile".into(),
@@ -349,17 +441,35 @@ fn rust_example_policy() {
     assert_eq!(root[0].rule, "WASM001");
     assert_eq!(pointer(&root[0]), "/instructions/2");
     assert_eq!(root[0].line, Some(5));
-    assert!(root[0].msg.contains("FROM debian:12-slim, line 5"), "{}", root[0].msg);
-    assert!(root[0].msg.contains("Add `USER <non-root user>`"), "{}", root[0].msg);
+    assert!(
+        root[0].msg.contains("FROM debian:12-slim, line 5"),
+        "{}",
+        root[0].msg
+    );
+    assert!(
+        root[0].msg.contains("Add `USER <non-root user>`"),
+        "{}",
+        root[0].msg
+    );
 
-    let user_root = policy.evaluate(&dockerfile_request("user-root")).expect("user-root");
+    let user_root = policy
+        .evaluate(&dockerfile_request("user-root"))
+        .expect("user-root");
     assert_eq!(user_root.len(), 1);
     assert_eq!(pointer(&user_root[0]), "/instructions/4");
     assert_eq!(user_root[0].line, Some(5));
-    assert!(user_root[0].msg.contains("`USER root` on line 5"), "{}", user_root[0].msg);
+    assert!(
+        user_root[0].msg.contains("`USER root` on line 5"),
+        "{}",
+        user_root[0].msg
+    );
 
     for ok in ["nonroot", "inherited"] {
-        assert_eq!(policy.evaluate(&dockerfile_request(ok)).expect(ok), vec![], "{ok}");
+        assert_eq!(
+            policy.evaluate(&dockerfile_request(ok)).expect(ok),
+            vec![],
+            "{ok}"
+        );
     }
 
     let mut with_settings = dockerfile_request("nonroot");
@@ -369,7 +479,10 @@ fn rust_example_policy() {
     let mut bad_settings = dockerfile_request("nonroot");
     bad_settings.settings = json!({"root_users": "root"});
     let err = policy.evaluate(&bad_settings).expect_err("bad settings");
-    assert!(matches!(&err, WasmError::Guest { message, .. } if message.contains("invalid settings")), "{err}");
+    assert!(
+        matches!(&err, WasmError::Guest { message, .. } if message.contains("invalid settings")),
+        "{err}"
+    );
 
     let mut k8s = dockerfile_request("root");
     k8s.kind = "kubernetes".into();
@@ -415,7 +528,9 @@ fn c_example_policy() {
         (json!("rooter"), None),
     ];
     for (user, want) in cases {
-        let findings = policy.evaluate(&image_request(user.clone())).expect("evaluate");
+        let findings = policy
+            .evaluate(&image_request(user.clone()))
+            .expect("evaluate");
         match want {
             None => assert_eq!(findings, vec![], "user {user}"),
             Some(ptr) => {
@@ -433,9 +548,14 @@ fn c_example_policy() {
     let mut not_object = image_request(json!("root"));
     not_object.document = json!("root");
     let err = policy.evaluate(&not_object).expect_err("not an object");
-    assert!(matches!(&err, WasmError::Guest { message, .. } if message.contains("not a JSON object")), "{err}");
+    assert!(
+        matches!(&err, WasmError::Guest { message, .. } if message.contains("not a JSON object")),
+        "{err}"
+    );
     // A user name with JSON metacharacters is escaped in the reply.
-    let quoted = policy.evaluate(&image_request(json!("0:\"wheel\""))).expect("escaped");
+    let quoted = policy
+        .evaluate(&image_request(json!("0:\"wheel\"")))
+        .expect("escaped");
     assert_eq!(quoted.len(), 1);
     assert!(quoted[0].msg.contains("`0:\"wheel\"`"), "{}", quoted[0].msg);
 }
@@ -463,28 +583,42 @@ fn abi_md_worked_example() {
     let text = std::str::from_utf8(&memory.data(&store)[ptr as usize..(ptr + len) as usize])
         .expect("utf-8")
         .to_owned();
-    assert!(text.starts_with(r#"{"name":"wasm-policy-c","rules":["#), "{text}");
+    assert!(
+        text.starts_with(r#"{"name":"wasm-policy-c","rules":["#),
+        "{text}"
+    );
     let doc = std::fs::read_to_string(repo().join("sdk/ABI.md")).expect("ABI.md");
     let claim = |s: &str| assert!(doc.contains(s), "ABI.md should say {s}");
     claim(&format!("`{packed:#018x}`"));
     claim(&format!("ptr = {ptr:#x}` ({ptr})"));
     claim(&format!("len = {len:#x}` ({len})"));
 
-    let request = r#"{"kind":"image","path":"img.json","document":{"user":"root"},"settings":null}"#;
+    let request =
+        r#"{"kind":"image","path":"img.json","document":{"user":"root"},"settings":null}"#;
     claim(&format!("{} bytes", request.len()));
     let alloc = instance
         .get_typed_func::<i32, i32>(&mut store, "policy_alloc")
         .expect("export");
     let p = alloc.call(&mut store, request.len() as i32).expect("alloc");
     claim(&format!("`policy_alloc({})` returns `{p}`", request.len()));
-    memory.write(&mut store, p as usize, request.as_bytes()).expect("write");
+    memory
+        .write(&mut store, p as usize, request.as_bytes())
+        .expect("write");
     let evaluate = instance
         .get_typed_func::<(i32, i32), i64>(&mut store, "policy_evaluate")
         .expect("export");
-    let packed = evaluate.call(&mut store, (p, request.len() as i32)).expect("evaluate");
+    let packed = evaluate
+        .call(&mut store, (p, request.len() as i32))
+        .expect("evaluate");
     let (rptr, rlen) = unpack(packed);
-    claim(&format!("`policy_evaluate({p}, {})` returns `{:#018x}`", request.len(), packed));
-    claim(&format!("ptr = {rptr:#x}` ({rptr}) and `len = {rlen:#x}` ({rlen})"));
+    claim(&format!(
+        "`policy_evaluate({p}, {})` returns `{:#018x}`",
+        request.len(),
+        packed
+    ));
+    claim(&format!(
+        "ptr = {rptr:#x}` ({rptr}) and `len = {rlen:#x}` ({rlen})"
+    ));
     let reply = std::str::from_utf8(&memory.data(&store)[rptr as usize..(rptr + rlen) as usize])
         .expect("utf-8")
         .to_owned();

@@ -159,7 +159,9 @@ fn store_artefact(module: &Module, file: &Path) {
     };
     let tmp = dir.join(format!(
         ".{}.{}.tmp",
-        file.file_name().and_then(|n| n.to_str()).unwrap_or("module"),
+        file.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("module"),
         std::process::id()
     ));
     let written = fs::File::create(&tmp).and_then(|mut f| {

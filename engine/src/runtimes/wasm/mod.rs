@@ -88,10 +88,11 @@ impl WasmHost {
         config.epoch_interruption(true);
         let engine = Engine::new(&config).map_err(engine_err)?;
         let linker = pre::linker(&engine).map_err(engine_err)?;
-        let ticker =
-            EpochTicker::start(engine.clone(), limits.epoch_tick).map_err(|e| WasmError::Engine {
+        let ticker = EpochTicker::start(engine.clone(), limits.epoch_tick).map_err(|e| {
+            WasmError::Engine {
                 message: format!("cannot start the epoch ticker thread: {e}"),
-            })?;
+            }
+        })?;
         let cache = ModuleCache::new(&engine, cache_dir);
         Ok(WasmHost {
             inner: Arc::new(HostInner {
@@ -137,14 +138,15 @@ impl WasmHost {
         builtin: bool,
     ) -> Result<(WasmPolicy, CacheOutcome)> {
         let inner = &self.inner;
-        let (module, outcome, digest) = inner
-            .cache
-            .get_or_compile(&inner.engine, bytes)
-            .map_err(|e| WasmError::Compile {
-                path: path.to_owned(),
-                message: e.to_string(),
-                source: e.into(),
-            })?;
+        let (module, outcome, digest) =
+            inner
+                .cache
+                .get_or_compile(&inner.engine, bytes)
+                .map_err(|e| WasmError::Compile {
+                    path: path.to_owned(),
+                    message: e.to_string(),
+                    source: e.into(),
+                })?;
         pre::check_module(path, &module)?;
         let pre = pre::instance_pre(&inner.linker, path, &module)?;
 

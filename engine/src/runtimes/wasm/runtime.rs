@@ -148,7 +148,10 @@ impl<'a> Session<'a> {
         let len = i32::try_from(request.len()).map_err(|_| WasmError::BadReply {
             path: self.path.to_owned(),
             function: names::ALLOC,
-            message: format!("request of {} bytes does not fit a 32-bit guest", request.len()),
+            message: format!(
+                "request of {} bytes does not fit a 32-bit guest",
+                request.len()
+            ),
         })?;
         let alloc = self
             .instance
