@@ -2,7 +2,7 @@
 //! `cargo test`, with no wasm toolchain and no engine.
 //!
 //! The request and reply go through the same JSON encoding as the real ABI
-//! ([`handle_evaluate`](crate::export::handle_evaluate)), so what passes here behaves the
+//! ([`handle_evaluate`]), so what passes here behaves the
 //! same inside the host. Modelled on kubewarden's `policy-sdk-rust` `Testcase`.
 //!
 //! ```
