@@ -8,6 +8,96 @@ use serde::{Deserialize, Serialize};
 /// The ABI version implemented by this crate; guests export it from `policy_abi_version`.
 pub const ABI_VERSION: u32 = 1;
 
+/// Names of the exports and the import that make up ABI version 1 (see `sdk/ABI.md`).
+pub mod names {
+    /// `memory`: the guest's linear memory (exported).
+    pub const MEMORY: &str = "memory";
+    /// `policy_abi_version() -> i32`.
+    pub const ABI_VERSION: &str = "policy_abi_version";
+    /// `policy_alloc(len: i32) -> i32`.
+    pub const ALLOC: &str = "policy_alloc";
+    /// `policy_dealloc(ptr: i32, len: i32)`.
+    pub const DEALLOC: &str = "policy_dealloc";
+    /// `policy_metadata() -> i64` (packed pointer and length of a JSON [`super::PolicyMetadata`]).
+    pub const METADATA: &str = "policy_metadata";
+    /// `policy_evaluate(ptr: i32, len: i32) -> i64` (packed pointer and length of a JSON
+    /// [`super::EvaluateResponse`]).
+    pub const EVALUATE: &str = "policy_evaluate";
+    /// Module of the only import a guest may have.
+    pub const LOG_MODULE: &str = "env";
+    /// `env.log(level: i32, ptr: i32, len: i32)`, optional.
+    pub const LOG: &str = "log";
+}
+
+/// Packs a guest pointer and length into the `i64` returned by `policy_metadata` and
+/// `policy_evaluate`: the pointer in the high 32 bits, the length in the low 32 bits.
+///
+/// ```
+/// use policy_sdk::abi::{pack, unpack};
+/// assert_eq!(unpack(pack(1024, 37)), (1024, 37));
+/// assert_eq!(pack(1, 2), (1_i64 << 32) | 2);
+/// ```
+pub const fn pack(ptr: u32, len: u32) -> i64 {
+    (((ptr as u64) << 32) | len as u64) as i64
+}
+
+/// Splits a packed reply into `(ptr, len)`; both are unsigned 32-bit guest values.
+pub const fn unpack(packed: i64) -> (u32, u32) {
+    let bits = packed as u64;
+    ((bits >> 32) as u32, bits as u32)
+}
+
+/// Level of a message a guest sends through the optional `env.log` import.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    /// 0: very detailed tracing.
+    Trace,
+    /// 1: debugging aid.
+    Debug,
+    /// 2: informational.
+    Info,
+    /// 3: something looks wrong but evaluation continues.
+    Warn,
+    /// 4: an error the guest could not handle.
+    Error,
+}
+
+impl LogLevel {
+    /// The wire value (0..=4).
+    pub const fn as_i32(self) -> i32 {
+        match self {
+            LogLevel::Trace => 0,
+            LogLevel::Debug => 1,
+            LogLevel::Info => 2,
+            LogLevel::Warn => 3,
+            LogLevel::Error => 4,
+        }
+    }
+
+    /// Decodes a wire value; values above 4 count as [`LogLevel::Error`], below 0 as trace.
+    pub const fn from_i32(level: i32) -> LogLevel {
+        match level {
+            i32::MIN..=0 => LogLevel::Trace,
+            1 => LogLevel::Debug,
+            2 => LogLevel::Info,
+            3 => LogLevel::Warn,
+            _ => LogLevel::Error,
+        }
+    }
+
+    /// Lower-case name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Trace => "trace",
+            LogLevel::Debug => "debug",
+            LogLevel::Info => "info",
+            LogLevel::Warn => "warn",
+            LogLevel::Error => "error",
+        }
+    }
+}
+
 /// How serious a finding is. Ordered from least to most severe.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
@@ -153,6 +243,51 @@ pub struct GuestFinding {
     /// Override of the rule's severity for this finding.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub severity: Option<Severity>,
+}
+
+impl GuestFinding {
+    /// A finding of `rule` with message `msg` and no location (the host reports it at the
+    /// start of the document).
+    pub fn new(rule: impl Into<String>, msg: impl Into<String>) -> Self {
+        GuestFinding {
+            rule: rule.into(),
+            msg: msg.into(),
+            ..GuestFinding::default()
+        }
+    }
+
+    /// A finding located at `path` inside the document (the usual way to build one).
+    ///
+    /// ```
+    /// use policy_sdk::abi::{GuestFinding, PathSegment};
+    /// let f = GuestFinding::at_path("K8S001", "set runAsNonRoot", ["spec".into(), 0.into()]);
+    /// assert_eq!(f.path, Some(vec![PathSegment::Key("spec".into()), PathSegment::Index(0)]));
+    /// ```
+    pub fn at_path(
+        rule: impl Into<String>,
+        msg: impl Into<String>,
+        path: impl IntoIterator<Item = PathSegment>,
+    ) -> Self {
+        GuestFinding::new(rule, msg).with_path(path)
+    }
+
+    /// Sets the location to `path`.
+    pub fn with_path(mut self, path: impl IntoIterator<Item = PathSegment>) -> Self {
+        self.path = Some(path.into_iter().collect());
+        self
+    }
+
+    /// Sets the location to a 1-based source line (used when no path is set).
+    pub fn with_line(mut self, line: u32) -> Self {
+        self.line = Some(line);
+        self
+    }
+
+    /// Overrides the rule's default severity for this finding.
+    pub fn with_severity(mut self, severity: Severity) -> Self {
+        self.severity = Some(severity);
+        self
+    }
 }
 
 /// Reply of the evaluate call.
