@@ -585,3 +585,115 @@ fn usage_errors_exit_two() {
     assert_eq!(code(&help), 0);
     assert!(String::from_utf8_lossy(&help.stdout).contains("Exit codes:"));
 }
+
+#[test]
+fn wasm_example_policies_through_eval() {
+    let dir = tmp();
+    let cache = dir.path().join("cache");
+    let out = policy(&[
+        "eval",
+        "--no-builtin",
+        "-p",
+        "examples/wasm-policy-rust",
+        "-p",
+        "examples/wasm-policy-c",
+        "--wasm-cache",
+        cache.to_str().expect("utf8"),
+        "examples/dockerfile/Dockerfile",
+        "examples/dockerfile/user-root.Dockerfile",
+        "examples/dockerfile/distroless.Dockerfile",
+        "examples/image/root-inspect.json",
+        "examples/image/config.json",
+        "-f",
+        "json",
+    ]);
+    assert_eq!(code(&out), 1, "{}", String::from_utf8_lossy(&out.stderr));
+    let report = json_of(&out);
+    assert!(
+        report["errors"].as_array().expect("errors").is_empty(),
+        "{report:#}"
+    );
+    assert_eq!(
+        findings(&report),
+        vec![
+            ("WASM001".to_string(), 11, 1),
+            ("WASM001".to_string(), 5, 1),
+            ("WASM002".to_string(), 1, 1),
+            ("WASM002".to_string(), 10, 7),
+        ]
+    );
+    let f = &report["findings"][0];
+    assert_eq!(f["policy"]["runtime"], "wasm");
+    assert_eq!(f["file"], "examples/dockerfile/Dockerfile");
+    // The second run loads the precompiled modules from the cache.
+    assert!(std::fs::read_dir(&cache).map(|d| d.count()).unwrap_or(0) >= 2);
+    let again = policy(&[
+        "eval",
+        "--no-builtin",
+        "-p",
+        "examples/wasm-policy-rust",
+        "--wasm-cache",
+        cache.to_str().expect("utf8"),
+        "examples/dockerfile/Dockerfile",
+        "-f",
+        "json",
+    ]);
+    assert_eq!(
+        findings(&json_of(&again)),
+        vec![("WASM001".to_string(), 11, 1)]
+    );
+}
+
+#[test]
+fn hostile_wasm_module_is_contained_through_eval() {
+    let dir = tmp();
+    let loop_wasm =
+        wat::parse_file(repo().join("tests/fixtures/wasm/infinite_loop.wat")).expect("wat");
+    std::fs::write(dir.path().join("loop.wasm"), loop_wasm).expect("write");
+    let start = Instant::now();
+    let out = policy(&[
+        "eval",
+        "-p",
+        dir.path().to_str().expect("utf8"),
+        "--timeout",
+        "300",
+        "--wasm-cache",
+        dir.path().join("cache").to_str().expect("utf8"),
+        "examples/dockerfile/Dockerfile",
+        "-f",
+        "json",
+    ]);
+    let took = start.elapsed();
+    assert_eq!(code(&out), 2);
+    let report = json_of(&out);
+    let errors = report["errors"].as_array().expect("errors");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0]["id"], "POL002");
+    // The built-in rules still ran on the same document.
+    assert!(findings(&report).iter().any(|(id, _, _)| id == "DF002"));
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+}
+
+#[test]
+fn broken_wasm_module_is_refused_at_load_with_its_path() {
+    let dir = tmp();
+    std::fs::write(dir.path().join("garbage.wasm"), b"\0asm not really").expect("write");
+    let out = policy(&[
+        "eval",
+        "-p",
+        dir.path().to_str().expect("utf8"),
+        "--wasm-cache",
+        dir.path().join("cache").to_str().expect("utf8"),
+        "examples/kubernetes/hardened-pod.yaml",
+        "-f",
+        "json",
+    ]);
+    assert_eq!(code(&out), 2);
+    let report = json_of(&out);
+    let errors = report["errors"].as_array().expect("errors");
+    assert_eq!(errors[0]["id"], "POL003");
+    assert!(errors[0]["file"]
+        .as_str()
+        .unwrap_or_default()
+        .ends_with("garbage.wasm"));
+}

@@ -96,9 +96,17 @@ pub struct PolicyArgs {
     /// The Dockerfile input shape for packages that do not declare `custom.input`.
     #[arg(long, value_enum, default_value_t = DockerfileInput::Native)]
     pub dockerfile_input: DockerfileInput,
-    /// Time limit of one rule on one document, in milliseconds.
+    /// Time limit of one rule (Rego) or one policy call (WASM) on one document, in
+    /// milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 2000)]
     pub timeout: u64,
+    /// Memory cap of a WASM policy instance, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 256)]
+    pub wasm_memory: usize,
+    /// Directory for precompiled WASM modules (default: $XDG_CACHE_HOME/policy/wasm or
+    /// ~/.cache/policy/wasm).
+    #[arg(long, value_name = "DIR")]
+    pub wasm_cache: Option<PathBuf>,
 }
 
 /// `policy eval`.

@@ -11,6 +11,7 @@ use crate::eval::{self, EvalOptions, PolicyOptions, PolicySet};
 use crate::inputs::{self, DocumentKind, FileReport, LoadOptions};
 use crate::report::{self, ReportOptions};
 use crate::runtimes::rego::{DockerfileShape, RegoOptions};
+use crate::runtimes::wasm::WasmLimits;
 use crate::Severity;
 
 /// Builds the policy options from the command line.
@@ -36,6 +37,15 @@ pub(super) fn policy_options(p: &PolicyArgs) -> anyhow::Result<PolicyOptions> {
                 DockerfileInput::Conftest => DockerfileShape::Conftest,
             },
         },
+        wasm: WasmLimits {
+            deadline: std::time::Duration::from_millis(p.timeout),
+            memory_bytes: p
+                .wasm_memory
+                .checked_mul(1 << 20)
+                .context("--wasm-memory is too large")?,
+            ..WasmLimits::default()
+        },
+        wasm_cache: p.wasm_cache.clone(),
     })
 }
 

@@ -7,6 +7,7 @@
 
 mod locate;
 pub mod policies;
+mod wasm;
 
 use std::sync::Arc;
 
@@ -107,6 +108,13 @@ pub fn evaluate_document(
                 findings.extend(results.into_iter().map(|r| resolve(r, doc, conftest_lines)));
             }
         }
+    }
+    for policy in set
+        .wasm
+        .iter()
+        .filter(|w| w.rules.iter().any(|r| r.applies_to(doc.kind)))
+    {
+        wasm::evaluate(set, policy, doc, &mut findings, &mut errors);
     }
     (findings, errors)
 }

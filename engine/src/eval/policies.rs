@@ -11,6 +11,7 @@ use std::sync::Arc;
 use crate::diagnostics::{ErrorKind, ErrorRecord};
 use crate::rules::RuleMeta;
 use crate::runtimes::rego::{RegoOptions, RegoPolicySet, RegoSource};
+use crate::runtimes::wasm::{WasmHost, WasmLimits, WasmPolicy};
 
 include!(concat!(env!("OUT_DIR"), "/builtin_policies.rs"));
 
@@ -25,6 +26,10 @@ pub struct PolicyOptions {
     pub data: Vec<PathBuf>,
     /// Rego runtime options.
     pub rego: RegoOptions,
+    /// WASM guest limits.
+    pub wasm: WasmLimits,
+    /// Where precompiled WASM modules are cached (default: the user cache directory).
+    pub wasm_cache: Option<PathBuf>,
 }
 
 /// A loaded, compiled policy set. Cheap to share behind an `Arc`.
@@ -32,8 +37,30 @@ pub struct PolicyOptions {
 pub struct PolicySet {
     /// The Rego policies.
     pub rego: RegoPolicySet,
+    /// The WASM policies.
+    pub wasm: Vec<WasmPolicy>,
+    /// All data files merged: what Rego sees as `data`, and where WASM policies find
+    /// their settings (`data.settings.<policy name>`).
+    pub data: serde_json::Value,
     /// Load errors of every kind.
     pub errors: Vec<ErrorRecord>,
+}
+
+/// Deep-merges `from` into `into` (objects merge key by key; anything else replaces).
+fn merge(into: &mut serde_json::Value, from: serde_json::Value) {
+    match (into, from) {
+        (serde_json::Value::Object(a), serde_json::Value::Object(b)) => {
+            for (k, v) in b {
+                match a.get_mut(&k) {
+                    Some(existing) => merge(existing, v),
+                    None => {
+                        a.insert(k, v);
+                    }
+                }
+            }
+        }
+        (slot, v) => *slot = v,
+    }
 }
 
 fn policy_error(file: &Path, line: u32, column: u32, message: impl Into<String>) -> ErrorRecord {
@@ -116,6 +143,7 @@ impl PolicySet {
     pub fn load(opts: &PolicyOptions) -> PolicySet {
         let mut errors = Vec::new();
         let mut rego_sources = Vec::new();
+        let mut wasm_modules: Vec<(PathBuf, Vec<u8>, bool)> = Vec::new();
         if opts.builtin {
             for (path, bytes) in BUILTIN_POLICIES {
                 if path.ends_with(".rego") {
@@ -124,6 +152,8 @@ impl PolicySet {
                         text: String::from_utf8_lossy(bytes).into_owned(),
                         builtin: true,
                     });
+                } else if path.ends_with(".wasm") {
+                    wasm_modules.push((PathBuf::from(path), bytes.to_vec(), true));
                 }
             }
         }
@@ -136,6 +166,16 @@ impl PolicySet {
                             text,
                             builtin: false,
                         }),
+                        Err(e) => errors.push(policy_error(
+                            &file,
+                            1,
+                            1,
+                            format!("cannot read policy: {e}"),
+                        )),
+                    }
+                } else {
+                    match std::fs::read(&file) {
+                        Ok(bytes) => wasm_modules.push((file.clone(), bytes, false)),
                         Err(e) => errors.push(policy_error(
                             &file,
                             1,
@@ -157,14 +197,79 @@ impl PolicySet {
         }
         let rego = RegoPolicySet::compile(&rego_sources, &data, &opts.rego);
         errors.extend(rego.errors.iter().cloned());
-        PolicySet { rego, errors }
+        let mut merged = serde_json::Value::Object(serde_json::Map::new());
+        for d in data {
+            merge(&mut merged, d);
+        }
+        let wasm = load_wasm(&wasm_modules, opts, &mut errors);
+        PolicySet {
+            rego,
+            wasm,
+            data: merged,
+            errors,
+        }
+    }
+
+    /// The settings of a WASM policy: `data.settings.<name>`, else `null`.
+    pub fn wasm_settings(&self, policy: &WasmPolicy) -> serde_json::Value {
+        let name = if policy.metadata.name.is_empty() {
+            policy
+                .path()
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        } else {
+            policy.metadata.name.clone()
+        };
+        self.data
+            .get("settings")
+            .and_then(|s| s.get(&name))
+            .cloned()
+            .unwrap_or(serde_json::Value::Null)
     }
 
     /// Every loaded rule, sorted by ID.
     pub fn rules(&self) -> Vec<Arc<RuleMeta>> {
-        let mut rules: Vec<_> = self.rego.rules().cloned().collect();
+        let mut rules: Vec<_> = self
+            .rego
+            .rules()
+            .chain(self.wasm.iter().flat_map(|w| w.rules.iter()))
+            .cloned()
+            .collect();
         rules.sort_by(|a, b| a.id.cmp(&b.id));
         rules.dedup_by(|a, b| a.id == b.id);
         rules
     }
+}
+
+/// Compiles WASM modules (only when there are any: the engine and its ticker thread cost
+/// nothing otherwise). A module that fails to load is an error record; the rest load.
+fn load_wasm(
+    modules: &[(PathBuf, Vec<u8>, bool)],
+    opts: &PolicyOptions,
+    errors: &mut Vec<ErrorRecord>,
+) -> Vec<WasmPolicy> {
+    if modules.is_empty() {
+        return Vec::new();
+    }
+    let host = match WasmHost::new(opts.wasm.clone(), opts.wasm_cache.clone()) {
+        Ok(h) => h,
+        Err(e) => {
+            errors.push(policy_error(
+                Path::new("<wasm>"),
+                1,
+                1,
+                format!("cannot start the WASM runtime: {e}"),
+            ));
+            return Vec::new();
+        }
+    };
+    let mut out = Vec::new();
+    for (path, bytes, builtin) in modules {
+        match host.load(path, bytes, *builtin) {
+            Ok(p) => out.push(p),
+            Err(e) => errors.push(policy_error(path, 1, 1, e.to_string())),
+        }
+    }
+    out
 }
