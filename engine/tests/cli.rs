@@ -697,3 +697,35 @@ fn broken_wasm_module_is_refused_at_load_with_its_path() {
         .unwrap_or_default()
         .ends_with("garbage.wasm"));
 }
+
+#[test]
+fn builtins_that_reach_outside_the_process_are_unavailable() {
+    let dir = tmp();
+    let p = write(
+        dir.path(),
+        "net.rego",
+        "package net\nimport rego.v1\ndeny contains r.body if {\n  r := http.send({\"method\": \"GET\", \"url\": \"http://127.0.0.1:9\"})\n}\n",
+    );
+    let good = write(dir.path(), "ok.rego", "package ok\nimport rego.v1\ndeny contains \"ran\" if input.kind\n");
+    let out = policy(&[
+        "eval",
+        "--no-builtin",
+        "-p",
+        p.to_str().expect("utf8"),
+        "-p",
+        good.to_str().expect("utf8"),
+        "examples/kubernetes/hardened-pod.yaml",
+        "-f",
+        "json",
+    ]);
+    let report = json_of(&out);
+    // http.send is compiled out of regorus: the rule fails with an error naming the call
+    // and its location, nothing is sent, and the other policy still runs.
+    assert_eq!(code(&out), 2);
+    let errors = report["errors"].as_array().expect("errors");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0]["id"], "POL001");
+    let msg = errors[0]["message"].as_str().unwrap_or_default();
+    assert!(msg.contains("could not find function http.send") && msg.contains("net.rego:4:"), "{msg}");
+    assert_eq!(findings(&report), vec![("ok.deny".to_string(), 1, 1)]);
+}

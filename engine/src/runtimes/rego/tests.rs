@@ -1,3 +1,5 @@
+//! Unit tests of the Rego runtime: entry rules, METADATA, routing, limits, exceptions.
+
 use super::*;
 
 fn src(path: &str, text: &str) -> RegoSource {
