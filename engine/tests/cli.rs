@@ -706,7 +706,11 @@ fn builtins_that_reach_outside_the_process_are_unavailable() {
         "net.rego",
         "package net\nimport rego.v1\ndeny contains r.body if {\n  r := http.send({\"method\": \"GET\", \"url\": \"http://127.0.0.1:9\"})\n}\n",
     );
-    let good = write(dir.path(), "ok.rego", "package ok\nimport rego.v1\ndeny contains \"ran\" if input.kind\n");
+    let good = write(
+        dir.path(),
+        "ok.rego",
+        "package ok\nimport rego.v1\ndeny contains \"ran\" if input.kind\n",
+    );
     let out = policy(&[
         "eval",
         "--no-builtin",
@@ -726,6 +730,34 @@ fn builtins_that_reach_outside_the_process_are_unavailable() {
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert_eq!(errors[0]["id"], "POL001");
     let msg = errors[0]["message"].as_str().unwrap_or_default();
-    assert!(msg.contains("could not find function http.send") && msg.contains("net.rego:4:"), "{msg}");
+    assert!(
+        msg.contains("could not find function http.send") && msg.contains("net.rego:4:"),
+        "{msg}"
+    );
     assert_eq!(findings(&report), vec![("ok.deny".to_string(), 1, 1)]);
+}
+
+#[test]
+fn skipped_inputs_are_listed_and_not_a_pass() {
+    let dir = tmp();
+    let big = write(dir.path(), "big.yaml", &"a: 1\n".repeat(100));
+    let out = policy(&[
+        "eval",
+        big.to_str().expect("utf8"),
+        "--max-file-size",
+        "100",
+        "-f",
+        "json",
+    ]);
+    assert_eq!(code(&out), 2);
+    let report = json_of(&out);
+    let input = &report["inputs"][0];
+    assert_eq!(input["status"], "skipped");
+    assert!(
+        input["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("100-byte limit"),
+        "{input}"
+    );
 }

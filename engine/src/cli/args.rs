@@ -10,7 +10,8 @@ use crate::report::Format;
 const EXIT_CODES: &str = "Exit codes:
   0  no finding at or above --fail-on (warn results only count with --fail-on-warn)
   1  findings at or above --fail-on
-  2  usage, configuration or policy errors, or an input that could not be checked";
+  2  usage, configuration or policy errors, or an input that could not be checked
+     (a parse error, a skipped file, a rule that failed or timed out)";
 
 /// Policy-as-code for container security: checks Dockerfiles, Kubernetes manifests,
 /// image metadata and CI workflows against Rego and WASM policies.

@@ -70,9 +70,15 @@ pub(super) fn collect_inputs(a: &InputArgs) -> anyhow::Result<Vec<FileReport>> {
     Ok(inputs::discover::collect(&a.paths, &opts))
 }
 
-/// The exit status a report deserves.
+/// The exit status a report deserves. An input that was skipped (too large, or of a kind
+/// that cannot be told) was not checked, so it counts like an error: CI must not pass
+/// because a file was silently left out.
 pub fn exit_status(report: &Report, opts: &ReportOptions) -> ExitStatus {
-    if !report.errors.is_empty() {
+    let skipped = report
+        .inputs
+        .iter()
+        .any(|i| matches!(i.status, crate::diagnostics::InputStatus::Skipped { .. }));
+    if !report.errors.is_empty() || skipped {
         ExitStatus::Error
     } else if report.findings.iter().any(|f| opts.is_failing(f)) {
         ExitStatus::Failure
