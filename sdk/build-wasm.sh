@@ -20,8 +20,9 @@
 # built with the Debian toolchain; a different compiler produces different (valid) bytes,
 # so --check needs the same one.
 #
-# Reproducibility: paths are remapped (repo, cargo home, target dir), no debug info,
-# symbols stripped, one codegen unit, fat LTO, lockfile enforced (--locked).
+# Reproducibility: sources are built from a fixed staging folder ($TMPDIR/policy-wasm-stage),
+# paths are remapped (sources, cargo home, target dir), no debug info, symbols stripped, one
+# codegen unit, fat LTO, lockfile enforced (--locked).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -92,12 +93,29 @@ compare() { # <built> <committed>
   fi
 }
 
+# Rust sources are copied to a fixed staging path before building: cargo derives crate
+# hashes (and so symbol names, which decide code layout) from where the sources are, so a
+# clone in another folder would otherwise produce different bytes.
+STAGE="${TMPDIR:-/tmp}/policy-wasm-stage"
+
+stage_crate() { # <crate dir> -> prints the staged crate dir
+  local rel="${1#"$ROOT"/}"
+  rm -rf "$STAGE"
+  mkdir -p "$STAGE/$(dirname "$rel")"
+  (cd "$ROOT" && tar --exclude=target --exclude='*.wasm' -cf - sdk "$rel") | (cd "$STAGE" && tar -xf -)
+  # policy-sdk inherits package fields and lints from the root workspace manifest; stage a
+  # copy whose only member is the SDK.
+  sed -e 's/^members = .*/members = ["sdk"]/' -e '/^exclude = /d' "$ROOT/Cargo.toml" >"$STAGE/Cargo.toml"
+  echo "$STAGE/$rel"
+}
+
 build_rust() { # <crate dir>
-  local dir="$1" name toolchain
-  name="$(awk -F'"' '/^\[package\]/{p=1;next} /^\[/{p=0} p && /^name *=/{print $2; exit}' "$dir/Cargo.toml")"
+  local src="$1" dir name toolchain
+  name="$(awk -F'"' '/^\[package\]/{p=1;next} /^\[/{p=0} p && /^name *=/{print $2; exit}' "$src/Cargo.toml")"
   toolchain="$(pick_rust_toolchain)"
-  echo "rust: ${dir#"$ROOT"/} ($name) with the $toolchain toolchain"
-  local flags="--remap-path-prefix=$ROOT=/policy --remap-path-prefix=$CARGO_HOME_DIR=/cargo --remap-path-prefix=$TARGET_DIR=/target -C debuginfo=0 -C strip=symbols -C codegen-units=1"
+  echo "rust: ${src#"$ROOT"/} ($name) with the $toolchain toolchain"
+  dir="$(stage_crate "$src")"
+  local flags="--remap-path-prefix=$STAGE=/policy --remap-path-prefix=$CARGO_HOME_DIR=/cargo --remap-path-prefix=$TARGET_DIR=/target -C debuginfo=0 -C strip=symbols -C codegen-units=1"
   local -a cmd
   if [ "$toolchain" = rustup ]; then
     cmd=(cargo build --release --locked --target wasm32-unknown-unknown)
@@ -112,9 +130,9 @@ build_rust() { # <crate dir>
   fi
   local built="$TARGET_DIR/wasm32-unknown-unknown/release/${name//-/_}.wasm"
   local dest
-  dest="$(destination "$dir" "$name.wasm")"
+  dest="$(destination "$src" "$name.wasm")"
   cp "$built" "$dest"
-  compare "$dest" "$dir/$name.wasm"
+  compare "$dest" "$src/$name.wasm"
 }
 
 build_c() { # <dir>
