@@ -35,6 +35,7 @@ pub(super) fn policy_options(p: &PolicyArgs) -> anyhow::Result<PolicyOptions> {
                 DockerfileInput::Native => DockerfileShape::Native,
                 DockerfileInput::Conftest => DockerfileShape::Conftest,
             },
+            ..RegoOptions::default()
         },
     })
 }
