@@ -8,7 +8,10 @@
 //!
 //! Builtins that reach outside the process (`http.send`, `opa.runtime`) are compiled out
 //! of regorus (its `http` and `opa-runtime` features are off). Each evaluation runs under
-//! regorus's cooperative execution timer; a runaway rule becomes a [`RuleFailure`].
+//! regorus's cooperative execution timer and is timed here as well, so a rule that ran
+//! past its limit inside one uninterruptible builtin call is still a timeout; the
+//! builtins that can build a huge value in one call are size-checked (`limits.rs`), and
+//! a panic inside regorus is contained. A runaway rule becomes a [`RuleFailure`].
 
 mod limits;
 mod results;
@@ -494,7 +497,9 @@ fn millis(d: Duration) -> u128 {
 impl RegoEvaluator {
     /// Sets the `input` document for the following [`RegoEvaluator::evaluate`] calls.
     pub fn set_input(&mut self, input: &serde_json::Value) {
-        let value = regorus::Value::from(input.clone());
+        // Deserialize from the borrowed document: the same visitor as regorus's
+        // `From<serde_json::Value>`, without cloning the whole document first.
+        let value = serde::Deserialize::deserialize(input).unwrap_or(regorus::Value::Undefined);
         self.engine.set_input(value.clone());
         self.input = Some(value);
     }
