@@ -761,3 +761,69 @@ fn skipped_inputs_are_listed_and_not_a_pass() {
         "{input}"
     );
 }
+
+#[test]
+fn huge_builtin_call_is_contained_and_the_run_goes_on() {
+    let dir = tmp();
+    let bomb = write(
+        dir.path(),
+        "bomb.rego",
+        "package bomb\nimport rego.v1\ndeny contains x if {\n  x := count(numbers.range(1, 1000000000))\n}\n\
+         deny_replace contains x if {\n  a := concat(\"\", [\"a\" | some _ in numbers.range(1, 100000)])\n  x := count(replace(a, \"a\", a))\n}\n\
+         deny_nested contains x if {\n  some a in numbers.range(1, 100000)\n  some b in numbers.range(1, 100000)\n  x := a + b\n  x < 0\n}\n",
+    );
+    let good = write(
+        dir.path(),
+        "good.rego",
+        "package good\nimport rego.v1\ndeny contains \"still here\" if input.kind\n",
+    );
+    let input = write(
+        dir.path(),
+        "pod.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n",
+    );
+    let start = Instant::now();
+    let out = policy(&[
+        "eval",
+        "--no-builtin",
+        "-p",
+        bomb.to_str().expect("utf8"),
+        "-p",
+        good.to_str().expect("utf8"),
+        "--timeout",
+        "400",
+        input.to_str().expect("utf8"),
+        "-f",
+        "json",
+    ]);
+    let took = start.elapsed();
+    assert_eq!(code(&out), 2, "{}", String::from_utf8_lossy(&out.stderr));
+    let report = json_of(&out);
+    let errors = report["errors"].as_array().expect("errors");
+    let mut ids: Vec<(&str, &str)> = errors
+        .iter()
+        .map(|e| {
+            (
+                e["id"].as_str().unwrap_or_default(),
+                e["message"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    ids.sort();
+    assert_eq!(ids.len(), 3, "{errors:?}");
+    assert_eq!(ids[0].0, "POL001");
+    assert_eq!(ids[1].0, "POL001");
+    assert!(
+        ids.iter()
+            .any(|(_, m)| m.contains("over the limit of 1000000")),
+        "{ids:?}"
+    );
+    assert!(
+        ids.iter().any(|(_, m)| m.contains("`replace` would build")),
+        "{ids:?}"
+    );
+    assert_eq!(ids[2].0, "POL002");
+    assert!(ids[2].1.contains("time limit of 400 ms"), "{ids:?}");
+    assert_eq!(findings(&report).len(), 1, "the other policy still ran");
+    assert!(took < Duration::from_millis(3000), "took {took:?}");
+}

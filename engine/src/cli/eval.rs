@@ -36,6 +36,7 @@ pub(super) fn policy_options(p: &PolicyArgs) -> anyhow::Result<PolicyOptions> {
                 DockerfileInput::Native => DockerfileShape::Native,
                 DockerfileInput::Conftest => DockerfileShape::Conftest,
             },
+            ..RegoOptions::default()
         },
         wasm: WasmLimits {
             deadline: std::time::Duration::from_millis(p.timeout),

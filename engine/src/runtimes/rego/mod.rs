@@ -8,9 +8,15 @@
 //!
 //! Builtins that reach outside the process (`http.send`, `opa.runtime`) are compiled out
 //! of regorus (its `http` and `opa-runtime` features are off). Each evaluation runs under
-//! regorus's cooperative execution timer; a runaway rule becomes a [`RuleFailure`].
+//! regorus's cooperative execution timer and is timed here as well, so a rule that ran
+//! past its limit inside one uninterruptible builtin call is still a timeout; the
+//! builtins that can build a huge value in one call are size-checked (`limits.rs`), and
+//! a panic inside regorus is contained. A runaway rule becomes a [`RuleFailure`].
 
+mod limits;
 mod results;
+
+pub use limits::{MAX_RANGE_ELEMENTS, MAX_STRING_BYTES};
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -56,6 +62,8 @@ pub struct RegoOptions {
     pub namespaces: Vec<globset::GlobMatcher>,
     /// The Dockerfile input shape for packages that do not declare one.
     pub dockerfile_shape: DockerfileShape,
+    /// How many interpreter steps regorus runs between two looks at the clock.
+    pub check_interval: NonZeroU32,
 }
 
 impl Default for RegoOptions {
@@ -64,9 +72,16 @@ impl Default for RegoOptions {
             timeout: Duration::from_secs(2),
             namespaces: Vec::new(),
             dockerfile_shape: DockerfileShape::Native,
+            check_interval: DEFAULT_CHECK_INTERVAL,
         }
     }
 }
+
+/// Default of [`RegoOptions::check_interval`].
+pub const DEFAULT_CHECK_INTERVAL: NonZeroU32 = match NonZeroU32::new(16) {
+    Some(n) => n,
+    None => NonZeroU32::MIN,
+};
 
 /// An entry rule: a `deny`, `violation` or `warn` rule (possibly with a suffix).
 #[derive(Debug, Clone)]
@@ -105,6 +120,7 @@ impl RegoPackage {
 #[derive(Clone)]
 pub struct RegoPolicySet {
     engine: regorus::Engine,
+    timeout: Duration,
     /// Packages that have entry rules, sorted by name.
     pub packages: Vec<RegoPackage>,
     /// Load and compile errors (the rest of the set still works).
@@ -229,8 +245,12 @@ fn new_engine(opts: &RegoOptions) -> regorus::Engine {
     engine.set_rego_v0(false);
     engine.set_execution_timer_config(ExecutionTimerConfig {
         limit: opts.timeout,
-        check_interval: NonZeroU32::new(16).unwrap_or(NonZeroU32::MIN),
+        check_interval: opts.check_interval,
     });
+    // Installing into a fresh engine cannot clash with an earlier extension.
+    if let Err(e) = limits::install(&mut engine) {
+        debug_assert!(false, "bounded builtins: {e}");
+    }
     engine
 }
 
@@ -297,6 +317,7 @@ impl RegoPolicySet {
                             // Nothing identifiable: run with no Rego policies.
                             return RegoPolicySet {
                                 engine: new_engine(opts),
+                                timeout: opts.timeout,
                                 packages: Vec::new(),
                                 errors,
                             };
@@ -388,6 +409,7 @@ impl RegoPolicySet {
         packages.sort_by(|a, b| a.name.cmp(&b.name));
         RegoPolicySet {
             engine,
+            timeout: opts.timeout,
             packages,
             errors,
         }
@@ -404,6 +426,9 @@ impl RegoPolicySet {
     pub fn evaluator(&self) -> RegoEvaluator {
         RegoEvaluator {
             engine: self.engine.clone(),
+            pristine: self.engine.clone(),
+            input: None,
+            timeout: self.timeout,
         }
     }
 }
@@ -439,18 +464,72 @@ fn first_line(msg: &str) -> String {
 #[derive(Clone)]
 pub struct RegoEvaluator {
     engine: regorus::Engine,
+    /// The engine as compiled, to start over from after a panic inside regorus.
+    pristine: regorus::Engine,
+    /// The current input (cheap to clone: regorus values share their contents).
+    input: Option<regorus::Value>,
+    timeout: Duration,
 }
 
 impl std::fmt::Debug for RegoEvaluator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RegoEvaluator").finish_non_exhaustive()
+        f.debug_struct("RegoEvaluator")
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
     }
+}
+
+/// Why one rule evaluation produced no value.
+enum Failed {
+    /// regorus returned an error after `took`.
+    Error(anyhow::Error, Duration),
+    /// It returned a value, but only after running past the limit (one builtin call
+    /// that the cooperative timer could not interrupt).
+    Overran(Duration),
+    /// regorus panicked.
+    Panicked(String),
+}
+
+fn millis(d: Duration) -> u128 {
+    d.as_millis()
 }
 
 impl RegoEvaluator {
     /// Sets the `input` document for the following [`RegoEvaluator::evaluate`] calls.
     pub fn set_input(&mut self, input: &serde_json::Value) {
-        self.engine.set_input(regorus::Value::from(input.clone()));
+        // Deserialize from the borrowed document: the same visitor as regorus's
+        // `From<serde_json::Value>`, without cloning the whole document first.
+        let value = serde::Deserialize::deserialize(input).unwrap_or(regorus::Value::Undefined);
+        self.engine.set_input(value.clone());
+        self.input = Some(value);
+    }
+
+    /// Evaluates one rule under the time limit, containing panics.
+    fn eval_rule(&mut self, query: &str) -> Result<regorus::Value, Failed> {
+        let start = std::time::Instant::now();
+        let engine = &mut self.engine;
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            engine.eval_rule(query.to_string())
+        }));
+        let took = start.elapsed();
+        match outcome {
+            Ok(Ok(_)) if took > self.timeout => Err(Failed::Overran(took)),
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(Failed::Error(e, took)),
+            Err(payload) => {
+                // The engine may be left half-updated: start again from the compiled one.
+                self.engine = self.pristine.clone();
+                if let Some(input) = &self.input {
+                    self.engine.set_input(input.clone());
+                }
+                let what = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_string())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".into());
+                Err(Failed::Panicked(what))
+            }
+        }
     }
 
     /// Evaluates the entry rules of `pkg` that apply to `kind` against the current input.
@@ -462,13 +541,10 @@ impl RegoEvaluator {
         let mut results = Vec::new();
         let mut failures = Vec::new();
         let exceptions = if pkg.has_exceptions {
-            match self
-                .engine
-                .eval_rule(format!("data.{}.exception", pkg.name))
-            {
+            match self.eval_rule(&format!("data.{}.exception", pkg.name)) {
                 Ok(v) => results::exception_names(&v),
                 Err(e) => {
-                    failures.push(self.failure(&format!("{}.exception", pkg.name), pkg, &e));
+                    failures.push(self.failure(&format!("{}.exception", pkg.name), pkg, e));
                     Vec::new()
                 }
             }
@@ -482,21 +558,52 @@ impl RegoEvaluator {
             if exceptions.iter().any(|n| n == exception_name(&entry.name)) {
                 continue;
             }
-            match self.engine.eval_rule(entry.query.clone()) {
+            match self.eval_rule(&entry.query) {
                 Ok(value) => results::collect(&value, entry, pkg, &mut results),
-                Err(e) => failures.push(self.failure(&entry.meta.id, pkg, &e)),
+                Err(e) => failures.push(self.failure(&entry.meta.id, pkg, e)),
             }
         }
         (results, failures)
     }
 
-    fn failure(&self, rule: &str, pkg: &RegoPackage, e: &anyhow::Error) -> RuleFailure {
-        let timeout = e.chain().any(|c| {
-            matches!(
-                c.downcast_ref::<regorus::LimitError>(),
-                Some(regorus::LimitError::TimeLimitExceeded { .. })
-            )
-        });
+    fn failure(&self, rule: &str, pkg: &RegoPackage, failed: Failed) -> RuleFailure {
+        let limit = millis(self.timeout);
+        let (timeout, message) = match failed {
+            Failed::Error(e, took) => {
+                let text = format!("{e:#}");
+                // regorus re-wraps errors raised inside function calls as text, so the
+                // typed error is not always in the chain.
+                let timeout = e.chain().any(|c| {
+                    matches!(
+                        c.downcast_ref::<regorus::LimitError>(),
+                        Some(regorus::LimitError::TimeLimitExceeded { .. })
+                    )
+                }) || (took >= self.timeout && text.contains("exceeded time limit"));
+                if timeout {
+                    (
+                        true,
+                        format!(
+                            "rule {rule} exceeded its time limit of {limit} ms and was stopped after {} ms",
+                            millis(took)
+                        ),
+                    )
+                } else {
+                    (false, format!("rule {rule} failed: {}", first_line(&text)))
+                }
+            }
+            Failed::Overran(took) => (
+                true,
+                format!(
+                    "rule {rule} exceeded its time limit of {limit} ms: it ran for {} ms inside \
+                     a single builtin call that cannot be interrupted; its results were dropped",
+                    millis(took)
+                ),
+            ),
+            Failed::Panicked(what) => (
+                false,
+                format!("rule {rule} failed: the Rego engine panicked ({what})"),
+            ),
+        };
         let file = pkg
             .entries
             .first()
@@ -506,14 +613,7 @@ impl RegoEvaluator {
             rule: rule.to_string(),
             file,
             timeout,
-            message: if timeout {
-                format!(
-                    "rule {rule} exceeded its time limit and was stopped: {}",
-                    first_line(&format!("{e:#}"))
-                )
-            } else {
-                format!("rule {rule} failed: {}", first_line(&format!("{e:#}")))
-            },
+            message,
         }
     }
 }

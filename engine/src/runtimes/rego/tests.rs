@@ -1,6 +1,7 @@
 //! Unit tests of the Rego runtime: entry rules, METADATA, routing, limits, exceptions.
 
 use super::*;
+use crate::runtimes::{RawResult, RuleFailure};
 
 fn src(path: &str, text: &str) -> RegoSource {
     RegoSource {
@@ -112,4 +113,209 @@ fn conftest_exceptions() {
     let msgs: Vec<_> = results.iter().map(|r| r.message.as_str()).collect();
     assert_eq!(msgs, vec!["bar"]);
     assert_eq!(results[0].rule.id, "main.deny_bar");
+}
+
+/// Compiles one `package t` file and evaluates it on `input` with a `limit` in ms.
+fn run_one(
+    body: &str,
+    input: serde_json::Value,
+    limit: u64,
+) -> (Vec<RawResult>, Vec<RuleFailure>, Duration) {
+    let set = RegoPolicySet::compile(
+        &[src("t.rego", &format!("package t\nimport rego.v1\n{body}"))],
+        &[],
+        &RegoOptions {
+            timeout: Duration::from_millis(limit),
+            ..Default::default()
+        },
+    );
+    assert!(set.errors.is_empty(), "{:?}", set.errors);
+    let mut ev = set.evaluator();
+    ev.set_input(&input);
+    let start = std::time::Instant::now();
+    let (results, failures) = ev.evaluate(&set.packages[0], DocumentKind::Json);
+    (results, failures, start.elapsed())
+}
+
+#[test]
+fn nested_range_is_stopped_within_twice_the_limit() {
+    let (_, failures, took) = run_one(
+        "deny contains x if {\n  some a in numbers.range(1, 100000)\n  some b in numbers.range(1, 100000)\n  x := a + b\n  x < 0\n}\n",
+        serde_json::json!({}),
+        300,
+    );
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert!(failures[0].timeout, "{:?}", failures[0]);
+    assert!(
+        failures[0].message.contains("time limit of 300 ms"),
+        "{}",
+        failures[0].message
+    );
+    assert!(took >= Duration::from_millis(300), "took {took:?}");
+    assert!(took < Duration::from_millis(600), "took {took:?}");
+}
+
+#[test]
+fn timeout_inside_a_function_call_is_a_timeout() {
+    // regorus re-wraps errors raised inside functions as text; still a timeout.
+    let mut body = String::from("f0(x) := x + 1\n");
+    for i in 1..40 {
+        body.push_str(&format!("f{i}(x) := f{p}(x) + f{p}(x)\n", p = i - 1));
+    }
+    body.push_str("deny contains x if {\n  x := f39(1)\n  x < 0\n}\n");
+    let (_, failures, took) = run_one(&body, serde_json::json!({}), 200);
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert!(failures[0].timeout, "{:?}", failures[0]);
+    assert!(took < Duration::from_millis(400), "took {took:?}");
+}
+
+#[test]
+fn huge_range_is_refused_and_other_rules_still_run() {
+    let start = std::time::Instant::now();
+    let (results, failures, _) = run_one(
+        "deny contains x if {\n  x := count(numbers.range(1, 1000000000))\n}\ndeny_range_step contains x if {\n  x := count(numbers.range_step(1, 1000000000, 1))\n}\nwarn contains \"still here\" if true\n",
+        serde_json::json!({}),
+        2000,
+    );
+    // Refused up front: no 24 GB allocation, no time spent.
+    assert!(start.elapsed() < Duration::from_millis(1000));
+    assert_eq!(failures.len(), 2, "{failures:?}");
+    for f in &failures {
+        assert!(!f.timeout, "{f:?}");
+        assert!(
+            f.message
+                .contains("1000000000 elements, over the limit of 1000000"),
+            "{}",
+            f.message
+        );
+    }
+    let msgs: Vec<_> = results.iter().map(|r| r.message.as_str()).collect();
+    assert_eq!(msgs, vec!["still here"]);
+}
+
+#[test]
+fn string_bombs_are_refused() {
+    let a = "a := concat(\"\", [\"a\" | some _ in numbers.range(1, 100000)])";
+    for (call, name) in [
+        ("replace(a, \"a\", a)", "`replace`"),
+        ("strings.replace_n({\"a\": a}, a)", "`strings.replace_n`"),
+        ("regex.replace(a, \"a\", a)", "`regex.replace`"),
+    ] {
+        let body = format!("deny contains x if {{\n  {a}\n  x := count({call})\n}}\n");
+        let (results, failures, _) = run_one(&body, serde_json::json!({}), 5000);
+        assert!(results.is_empty(), "{call}");
+        assert_eq!(failures.len(), 1, "{call}: {failures:?}");
+        assert!(
+            failures[0].message.contains(name) && failures[0].message.contains("over the limit"),
+            "{call}: {}",
+            failures[0].message
+        );
+    }
+    // Group references: 1 MB in, 80 copies of each match out.
+    let body = format!(
+        "deny contains x if {{\n  a := concat(\"\", [\"a\" | some _ in numbers.range(1, 1000000)])\n  x := count(regex.replace(a, \"(a)\", \"{}\"))\n}}\n",
+        "$1".repeat(80)
+    );
+    let (_, failures, _) = run_one(&body, serde_json::json!({}), 20000);
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert!(
+        failures[0].message.contains("over the limit"),
+        "{}",
+        failures[0].message
+    );
+}
+
+#[test]
+fn bounded_builtins_keep_regorus_results() {
+    let calls = [
+        "numbers.range(1, 5)",
+        "numbers.range(3, -1)",
+        "numbers.range(7, 7)",
+        "numbers.range(1.5, 3)",
+        "numbers.range_step(1, 10, 3)",
+        "numbers.range_step(10, 1, 3)",
+        "numbers.range_step(0, 9, 3)",
+        "replace(\"a-b-c\", \"-\", \"+\")",
+        "replace(\"ab\", \"\", \".\")",
+        "replace(\"\", \"\", \"x\")",
+        "strings.replace_n({\"a\": \"b\", \"b\": \"c\"}, \"ab\")",
+        "strings.replace_n({}, \"ab\")",
+        "regex.replace(\"k8s-app v1.2\", \"([a-z]+)([0-9])\", \"${2}$1\")",
+        "regex.replace(\"abc\", \"\", \"-\")",
+        "regex.replace(\"abc\", \"[\", \"x\")",
+    ];
+    let set = RegoPolicySet::compile(
+        &[src("t.rego", "package t\nimport rego.v1\n")],
+        &[],
+        &RegoOptions::default(),
+    );
+    let mut ours = set.engine.clone();
+    let mut plain = regorus::Engine::new();
+    plain.set_rego_v0(false);
+    for call in calls {
+        let query = format!("x := {call}");
+        let got = ours
+            .eval_query(query.clone(), false)
+            .map(|r| format!("{:?}", r.result));
+        let want = plain
+            .eval_query(query, false)
+            .map(|r| format!("{:?}", r.result));
+        // Errors point at the call rather than the operand: compare their text.
+        let text = |e: &anyhow::Error| {
+            let e = e.to_string();
+            e.rsplit("error:")
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_string()
+        };
+        assert_eq!(
+            got.as_ref().map_err(text),
+            want.as_ref().map_err(text),
+            "{call}"
+        );
+    }
+}
+
+#[test]
+fn zero_step_is_an_error_not_a_panic() {
+    // regorus's own numbers.range_step divides by the step.
+    let (_, failures, _) = run_one(
+        "deny contains x if {\n  x := numbers.range_step(1, 10, 0)\n}\n",
+        serde_json::json!({}),
+        2000,
+    );
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert!(
+        failures[0]
+            .message
+            .contains("step must be a positive integer"),
+        "{}",
+        failures[0].message
+    );
+}
+
+#[test]
+fn a_builtin_call_past_the_limit_is_a_timeout() {
+    // `walk` is one uninterruptible builtin call; with a 1 ms limit the rule is either
+    // stopped by regorus's timer or flagged afterwards, never reported as passing.
+    let leaves: serde_json::Map<String, serde_json::Value> = (0..200)
+        .map(|i| (format!("k{i}"), serde_json::json!(i)))
+        .collect();
+    let input = serde_json::json!({
+        "items": (0..500).map(|_| serde_json::Value::Object(leaves.clone())).collect::<Vec<_>>()
+    });
+    let (results, failures, _) = run_one(
+        "deny contains x if {\n  x := count([p | walk(input, [p, _])])\n}\n",
+        input,
+        1,
+    );
+    assert!(results.is_empty(), "{results:?}");
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert!(failures[0].timeout, "{:?}", failures[0]);
+    assert!(
+        failures[0].message.contains("time limit of 1 ms"),
+        "{}",
+        failures[0].message
+    );
 }
