@@ -273,3 +273,41 @@ fn load_wasm(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn a_policy_set_can_be_shared_across_threads() {
+        // Compiled once, shared behind an Arc by workers (and, later, swapped by hot reload).
+        assert_send_sync::<PolicySet>();
+        assert_send_sync::<Arc<PolicySet>>();
+    }
+
+    #[test]
+    fn data_files_merge_deeply() {
+        let mut into = serde_json::json!({"a": {"x": 1, "y": [1]}, "b": 1});
+        merge(
+            &mut into,
+            serde_json::json!({"a": {"y": [2], "z": 3}, "c": 4}),
+        );
+        assert_eq!(
+            into,
+            serde_json::json!({"a": {"x": 1, "y": [2], "z": 3}, "b": 1, "c": 4})
+        );
+    }
+
+    #[test]
+    fn malformed_data_file_reports_line_and_column() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("d.yaml");
+        std::fs::write(&p, "a:\n  b: [1, 2\n").expect("write");
+        let err = read_data_file(&p).expect_err("invalid");
+        assert_eq!(err.kind, ErrorKind::PolicyError);
+        assert!(err.line >= 2, "{err:?}");
+        assert!(err.message.starts_with("invalid YAML data"), "{err:?}");
+    }
+}
