@@ -248,6 +248,36 @@ fn meta_from(
     }
 }
 
+/// Whether a policy opts into Rego v1 explicitly (`import rego.v1`).
+fn imports_rego_v1(text: &str) -> bool {
+    text.lines().any(|l| {
+        l.trim_start().strip_prefix("import").is_some_and(|rest| {
+            rest.split('#')
+                .next()
+                .is_some_and(|r| r.trim() == "rego.v1")
+        })
+    })
+}
+
+/// Adds one policy file: as Rego v1 (regorus's and OPA 1.x's default), or, when it does
+/// not say `import rego.v1`, fails to parse as v1 and parses as v0 (`deny[msg] { ... }`,
+/// what conftest and OPA 0.x policies are written in), as v0. When both fail, the v1
+/// error is the one returned.
+fn add_policy(engine: &mut regorus::Engine, src: &RegoSource) -> anyhow::Result<()> {
+    match engine.add_policy(src.path.clone(), src.text.clone()) {
+        Ok(_) => Ok(()),
+        Err(v1_error) if !imports_rego_v1(&src.text) => {
+            // The parser mode is read per `add_policy` call (and by later queries):
+            // switch it for this file only.
+            engine.set_rego_v0(true);
+            let v0 = engine.add_policy(src.path.clone(), src.text.clone());
+            engine.set_rego_v0(false);
+            v0.map(|_| ()).map_err(|_| v1_error)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 fn new_engine(opts: &RegoOptions) -> regorus::Engine {
     let mut engine = regorus::Engine::new();
     engine.set_rego_v0(false);
@@ -298,7 +328,7 @@ impl RegoPolicySet {
                 if excluded.contains(&src.path) {
                     continue;
                 }
-                if let Err(e) = engine.add_policy(src.path.clone(), src.text.clone()) {
+                if let Err(e) = add_policy(&mut engine, src) {
                     let msg = format!("{e:#}");
                     let (line, col) = error_position(&msg, &src.path);
                     errors.push(policy_error(&src.path, line, col, first_line(&msg)));

@@ -526,3 +526,129 @@ fn a_batched_timeout_costs_at_most_one_extra_limit() {
     assert!(took >= Duration::from_millis(600), "took {took:?}");
     assert!(took < Duration::from_millis(1500), "took {took:?}");
 }
+
+const V0: &str = r#"package main
+
+deny[msg] {
+  input.replicas < data.limits.min
+  msg := sprintf("%d replicas", [input.replicas])
+}
+
+violation[{"msg": "latest", "path": ["image"]}] {
+  endswith(input.image, ":latest")
+}
+
+warn_x[msg] {
+  msg := "careful"
+}
+
+exception[rules] {
+  input.skip
+  rules = ["x"]
+}
+"#;
+
+#[test]
+fn v0_policies_load_as_v0() {
+    let set = RegoPolicySet::compile(
+        &[src("v0.rego", V0)],
+        &[serde_json::json!({"limits": {"min": 2}})],
+        &RegoOptions::default(),
+    );
+    assert!(set.errors.is_empty(), "{:?}", set.errors);
+    let names: Vec<_> = set.packages[0]
+        .entries
+        .iter()
+        .map(|e| e.name.as_str())
+        .collect();
+    assert_eq!(names, vec!["deny", "violation", "warn_x"]);
+    assert!(set.packages[0].has_exceptions);
+    let mut ev = set.evaluator();
+    let mut run = |input: serde_json::Value| {
+        ev.set_input(&input);
+        let (results, failures) = ev.evaluate(&set.packages[0], DocumentKind::Json);
+        assert!(failures.is_empty(), "{failures:?}");
+        results
+            .into_iter()
+            .map(|r| (r.rule.id.clone(), r.message, r.level))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        run(serde_json::json!({"replicas": 1, "image": "nginx:latest"})),
+        vec![
+            (
+                "main.deny".to_string(),
+                "1 replicas".to_string(),
+                Level::Deny
+            ),
+            (
+                "main.violation".to_string(),
+                "latest".to_string(),
+                Level::Deny
+            ),
+            (
+                "main.warn_x".to_string(),
+                "careful".to_string(),
+                Level::Warn
+            ),
+        ]
+    );
+    assert_eq!(
+        run(serde_json::json!({"replicas": 3, "image": "nginx:1", "skip": true})),
+        vec![]
+    );
+}
+
+#[test]
+fn a_file_broken_in_both_syntaxes_reports_the_v1_error() {
+    // v1 stops at the head (`if` required, 3:11); v0 would stop at line 5.
+    let set = RegoPolicySet::compile(
+        &[src("bad.rego", "package bad\n\ndeny[msg] {\n  msg :=\n}\n")],
+        &[],
+        &RegoOptions::default(),
+    );
+    assert_eq!(set.errors.len(), 1, "{:?}", set.errors);
+    let e = &set.errors[0];
+    assert_eq!((e.file.as_str(), e.line, e.column), ("bad.rego", 3, 11));
+    assert!(
+        e.message.contains("`if` keyword is required"),
+        "{}",
+        e.message
+    );
+}
+
+#[test]
+fn a_file_that_imports_rego_v1_is_never_read_as_v0() {
+    let text = format!(
+        "package main\nimport rego.v1 # explicit\n{}",
+        &V0["package main\n".len()..]
+    );
+    let set = RegoPolicySet::compile(&[src("v1.rego", &text)], &[], &RegoOptions::default());
+    assert_eq!(set.errors.len(), 1, "{:?}", set.errors);
+    assert_eq!(set.errors[0].line, 4, "{:?}", set.errors[0]);
+    assert!(set.packages.is_empty());
+}
+
+#[test]
+fn v0_and_v1_files_mix_in_one_set() {
+    let set = RegoPolicySet::compile(
+        &[
+            src("v0.rego", V0),
+            src(
+                "v1.rego",
+                "package other\nimport rego.v1\ndeny contains \"v1\" if input.image\n",
+            ),
+        ],
+        &[serde_json::json!({"limits": {"min": 2}})],
+        &RegoOptions::default(),
+    );
+    assert!(set.errors.is_empty(), "{:?}", set.errors);
+    let mut ev = set.evaluator();
+    ev.set_input(&serde_json::json!({"replicas": 5, "image": "a:1"}));
+    let pkgs: Vec<&RegoPackage> = set.packages.iter().collect();
+    let (results, failures) = ev.evaluate_packages(&pkgs, DocumentKind::Json);
+    assert!(failures.is_empty(), "{failures:?}");
+    let msgs: Vec<_> = results.iter().map(|r| r.message.as_str()).collect();
+    assert_eq!(msgs, vec!["careful", "v1"]);
+    assert_eq!(ev.batch_stats().batched, 1);
+}
