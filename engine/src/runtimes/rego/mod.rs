@@ -20,6 +20,7 @@ pub use limits::{MAX_RANGE_ELEMENTS, MAX_STRING_BYTES};
 
 use std::fmt::Write as _;
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -128,6 +129,8 @@ pub struct RegoPolicySet {
     engine: regorus::Engine,
     timeout: Duration,
     batch: bool,
+    /// Set once a batch of this set ran out of time (shared by its evaluators).
+    batch_timed_out: Arc<AtomicBool>,
     plans: Arc<[BatchPlan]>,
     /// Packages that have entry rules, sorted by name.
     pub packages: Vec<RegoPackage>,
@@ -357,6 +360,7 @@ impl RegoPolicySet {
                                 engine: new_engine(opts),
                                 timeout: opts.timeout,
                                 batch: opts.batch,
+                                batch_timed_out: Arc::default(),
                                 plans: Arc::new([]),
                                 packages: Vec::new(),
                                 errors,
@@ -458,6 +462,7 @@ impl RegoPolicySet {
             engine,
             timeout: opts.timeout,
             batch: opts.batch,
+            batch_timed_out: Arc::default(),
             plans: plans.into(),
             packages,
             errors,
@@ -479,6 +484,7 @@ impl RegoPolicySet {
             input: None,
             timeout: self.timeout,
             batch: self.batch,
+            batch_timed_out: Arc::clone(&self.batch_timed_out),
             plans: Arc::clone(&self.plans),
             stats: BatchStats::default(),
         }
@@ -522,6 +528,7 @@ pub struct RegoEvaluator {
     input: Option<regorus::Value>,
     timeout: Duration,
     batch: bool,
+    batch_timed_out: Arc<AtomicBool>,
     plans: Arc<[BatchPlan]>,
     stats: BatchStats,
 }
@@ -617,19 +624,20 @@ impl RegoEvaluator {
     /// [`RegoEvaluator::evaluate`] on each package in turn.
     ///
     /// When more than one rule (counting `exception` sets) is to be evaluated, they are
-    /// evaluated in one regorus query, so that rules and helpers shared between entry
+    /// evaluated in one regorus call, so that rules and helpers shared between entry
     /// rules (`data.lib.*`) are computed once per document instead of once per entry
-    /// rule. When that query fails in any way (a rule error, the time limit, a builtin
+    /// rule. When that call fails in any way (a rule error, the time limit, a builtin
     /// that overran it, a panic), its partial work is dropped and every package is
-    /// evaluated again rule by rule, which isolates the failing rule exactly as before;
-    /// the query runs under the same per-call limit as one rule, so the worst case of a
-    /// document is one limit more than rule by rule.
+    /// evaluated again rule by rule, which isolates the failing rule exactly as before.
+    /// The batch runs under the same limit as one rule, and a batch that runs out of
+    /// time turns batching off for every evaluator of the set, so batching adds at most
+    /// one limit to a document and one limit per worker thread to a whole run.
     pub fn evaluate_packages(
         &mut self,
         pkgs: &[&RegoPackage],
         kind: DocumentKind,
     ) -> (Vec<RawResult>, Vec<RuleFailure>) {
-        if self.batch {
+        if self.batch && !self.batch_timed_out.load(Ordering::Relaxed) {
             match self.evaluate_batched(pkgs, kind) {
                 Batched::Done(results) => {
                     self.stats.batched += 1;
@@ -669,7 +677,8 @@ impl RegoEvaluator {
         let values = match plan {
             Some(plan) => match self.eval_rule(&plan.rule) {
                 Ok(regorus::Value::Array(items)) => items.to_vec(),
-                _ => return Batched::Failed,
+                Ok(_) => return Batched::Failed,
+                Err(failed) => return self.batch_failed(&failed),
             },
             None => {
                 let query = paths
@@ -678,8 +687,9 @@ impl RegoEvaluator {
                     .map(|(i, path)| format!("r{i} := [x | x := {path}]"))
                     .collect::<Vec<_>>()
                     .join("; ");
-                let Ok(answer) = self.guarded(|engine| engine.eval_query(query, false)) else {
-                    return Batched::Failed;
+                let answer = match self.guarded(|engine| engine.eval_query(query, false)) {
+                    Ok(answer) => answer,
+                    Err(failed) => return self.batch_failed(&failed),
                 };
                 let Some(first) = answer.result.first() else {
                     return Batched::Failed;
@@ -690,6 +700,22 @@ impl RegoEvaluator {
             }
         };
         unpack(&values, pkgs, kind).map_or(Batched::Failed, Batched::Done)
+    }
+
+    /// Notes a failed batch. One that ran out of time turns batching off for every
+    /// evaluator of the policy set: a rule slow enough to stop a batch is likely slow on
+    /// the next documents too, and each batch that times out costs one more limit. So
+    /// the extra time batching can add to a run is one limit per worker thread (the
+    /// batches already running when the first one timed out).
+    fn batch_failed(&mut self, failed: &Failed) -> Batched {
+        let out_of_time = match failed {
+            Failed::Error(_, took) | Failed::Overran(took) => *took >= self.timeout,
+            Failed::Panicked(_) => false,
+        };
+        if out_of_time {
+            self.batch_timed_out.store(true, Ordering::Relaxed);
+        }
+        Batched::Failed
     }
 
     /// The entry rules of `pkg` one regorus call each (the exception set first).

@@ -652,3 +652,46 @@ fn v0_and_v1_files_mix_in_one_set() {
     assert_eq!(msgs, vec!["careful", "v1"]);
     assert_eq!(ev.batch_stats().batched, 1);
 }
+
+#[test]
+fn after_a_batch_timeout_the_evaluator_goes_rule_by_rule() {
+    let slow = "package slow\nimport rego.v1\ndeny contains x if {\n  some a in numbers.range(1, 100000)\n  some b in numbers.range(1, 100000)\n  x := a + b\n  x < 0\n}\n";
+    let set = RegoPolicySet::compile(
+        &[src("slow.rego", slow), src("main.rego", CONFTEST)],
+        &[],
+        &RegoOptions {
+            timeout: Duration::from_millis(200),
+            ..Default::default()
+        },
+    );
+    let pkgs: Vec<&RegoPackage> = set.packages.iter().collect();
+    let mut ev = set.evaluator();
+    ev.set_input(&serde_json::json!({}));
+    let start = std::time::Instant::now();
+    let (first, first_failures) = ev.evaluate_packages(&pkgs, DocumentKind::Json);
+    let first_took = start.elapsed();
+    let start = std::time::Instant::now();
+    let (second, second_failures) = ev.evaluate_packages(&pkgs, DocumentKind::Json);
+    let second_took = start.elapsed();
+    // One batch, which timed out; the second document went straight to rule by rule.
+    assert_eq!(
+        ev.batch_stats(),
+        BatchStats {
+            batched: 0,
+            fallbacks: 1
+        }
+    );
+    assert_eq!(first, second);
+    assert_eq!(first.len(), 3);
+    assert_eq!(first_failures.len(), 1);
+    assert_eq!(second_failures.len(), 1);
+    assert!(second_failures[0].timeout);
+    assert!(first_took >= Duration::from_millis(400), "{first_took:?}");
+    assert!(second_took < Duration::from_millis(400), "{second_took:?}");
+    // The switch is shared by the set's evaluators (other worker threads).
+    let mut other = set.evaluator();
+    other.set_input(&serde_json::json!({}));
+    let (third, _) = other.evaluate_packages(&pkgs, DocumentKind::Json);
+    assert_eq!(third, first);
+    assert_eq!(other.batch_stats(), BatchStats::default());
+}
