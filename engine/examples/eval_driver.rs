@@ -4,8 +4,12 @@
 //!
 //! ```text
 //! cargo build --release -p policy-engine --example eval_driver
-//! target/release/examples/eval_driver [check_interval=16] [reps=5] [threads=1]
+//! target/release/examples/eval_driver [check_interval=16] [reps=5] [threads=1] [batch=1]
 //! ```
+//!
+//! `batch`: 1 evaluates a document's Rego rules in one batched call (the default), 0 rule
+//! by rule, 2 both, alternating round by round in this one process (for side-by-side
+//! ratios).
 
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
@@ -38,6 +42,7 @@ fn main() {
     let interval = args.first().copied().unwrap_or(16);
     let reps = args.get(1).copied().unwrap_or(5);
     let threads = args.get(2).copied().unwrap_or(1) as usize;
+    let batch = args.get(3).copied().unwrap_or(1);
     let root = std::env::var_os("POLICY_SHARED_CORPORA")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpora"));
@@ -51,25 +56,39 @@ fn main() {
         .map(|p| inputs::load_file(p, &opts, false))
         .collect();
     let docs: usize = reports.iter().map(|f| f.documents.len()).sum();
-    let set = PolicySet::load(&PolicyOptions {
-        builtin: true,
-        rego: RegoOptions {
-            check_interval: NonZeroU32::new(interval).unwrap_or(NonZeroU32::MIN),
-            ..RegoOptions::default()
-        },
-        ..PolicyOptions::default()
-    });
-    let mut best = f64::MAX;
-    let mut findings = 0;
+    let load = |batch: bool| {
+        PolicySet::load(&PolicyOptions {
+            builtin: true,
+            rego: RegoOptions {
+                check_interval: NonZeroU32::new(interval).unwrap_or(NonZeroU32::MIN),
+                batch,
+                ..RegoOptions::default()
+            },
+            ..PolicyOptions::default()
+        })
+    };
+    let modes: Vec<bool> = match batch {
+        0 => vec![false],
+        2 => vec![false, true],
+        _ => vec![true],
+    };
+    let sets: Vec<(bool, PolicySet)> = modes.iter().map(|&b| (b, load(b))).collect();
+    let mut best = vec![f64::MAX; sets.len()];
+    let mut findings = vec![0; sets.len()];
     for _ in 0..reps {
-        let start = Instant::now();
-        let report = eval::evaluate(&set, reports.clone(), &EvalOptions { threads });
-        best = best.min(start.elapsed().as_secs_f64());
-        findings = report.findings.len();
+        for (i, (_, set)) in sets.iter().enumerate() {
+            let start = Instant::now();
+            let report = eval::evaluate(set, reports.clone(), &EvalOptions { threads });
+            best[i] = best[i].min(start.elapsed().as_secs_f64());
+            findings[i] = report.findings.len();
+        }
     }
-    println!(
-        "interval={interval} threads={threads} docs={docs} findings={findings} best={:.1} ms docs/s={:.0}",
-        best * 1000.0,
-        docs as f64 / best
-    );
+    for (i, (batch, _)) in sets.iter().enumerate() {
+        println!(
+            "interval={interval} threads={threads} batch={batch} docs={docs} findings={} best={:.1} ms docs/s={:.0}",
+            findings[i],
+            best[i] * 1000.0,
+            docs as f64 / best[i]
+        );
+    }
 }

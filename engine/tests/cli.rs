@@ -827,3 +827,159 @@ fn huge_builtin_call_is_contained_and_the_run_goes_on() {
     assert_eq!(findings(&report).len(), 1, "the other policy still ran");
     assert!(took < Duration::from_millis(3000), "took {took:?}");
 }
+
+#[test]
+fn rego_v0_conftest_policy_through_eval() {
+    let dir = tmp();
+    write(
+        dir.path(),
+        "policy/main.rego",
+        r#"package main
+
+import data.lib.k8s
+
+deny[msg] {
+  input.kind == "Deployment"
+  not input.spec.template.spec.securityContext.runAsNonRoot
+  msg := sprintf("%s: containers must not run as root", [input.metadata.name])
+}
+
+deny_replicas[msg] {
+  input.spec.replicas < data.limits.min_replicas
+  msg := sprintf("%s: %d replicas is below %d", [input.metadata.name, input.spec.replicas, data.limits.min_replicas])
+}
+
+violation[{"msg": msg, "path": ["spec", "template", "spec", "containers", i, "image"]}] {
+  c := input.spec.template.spec.containers[i]
+  endswith(c.image, ":latest")
+  msg := sprintf("container %s uses a latest tag", [c.name])
+}
+
+warn_team[msg] {
+  not k8s.has_label(input, "team")
+  msg := "missing team label"
+}
+
+warn_excepted[msg] {
+  msg := "never reported: excepted"
+}
+
+exception[rules] {
+  input.metadata.name == "web"
+  rules = ["excepted"]
+}
+"#,
+    );
+    write(
+        dir.path(),
+        "policy/lib.rego",
+        "package lib.k8s\n\nhas_label(obj, name) {\n  obj.metadata.labels[name]\n}\n",
+    );
+    let data = write(
+        dir.path(),
+        "data/limits.yaml",
+        "limits:\n  min_replicas: 2\n",
+    );
+    let input = write(
+        dir.path(),
+        "deploy.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  labels:\n    app: web\nspec:\n  replicas: 1\n  template:\n    spec:\n      containers:\n        - name: app\n          image: nginx:latest\n",
+    );
+    let out = policy(&[
+        "eval",
+        "--no-builtin",
+        "-p",
+        dir.path().join("policy").to_str().expect("utf8"),
+        "-d",
+        data.to_str().expect("utf8"),
+        input.to_str().expect("utf8"),
+        "-f",
+        "json",
+    ]);
+    assert_eq!(code(&out), 1, "{}", String::from_utf8_lossy(&out.stderr));
+    let report = json_of(&out);
+    assert!(
+        report["errors"].as_array().expect("errors").is_empty(),
+        "{}",
+        report["errors"]
+    );
+    let got: Vec<(String, String, u64, u64, String)> = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            (
+                f["rule_id"].as_str().unwrap_or_default().to_string(),
+                f["level"].as_str().unwrap_or_default().to_string(),
+                f["start_line"].as_u64().unwrap_or_default(),
+                f["start_column"].as_u64().unwrap_or_default(),
+                f["message"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let expect: Vec<(String, String, u64, u64, String)> = [
+        (
+            "main.deny",
+            "deny",
+            1,
+            1,
+            "web: containers must not run as root",
+        ),
+        (
+            "main.deny_replicas",
+            "deny",
+            1,
+            1,
+            "web: 1 replicas is below 2",
+        ),
+        ("main.warn_team", "warn", 1, 1, "missing team label"),
+        (
+            "main.violation",
+            "deny",
+            13,
+            11,
+            "container app uses a latest tag",
+        ),
+    ]
+    .into_iter()
+    .map(|(a, b, c, d, e)| (a.into(), b.into(), c, d, e.into()))
+    .collect();
+    assert_eq!(got, expect);
+}
+
+#[test]
+fn rego_broken_in_v0_and_v1_reports_the_v1_error_position() {
+    let dir = tmp();
+    let bad = write(
+        dir.path(),
+        "bad.rego",
+        "package bad\n\ndeny[msg] {\n  msg :=\n}\n",
+    );
+    let input = write(dir.path(), "pod.yaml", "apiVersion: v1\nkind: Pod\n");
+    let out = policy(&[
+        "eval",
+        "--no-builtin",
+        "-p",
+        bad.to_str().expect("utf8"),
+        input.to_str().expect("utf8"),
+        "-f",
+        "json",
+    ]);
+    assert_eq!(code(&out), 2);
+    let report = json_of(&out);
+    let errors = report["errors"].as_array().expect("errors");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0]["id"], "POL003");
+    assert_eq!(errors[0]["file"], bad.to_str().expect("utf8"));
+    assert_eq!(
+        (errors[0]["line"].as_u64(), errors[0]["column"].as_u64()),
+        (Some(3), Some(11))
+    );
+    assert!(
+        errors[0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("`if` keyword is required"),
+        "{errors:?}"
+    );
+}

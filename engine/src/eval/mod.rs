@@ -2,8 +2,10 @@
 //!
 //! [`PolicySet::load`] reads policies (built-in, user paths, data) once. [`evaluate`] then
 //! routes every document to the rules that select its kind, runs them in parallel with
-//! rayon (one cloned Rego engine per worker thread), and resolves each raw result's
-//! location through the document's source map into a [`Finding`]. Nothing here formats.
+//! rayon (one cloned Rego engine per worker thread; the Rego rules of a document and
+//! input shape in one batched call, see [`RegoEvaluator::evaluate_packages`]), and
+//! resolves each raw result's location through the document's source map into a
+//! [`Finding`]. Nothing here formats.
 
 mod locate;
 pub mod policies;
@@ -94,19 +96,22 @@ pub fn evaluate_document(
                     None
                 }
             };
-            for pkg in &packages {
-                let pkg_shape = if doc.kind == DocumentKind::Dockerfile {
-                    pkg.dockerfile_shape
-                } else {
-                    DockerfileShape::Native
-                };
-                if pkg_shape != shape {
-                    continue;
-                }
-                let (results, failures) = worker.rego.evaluate(pkg, doc.kind);
-                errors.extend(failures.into_iter().map(|f| failure_record(f, doc)));
-                findings.extend(results.into_iter().map(|r| resolve(r, doc, conftest_lines)));
-            }
+            // Every package of this shape in one go: shared helpers are computed once.
+            let of_shape: Vec<_> = packages
+                .iter()
+                .copied()
+                .filter(|pkg| {
+                    let pkg_shape = if doc.kind == DocumentKind::Dockerfile {
+                        pkg.dockerfile_shape
+                    } else {
+                        DockerfileShape::Native
+                    };
+                    pkg_shape == shape
+                })
+                .collect();
+            let (results, failures) = worker.rego.evaluate_packages(&of_shape, doc.kind);
+            errors.extend(failures.into_iter().map(|f| failure_record(f, doc)));
+            findings.extend(results.into_iter().map(|r| resolve(r, doc, conftest_lines)));
         }
     }
     for policy in set

@@ -344,4 +344,60 @@ default allow := false
         let names: Vec<_> = s.rules.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(names, vec!["deny", "violation"]);
     }
+
+    #[test]
+    fn more_v0_heads() {
+        let s = scan(
+            r#"package main
+
+import data.lib
+import future.keywords.in
+
+# METADATA
+# custom:
+#   id: V0W
+warn_x[msg] {
+  msg := "a"
+}
+
+deny_bool {
+  input.x
+}
+
+default allow = false
+
+violation_y[{"msg": m, "details": {}}]{
+  m := 1
+} else = x {
+  x := 2
+}
+
+exception[rules] {
+  rules = ["x"]
+}
+
+helper(x) = y {
+  y := x
+}
+
+deny[msg] { msg := "one line" }
+"#,
+        )
+        .unwrap();
+        let names: Vec<_> = s.rules.iter().map(|r| (r.name.as_str(), r.line)).collect();
+        assert_eq!(
+            names,
+            vec![
+                ("warn_x", 9),
+                ("deny_bool", 13),
+                ("allow", 17),
+                ("violation_y", 19),
+                ("exception", 25),
+                ("helper", 29),
+                ("deny", 33),
+            ]
+        );
+        let warn = s.rules[0].annotations.as_ref().unwrap();
+        assert_eq!(warn.custom.id.as_deref(), Some("V0W"));
+    }
 }

@@ -18,7 +18,9 @@ mod results;
 
 pub use limits::{MAX_RANGE_ELEMENTS, MAX_STRING_BYTES};
 
+use std::fmt::Write as _;
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -64,6 +66,10 @@ pub struct RegoOptions {
     pub dockerfile_shape: DockerfileShape,
     /// How many interpreter steps regorus runs between two looks at the clock.
     pub check_interval: NonZeroU32,
+    /// Evaluate all applicable entry rules of a document in one regorus call (with a
+    /// rule-by-rule fallback when that call fails); `false` evaluates rule by rule only.
+    /// Results are the same either way; this switch exists to measure the difference.
+    pub batch: bool,
 }
 
 impl Default for RegoOptions {
@@ -73,6 +79,7 @@ impl Default for RegoOptions {
             namespaces: Vec::new(),
             dockerfile_shape: DockerfileShape::Native,
             check_interval: DEFAULT_CHECK_INTERVAL,
+            batch: true,
         }
     }
 }
@@ -121,6 +128,10 @@ impl RegoPackage {
 pub struct RegoPolicySet {
     engine: regorus::Engine,
     timeout: Duration,
+    batch: bool,
+    /// Set once a batch of this set ran out of time (shared by its evaluators).
+    batch_timed_out: Arc<AtomicBool>,
+    plans: Arc<[BatchPlan]>,
     /// Packages that have entry rules, sorted by name.
     pub packages: Vec<RegoPackage>,
     /// Load and compile errors (the rest of the set still works).
@@ -240,6 +251,36 @@ fn meta_from(
     }
 }
 
+/// Whether a policy opts into Rego v1 explicitly (`import rego.v1`).
+fn imports_rego_v1(text: &str) -> bool {
+    text.lines().any(|l| {
+        l.trim_start().strip_prefix("import").is_some_and(|rest| {
+            rest.split('#')
+                .next()
+                .is_some_and(|r| r.trim() == "rego.v1")
+        })
+    })
+}
+
+/// Adds one policy file: as Rego v1 (regorus's and OPA 1.x's default), or, when it does
+/// not say `import rego.v1`, fails to parse as v1 and parses as v0 (`deny[msg] { ... }`,
+/// what conftest and OPA 0.x policies are written in), as v0. When both fail, the v1
+/// error is the one returned.
+fn add_policy(engine: &mut regorus::Engine, src: &RegoSource) -> anyhow::Result<()> {
+    match engine.add_policy(src.path.clone(), src.text.clone()) {
+        Ok(_) => Ok(()),
+        Err(v1_error) if !imports_rego_v1(&src.text) => {
+            // The parser mode is read per `add_policy` call (and by later queries):
+            // switch it for this file only.
+            engine.set_rego_v0(true);
+            let v0 = engine.add_policy(src.path.clone(), src.text.clone());
+            engine.set_rego_v0(false);
+            v0.map(|_| ()).map_err(|_| v1_error)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 fn new_engine(opts: &RegoOptions) -> regorus::Engine {
     let mut engine = regorus::Engine::new();
     engine.set_rego_v0(false);
@@ -290,7 +331,7 @@ impl RegoPolicySet {
                 if excluded.contains(&src.path) {
                     continue;
                 }
-                if let Err(e) = engine.add_policy(src.path.clone(), src.text.clone()) {
+                if let Err(e) = add_policy(&mut engine, src) {
                     let msg = format!("{e:#}");
                     let (line, col) = error_position(&msg, &src.path);
                     errors.push(policy_error(&src.path, line, col, first_line(&msg)));
@@ -318,6 +359,9 @@ impl RegoPolicySet {
                             return RegoPolicySet {
                                 engine: new_engine(opts),
                                 timeout: opts.timeout,
+                                batch: opts.batch,
+                                batch_timed_out: Arc::default(),
+                                plans: Arc::new([]),
                                 packages: Vec::new(),
                                 errors,
                             };
@@ -407,9 +451,19 @@ impl RegoPolicySet {
         }
         packages.retain(|p| !p.entries.is_empty());
         packages.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut plans = Vec::new();
+        if opts.batch {
+            if let Some((with_batches, batch_plans)) = add_batch_module(&engine, &packages) {
+                engine = with_batches;
+                plans = batch_plans;
+            }
+        }
         RegoPolicySet {
             engine,
             timeout: opts.timeout,
+            batch: opts.batch,
+            batch_timed_out: Arc::default(),
+            plans: plans.into(),
             packages,
             errors,
         }
@@ -429,6 +483,10 @@ impl RegoPolicySet {
             pristine: self.engine.clone(),
             input: None,
             timeout: self.timeout,
+            batch: self.batch,
+            batch_timed_out: Arc::clone(&self.batch_timed_out),
+            plans: Arc::clone(&self.plans),
+            stats: BatchStats::default(),
         }
     }
 }
@@ -469,6 +527,20 @@ pub struct RegoEvaluator {
     /// The current input (cheap to clone: regorus values share their contents).
     input: Option<regorus::Value>,
     timeout: Duration,
+    batch: bool,
+    batch_timed_out: Arc<AtomicBool>,
+    plans: Arc<[BatchPlan]>,
+    stats: BatchStats,
+}
+
+/// How often an evaluator's batched query was used and how often it fell back to
+/// evaluating rule by rule (for tests and measurements).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BatchStats {
+    /// Batched queries that succeeded.
+    pub batched: u64,
+    /// Batched queries that failed and were redone rule by rule.
+    pub fallbacks: u64,
 }
 
 impl std::fmt::Debug for RegoEvaluator {
@@ -504,13 +576,14 @@ impl RegoEvaluator {
         self.input = Some(value);
     }
 
-    /// Evaluates one rule under the time limit, containing panics.
-    fn eval_rule(&mut self, query: &str) -> Result<regorus::Value, Failed> {
+    /// Runs one regorus call under the time limit, containing panics.
+    fn guarded<T>(
+        &mut self,
+        call: impl FnOnce(&mut regorus::Engine) -> anyhow::Result<T>,
+    ) -> Result<T, Failed> {
         let start = std::time::Instant::now();
         let engine = &mut self.engine;
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            engine.eval_rule(query.to_string())
-        }));
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| call(engine)));
         let took = start.elapsed();
         match outcome {
             Ok(Ok(_)) if took > self.timeout => Err(Failed::Overran(took)),
@@ -532,14 +605,127 @@ impl RegoEvaluator {
         }
     }
 
+    /// Evaluates one rule under the time limit, containing panics.
+    fn eval_rule(&mut self, query: &str) -> Result<regorus::Value, Failed> {
+        self.guarded(|engine| engine.eval_rule(query.to_string()))
+    }
+
     /// Evaluates the entry rules of `pkg` that apply to `kind` against the current input.
     pub fn evaluate(
         &mut self,
         pkg: &RegoPackage,
         kind: DocumentKind,
     ) -> (Vec<RawResult>, Vec<RuleFailure>) {
+        self.evaluate_packages(&[pkg], kind)
+    }
+
+    /// Evaluates the entry rules of every package in `pkgs` that apply to `kind` against
+    /// the current input, with the same results, in the same order, as calling
+    /// [`RegoEvaluator::evaluate`] on each package in turn.
+    ///
+    /// When more than one rule (counting `exception` sets) is to be evaluated, they are
+    /// evaluated in one regorus call, so that rules and helpers shared between entry
+    /// rules (`data.lib.*`) are computed once per document instead of once per entry
+    /// rule. When that call fails in any way (a rule error, the time limit, a builtin
+    /// that overran it, a panic), its partial work is dropped and every package is
+    /// evaluated again rule by rule, which isolates the failing rule exactly as before.
+    /// The batch runs under the same limit as one rule, and a batch that runs out of
+    /// time turns batching off for every evaluator of the set, so batching adds at most
+    /// one limit to a document and one limit per worker thread to a whole run.
+    pub fn evaluate_packages(
+        &mut self,
+        pkgs: &[&RegoPackage],
+        kind: DocumentKind,
+    ) -> (Vec<RawResult>, Vec<RuleFailure>) {
+        if self.batch && !self.batch_timed_out.load(Ordering::Relaxed) {
+            match self.evaluate_batched(pkgs, kind) {
+                Batched::Done(results) => {
+                    self.stats.batched += 1;
+                    return (results, Vec::new());
+                }
+                Batched::Failed => self.stats.fallbacks += 1,
+                Batched::NotWorthIt => {}
+            }
+        }
         let mut results = Vec::new();
         let mut failures = Vec::new();
+        for pkg in pkgs {
+            self.evaluate_rule_by_rule(pkg, kind, &mut results, &mut failures);
+        }
+        (results, failures)
+    }
+
+    /// Counts of batched queries and fallbacks so far.
+    pub fn batch_stats(&self) -> BatchStats {
+        self.stats
+    }
+
+    /// One regorus call for all applicable rules of `pkgs`: the precompiled batch rule
+    /// when `pkgs` is the set [`crate::eval`] routes a document of `kind` to, else an
+    /// ad-hoc query built the same way.
+    fn evaluate_batched(&mut self, pkgs: &[&RegoPackage], kind: DocumentKind) -> Batched {
+        let paths = batch_paths(pkgs, kind);
+        if paths.len() < 2 {
+            return Batched::NotWorthIt;
+        }
+        let plans = Arc::clone(&self.plans);
+        let plan = plans.iter().find(|plan| {
+            plan.kind == kind
+                && plan.packages.len() == pkgs.len()
+                && plan.packages.iter().zip(pkgs).all(|(a, b)| *a == b.name)
+        });
+        let values = match plan {
+            Some(plan) => match self.eval_rule(&plan.rule) {
+                Ok(regorus::Value::Array(items)) => items.to_vec(),
+                Ok(_) => return Batched::Failed,
+                Err(failed) => return self.batch_failed(&failed),
+            },
+            None => {
+                let query = paths
+                    .iter()
+                    .enumerate()
+                    .map(|(i, path)| format!("r{i} := [x | x := {path}]"))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                let answer = match self.guarded(|engine| engine.eval_query(query, false)) {
+                    Ok(answer) => answer,
+                    Err(failed) => return self.batch_failed(&failed),
+                };
+                let Some(first) = answer.result.first() else {
+                    return Batched::Failed;
+                };
+                (0..paths.len())
+                    .map(|i| first.bindings[format!("r{i}").as_str()].clone())
+                    .collect()
+            }
+        };
+        unpack(&values, pkgs, kind).map_or(Batched::Failed, Batched::Done)
+    }
+
+    /// Notes a failed batch. One that ran out of time turns batching off for every
+    /// evaluator of the policy set: a rule slow enough to stop a batch is likely slow on
+    /// the next documents too, and each batch that times out costs one more limit. So
+    /// the extra time batching can add to a run is one limit per worker thread (the
+    /// batches already running when the first one timed out).
+    fn batch_failed(&mut self, failed: &Failed) -> Batched {
+        let out_of_time = match failed {
+            Failed::Error(_, took) | Failed::Overran(took) => *took >= self.timeout,
+            Failed::Panicked(_) => false,
+        };
+        if out_of_time {
+            self.batch_timed_out.store(true, Ordering::Relaxed);
+        }
+        Batched::Failed
+    }
+
+    /// The entry rules of `pkg` one regorus call each (the exception set first).
+    fn evaluate_rule_by_rule(
+        &mut self,
+        pkg: &RegoPackage,
+        kind: DocumentKind,
+        results: &mut Vec<RawResult>,
+        failures: &mut Vec<RuleFailure>,
+    ) {
         let exceptions = if pkg.has_exceptions {
             match self.eval_rule(&format!("data.{}.exception", pkg.name)) {
                 Ok(v) => results::exception_names(&v),
@@ -559,11 +745,10 @@ impl RegoEvaluator {
                 continue;
             }
             match self.eval_rule(&entry.query) {
-                Ok(value) => results::collect(&value, entry, pkg, &mut results),
+                Ok(value) => results::collect(&value, entry, pkg, results),
                 Err(e) => failures.push(self.failure(&entry.meta.id, pkg, e)),
             }
         }
-        (results, failures)
     }
 
     fn failure(&self, rule: &str, pkg: &RegoPackage, failed: Failed) -> RuleFailure {
@@ -616,6 +801,137 @@ impl RegoEvaluator {
             message,
         }
     }
+}
+
+/// What [`RegoEvaluator::evaluate_batched`] did.
+enum Batched {
+    /// The results of every rule.
+    Done(Vec<RawResult>),
+    /// The query failed: evaluate rule by rule.
+    Failed,
+    /// One rule or none: nothing to share, evaluate rule by rule.
+    NotWorthIt,
+}
+
+/// The rule paths a batch evaluates for `pkgs` on a document of `kind`, in order: per
+/// package, `exception` when it has one, then the entry rules that apply to `kind`.
+fn batch_paths(pkgs: &[&RegoPackage], kind: DocumentKind) -> Vec<String> {
+    let mut paths = Vec::new();
+    for pkg in pkgs {
+        if pkg.has_exceptions {
+            paths.push(format!("data.{}.exception", pkg.name));
+        }
+        for entry in pkg.entries.iter().filter(|e| e.meta.applies_to(kind)) {
+            paths.push(entry.query.clone());
+        }
+    }
+    paths
+}
+
+/// Reads the values of a batch (one `[x | x := path]` array per path of
+/// [`batch_paths`]: empty when the rule is undefined) back into results. `None` when the
+/// shape is not the expected one.
+fn unpack(
+    values: &[regorus::Value],
+    pkgs: &[&RegoPackage],
+    kind: DocumentKind,
+) -> Option<Vec<RawResult>> {
+    let mut values = values.iter();
+    let mut take = || match values.next()? {
+        regorus::Value::Array(items) => match items.as_slice() {
+            [] => Some(regorus::Value::Undefined),
+            [value] => Some(value.clone()),
+            _ => None,
+        },
+        _ => None,
+    };
+    let mut results = Vec::new();
+    for pkg in pkgs {
+        let exceptions = if pkg.has_exceptions {
+            results::exception_names(&take()?)
+        } else {
+            Vec::new()
+        };
+        for entry in pkg.entries.iter().filter(|e| e.meta.applies_to(kind)) {
+            let value = take()?;
+            if exceptions.iter().any(|n| n == exception_name(&entry.name)) {
+                continue;
+            }
+            results::collect(&value, entry, pkg, &mut results);
+        }
+    }
+    values.next().is_none().then_some(results)
+}
+
+/// The package of the generated batch rules (not a name users' policies would pick).
+const BATCH_PACKAGE: &str = "policy_engine_internal_batch";
+
+/// A precompiled batch: the rule that evaluates every applicable rule of `packages` on a
+/// document of `kind` (one input shape).
+#[derive(Debug, Clone)]
+struct BatchPlan {
+    kind: DocumentKind,
+    /// Package names, in the order [`crate::eval`] passes them.
+    packages: Vec<String>,
+    /// `data.policy_engine_internal_batch.<kind>_<shape>`.
+    rule: String,
+}
+
+/// Compiles one batch rule per document kind and Dockerfile input shape into a copy of
+/// `engine`, each an array of `[x | x := data.<pkg>.<rule>]` comprehensions (so an
+/// undefined rule is `[]`, not an undefined batch). The generated package is only
+/// evaluated when asked for by its path, which users' policies have no reason to use.
+/// `None` when there is nothing to batch or the module does not compile (evaluation
+/// then uses ad-hoc queries).
+fn add_batch_module(
+    engine: &regorus::Engine,
+    packages: &[RegoPackage],
+) -> Option<(regorus::Engine, Vec<BatchPlan>)> {
+    let mut text = format!(
+        "package {BATCH_PACKAGE}
+
+"
+    );
+    let mut plans = Vec::new();
+    for kind in DocumentKind::ALL {
+        for shape in [DockerfileShape::Native, DockerfileShape::Conftest] {
+            if kind != DocumentKind::Dockerfile && shape == DockerfileShape::Conftest {
+                continue;
+            }
+            // The same selection as `eval::evaluate_document`.
+            let pkgs: Vec<&RegoPackage> = packages
+                .iter()
+                .filter(|p| p.applies_to(kind))
+                .filter(|p| kind != DocumentKind::Dockerfile || p.dockerfile_shape == shape)
+                .collect();
+            let paths = batch_paths(&pkgs, kind);
+            if paths.len() < 2 {
+                continue;
+            }
+            let name = format!(
+                "{}_{}",
+                kind.as_str(),
+                match shape {
+                    DockerfileShape::Native => "native",
+                    DockerfileShape::Conftest => "conftest",
+                }
+            );
+            let items: Vec<String> = paths.iter().map(|p| format!("  [x | x := {p}]")).collect();
+            let _ = writeln!(text, "{name} := [\n{}\n]\n", items.join(",\n"));
+            plans.push(BatchPlan {
+                kind,
+                packages: pkgs.iter().map(|p| p.name.clone()).collect(),
+                rule: format!("data.{BATCH_PACKAGE}.{name}"),
+            });
+        }
+    }
+    if plans.is_empty() {
+        return None;
+    }
+    let mut with_batches = engine.clone();
+    with_batches.add_policy("<batch>".to_string(), text).ok()?;
+    with_batches.eval_query("1 == 1".to_string(), false).ok()?;
+    Some((with_batches, plans))
 }
 
 /// Severity default when a rule says nothing (re-exported for docs).

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::runtimes::{RawResult, RuleFailure};
+use crate::PathSegment;
 
 fn src(path: &str, text: &str) -> RegoSource {
     RegoSource {
@@ -318,4 +319,379 @@ fn a_builtin_call_past_the_limit_is_a_timeout() {
         "{}",
         failures[0].message
     );
+}
+
+/// Compiles `files` twice, batched and rule by rule, and evaluates every package on
+/// `input` both ways; returns (batched results, failures, stats) after asserting that
+/// both ways agree exactly.
+fn both_ways(
+    files: &[(&str, &str)],
+    input: serde_json::Value,
+    kind: DocumentKind,
+    limit: u64,
+) -> (Vec<RawResult>, Vec<RuleFailure>, BatchStats) {
+    let sources: Vec<_> = files.iter().map(|(p, t)| src(p, t)).collect();
+    let run = |batch: bool| {
+        let set = RegoPolicySet::compile(
+            &sources,
+            &[serde_json::json!({"allowed": ["ok"]})],
+            &RegoOptions {
+                timeout: Duration::from_millis(limit),
+                batch,
+                ..Default::default()
+            },
+        );
+        assert!(set.errors.is_empty(), "{:?}", set.errors);
+        let mut ev = set.evaluator();
+        ev.set_input(&input);
+        let pkgs: Vec<&RegoPackage> = set.packages.iter().collect();
+        let (results, failures) = ev.evaluate_packages(&pkgs, kind);
+        let stats = ev.batch_stats();
+        // Package by package too: a selection with no precompiled batch rule goes
+        // through an ad-hoc query.
+        let mut each = Vec::new();
+        for pkg in &set.packages {
+            each.push(ev.evaluate(pkg, kind).0);
+        }
+        (results, failures, stats, each)
+    };
+    let (one_by_one, one_failures, stats, one_each) = run(false);
+    assert_eq!(stats, BatchStats::default());
+    let (batched, failures, stats, each) = run(true);
+    assert_eq!(batched, one_by_one);
+    assert_eq!(each, one_each);
+    // Timeout messages carry the measured time, which differs between runs.
+    let elapsed_free = |fs: &[RuleFailure]| -> Vec<RuleFailure> {
+        fs.iter()
+            .map(|f| RuleFailure {
+                message: f
+                    .message
+                    .split(" and was stopped after ")
+                    .next()
+                    .unwrap_or_default()
+                    .to_string(),
+                ..f.clone()
+            })
+            .collect()
+    };
+    assert_eq!(elapsed_free(&failures), elapsed_free(&one_failures));
+    (batched, failures, stats)
+}
+
+const LIB: &str = r#"package lib.helpers
+import rego.v1
+containers contains c if some c in input.containers
+privileged contains c.name if {
+  some c in containers
+  c.privileged
+}
+"#;
+
+const SHAPES: &str = r#"# METADATA
+# custom:
+#   id: S001
+#   severity: low
+package shapes
+import rego.v1
+import data.lib.helpers
+deny contains {"msg": sprintf("%s is privileged", [n]), "path": ["containers", 0]} if some n in helpers.privileged
+deny_complete := "complete rule" if count(helpers.containers) > 1
+deny_undefined := "never" if input.nothing
+violation_bool if input.flag
+violation_obj[k] := v if {
+  some k, v in {"a": "first", "b": "second"}
+}
+warn_allowed contains msg if {
+  some x in data.allowed
+  msg := sprintf("allowed %s", [x])
+}
+warn_empty contains "never" if false
+"#;
+
+const CONFTEST: &str = r#"package main
+import rego.v1
+deny_foo contains "foo" if true
+deny_bar contains {"msg": "bar", "severity": "high"} if true
+warn_baz contains "baz" if true
+exception contains rules if {
+  input.flag
+  rules := ["foo", "baz"]
+}
+"#;
+
+#[test]
+fn batched_and_rule_by_rule_agree_on_every_rule_shape() {
+    let input = serde_json::json!({
+        "flag": true,
+        "containers": [{"name": "a", "privileged": true}, {"name": "b"}],
+    });
+    let files = [
+        ("lib.rego", LIB),
+        ("shapes.rego", SHAPES),
+        ("main.rego", CONFTEST),
+    ];
+    let (results, failures, stats) = both_ways(&files, input, DocumentKind::Json, 2000);
+    assert!(failures.is_empty(), "{failures:?}");
+    assert_eq!(
+        stats,
+        BatchStats {
+            batched: 1,
+            fallbacks: 0
+        }
+    );
+    let got: Vec<(&str, &str, Level)> = results
+        .iter()
+        .map(|r| (r.rule.id.as_str(), r.message.as_str(), r.level))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("main.deny_bar", "bar", Level::Deny),
+            ("S001", "a is privileged", Level::Deny),
+            ("S001", "complete rule", Level::Deny),
+            ("S001", "shapes.violation_bool", Level::Deny),
+            ("S001", "first", Level::Deny),
+            ("S001", "second", Level::Deny),
+            ("S001", "allowed ok", Level::Warn),
+        ]
+    );
+    assert_eq!(results[0].severity, Some(Severity::High));
+    assert_eq!(
+        results[1].location.path,
+        Some(vec!["containers".into(), PathSegment::Index(0)])
+    );
+}
+
+#[test]
+fn batched_exceptions_follow_the_input() {
+    // No `flag`: the exception set is empty and every conftest rule reports.
+    let (results, _, stats) = both_ways(
+        &[("main.rego", CONFTEST)],
+        serde_json::json!({}),
+        DocumentKind::Json,
+        2000,
+    );
+    assert_eq!(stats.batched, 1);
+    let msgs: Vec<_> = results.iter().map(|r| r.message.as_str()).collect();
+    assert_eq!(msgs, vec!["foo", "bar", "baz"]);
+}
+
+#[test]
+fn a_failing_rule_falls_back_to_rule_by_rule_and_is_the_one_reported() {
+    let bad = "package bad\nimport rego.v1\ndeny contains x if {\n  x := count(numbers.range(1, 1000000000))\n}\nwarn contains \"bad package still warns\" if true\n";
+    let (results, failures, stats) = both_ways(
+        &[("bad.rego", bad), ("main.rego", CONFTEST)],
+        serde_json::json!({}),
+        DocumentKind::Json,
+        2000,
+    );
+    assert_eq!(
+        stats,
+        BatchStats {
+            batched: 0,
+            fallbacks: 1
+        }
+    );
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(failures[0].rule, "bad.deny");
+    assert!(!failures[0].timeout);
+    let msgs: Vec<_> = results.iter().map(|r| r.message.as_str()).collect();
+    assert_eq!(msgs, vec!["bad package still warns", "foo", "bar", "baz"]);
+}
+
+#[test]
+fn a_batched_timeout_costs_at_most_one_extra_limit() {
+    let slow = "package slow\nimport rego.v1\ndeny contains x if {\n  some a in numbers.range(1, 100000)\n  some b in numbers.range(1, 100000)\n  x := a + b\n  x < 0\n}\n";
+    let start = std::time::Instant::now();
+    let (results, failures, stats) = both_ways(
+        &[("slow.rego", slow), ("main.rego", CONFTEST)],
+        serde_json::json!({}),
+        DocumentKind::Json,
+        200,
+    );
+    let took = start.elapsed();
+    assert_eq!(
+        stats,
+        BatchStats {
+            batched: 0,
+            fallbacks: 1
+        }
+    );
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(failures[0].rule, "slow.deny");
+    assert!(failures[0].timeout);
+    assert!(failures[0].message.contains("time limit of 200 ms"));
+    assert_eq!(results.len(), 3);
+    // Rule by rule: one limit; batched: the batch's limit plus the rule's own.
+    assert!(took >= Duration::from_millis(600), "took {took:?}");
+    assert!(took < Duration::from_millis(1500), "took {took:?}");
+}
+
+const V0: &str = r#"package main
+
+deny[msg] {
+  input.replicas < data.limits.min
+  msg := sprintf("%d replicas", [input.replicas])
+}
+
+violation[{"msg": "latest", "path": ["image"]}] {
+  endswith(input.image, ":latest")
+}
+
+warn_x[msg] {
+  msg := "careful"
+}
+
+exception[rules] {
+  input.skip
+  rules = ["x"]
+}
+"#;
+
+#[test]
+fn v0_policies_load_as_v0() {
+    let set = RegoPolicySet::compile(
+        &[src("v0.rego", V0)],
+        &[serde_json::json!({"limits": {"min": 2}})],
+        &RegoOptions::default(),
+    );
+    assert!(set.errors.is_empty(), "{:?}", set.errors);
+    let names: Vec<_> = set.packages[0]
+        .entries
+        .iter()
+        .map(|e| e.name.as_str())
+        .collect();
+    assert_eq!(names, vec!["deny", "violation", "warn_x"]);
+    assert!(set.packages[0].has_exceptions);
+    let mut ev = set.evaluator();
+    let mut run = |input: serde_json::Value| {
+        ev.set_input(&input);
+        let (results, failures) = ev.evaluate(&set.packages[0], DocumentKind::Json);
+        assert!(failures.is_empty(), "{failures:?}");
+        results
+            .into_iter()
+            .map(|r| (r.rule.id.clone(), r.message, r.level))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        run(serde_json::json!({"replicas": 1, "image": "nginx:latest"})),
+        vec![
+            (
+                "main.deny".to_string(),
+                "1 replicas".to_string(),
+                Level::Deny
+            ),
+            (
+                "main.violation".to_string(),
+                "latest".to_string(),
+                Level::Deny
+            ),
+            (
+                "main.warn_x".to_string(),
+                "careful".to_string(),
+                Level::Warn
+            ),
+        ]
+    );
+    assert_eq!(
+        run(serde_json::json!({"replicas": 3, "image": "nginx:1", "skip": true})),
+        vec![]
+    );
+}
+
+#[test]
+fn a_file_broken_in_both_syntaxes_reports_the_v1_error() {
+    // v1 stops at the head (`if` required, 3:11); v0 would stop at line 5.
+    let set = RegoPolicySet::compile(
+        &[src("bad.rego", "package bad\n\ndeny[msg] {\n  msg :=\n}\n")],
+        &[],
+        &RegoOptions::default(),
+    );
+    assert_eq!(set.errors.len(), 1, "{:?}", set.errors);
+    let e = &set.errors[0];
+    assert_eq!((e.file.as_str(), e.line, e.column), ("bad.rego", 3, 11));
+    assert!(
+        e.message.contains("`if` keyword is required"),
+        "{}",
+        e.message
+    );
+}
+
+#[test]
+fn a_file_that_imports_rego_v1_is_never_read_as_v0() {
+    let text = format!(
+        "package main\nimport rego.v1 # explicit\n{}",
+        &V0["package main\n".len()..]
+    );
+    let set = RegoPolicySet::compile(&[src("v1.rego", &text)], &[], &RegoOptions::default());
+    assert_eq!(set.errors.len(), 1, "{:?}", set.errors);
+    assert_eq!(set.errors[0].line, 4, "{:?}", set.errors[0]);
+    assert!(set.packages.is_empty());
+}
+
+#[test]
+fn v0_and_v1_files_mix_in_one_set() {
+    let set = RegoPolicySet::compile(
+        &[
+            src("v0.rego", V0),
+            src(
+                "v1.rego",
+                "package other\nimport rego.v1\ndeny contains \"v1\" if input.image\n",
+            ),
+        ],
+        &[serde_json::json!({"limits": {"min": 2}})],
+        &RegoOptions::default(),
+    );
+    assert!(set.errors.is_empty(), "{:?}", set.errors);
+    let mut ev = set.evaluator();
+    ev.set_input(&serde_json::json!({"replicas": 5, "image": "a:1"}));
+    let pkgs: Vec<&RegoPackage> = set.packages.iter().collect();
+    let (results, failures) = ev.evaluate_packages(&pkgs, DocumentKind::Json);
+    assert!(failures.is_empty(), "{failures:?}");
+    let msgs: Vec<_> = results.iter().map(|r| r.message.as_str()).collect();
+    assert_eq!(msgs, vec!["careful", "v1"]);
+    assert_eq!(ev.batch_stats().batched, 1);
+}
+
+#[test]
+fn after_a_batch_timeout_the_evaluator_goes_rule_by_rule() {
+    let slow = "package slow\nimport rego.v1\ndeny contains x if {\n  some a in numbers.range(1, 100000)\n  some b in numbers.range(1, 100000)\n  x := a + b\n  x < 0\n}\n";
+    let set = RegoPolicySet::compile(
+        &[src("slow.rego", slow), src("main.rego", CONFTEST)],
+        &[],
+        &RegoOptions {
+            timeout: Duration::from_millis(200),
+            ..Default::default()
+        },
+    );
+    let pkgs: Vec<&RegoPackage> = set.packages.iter().collect();
+    let mut ev = set.evaluator();
+    ev.set_input(&serde_json::json!({}));
+    let start = std::time::Instant::now();
+    let (first, first_failures) = ev.evaluate_packages(&pkgs, DocumentKind::Json);
+    let first_took = start.elapsed();
+    let start = std::time::Instant::now();
+    let (second, second_failures) = ev.evaluate_packages(&pkgs, DocumentKind::Json);
+    let second_took = start.elapsed();
+    // One batch, which timed out; the second document went straight to rule by rule.
+    assert_eq!(
+        ev.batch_stats(),
+        BatchStats {
+            batched: 0,
+            fallbacks: 1
+        }
+    );
+    assert_eq!(first, second);
+    assert_eq!(first.len(), 3);
+    assert_eq!(first_failures.len(), 1);
+    assert_eq!(second_failures.len(), 1);
+    assert!(second_failures[0].timeout);
+    assert!(first_took >= Duration::from_millis(400), "{first_took:?}");
+    assert!(second_took < Duration::from_millis(400), "{second_took:?}");
+    // The switch is shared by the set's evaluators (other worker threads).
+    let mut other = set.evaluator();
+    other.set_input(&serde_json::json!({}));
+    let (third, _) = other.evaluate_packages(&pkgs, DocumentKind::Json);
+    assert_eq!(third, first);
+    assert_eq!(other.batch_stats(), BatchStats::default());
 }
