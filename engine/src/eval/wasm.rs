@@ -3,10 +3,10 @@
 
 use policy_sdk::abi::EvaluateRequest;
 
-use crate::diagnostics::{ErrorKind, ErrorRecord, Finding, Level};
+use crate::diagnostics::{ErrorRecord, Finding, Level};
 use crate::inputs::Document;
 use crate::runtimes::wasm::WasmPolicy;
-use crate::runtimes::{RawLocation, RawResult};
+use crate::runtimes::{RawLocation, RawResult, RuleFailure};
 
 use super::PolicySet;
 
@@ -55,18 +55,14 @@ pub(super) fn evaluate(
                 findings.push(super::resolve(raw, doc, None));
             }
         }
-        Err(e) => errors.push(ErrorRecord {
-            kind: if e.is_timeout() {
-                ErrorKind::RuleTimeout
-            } else {
-                ErrorKind::RuleError
+        Err(e) => errors.push(super::failure_record(
+            RuleFailure {
+                rule: rule_label(),
+                file: policy.path().display().to_string(),
+                timeout: e.is_timeout(),
+                message: e.to_string(),
             },
-            file: doc.path.to_string(),
-            line: doc.span.start.line,
-            column: doc.span.start.column,
-            rule: Some(rule_label()),
-            input: Some(doc.path.to_string()),
-            message: format!("{e} (policy {})", policy.path().display()),
-        }),
+            doc,
+        )),
     }
 }
