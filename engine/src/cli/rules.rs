@@ -75,11 +75,13 @@ pub(super) fn run(a: RulesArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatu
                 writeln!(out)?;
             }
             RulesFormat::Text => {
+                // IDs are padded to 12 columns, or to the longest ID (PSS-* rules).
+                let width = rules.iter().map(|r| r.id.chars().count()).fold(12, usize::max);
                 for r in &rules {
                     let kinds: Vec<&str> = r.kinds.iter().map(|k| k.as_str()).collect();
                     writeln!(
                         out,
-                        "{:<12} {:<8} {:<22} {}",
+                        "{:<width$} {:<8} {:<22} {}",
                         r.id,
                         r.severity.as_str(),
                         if kinds.is_empty() {
