@@ -90,7 +90,10 @@ impl DataSets {
                     ..PolicyOptions::default()
                 });
                 if !set.errors.is_empty() {
-                    return Err(format!("policies failed to load with {data}: {:?}", set.errors));
+                    return Err(format!(
+                        "policies failed to load with {data}: {:?}",
+                        set.errors
+                    ));
                 }
                 self.sets.push((data.clone(), set));
                 self.sets.len() - 1

@@ -63,11 +63,17 @@ const CHECKS: &[(&str, &str)] = &[
     ("seccompprofile_baseline", "PSS-SECCOMP-PROFILE-BASELINE"),
     ("sysctls", "PSS-SYSCTLS"),
     ("windowshostprocess", "PSS-WINDOWS-HOST-PROCESS"),
-    ("hostprobesandhostlifecycle", "PSS-HOST-PROBES-AND-LIFECYCLE"),
+    (
+        "hostprobesandhostlifecycle",
+        "PSS-HOST-PROBES-AND-LIFECYCLE",
+    ),
     ("restrictedvolumes", "PSS-RESTRICTED-VOLUMES"),
     ("runasnonroot", "PSS-RUN-AS-NON-ROOT"),
     ("allowprivilegeescalation", "PSS-ALLOW-PRIVILEGE-ESCALATION"),
-    ("seccompprofile_restricted", "PSS-SECCOMP-PROFILE-RESTRICTED"),
+    (
+        "seccompprofile_restricted",
+        "PSS-SECCOMP-PROFILE-RESTRICTED",
+    ),
     ("capabilities_restricted", "PSS-CAPABILITIES-RESTRICTED"),
     ("runasuser", "PSS-RUN-AS-USER"),
     ("procmount_restricted", "PSS-PROC-MOUNT-RESTRICTED"),
@@ -195,8 +201,10 @@ fn main() -> ExitCode {
                         .iter()
                         .filter(|f| f.rule.id.starts_with("PSS-"))
                         .collect();
-                    let mut problems: Vec<String> =
-                        pss.iter().filter_map(|f| location_problem(f, doc)).collect();
+                    let mut problems: Vec<String> = pss
+                        .iter()
+                        .filter_map(|f| location_problem(f, doc))
+                        .collect();
                     if outcome == "pass" && !pss.is_empty() {
                         problems.push(format!(
                             "admitted by PSA, but got {}",

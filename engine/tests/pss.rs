@@ -73,7 +73,7 @@ fn restricted_on_the_example_deployment() {
     assert_eq!(code(&out), 1, "{}", String::from_utf8_lossy(&out.stderr));
     let all = findings(&json_of(&out));
     let w = "(PSS restricted, Kubernetes latest)";
-    let expect = vec![
+    let expect = [
         (
             "PSS-ALLOW-PRIVILEGE-ESCALATION",
             22,
@@ -186,7 +186,12 @@ fn invalid_flags_are_usage_errors() {
         ("baseline@v2.0", "invalid Kubernetes version \"v2.0\""),
         ("restricted@", "invalid Kubernetes version \"\""),
     ] {
-        let out = policy(&["eval", "--pss", flag, "examples/kubernetes/hardened-pod.yaml"]);
+        let out = policy(&[
+            "eval",
+            "--pss",
+            flag,
+            "examples/kubernetes/hardened-pod.yaml",
+        ]);
         assert_eq!(code(&out), 2, "--pss {flag}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains("invalid --pss"), "{err}");
@@ -232,7 +237,10 @@ fn data_files_enable_and_validate_pss() {
         "json",
     ]);
     let all = findings(&json_of(&out));
-    assert!(all.iter().any(|f| f.0 == "PSS-RESTRICTED-VOLUMES"), "{all:?}");
+    assert!(
+        all.iter().any(|f| f.0 == "PSS-RESTRICTED-VOLUMES"),
+        "{all:?}"
+    );
     let bad = dir.path().join("bad.yaml");
     std::fs::write(&bad, "pss: {level: strict}\n").expect("write");
     let out = policy(&[
@@ -242,7 +250,10 @@ fn data_files_enable_and_validate_pss() {
         "examples/kubernetes/hardened-pod.yaml",
     ]);
     assert_eq!(code(&out), 2);
-    let text = String::from_utf8_lossy(&out.stdout).into_owned()
-        + &String::from_utf8_lossy(&out.stderr);
-    assert!(text.contains("unknown Pod Security level \"strict\""), "{text}");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains("unknown Pod Security level \"strict\""),
+        "{text}"
+    );
 }

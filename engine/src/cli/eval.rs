@@ -27,10 +27,11 @@ pub(super) fn policy_options(p: &PolicyArgs) -> anyhow::Result<PolicyOptions> {
     }
     let mut extra_data = Vec::new();
     if let Some(flag) = &p.pss {
-        extra_data.push(
-            eval::pss::parse_flag(flag)
-                .with_context(|| format!("invalid --pss {flag:?} (use LEVEL[@VERSION], e.g. restricted or baseline@v1.24)"))?,
-        );
+        extra_data.push(eval::pss::parse_flag(flag).with_context(|| {
+            format!(
+                "invalid --pss {flag:?} (use LEVEL[@VERSION], e.g. restricted or baseline@v1.24)"
+            )
+        })?);
     }
     Ok(PolicyOptions {
         paths: p.policies.clone(),

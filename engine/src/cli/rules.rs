@@ -76,7 +76,10 @@ pub(super) fn run(a: RulesArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatu
             }
             RulesFormat::Text => {
                 // IDs are padded to 12 columns, or to the longest ID (PSS-* rules).
-                let width = rules.iter().map(|r| r.id.chars().count()).fold(12, usize::max);
+                let width = rules
+                    .iter()
+                    .map(|r| r.id.chars().count())
+                    .fold(12, usize::max);
                 for r in &rules {
                     let kinds: Vec<&str> = r.kinds.iter().map(|k| k.as_str()).collect();
                     writeln!(

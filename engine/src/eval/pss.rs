@@ -94,13 +94,22 @@ mod tests {
             parse_flag("baseline@v1.24").unwrap()["pss"]["version"],
             "v1.24"
         );
-        assert_eq!(parse_flag("baseline@1.30").unwrap()["pss"]["version"], "1.30");
         assert_eq!(
-            parse_flag("strict"),
-            Err(PssError::Level("strict".into()))
+            parse_flag("baseline@1.30").unwrap()["pss"]["version"],
+            "1.30"
         );
-        for bad in ["baseline@", "baseline@v2.1", "baseline@v1", "baseline@1.x", "baseline@v1.2.3"] {
-            assert!(matches!(parse_flag(bad), Err(PssError::Version(_))), "{bad}");
+        assert_eq!(parse_flag("strict"), Err(PssError::Level("strict".into())));
+        for bad in [
+            "baseline@",
+            "baseline@v2.1",
+            "baseline@v1",
+            "baseline@1.x",
+            "baseline@v1.2.3",
+        ] {
+            assert!(
+                matches!(parse_flag(bad), Err(PssError::Version(_))),
+                "{bad}"
+            );
         }
     }
 
