@@ -257,3 +257,111 @@ fn data_files_enable_and_validate_pss() {
         "{text}"
     );
 }
+
+#[test]
+fn explaining_a_pss_rule_without_pss_says_how() {
+    let out = policy(&["rules", "--explain", "PSS-RUN-AS-NON-ROOT"]);
+    assert_eq!(code(&out), 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("the PSS-* rules load with --pss LEVEL"),
+        "{err}"
+    );
+    let out = policy(&[
+        "rules",
+        "--pss",
+        "baseline",
+        "--explain",
+        "PSS-RUN-AS-NON-ROOT",
+    ]);
+    assert_eq!(code(&out), 0);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Pod may run as root"));
+}
+
+/// Malformed pod fields (null specs, strings where lists belong, numbers where strings
+/// belong) are skipped or reported by the PSS rules, never rule errors.
+#[test]
+fn malformed_manifests_never_break_pss_rules() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("weird.yaml");
+    std::fs::write(&file, WEIRD).expect("write");
+    for level in [
+        "baseline",
+        "baseline@v1.18",
+        "restricted",
+        "restricted@v1.10",
+    ] {
+        let out = policy(&[
+            "eval",
+            "--pss",
+            level,
+            file.to_str().expect("utf8"),
+            "-f",
+            "json",
+        ]);
+        let report = json_of(&out);
+        let pss_errors: Vec<&Value> = report["errors"]
+            .as_array()
+            .expect("errors array")
+            .iter()
+            .filter(|e| e["rule"].as_str().is_some_and(|r| r.starts_with("PSS-")))
+            .collect();
+        assert!(pss_errors.is_empty(), "--pss {level}: {pss_errors:?}");
+    }
+    // The numeric annotation is still reported before 1.19.
+    let out = policy(&[
+        "eval",
+        "--pss",
+        "baseline@v1.18",
+        file.to_str().expect("utf8"),
+        "-f",
+        "json",
+    ]);
+    let all = findings(&json_of(&out));
+    assert!(
+        all.iter()
+            .any(|f| f.0 == "PSS-SECCOMP-PROFILE-BASELINE" && f.1 == 39),
+        "{all:?}"
+    );
+}
+
+const WEIRD: &str = r#"apiVersion: v1
+kind: Pod
+metadata: {name: a, annotations: [x]}
+spec: null
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: b, annotations: null}
+spec:
+  securityContext: null
+  hostUsers: "no"
+  os: null
+  volumes: [x, null, {name: v, hostPath: null, nfs: null}]
+  containers:
+    - null
+    - x
+    - name: 5
+      securityContext: null
+      ports: [null, {hostPort: null}, x]
+      livenessProbe: {httpGet: null, tcpSocket: {host: null}}
+      lifecycle: null
+    - name: c
+      securityContext:
+        capabilities: {add: null, drop: "ALL"}
+        seLinuxOptions: null
+        seccompProfile: {type: null}
+        appArmorProfile: null
+        procMount: null
+        windowsOptions: null
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: d}
+spec: {template: null}
+---
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: e}
+spec: {jobTemplate: {spec: {template: {metadata: {annotations: {"seccomp.security.alpha.kubernetes.io/pod": 5}}, spec: {containers: [{name: x, image: y}]}}}}}
+"#;

@@ -7,7 +7,6 @@
 # scope: package
 package lib.pss
 
-import data.lib.kubernetes as k8s
 import rego.v1
 
 # The level: "baseline" or "restricted". Undefined (every PSS rule is silent) otherwise.
@@ -37,9 +36,23 @@ since(n) if minor >= n
 # The level and version, for messages.
 label := sprintf("%s, Kubernetes %s", [level, raw_version])
 
-pod_spec_path := k8s.pod_spec_path
+# Where the pod spec of every pod-bearing kind lives (as in lib.kubernetes, kept separate
+# so that malformed input that trips other rules never affects these).
+pod_spec_path := ["spec"] if input.kind == "Pod"
 
-pod_spec := k8s.pod_spec
+pod_spec_path := ["spec", "template", "spec"] if {
+	input.kind in {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job"}
+}
+
+pod_spec_path := ["spec", "jobTemplate", "spec", "template", "spec"] if input.kind == "CronJob"
+
+pod_spec_path := ["template", "spec"] if input.kind == "PodTemplate"
+
+# The pod spec, when it is an object (malformed documents are skipped, not errors).
+pod_spec := s if {
+	s := object.get(input, pod_spec_path, null)
+	is_object(s)
+}
 
 # Where the pod's metadata lives: annotations there are the pod's annotations.
 pod_meta_path := ["metadata"] if input.kind == "Pod"
@@ -52,25 +65,41 @@ pod_meta_path := ["spec", "jobTemplate", "spec", "template", "metadata"] if inpu
 
 pod_meta_path := ["template", "metadata"] if input.kind == "PodTemplate"
 
-annotations := object.get(input, array.concat(pod_meta_path, ["annotations"]), {})
+annotations := as_object(object.get(input, array.concat(pod_meta_path, ["annotations"]), null))
 
 annotation_path(key) := array.concat(pod_meta_path, ["annotations", key])
 
 # Every container (init, regular, ephemeral) with its path.
-containers := k8s.containers
+containers contains {"container": container, "path": array.concat(pod_spec_path, [field, i])} if {
+	some field in ["initContainers", "containers", "ephemeralContainers"]
+	some i, container in as_array(pod_spec[field])
+	is_object(container)
+}
 
-pod_security_context := object.get(pod_spec, "securityContext", {})
+# Every volume (objects only) with its index.
+volumes contains [i, v] if {
+	some i, v in as_array(pod_spec.volumes)
+	is_object(v)
+}
+
+pod_security_context := as_object(pod_spec.securityContext)
 
 pod_security_context_path := array.concat(pod_spec_path, ["securityContext"])
 
 # A container's own securityContext (never the pod's).
-security_context(container) := sc if {
-	sc := container.securityContext
-	is_object(sc)
-} else := {}
+security_context(container) := as_object(container.securityContext)
+
+# Input values of the wrong type (null, a string where a list belongs) read as empty,
+# so iterating them is never an error.
+as_array(x) := x if is_array(x) else := []
+
+as_object(x) := x if is_object(x) else := {}
 
 # A value that is present and not null (a non-nil pointer in the Kubernetes API).
-present(obj, key) if obj[key] != null
+present(obj, key) if {
+	is_object(obj)
+	obj[key] != null
+}
 
 # Pods that declare spec.os.name: windows.
 windows_pod if pod_spec.os.name == "windows"
@@ -83,8 +112,14 @@ name(obj) := sprintf("%v", [n]) if {
 	n := obj.name
 } else := ""
 
-# A string field of an API object: missing and null read as "" (Go's zero value).
+# A string field of an API object: missing and null read as "" (Go's zero value); a
+# value of another type reads as its JSON text, so it never matches an allowed value.
 string_field(obj, key) := v if {
+	is_object(obj)
+	v := obj[key]
+	is_string(v)
+} else := json.marshal(v) if {
+	is_object(obj)
 	v := obj[key]
 	v != null
 } else := ""

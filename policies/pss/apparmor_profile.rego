@@ -29,7 +29,10 @@ allowed_annotation(value) if value == ""
 
 allowed_annotation(value) if value == "runtime/default"
 
-allowed_annotation(value) if startswith(value, "localhost/")
+allowed_annotation(value) if {
+	is_string(value)
+	startswith(value, "localhost/")
+}
 
 deny contains {"msg": msg, "path": array.concat(pss.pod_security_context_path, ["appArmorProfile", "type"])} if {
 	pss.enabled

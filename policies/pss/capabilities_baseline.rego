@@ -33,7 +33,7 @@ deny contains {"msg": msg, "path": array.concat(c.path, ["securityContext", "cap
 	pss.enabled
 	not overridden
 	some c in pss.containers
-	some i, cap in pss.security_context(c.container).capabilities.add
+	some i, cap in pss.as_array(pss.security_context(c.container).capabilities.add)
 	not cap in allowed
 	msg := sprintf("non-default capabilities: container %q adds %v (PSS %s): remove it from securityContext.capabilities.add", [pss.name(c.container), cap, pss.label])
 }

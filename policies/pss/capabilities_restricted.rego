@@ -30,13 +30,10 @@ exempt if {
 	pss.windows_pod
 }
 
-capabilities(container) := caps if {
-	caps := pss.security_context(container).capabilities
-	is_object(caps)
-} else := {}
+capabilities(container) := pss.as_object(pss.security_context(container).capabilities)
 
 drops_all(container) if {
-	some cap in capabilities(container).drop
+	some cap in pss.as_array(capabilities(container).drop)
 	cap == "ALL"
 }
 
@@ -50,7 +47,7 @@ deny contains {"msg": msg, "path": array.concat(c.path, ["securityContext", "cap
 deny contains {"msg": msg, "path": array.concat(c.path, ["securityContext", "capabilities", "add", i])} if {
 	active
 	some c in pss.containers
-	some i, cap in capabilities(c.container).add
+	some i, cap in pss.as_array(capabilities(c.container).add)
 	cap != "NET_BIND_SERVICE"
 	msg := sprintf("unrestricted capabilities: container %q adds %v (PSS %s): remove it; only NET_BIND_SERVICE may be added", [pss.name(c.container), cap, pss.label])
 }

@@ -20,7 +20,7 @@ import rego.v1
 deny contains {"msg": msg, "path": array.concat(pss.pod_spec_path, ["volumes", i, "hostPath"])} if {
 	pss.enabled
 	not pss.restricted
-	some i, v in pss.pod_spec.volumes
+	some [i, v] in pss.volumes
 	pss.present(v, "hostPath")
 	msg := sprintf("hostPath volumes: volume %q is a hostPath volume (PSS %s): use a persistentVolumeClaim, configMap, secret or emptyDir instead", [pss.name(v), pss.label])
 }

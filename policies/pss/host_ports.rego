@@ -19,7 +19,7 @@ import rego.v1
 deny contains {"msg": msg, "path": array.concat(c.path, ["ports", i, "hostPort"])} if {
 	pss.enabled
 	some c in pss.containers
-	some i, port in c.container.ports
+	some i, port in pss.as_array(c.container.ports)
 	pss.present(port, "hostPort")
 	port.hostPort != 0
 	msg := sprintf("hostPort: container %q uses hostPort %v (PSS %s): remove hostPort and expose the pod through a Service", [pss.name(c.container), port.hostPort, pss.label])

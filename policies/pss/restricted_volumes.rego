@@ -39,7 +39,7 @@ allowed_volume(v) if {
 
 deny contains {"msg": msg, "path": array.concat(pss.pod_spec_path, ["volumes", i, key])} if {
 	pss.restricted
-	some i, v in pss.pod_spec.volumes
+	some [i, v] in pss.volumes
 	not allowed_volume(v)
 	some key in forbidden
 	pss.present(v, key)

@@ -32,7 +32,10 @@ container_annotation_prefix := "container.seccomp.security.alpha.kubernetes.io/"
 
 allowed_annotation(value) if value in {"runtime/default", "docker/default"}
 
-allowed_annotation(value) if startswith(value, "localhost/")
+allowed_annotation(value) if {
+	is_string(value)
+	startswith(value, "localhost/")
+}
 
 overridden if {
 	pss.restricted
@@ -45,7 +48,7 @@ deny contains {"msg": msg, "path": pss.annotation_path(pod_annotation)} if {
 	not pss.since(19)
 	value := pss.annotations[pod_annotation]
 	not allowed_annotation(value)
-	msg := sprintf("seccompProfile: annotation %s=%q (PSS %s): use runtime/default or localhost/<profile>", [pod_annotation, value, pss.label])
+	msg := sprintf("seccompProfile: annotation %s=%s (PSS %s): use runtime/default or localhost/<profile>", [pod_annotation, json.marshal(value), pss.label])
 }
 
 deny contains {"msg": msg, "path": pss.annotation_path(key)} if {
@@ -55,7 +58,7 @@ deny contains {"msg": msg, "path": pss.annotation_path(key)} if {
 	key := concat("", [container_annotation_prefix, pss.name(c.container)])
 	value := pss.annotations[key]
 	not allowed_annotation(value)
-	msg := sprintf("seccompProfile: annotation %s=%q (PSS %s): use runtime/default or localhost/<profile>", [key, value, pss.label])
+	msg := sprintf("seccompProfile: annotation %s=%s (PSS %s): use runtime/default or localhost/<profile>", [key, json.marshal(value), pss.label])
 }
 
 # From 1.19 on: securityContext.seccompProfile.

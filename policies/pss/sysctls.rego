@@ -57,7 +57,7 @@ safe contains name if {
 
 deny contains {"msg": msg, "path": array.concat(pss.pod_security_context_path, ["sysctls", i, "name"])} if {
 	pss.enabled
-	some i, sysctl in pss.pod_security_context.sysctls
+	some i, sysctl in pss.as_array(pss.pod_security_context.sysctls)
 	name := pss.string_field(sysctl, "name")
 	not name in safe
 	msg := sprintf("forbidden sysctls: %q is not a safe sysctl (PSS %s): remove it from spec.securityContext.sysctls", [name, pss.label])
