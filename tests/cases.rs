@@ -3,6 +3,8 @@
 //! A case gives an input and the exact findings of one rule on it (line, optional
 //! column, a substring of the message), or `want: []`. Exactly one of `want`, `error`
 //! or `skip` must be given, as in regorus's data-driven tests.
+//! A case may add `data:` (merged into `data` for that case only), which is how the
+//! opt-in Pod Security Standards rules get their `pss` settings.
 
 use std::path::{Path, PathBuf};
 
@@ -32,6 +34,9 @@ struct Case {
     error: Option<String>,
     #[serde(default)]
     skip: Option<String>,
+    /// Data merged into `data` for this case only (e.g. `{pss: {level: restricted}}`).
+    #[serde(default)]
+    data: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -68,15 +73,54 @@ fn default_filename(kind: Option<DocumentKind>) -> &'static str {
     }
 }
 
+/// Built-in policies with `data` merged in, loaded once per distinct `data`.
+#[derive(Default)]
+struct DataSets {
+    sets: Vec<(serde_json::Value, PolicySet)>,
+}
+
+impl DataSets {
+    fn get(&mut self, data: &serde_json::Value) -> Result<&PolicySet, String> {
+        let index = match self.sets.iter().position(|(d, _)| d == data) {
+            Some(i) => i,
+            None => {
+                let set = PolicySet::load(&PolicyOptions {
+                    builtin: true,
+                    extra_data: vec![data.clone()],
+                    ..PolicyOptions::default()
+                });
+                if !set.errors.is_empty() {
+                    return Err(format!(
+                        "policies failed to load with {data}: {:?}",
+                        set.errors
+                    ));
+                }
+                self.sets.push((data.clone(), set));
+                self.sets.len() - 1
+            }
+        };
+        Ok(&self.sets[index].1)
+    }
+}
+
+/// The opt-in settings under which every built-in rule is loaded (the PSS rules need
+/// `data.pss`).
+fn all_rules_data() -> serde_json::Value {
+    serde_json::json!({"pss": {"level": "restricted", "version": "latest"}})
+}
+
 /// Runs one case file; returns the failures.
-fn run_file(set: &PolicySet, path: &Path) -> Vec<String> {
+fn run_file(set: &PolicySet, with_data: &mut DataSets, path: &Path) -> Vec<String> {
     let text = std::fs::read_to_string(path).expect("read case file");
     let file: CaseFile = match yaml_serde::from_str(&text) {
         Ok(f) => f,
         Err(e) => return vec![format!("{}: invalid case file: {e}", path.display())],
     };
-    let rules = set.rules();
-    let Some(meta) = rules.iter().find(|r| r.id == file.rule) else {
+    let all = match with_data.get(&all_rules_data()) {
+        Ok(all) => all.rules(),
+        Err(e) => return vec![e],
+    };
+    let Some(meta) = all.iter().find(|r| r.id == file.rule) else {
         return vec![format!(
             "{}: rule {} is not a loaded built-in rule",
             path.display(),
@@ -102,7 +146,17 @@ fn run_file(set: &PolicySet, path: &Path) -> Vec<String> {
             .filename
             .clone()
             .unwrap_or_else(|| default_filename(meta.kinds.first().copied()).to_string());
-        let (findings, errors) = eval_text(set, &filename, &case.input);
+        let case_set = match &case.data {
+            Some(data) => match with_data.get(data) {
+                Ok(s) => s,
+                Err(e) => {
+                    failures.push(format!("{ctx}: {e}"));
+                    continue;
+                }
+            },
+            None => set,
+        };
+        let (findings, errors) = eval_text(case_set, &filename, &case.input);
         if let Some(substr) = &case.error {
             if !errors.iter().any(|e| e.message.contains(substr.as_str())) {
                 failures.push(format!(
@@ -166,6 +220,7 @@ fn builtin_rule_cases() {
     case_files(&repo().join("policies"), &mut files);
     assert!(!files.is_empty(), "no case files found");
     let mut failures = Vec::new();
+    let mut with_data = DataSets::default();
     let mut covered = std::collections::BTreeSet::new();
     for f in &files {
         if let Ok(text) = std::fs::read_to_string(f) {
@@ -173,10 +228,15 @@ fn builtin_rule_cases() {
                 covered.insert(cf.rule);
             }
         }
-        failures.extend(run_file(&set, f));
+        failures.extend(run_file(&set, &mut with_data, f));
     }
-    // Every built-in rule has a case file.
-    for rule in set.rules().iter().filter(|r| r.origin.builtin) {
+    // Every built-in rule (opt-in ones included) has a case file.
+    let all = PolicySet::load(&PolicyOptions {
+        builtin: true,
+        extra_data: vec![all_rules_data()],
+        ..PolicyOptions::default()
+    });
+    for rule in all.rules().iter().filter(|r| r.origin.builtin) {
         if !covered.contains(&rule.id) {
             failures.push(format!(
                 "built-in rule {} ({}) has no case file",
@@ -197,8 +257,10 @@ fn builtin_rule_cases() {
 fn builtin_rule_ids_are_unique_and_documented() {
     let set = PolicySet::load(&PolicyOptions {
         builtin: true,
+        extra_data: vec![all_rules_data()],
         ..PolicyOptions::default()
     });
+    assert!(set.errors.is_empty(), "{:?}", set.errors);
     let mut seen = std::collections::BTreeMap::new();
     for pkg in &set.rego.packages {
         for e in &pkg.entries {

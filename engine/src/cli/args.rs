@@ -88,6 +88,11 @@ pub struct PolicyArgs {
     /// A data file or directory (JSON or YAML) merged into `data`; repeatable.
     #[arg(short = 'd', long = "data", value_name = "PATH")]
     pub data: Vec<PathBuf>,
+    /// Check Kubernetes workloads against the Pod Security Standards: LEVEL is baseline
+    /// or restricted, VERSION the Kubernetes version whose checks apply (latest, or
+    /// v1.N); e.g. `--pss restricted`, `--pss baseline@v1.24`. Sets `data.pss`.
+    #[arg(long, value_name = "LEVEL[@VERSION]")]
+    pub pss: Option<String>,
     /// Only evaluate Rego packages matching this glob (e.g. `main`, `k8s.*`); repeatable.
     #[arg(short = 'n', long = "namespace", value_name = "GLOB")]
     pub namespaces: Vec<String>,

@@ -25,10 +25,19 @@ pub(super) fn policy_options(p: &PolicyArgs) -> anyhow::Result<PolicyOptions> {
     if p.timeout == 0 {
         bail!("--timeout must be at least 1 millisecond");
     }
+    let mut extra_data = Vec::new();
+    if let Some(flag) = &p.pss {
+        extra_data.push(eval::pss::parse_flag(flag).with_context(|| {
+            format!(
+                "invalid --pss {flag:?} (use LEVEL[@VERSION], e.g. restricted or baseline@v1.24)"
+            )
+        })?);
+    }
     Ok(PolicyOptions {
         paths: p.policies.clone(),
         builtin: !p.no_builtin,
         data: p.data.clone(),
+        extra_data,
         rego: RegoOptions {
             timeout: std::time::Duration::from_millis(p.timeout),
             namespaces,

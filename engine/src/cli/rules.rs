@@ -24,6 +24,9 @@ pub(super) fn run(a: RulesArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatu
     let rules = set.rules();
     if let Some(id) = &a.explain {
         let Some(rule) = rules.iter().find(|r| r.id.eq_ignore_ascii_case(id)) else {
+            if id.to_ascii_uppercase().starts_with("PSS-") && a.policy.pss.is_none() {
+                bail!("no rule with ID {id:?} is loaded: the PSS-* rules load with --pss LEVEL (e.g. `policy rules --pss restricted --explain {id}`)");
+            }
             bail!("no rule with ID {id:?} is loaded (see `policy rules`)");
         };
         match a.format {
@@ -75,11 +78,16 @@ pub(super) fn run(a: RulesArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatu
                 writeln!(out)?;
             }
             RulesFormat::Text => {
+                // IDs are padded to 12 columns, or to the longest ID (PSS-* rules).
+                let width = rules
+                    .iter()
+                    .map(|r| r.id.chars().count())
+                    .fold(12, usize::max);
                 for r in &rules {
                     let kinds: Vec<&str> = r.kinds.iter().map(|k| k.as_str()).collect();
                     writeln!(
                         out,
-                        "{:<12} {:<8} {:<22} {}",
+                        "{:<width$} {:<8} {:<22} {}",
                         r.id,
                         r.severity.as_str(),
                         if kinds.is_empty() {

@@ -9,6 +9,7 @@
 
 mod locate;
 pub mod policies;
+pub mod pss;
 mod wasm;
 
 use std::sync::Arc;

@@ -24,6 +24,8 @@ pub struct PolicyOptions {
     pub builtin: bool,
     /// Data files or directories (`-d/--data`).
     pub data: Vec<PathBuf>,
+    /// Data given inline (`--pss` adds `{"pss": {...}}`), merged over the files' data.
+    pub extra_data: Vec<serde_json::Value>,
     /// Rego runtime options.
     pub rego: RegoOptions,
     /// WASM guest limits.
@@ -195,12 +197,28 @@ impl PolicySet {
                 }
             }
         }
+        if !opts.extra_data.is_empty() {
+            // Inline data wins over the files' data: hand Rego one merged value.
+            let mut all = serde_json::Value::Object(serde_json::Map::new());
+            for d in data.drain(..).chain(opts.extra_data.iter().cloned()) {
+                merge(&mut all, d);
+            }
+            data.push(all);
+        }
+        let mut merged = serde_json::Value::Object(serde_json::Map::new());
+        for d in &data {
+            merge(&mut merged, d.clone());
+        }
+        // The Pod Security Standards rules are opt-in: loaded only with a valid `data.pss`.
+        let pss_on = super::pss::requested(&merged).unwrap_or_else(|e| {
+            errors.push(policy_error(Path::new("<data>"), 1, 1, e.to_string()));
+            false
+        });
+        if !pss_on {
+            rego_sources.retain(|s| !(s.builtin && super::pss::is_pss_policy(&s.path)));
+        }
         let rego = RegoPolicySet::compile(&rego_sources, &data, &opts.rego);
         errors.extend(rego.errors.iter().cloned());
-        let mut merged = serde_json::Value::Object(serde_json::Map::new());
-        for d in data {
-            merge(&mut merged, d);
-        }
         let wasm = load_wasm(&wasm_modules, opts, &mut errors);
         PolicySet {
             rego,

@@ -1,0 +1,367 @@
+//! End-to-end tests of `--pss LEVEL[@VERSION]`: the opt-in Pod Security Standards rules
+//! on the example manifests, exact findings and exit codes, flag validation, and proof
+//! that runs without `--pss` are unchanged.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn policy(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_policy"))
+        .args(args)
+        .current_dir(repo())
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run policy")
+}
+
+fn code(out: &Output) -> i32 {
+    out.status.code().expect("exit code")
+}
+
+fn json_of(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}):\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+/// `(rule_id, line, column, severity, message)` of every finding.
+fn findings(report: &Value) -> Vec<(String, u64, u64, String, String)> {
+    report["findings"]
+        .as_array()
+        .expect("findings array")
+        .iter()
+        .map(|f| {
+            (
+                f["rule_id"].as_str().unwrap_or_default().to_string(),
+                f["start_line"].as_u64().unwrap_or_default(),
+                f["start_column"].as_u64().unwrap_or_default(),
+                f["severity"].as_str().unwrap_or_default().to_string(),
+                f["message"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn pss_only(all: &[(String, u64, u64, String, String)]) -> Vec<(&str, u64, u64, &str, &str)> {
+    all.iter()
+        .filter(|f| f.0.starts_with("PSS-"))
+        .map(|f| (f.0.as_str(), f.1, f.2, f.3.as_str(), f.4.as_str()))
+        .collect()
+}
+
+#[test]
+fn restricted_on_the_example_deployment() {
+    let plain = policy(&["eval", "examples/kubernetes/deployment.yaml", "-f", "json"]);
+    let out = policy(&[
+        "eval",
+        "--pss",
+        "restricted",
+        "examples/kubernetes/deployment.yaml",
+        "-f",
+        "json",
+    ]);
+    assert_eq!(code(&out), 1, "{}", String::from_utf8_lossy(&out.stderr));
+    let all = findings(&json_of(&out));
+    let w = "(PSS restricted, Kubernetes latest)";
+    let expect = [
+        (
+            "PSS-ALLOW-PRIVILEGE-ESCALATION",
+            22,
+            11,
+            "medium",
+            format!("allowPrivilegeEscalation != false: container \"web\" does not set allowPrivilegeEscalation=false {w}: set securityContext.allowPrivilegeEscalation to false"),
+        ),
+        (
+            "PSS-RUN-AS-NON-ROOT",
+            22,
+            11,
+            "medium",
+            format!("runAsNonRoot != true: container \"web\" does not set runAsNonRoot {w}: set spec.securityContext.runAsNonRoot or the container's securityContext.runAsNonRoot to true"),
+        ),
+        (
+            "PSS-SECCOMP-PROFILE-RESTRICTED",
+            22,
+            11,
+            "medium",
+            format!("seccompProfile: container \"web\" has no seccomp profile {w}: set spec.securityContext.seccompProfile.type to RuntimeDefault"),
+        ),
+        (
+            "PSS-PRIVILEGED",
+            23,
+            13,
+            "high",
+            format!("privileged: container \"web\" sets privileged=true {w}: remove securityContext.privileged or set it to false"),
+        ),
+        (
+            "PSS-CAPABILITIES-RESTRICTED",
+            24,
+            13,
+            "medium",
+            format!("unrestricted capabilities: container \"web\" does not drop ALL capabilities {w}: set securityContext.capabilities.drop to [\"ALL\"]"),
+        ),
+        (
+            "PSS-CAPABILITIES-RESTRICTED",
+            25,
+            21,
+            "medium",
+            format!("unrestricted capabilities: container \"web\" adds NET_ADMIN {w}: remove it; only NET_BIND_SERVICE may be added"),
+        ),
+        (
+            "PSS-RESTRICTED-VOLUMES",
+            28,
+            11,
+            "medium",
+            format!("restricted volume types: volume \"host\" is a hostPath volume {w}: use a persistentVolumeClaim, configMap, secret, emptyDir or projected volume"),
+        ),
+    ];
+    let got = pss_only(&all);
+    let expect: Vec<(&str, u64, u64, &str, &str)> = expect
+        .iter()
+        .map(|(id, l, c, s, m)| (*id, *l, *c, *s, m.as_str()))
+        .collect();
+    assert_eq!(got, expect);
+    // Every other finding is exactly what a run without --pss reports.
+    let others: Vec<_> = all.iter().filter(|f| !f.0.starts_with("PSS-")).collect();
+    let plain = findings(&json_of(&plain));
+    assert_eq!(others, plain.iter().collect::<Vec<_>>());
+}
+
+#[test]
+fn baseline_at_an_older_version_on_the_example_deployment() {
+    let out = policy(&[
+        "eval",
+        "--pss",
+        "baseline@v1.24",
+        "examples/kubernetes/deployment.yaml",
+        "-f",
+        "json",
+    ]);
+    assert_eq!(code(&out), 1, "{}", String::from_utf8_lossy(&out.stderr));
+    let all = findings(&json_of(&out));
+    let got: Vec<_> = pss_only(&all)
+        .into_iter()
+        .map(|(id, l, c, s, _)| (id, l, c, s))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("PSS-PRIVILEGED", 23, 13, "high"),
+            ("PSS-CAPABILITIES-BASELINE", 25, 21, "high"),
+            ("PSS-HOST-PATH-VOLUMES", 28, 11, "high"),
+        ]
+    );
+    assert!(all
+        .iter()
+        .any(|f| f.4.contains("(PSS baseline, Kubernetes v1.24)")));
+}
+
+#[test]
+fn hardened_pod_meets_restricted() {
+    let out = policy(&[
+        "eval",
+        "--pss",
+        "restricted",
+        "examples/kubernetes/hardened-pod.yaml",
+        "-f",
+        "json",
+    ]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(findings(&json_of(&out)), []);
+}
+
+#[test]
+fn invalid_flags_are_usage_errors() {
+    for (flag, says) in [
+        ("strict", "unknown Pod Security level \"strict\""),
+        ("baseline@v2.0", "invalid Kubernetes version \"v2.0\""),
+        ("restricted@", "invalid Kubernetes version \"\""),
+    ] {
+        let out = policy(&[
+            "eval",
+            "--pss",
+            flag,
+            "examples/kubernetes/hardened-pod.yaml",
+        ]);
+        assert_eq!(code(&out), 2, "--pss {flag}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("invalid --pss"), "{err}");
+        assert!(err.contains(says), "{err}");
+    }
+}
+
+#[test]
+fn rules_are_listed_only_when_requested() {
+    let plain = String::from_utf8_lossy(&policy(&["rules"]).stdout).into_owned();
+    assert!(!plain.contains("PSS-"), "{plain}");
+    let out = policy(&["rules", "--pss", "restricted"]);
+    assert_eq!(code(&out), 0);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.lines().filter(|l| l.starts_with("PSS-")).count(), 19);
+    assert!(text.contains("PSS-PROC-MOUNT-RESTRICTED"));
+}
+
+#[test]
+fn data_files_enable_and_validate_pss() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let good = dir.path().join("pss.yaml");
+    std::fs::write(&good, "pss: {level: baseline, version: v1.24}\n").expect("write");
+    let out = policy(&[
+        "eval",
+        "-d",
+        good.to_str().expect("utf8"),
+        "examples/kubernetes/deployment.yaml",
+        "-f",
+        "json",
+    ]);
+    let all = findings(&json_of(&out));
+    assert_eq!(pss_only(&all).len(), 3, "{all:?}");
+    // --pss wins over the data file.
+    let out = policy(&[
+        "eval",
+        "-d",
+        good.to_str().expect("utf8"),
+        "--pss",
+        "restricted",
+        "examples/kubernetes/deployment.yaml",
+        "-f",
+        "json",
+    ]);
+    let all = findings(&json_of(&out));
+    assert!(
+        all.iter().any(|f| f.0 == "PSS-RESTRICTED-VOLUMES"),
+        "{all:?}"
+    );
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(&bad, "pss: {level: strict}\n").expect("write");
+    let out = policy(&[
+        "eval",
+        "-d",
+        bad.to_str().expect("utf8"),
+        "examples/kubernetes/hardened-pod.yaml",
+    ]);
+    assert_eq!(code(&out), 2);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains("unknown Pod Security level \"strict\""),
+        "{text}"
+    );
+}
+
+#[test]
+fn explaining_a_pss_rule_without_pss_says_how() {
+    let out = policy(&["rules", "--explain", "PSS-RUN-AS-NON-ROOT"]);
+    assert_eq!(code(&out), 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("the PSS-* rules load with --pss LEVEL"),
+        "{err}"
+    );
+    let out = policy(&[
+        "rules",
+        "--pss",
+        "baseline",
+        "--explain",
+        "PSS-RUN-AS-NON-ROOT",
+    ]);
+    assert_eq!(code(&out), 0);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Pod may run as root"));
+}
+
+/// Malformed pod fields (null specs, strings where lists belong, numbers where strings
+/// belong) are skipped or reported by the PSS rules, never rule errors.
+#[test]
+fn malformed_manifests_never_break_pss_rules() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("weird.yaml");
+    std::fs::write(&file, WEIRD).expect("write");
+    for level in [
+        "baseline",
+        "baseline@v1.18",
+        "restricted",
+        "restricted@v1.10",
+    ] {
+        let out = policy(&[
+            "eval",
+            "--pss",
+            level,
+            file.to_str().expect("utf8"),
+            "-f",
+            "json",
+        ]);
+        let report = json_of(&out);
+        let pss_errors: Vec<&Value> = report["errors"]
+            .as_array()
+            .expect("errors array")
+            .iter()
+            .filter(|e| e["rule"].as_str().is_some_and(|r| r.starts_with("PSS-")))
+            .collect();
+        assert!(pss_errors.is_empty(), "--pss {level}: {pss_errors:?}");
+    }
+    // The numeric annotation is still reported before 1.19.
+    let out = policy(&[
+        "eval",
+        "--pss",
+        "baseline@v1.18",
+        file.to_str().expect("utf8"),
+        "-f",
+        "json",
+    ]);
+    let all = findings(&json_of(&out));
+    assert!(
+        all.iter()
+            .any(|f| f.0 == "PSS-SECCOMP-PROFILE-BASELINE" && f.1 == 39),
+        "{all:?}"
+    );
+}
+
+const WEIRD: &str = r#"apiVersion: v1
+kind: Pod
+metadata: {name: a, annotations: [x]}
+spec: null
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: b, annotations: null}
+spec:
+  securityContext: null
+  hostUsers: "no"
+  os: null
+  volumes: [x, null, {name: v, hostPath: null, nfs: null}]
+  containers:
+    - null
+    - x
+    - name: 5
+      securityContext: null
+      ports: [null, {hostPort: null}, x]
+      livenessProbe: {httpGet: null, tcpSocket: {host: null}}
+      lifecycle: null
+    - name: c
+      securityContext:
+        capabilities: {add: null, drop: "ALL"}
+        seLinuxOptions: null
+        seccompProfile: {type: null}
+        appArmorProfile: null
+        procMount: null
+        windowsOptions: null
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: d}
+spec: {template: null}
+---
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: e}
+spec: {jobTemplate: {spec: {template: {metadata: {annotations: {"seccomp.security.alpha.kubernetes.io/pod": 5}}, spec: {containers: [{name: x, image: y}]}}}}}
+"#;

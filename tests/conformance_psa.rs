@@ -1,0 +1,273 @@
+//! Pod Security Standards conformance: the built-in PSS rules (`policies/pss`) against the
+//! Pod Security Admission fixtures of `kubernetes/pod-security-admission`, read from
+//! `../shared/corpora/psa` (never copied into the repository).
+//!
+//! Layout: `<level>/<vX.Y>/{pass,fail}/<check><n>.yaml`, one Pod per file. For every
+//! level and version the built-in policies are loaded with `data.pss = {level, version}`
+//! and every fixture is evaluated:
+//!
+//! * a `pass` fixture must produce no `PSS-*` finding;
+//! * a `fail` fixture must produce a finding of the check its name gives, or of the
+//!   check that replaces it at that level and version (at restricted,
+//!   `restrictedVolumes` replaces `hostPathVolumes`, `capabilities_restricted` replaces
+//!   `capabilities_baseline` from 1.22, `seccompProfile_restricted` replaces
+//!   `seccompProfile_baseline` from 1.19 and `procMount_restricted` replaces `procMount`
+//!   from 1.35);
+//! * every PSS finding points at a real line of the fixture: at the offending node when
+//!   it exists, else at its nearest existing parent, never at the document start.
+//!
+//! Prints `psa fixtures: N/N agree (baseline B/B, restricted R/R)` and every
+//! disagreement; exits non-zero unless all agree. The corpus is located through
+//! `POLICY_SHARED_CORPORA` or `<CARGO_MANIFEST_DIR>/../../shared/corpora`; when absent
+//! the test is skipped.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use policy_engine::diagnostics::Finding;
+use policy_engine::eval::{self, PolicyOptions, PolicySet, Worker};
+use policy_engine::inputs::{self, Document, LoadOptions};
+use policy_engine::PathSegment;
+
+fn corpora() -> Option<PathBuf> {
+    let dir = match std::env::var_os("POLICY_SHARED_CORPORA") {
+        Some(d) => PathBuf::from(d),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpora"),
+    };
+    dir.is_dir().then_some(dir)
+}
+
+fn sorted_entries(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// `v1.23` → 23.
+fn minor(version: &str) -> Option<u32> {
+    version.strip_prefix("v1.")?.parse().ok()
+}
+
+/// PSA check IDs (lower-cased, as in fixture names) → this project's rule IDs.
+const CHECKS: &[(&str, &str)] = &[
+    ("hostnamespaces", "PSS-HOST-NAMESPACES"),
+    ("privileged", "PSS-PRIVILEGED"),
+    ("capabilities_baseline", "PSS-CAPABILITIES-BASELINE"),
+    ("hostpathvolumes", "PSS-HOST-PATH-VOLUMES"),
+    ("hostports", "PSS-HOST-PORTS"),
+    ("apparmorprofile", "PSS-APPARMOR-PROFILE"),
+    ("selinuxoptions", "PSS-SELINUX-OPTIONS"),
+    ("procmount", "PSS-PROC-MOUNT"),
+    ("seccompprofile_baseline", "PSS-SECCOMP-PROFILE-BASELINE"),
+    ("sysctls", "PSS-SYSCTLS"),
+    ("windowshostprocess", "PSS-WINDOWS-HOST-PROCESS"),
+    (
+        "hostprobesandhostlifecycle",
+        "PSS-HOST-PROBES-AND-LIFECYCLE",
+    ),
+    ("restrictedvolumes", "PSS-RESTRICTED-VOLUMES"),
+    ("runasnonroot", "PSS-RUN-AS-NON-ROOT"),
+    ("allowprivilegeescalation", "PSS-ALLOW-PRIVILEGE-ESCALATION"),
+    (
+        "seccompprofile_restricted",
+        "PSS-SECCOMP-PROFILE-RESTRICTED",
+    ),
+    ("capabilities_restricted", "PSS-CAPABILITIES-RESTRICTED"),
+    ("runasuser", "PSS-RUN-AS-USER"),
+    ("procmount_restricted", "PSS-PROC-MOUNT-RESTRICTED"),
+];
+
+/// Restricted checks that replace a baseline check from a version on (CHECKS.md).
+const OVERRIDES: &[(&str, &str, u32)] = &[
+    ("hostpathvolumes", "restrictedvolumes", 0),
+    ("capabilities_baseline", "capabilities_restricted", 22),
+    ("seccompprofile_baseline", "seccompprofile_restricted", 19),
+    ("procmount", "procmount_restricted", 35),
+];
+
+/// The rule a fail fixture must trigger, from its file name (`hostports2.yaml`).
+fn expected_rule(file: &Path, level: &str, minor: u32) -> Option<&'static str> {
+    let stem = file.file_stem()?.to_str()?;
+    let check = stem.trim_end_matches(|c: char| c.is_ascii_digit());
+    let check = OVERRIDES
+        .iter()
+        .find(|(base, _, from)| level == "restricted" && *base == check && minor >= *from)
+        .map_or(check, |(_, over, _)| *over);
+    CHECKS.iter().find(|(c, _)| *c == check).map(|(_, id)| *id)
+}
+
+fn pointer_exists(value: &serde_json::Value, path: &[PathSegment]) -> bool {
+    let mut v = value;
+    for seg in path {
+        let next = match seg {
+            PathSegment::Key(k) => v.get(k.as_str()),
+            PathSegment::Index(i) => v.get(*i),
+        };
+        match next {
+            Some(n) => v = n,
+            None => return false,
+        }
+    }
+    true
+}
+
+/// Checks that a finding points at a real line of its document.
+fn location_problem(f: &Finding, doc: &Document) -> Option<String> {
+    let path = &f.location.path;
+    if path.is_empty() {
+        return Some(format!("{} has no path", f.rule.id));
+    }
+    let resolved = doc.source_map.resolve(path);
+    if pointer_exists(&doc.value, path) && resolved.matched != path.len() {
+        return Some(format!(
+            "{} path {path:?} exists but resolved only {} segments",
+            f.rule.id, resolved.matched
+        ));
+    }
+    if resolved.matched == 0 || f.location.span.start.line <= doc.span.start.line {
+        return Some(format!(
+            "{} at {}:{} is the document start (path {path:?})",
+            f.rule.id, f.location.span.start.line, f.location.span.start.column
+        ));
+    }
+    None
+}
+
+#[derive(Default)]
+struct Tally {
+    total: usize,
+    agree: usize,
+}
+
+fn main() -> ExitCode {
+    let Some(root) = corpora().map(|c| c.join("psa")).filter(|p| p.is_dir()) else {
+        println!("psa fixtures: corpus not found (set POLICY_SHARED_CORPORA); skipped");
+        return ExitCode::SUCCESS;
+    };
+    let mut disagreements = Vec::new();
+    let mut baseline = Tally::default();
+    let mut restricted = Tally::default();
+    for level in ["baseline", "restricted"] {
+        let tally = if level == "baseline" {
+            &mut baseline
+        } else {
+            &mut restricted
+        };
+        let mut versions: Vec<(u32, PathBuf)> = sorted_entries(&root.join(level))
+            .into_iter()
+            .filter_map(|p| {
+                let m = minor(p.file_name()?.to_str()?)?;
+                Some((m, p))
+            })
+            .collect();
+        versions.sort();
+        for (minor, dir) in versions {
+            let version = format!("v1.{minor}");
+            let set = PolicySet::load(&PolicyOptions {
+                builtin: true,
+                extra_data: vec![serde_json::json!({"pss": {"level": level, "version": version}})],
+                ..PolicyOptions::default()
+            });
+            if !set.errors.is_empty() {
+                eprintln!("built-in policies failed to load: {:?}", set.errors);
+                return ExitCode::FAILURE;
+            }
+            let mut worker = Worker::new(&set);
+            for outcome in ["pass", "fail"] {
+                for file in sorted_entries(&dir.join(outcome)) {
+                    if file.extension().is_none_or(|e| e != "yaml") {
+                        continue;
+                    }
+                    tally.total += 1;
+                    let name = format!("{level}/{version}/{outcome}/{}", file_label(&file));
+                    let report = inputs::load_file(&file, &LoadOptions::default(), true);
+                    if !report.errors.is_empty() || report.documents.len() != 1 {
+                        disagreements.push(format!(
+                            "{name}: expected one document, got {} ({:?})",
+                            report.documents.len(),
+                            report.errors
+                        ));
+                        continue;
+                    }
+                    let doc = &report.documents[0];
+                    let (findings, errors) = eval::evaluate_document(&set, &mut worker, doc);
+                    if !errors.is_empty() {
+                        disagreements.push(format!("{name}: evaluation errors {errors:?}"));
+                        continue;
+                    }
+                    let pss: Vec<&Finding> = findings
+                        .iter()
+                        .filter(|f| f.rule.id.starts_with("PSS-"))
+                        .collect();
+                    let mut problems: Vec<String> = pss
+                        .iter()
+                        .filter_map(|f| location_problem(f, doc))
+                        .collect();
+                    if outcome == "pass" && !pss.is_empty() {
+                        problems.push(format!(
+                            "admitted by PSA, but got {}",
+                            render(&pss).join("; ")
+                        ));
+                    }
+                    if outcome == "fail" {
+                        match expected_rule(&file, level, minor) {
+                            Some(id) if !pss.iter().any(|f| f.rule.id == id) => {
+                                problems.push(format!(
+                                    "rejected by PSA ({id}), but got [{}]",
+                                    render(&pss).join("; ")
+                                ));
+                            }
+                            None if pss.is_empty() => {
+                                problems.push("rejected by PSA, but no PSS finding".into());
+                            }
+                            _ => {}
+                        }
+                    }
+                    if problems.is_empty() {
+                        tally.agree += 1;
+                    } else {
+                        disagreements.push(format!("{name}: {}", problems.join(" | ")));
+                    }
+                }
+            }
+        }
+    }
+    let total = baseline.total + restricted.total;
+    let agree = baseline.agree + restricted.agree;
+    println!(
+        "psa fixtures: {agree}/{total} agree (baseline {}/{}, restricted {}/{})",
+        baseline.agree, baseline.total, restricted.agree, restricted.total
+    );
+    for d in &disagreements {
+        println!("  disagree: {d}");
+    }
+    if total == 0 {
+        println!("psa fixtures: no fixtures found under {}", root.display());
+        return ExitCode::FAILURE;
+    }
+    if agree == total {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn file_label(file: &Path) -> String {
+    file.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+fn render(findings: &[&Finding]) -> Vec<String> {
+    findings
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {}:{} {}",
+                f.rule.id, f.location.span.start.line, f.location.span.start.column, f.message
+            )
+        })
+        .collect()
+}
