@@ -983,3 +983,31 @@ fn rego_broken_in_v0_and_v1_reports_the_v1_error_position() {
         "{errors:?}"
     );
 }
+
+#[test]
+fn malformed_manifest_fields_do_not_break_builtin_rules() {
+    // null containers, numbers where strings belong, a string where a list belongs:
+    // the built-in rules skip what they cannot read instead of failing with POL001.
+    let out = policy(&[
+        "eval",
+        "tests/fixtures/kubernetes/malformed-pod.yaml",
+        "-f",
+        "json",
+    ]);
+    let report = json_of(&out);
+    assert!(
+        report["errors"].as_array().expect("errors").is_empty(),
+        "{report:#}"
+    );
+    assert_eq!(code(&out), 1);
+    let got = findings(&report);
+    for expected in [
+        ("K8S008", 5, 3),
+        ("K8S004", 12, 42),
+        ("K8S007", 13, 9),
+        ("K8S009", 15, 7),
+    ] {
+        let expected = (expected.0.to_string(), expected.1, expected.2);
+        assert!(got.contains(&expected), "missing {expected:?} in {got:?}");
+    }
+}

@@ -19,17 +19,19 @@ import rego.v1
 deny contains {"msg": msg, "path": array.concat(c.path, ["securityContext", "capabilities", "drop"])} if {
 	some c in k8s.containers
 	not drops_all(c.container)
-	msg := sprintf("container %q does not drop ALL capabilities: set securityContext.capabilities.drop to [\"ALL\"]", [c.container.name])
+	msg := sprintf("container %q does not drop ALL capabilities: set securityContext.capabilities.drop to [\"ALL\"]", [k8s.name(c.container)])
 }
 
 deny contains {"msg": msg, "path": array.concat(c.path, ["securityContext", "capabilities", "add", i]), "severity": "high"} if {
 	some c in k8s.containers
-	some i, cap in c.container.securityContext.capabilities.add
+	some i, cap in k8s.capabilities(c.container, "add")
+	is_string(cap)
 	upper(cap) != "NET_BIND_SERVICE"
-	msg := sprintf("container %q adds capability %s: remove it (only NET_BIND_SERVICE may be added)", [c.container.name, cap])
+	msg := sprintf("container %q adds capability %s: remove it (only NET_BIND_SERVICE may be added)", [k8s.name(c.container), cap])
 }
 
 drops_all(container) if {
-	some cap in container.securityContext.capabilities.drop
+	some cap in k8s.capabilities(container, "drop")
+	is_string(cap)
 	upper(cap) == "ALL"
 }

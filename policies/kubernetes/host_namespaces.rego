@@ -19,5 +19,5 @@ import rego.v1
 deny contains {"msg": msg, "path": array.concat(k8s.pod_spec_path, [field])} if {
 	some field in ["hostNetwork", "hostPID", "hostIPC"]
 	k8s.pod_spec[field] == true
-	msg := sprintf("%s %q sets %s: remove it", [input.kind, input.metadata.name, field])
+	msg := sprintf("%s %q sets %s: remove it", [input.kind, k8s.resource_name, field])
 }

@@ -19,14 +19,16 @@ import rego.v1
 deny contains {"msg": msg, "path": array.concat(c.path, ["image"])} if {
 	some c in k8s.containers
 	image := c.container.image
+	is_string(image)
 	not k8s.image_has_digest(image)
 	not k8s.image_tag(image)
-	msg := sprintf("container %q uses image %q without a tag: pin a version and a digest", [c.container.name, image])
+	msg := sprintf("container %q uses image %q without a tag: pin a version and a digest", [k8s.name(c.container), image])
 }
 
 deny contains {"msg": msg, "path": array.concat(c.path, ["image"])} if {
 	some c in k8s.containers
 	image := c.container.image
+	is_string(image)
 	k8s.image_tag(image) == "latest"
-	msg := sprintf("container %q uses image %q: pin a version and a digest instead of latest", [c.container.name, image])
+	msg := sprintf("container %q uses image %q: pin a version and a digest instead of latest", [k8s.name(c.container), image])
 }

@@ -19,5 +19,5 @@ import rego.v1
 deny contains {"msg": msg, "path": array.concat(c.path, ["securityContext", "allowPrivilegeEscalation"])} if {
 	some c in k8s.containers
 	not c.container.securityContext.allowPrivilegeEscalation == false
-	msg := sprintf("container %q allows privilege escalation: set securityContext.allowPrivilegeEscalation to false", [c.container.name])
+	msg := sprintf("container %q allows privilege escalation: set securityContext.allowPrivilegeEscalation to false", [k8s.name(c.container)])
 }

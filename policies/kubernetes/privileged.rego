@@ -19,5 +19,5 @@ import rego.v1
 deny contains {"msg": msg, "path": array.concat(c.path, ["securityContext", "privileged"])} if {
 	some c in k8s.containers
 	c.container.securityContext.privileged == true
-	msg := sprintf("container %q runs privileged: set securityContext.privileged to false", [c.container.name])
+	msg := sprintf("container %q runs privileged: set securityContext.privileged to false", [k8s.name(c.container)])
 }

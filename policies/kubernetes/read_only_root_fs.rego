@@ -18,5 +18,5 @@ import rego.v1
 deny contains {"msg": msg, "path": array.concat(c.path, ["securityContext", "readOnlyRootFilesystem"])} if {
 	some c in k8s.containers
 	not c.container.securityContext.readOnlyRootFilesystem == true
-	msg := sprintf("container %q has a writable root filesystem: set securityContext.readOnlyRootFilesystem to true", [c.container.name])
+	msg := sprintf("container %q has a writable root filesystem: set securityContext.readOnlyRootFilesystem to true", [k8s.name(c.container)])
 }

@@ -24,5 +24,5 @@ deny contains {"msg": msg, "path": array.concat(c.path, ["resources", section, r
 	some section in ["requests", "limits"]
 	some res in required[section]
 	not c.container.resources[section][res]
-	msg := sprintf("container %q has no %s.%s: set resources.%s.%s", [c.container.name, section, res, section, res])
+	msg := sprintf("container %q has no %s.%s: set resources.%s.%s", [k8s.name(c.container), section, res, section, res])
 }

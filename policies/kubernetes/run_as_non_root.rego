@@ -20,13 +20,13 @@ deny contains {"msg": msg, "path": array.concat(c.path, ["securityContext", "run
 	some c in k8s.containers
 	not k8s.container_setting(c.container, "runAsNonRoot") == true
 	not non_root_uid(c.container)
-	msg := sprintf("container %q may run as root: set securityContext.runAsNonRoot to true", [c.container.name])
+	msg := sprintf("container %q may run as root: set securityContext.runAsNonRoot to true", [k8s.name(c.container)])
 }
 
 deny contains {"msg": msg, "path": array.concat(c.path, ["securityContext", "runAsUser"])} if {
 	some c in k8s.containers
 	k8s.container_setting(c.container, "runAsUser") == 0
-	msg := sprintf("container %q runs as UID 0: set securityContext.runAsUser to a non-zero UID", [c.container.name])
+	msg := sprintf("container %q runs as UID 0: set securityContext.runAsUser to a non-zero UID", [k8s.name(c.container)])
 }
 
 non_root_uid(container) if k8s.container_setting(container, "runAsUser") > 0

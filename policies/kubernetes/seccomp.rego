@@ -21,12 +21,21 @@ allowed := {"RuntimeDefault", "Localhost"}
 deny contains {"msg": msg, "path": array.concat(c.path, ["securityContext", "seccompProfile", "type"])} if {
 	some c in k8s.containers
 	profile := k8s.container_setting(c.container, "seccompProfile")
-	not profile.type in allowed
-	msg := sprintf("container %q uses seccomp profile %q: use RuntimeDefault or Localhost", [c.container.name, profile.type])
+	type := profile_type(profile)
+	not type in allowed
+	msg := sprintf("container %q uses seccomp profile %s: use RuntimeDefault or Localhost", [k8s.name(c.container), quoted(type)])
 }
 
 deny contains {"msg": msg, "path": array.concat(c.path, ["securityContext", "seccompProfile"])} if {
 	some c in k8s.containers
 	not k8s.container_setting(c.container, "seccompProfile")
-	msg := sprintf("container %q has no seccomp profile: set securityContext.seccompProfile.type to RuntimeDefault", [c.container.name])
+	msg := sprintf("container %q has no seccomp profile: set securityContext.seccompProfile.type to RuntimeDefault", [k8s.name(c.container)])
 }
+
+profile_type(profile) := object.get(profile, "type", null) if is_object(profile)
+
+else := profile
+
+quoted(x) := sprintf("%q", [x]) if is_string(x)
+
+else := sprintf("%v", [x])
