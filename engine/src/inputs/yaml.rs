@@ -82,23 +82,7 @@ pub(crate) struct RawDoc {
 /// ignored.
 pub fn parse_yaml(path: &str, text: &str, opts: &LoadOptions) -> (Vec<Document>, Vec<InputError>) {
     let (raws, mut errors) = parse_stream(path, text, opts, "YAML");
-    let source: Arc<str> = Arc::from(text);
-    let path_arc: Arc<str> = Arc::from(path);
-    let mut docs = Vec::new();
-    for raw in raws {
-        for (kind, value, spans, span) in classify_yaml(raw) {
-            let index = docs.len();
-            docs.push(Document {
-                kind,
-                path: path_arc.clone(),
-                index,
-                value,
-                source_map: spans.into_source_map(),
-                source: source.clone(),
-                span,
-            });
-        }
-    }
+    let docs = into_documents(path, text, raws.into_iter().flat_map(classify_yaml));
     if docs.is_empty() && errors.is_empty() {
         errors.push(InputError::new(
             path,
@@ -115,30 +99,14 @@ pub fn parse_yaml(path: &str, text: &str, opts: &LoadOptions) -> (Vec<Document>,
 /// document per image) or, failing all of these, a plain `json` document.
 pub fn parse_json(path: &str, text: &str, opts: &LoadOptions) -> (Vec<Document>, Vec<InputError>) {
     let (raws, mut errors) = parse_stream(path, text, opts, "JSON");
-    let source: Arc<str> = Arc::from(text);
-    let path_arc: Arc<str> = Arc::from(path);
-    let mut docs = Vec::new();
+    let mut classified = Vec::new();
     for raw in raws {
-        let classified = match classify_json(raw, opts) {
-            Ok(c) => c,
-            Err((pos, message)) => {
-                errors.push(InputError::new(path, pos, message));
-                continue;
-            }
-        };
-        for (kind, value, spans, span) in classified {
-            let index = docs.len();
-            docs.push(Document {
-                kind,
-                path: path_arc.clone(),
-                index,
-                value,
-                source_map: spans.into_source_map(),
-                source: source.clone(),
-                span,
-            });
+        match classify_json(raw, opts) {
+            Ok(c) => classified.extend(c),
+            Err((pos, message)) => errors.push(InputError::new(path, pos, message)),
         }
     }
+    let docs = into_documents(path, text, classified);
     if docs.is_empty() && errors.is_empty() {
         errors.push(InputError::new(
             path,
@@ -182,6 +150,29 @@ fn is_list(value: &Value) -> bool {
 }
 
 /// Expands `kind: List` and detects the kind of each YAML document.
+/// Numbers classified documents in file order and attaches the shared path and source.
+fn into_documents(
+    path: &str,
+    text: &str,
+    classified: impl IntoIterator<Item = Classified>,
+) -> Vec<Document> {
+    let source: Arc<str> = Arc::from(text);
+    let path: Arc<str> = Arc::from(path);
+    classified
+        .into_iter()
+        .enumerate()
+        .map(|(index, (kind, value, spans, span))| Document {
+            kind,
+            path: path.clone(),
+            index,
+            value,
+            source_map: spans.into_source_map(),
+            source: source.clone(),
+            span,
+        })
+        .collect()
+}
+
 fn classify_yaml(raw: RawDoc) -> Vec<Classified> {
     if is_list(&raw.value) {
         return expand_list(raw, DocumentKind::Yaml);
