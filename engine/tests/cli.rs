@@ -937,3 +937,29 @@ fn malformed_manifest_fields_do_not_break_builtin_rules() {
         assert!(got.contains(&expected), "missing {expected:?} in {got:?}");
     }
 }
+
+#[test]
+fn parse_errors_show_the_offending_line() {
+    let dir = tmp();
+    let bad = write(
+        dir.path(),
+        "bad.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p]\nspec: {}\n",
+    );
+    let out = policy(&["eval", bad.to_str().expect("utf8")]);
+    assert_eq!(code(&out), 2);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(":3:"), "the error names line 3: {text}");
+    assert!(text.contains("error[POL000]"), "{text}");
+    assert!(
+        text.contains("3 | metadata: {name: p]"),
+        "a code frame with the line: {text}"
+    );
+}
+
+#[test]
+fn no_policies_at_all_is_a_usage_error() {
+    let out = policy(&["eval", "--no-builtin", "examples/kubernetes/"]);
+    assert_eq!(code(&out), 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no policies"));
+}

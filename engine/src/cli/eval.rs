@@ -105,6 +105,9 @@ pub(super) fn run(a: EvalArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatus
         )
     })?;
     let popts = policy_options(&a.policy)?;
+    if !popts.builtin && popts.paths.is_empty() {
+        bail!("no policies to run: --no-builtin needs at least one -p/--policy PATH");
+    }
     let files = collect_inputs(&a.input)?;
     let set = PolicySet::load(&popts);
     let report = eval::evaluate(&set, files, &EvalOptions { threads: a.threads });

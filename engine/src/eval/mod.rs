@@ -194,10 +194,19 @@ pub fn evaluate(set: &PolicySet, files: Vec<FileReport>, opts: &EvalOptions) -> 
         report
             .errors
             .extend(f.errors.into_iter().map(ErrorRecord::from));
-        if let Some(doc) = f.documents.first() {
+        // Code frames: every document's text under its own path (an OCI layout's
+        // documents point into their blobs), and the text of a file that failed to parse.
+        for doc in &f.documents {
             report
                 .sources
-                .insert(f.path.to_string(), Arc::clone(&doc.source));
+                .entry(doc.path.to_string())
+                .or_insert_with(|| Arc::clone(&doc.source));
+        }
+        if let Some(source) = &f.source {
+            report
+                .sources
+                .entry(f.path.to_string())
+                .or_insert_with(|| Arc::clone(source));
         }
         report.inputs.push(InputSummary {
             path: f.path.to_string(),

@@ -598,6 +598,7 @@ pub fn load_layout(dir: &Path, opts: &LoadOptions) -> FileReport {
         documents: Vec::new(),
         errors: Vec::new(),
         skipped: None,
+        source: None,
     };
     let layout_path = dir.join("oci-layout");
     match read_json(&layout_path, opts) {

@@ -214,6 +214,9 @@ pub struct FileReport {
     pub errors: Vec<InputError>,
     /// Why the file was skipped, when it was.
     pub skipped: Option<String>,
+    /// The file's text when it was read as text, even if no document came out of it, so
+    /// that reporters can show the line of a parse error.
+    pub source: Option<Arc<str>>,
 }
 
 impl FileReport {
@@ -224,6 +227,7 @@ impl FileReport {
             documents: Vec::new(),
             errors: Vec::new(),
             skipped: Some(reason.into()),
+            source: None,
         }
     }
 
@@ -234,6 +238,7 @@ impl FileReport {
             documents: Vec::new(),
             errors: vec![error],
             skipped: None,
+            source: None,
         }
     }
 }
@@ -321,6 +326,7 @@ pub fn load_text(path: &str, text: &str, format: Format, opts: &LoadOptions) -> 
         documents,
         errors,
         skipped: None,
+        source: Some(source),
     }
 }
 
