@@ -164,6 +164,9 @@ pub struct Report {
     pub rules: Vec<Arc<RuleMeta>>,
     /// Source text of each input file, for code frames.
     pub sources: std::collections::BTreeMap<String, Arc<str>>,
+    /// Findings suppressed by an exception of the configuration file, each with the
+    /// exception's reason. They do not fail the run; reporters show their count.
+    pub suppressed: Vec<(Finding, String)>,
 }
 
 impl Report {

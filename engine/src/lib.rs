@@ -9,6 +9,7 @@
 //! Dependencies point one way: `source → inputs → rules → runtimes → eval → report → cli`.
 
 pub mod cli;
+pub mod config;
 pub mod diagnostics;
 pub mod eval;
 pub mod inputs;

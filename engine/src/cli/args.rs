@@ -76,6 +76,18 @@ pub struct InputArgs {
     pub max_file_size: u64,
 }
 
+/// Options that choose the configuration file.
+#[derive(Debug, Clone, Args)]
+pub struct ConfigArgs {
+    /// Read this configuration file instead of the nearest `.policy.yaml` (looked for
+    /// from the current directory up to the repository root). See docs/configuration.md.
+    #[arg(long, value_name = "FILE", conflicts_with = "no_config")]
+    pub config: Option<PathBuf>,
+    /// Ignore any configuration file.
+    #[arg(long)]
+    pub no_config: bool,
+}
+
 /// Options that choose policies.
 #[derive(Debug, Clone, Args)]
 pub struct PolicyArgs {
@@ -118,6 +130,9 @@ pub struct PolicyArgs {
 /// `policy eval`.
 #[derive(Debug, Clone, Args)]
 pub struct EvalArgs {
+    /// Configuration file.
+    #[command(flatten)]
+    pub config: ConfigArgs,
     /// Inputs.
     #[command(flatten)]
     pub input: InputArgs,
@@ -131,9 +146,9 @@ pub struct EvalArgs {
     #[arg(short = 'o', long, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Fail (exit 1) on findings at or above this severity
-    /// (critical, high, medium, low, info).
-    #[arg(long, value_name = "SEVERITY", default_value = "low")]
-    pub fail_on: String,
+    /// (critical, high, medium, low, info) [default: the configuration's `fail-on`, or low].
+    #[arg(long, value_name = "SEVERITY")]
+    pub fail_on: Option<String>,
     /// Let warn results fail the run too.
     #[arg(long)]
     pub fail_on_warn: bool,
@@ -148,6 +163,9 @@ pub struct EvalArgs {
 /// `policy parse`.
 #[derive(Debug, Clone, Args)]
 pub struct ParseArgs {
+    /// Configuration file.
+    #[command(flatten)]
+    pub config: ConfigArgs,
     /// Inputs.
     #[command(flatten)]
     pub input: InputArgs,
@@ -172,6 +190,9 @@ pub enum RulesFormat {
 /// `policy rules`.
 #[derive(Debug, Clone, Args)]
 pub struct RulesArgs {
+    /// Configuration file.
+    #[command(flatten)]
+    pub config: ConfigArgs,
     /// Policies.
     #[command(flatten)]
     pub policy: PolicyArgs,

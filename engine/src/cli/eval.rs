@@ -4,8 +4,9 @@ use std::io::{IsTerminal, Write};
 
 use anyhow::{bail, Context};
 
-use super::args::{ColorChoice, DockerfileInput, EvalArgs, InputArgs, PolicyArgs};
+use super::args::{ColorChoice, ConfigArgs, DockerfileInput, EvalArgs, InputArgs, PolicyArgs};
 use super::ExitStatus;
+use crate::config::{self, Config};
 use crate::diagnostics::Report;
 use crate::eval::{self, EvalOptions, PolicyOptions, PolicySet};
 use crate::inputs::{self, DocumentKind, FileReport, LoadOptions};
@@ -14,8 +15,56 @@ use crate::runtimes::rego::{DockerfileShape, RegoOptions};
 use crate::runtimes::wasm::WasmLimits;
 use crate::Severity;
 
-/// Builds the policy options from the command line.
-pub(super) fn policy_options(p: &PolicyArgs) -> anyhow::Result<PolicyOptions> {
+/// The configuration file in effect: `--config FILE`, else the nearest `.policy.yaml`,
+/// unless `--no-config`. A bad file is an error whose text names `file:line:col`.
+pub(super) fn load_config(c: &ConfigArgs) -> anyhow::Result<Option<Config>> {
+    if c.no_config {
+        return Ok(None);
+    }
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let file = match &c.config {
+        Some(f) => f.clone(),
+        None => match config::discover(&cwd) {
+            Some(f) => f,
+            None => return Ok(None),
+        },
+    };
+    Ok(Some(config::load(&cwd, &file)?))
+}
+
+/// Prints the configuration's warnings to stderr as `file:line:col: warning: ...`.
+pub(super) fn print_config_warnings(cfg: &Config, warnings: &[config::Warning]) {
+    for w in warnings {
+        eprintln!(
+            "{}:{}:{}: warning: {}",
+            cfg.file.display(),
+            w.line,
+            w.column,
+            w.message
+        );
+    }
+}
+
+/// The command line's policy options over the configuration's: `-p` and `-d` add to the
+/// configuration's lists, `--pss` replaces its `pss`.
+fn merged_policy_args(p: &PolicyArgs, cfg: Option<&Config>) -> PolicyArgs {
+    let mut p = p.clone();
+    if let Some(cfg) = cfg {
+        p.policies = cfg.policies.iter().cloned().chain(p.policies).collect();
+        p.data = cfg.data.iter().cloned().chain(p.data).collect();
+        if p.pss.is_none() {
+            p.pss = cfg.pss.clone();
+        }
+    }
+    p
+}
+
+/// Builds the policy options from the command line and the configuration file.
+pub(super) fn policy_options(
+    p: &PolicyArgs,
+    cfg: Option<&Config>,
+) -> anyhow::Result<PolicyOptions> {
+    let p = &merged_policy_args(p, cfg);
     let mut namespaces = Vec::new();
     for ns in &p.namespaces {
         let glob =
@@ -32,6 +81,9 @@ pub(super) fn policy_options(p: &PolicyArgs) -> anyhow::Result<PolicyOptions> {
                 "invalid --pss {flag:?} (use LEVEL[@VERSION], e.g. restricted or baseline@v1.24)"
             )
         })?);
+    }
+    if let Some(settings) = cfg.and_then(|c| c.settings.clone()) {
+        extra_data.push(serde_json::json!({ "settings": settings }));
     }
     Ok(PolicyOptions {
         paths: p.policies.clone(),
@@ -59,8 +111,12 @@ pub(super) fn policy_options(p: &PolicyArgs) -> anyhow::Result<PolicyOptions> {
     })
 }
 
-/// Reads every input named on the command line.
-pub(super) fn collect_inputs(a: &InputArgs) -> anyhow::Result<Vec<FileReport>> {
+/// Reads every input named on the command line, leaving out those the configuration's
+/// `exclude` matches.
+pub(super) fn collect_inputs(
+    a: &InputArgs,
+    cfg: Option<&Config>,
+) -> anyhow::Result<Vec<FileReport>> {
     let kind = match &a.kind {
         Some(k) => Some(DocumentKind::parse(k).with_context(|| {
             format!(
@@ -77,7 +133,12 @@ pub(super) fn collect_inputs(a: &InputArgs) -> anyhow::Result<Vec<FileReport>> {
             ..LoadOptions::default()
         },
     };
-    Ok(inputs::discover::collect(&a.paths, &opts))
+    let mut files = inputs::discover::collect(&a.paths, &opts);
+    if let Some(cfg) = cfg.filter(|c| c.exclude.is_some()) {
+        let cwd = std::env::current_dir().context("cannot read the current directory")?;
+        files.retain(|f| !cfg.is_excluded(&cwd, &f.path));
+    }
+    Ok(files)
 }
 
 /// The exit status a report deserves. An input that was skipped (too large, or of a kind
@@ -98,19 +159,28 @@ pub fn exit_status(report: &Report, opts: &ReportOptions) -> ExitStatus {
 }
 
 pub(super) fn run(a: EvalArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatus> {
-    let fail_on = Severity::parse(&a.fail_on).with_context(|| {
-        format!(
-            "unknown --fail-on {:?}: use critical, high, medium, low or info",
-            a.fail_on
-        )
-    })?;
-    let popts = policy_options(&a.policy)?;
+    let cfg = load_config(&a.config)?;
+    let fail_on = match &a.fail_on {
+        Some(flag) => Severity::parse(flag).with_context(|| {
+            format!("unknown --fail-on {flag:?}: use critical, high, medium, low or info")
+        })?,
+        None => cfg
+            .as_ref()
+            .and_then(|c| c.fail_on)
+            .unwrap_or(Severity::Low),
+    };
+    let popts = policy_options(&a.policy, cfg.as_ref())?;
     if !popts.builtin && popts.paths.is_empty() {
         bail!("no policies to run: --no-builtin needs at least one -p/--policy PATH");
     }
-    let files = collect_inputs(&a.input)?;
+    let files = collect_inputs(&a.input, cfg.as_ref())?;
     let set = PolicySet::load(&popts);
-    let report = eval::evaluate(&set, files, &EvalOptions { threads: a.threads });
+    let mut report = eval::evaluate(&set, files, &EvalOptions { threads: a.threads });
+    if let Some(cfg) = &cfg {
+        let cwd = std::env::current_dir().context("cannot read the current directory")?;
+        let warnings = config::apply(cfg, &mut report, &cwd, config::Date::today());
+        print_config_warnings(cfg, &warnings);
+    }
 
     let to_terminal = a.output.is_none() && std::io::stdout().is_terminal();
     let color = match a.color {

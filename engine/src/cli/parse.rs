@@ -5,12 +5,13 @@ use std::io::Write;
 use serde_json::json;
 
 use super::args::{DockerfileInput, ParseArgs};
-use super::eval::collect_inputs;
+use super::eval::{collect_inputs, load_config};
 use super::ExitStatus;
 use crate::inputs::{dockerfile, DocumentKind};
 
 pub(super) fn run(a: ParseArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatus> {
-    let files = collect_inputs(&a.input)?;
+    let cfg = load_config(&a.config)?;
+    let files = collect_inputs(&a.input, cfg.as_ref())?;
     let mut status = ExitStatus::Success;
     let mut items = Vec::new();
     for f in &files {

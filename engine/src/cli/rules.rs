@@ -5,12 +5,15 @@ use std::io::Write;
 use anyhow::bail;
 
 use super::args::{RulesArgs, RulesFormat};
-use super::eval::policy_options;
+use super::eval::{load_config, policy_options, print_config_warnings};
 use super::ExitStatus;
+use crate::config::{self, RuleOverride};
+use crate::diagnostics::Report;
 use crate::eval::PolicySet;
 
 pub(super) fn run(a: RulesArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatus> {
-    let set = PolicySet::load(&policy_options(&a.policy)?);
+    let cfg = load_config(&a.config)?;
+    let set = PolicySet::load(&policy_options(&a.policy, cfg.as_ref())?);
     for e in &set.errors {
         eprintln!(
             "{}:{}:{}: error[{}]: {}",
@@ -21,9 +24,33 @@ pub(super) fn run(a: RulesArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatu
             e.message
         );
     }
-    let rules = set.rules();
+    let mut rules = set.rules();
+    if let Some(cfg) = &cfg {
+        // The configuration's `rules` overrides: `off` rules are not listed, re-graded
+        // ones show their new severity.
+        let mut report = Report {
+            rules,
+            ..Report::default()
+        };
+        let cwd = std::env::current_dir()?;
+        let warnings = config::apply(cfg, &mut report, &cwd, config::Date::today());
+        print_config_warnings(cfg, &warnings);
+        rules = report.rules;
+    }
     if let Some(id) = &a.explain {
         let Some(rule) = rules.iter().find(|r| r.id.eq_ignore_ascii_case(id)) else {
+            if let Some(cfg) = &cfg {
+                if cfg
+                    .rules
+                    .iter()
+                    .any(|(k, e)| k.eq_ignore_ascii_case(id) && e.action == RuleOverride::Off)
+                {
+                    bail!(
+                        "rule {id:?} is turned off by {} (`rules: {{{id}: off}}`); run with --no-config to see it",
+                        cfg.file.display()
+                    );
+                }
+            }
             if id.to_ascii_uppercase().starts_with("PSS-") && a.policy.pss.is_none() {
                 bail!("no rule with ID {id:?} is loaded: the PSS-* rules load with --pss LEVEL (e.g. `policy rules --pss restricted --explain {id}`)");
             }

@@ -382,6 +382,7 @@ pub(crate) fn report() -> Report {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), Arc::from(v)))
         .collect(),
+        suppressed: Vec::new(),
     };
     report.sort();
     report

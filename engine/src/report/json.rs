@@ -27,7 +27,10 @@
 //!   `critical`, `high`, `medium`, `low`, `info`), `deny` and `warn` (findings by rule
 //!   level), `errors` (all error records), `by_error_kind` (keys `parse-error`,
 //!   `rule-error`, `rule-timeout`, `policy-error`), and `inputs` (`evaluated`, `documents`,
-//!   `skipped`, `failed`).
+//!   `skipped`, `failed`); `suppressed` (findings an exception of the configuration file
+//!   suppressed) appears only when it is not zero.
+//! * `suppressed[]`, only when a configuration exception suppressed something: the same
+//!   fields as a finding plus `reason` (the exception's reason); see docs/configuration.md.
 //! * `findings[]`, sorted by file, position, then rule ID:
 //!   * `rule_id`, `title` (strings): the rule.
 //!   * `severity`: `critical`, `high`, `medium`, `low` or `info` (the effective severity,
@@ -90,6 +93,8 @@ struct Wire<'a> {
     tool: Tool<'a>,
     summary: WireSummary,
     findings: Vec<WireFinding<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    suppressed: Vec<WireSuppressed<'a>>,
     errors: Vec<WireError<'a>>,
     inputs: Vec<WireInput<'a>>,
 }
@@ -104,6 +109,14 @@ impl<'a> Wire<'a> {
             },
             summary: WireSummary::new(&Summary::of(report)),
             findings: report.findings.iter().map(WireFinding::new).collect(),
+            suppressed: report
+                .suppressed
+                .iter()
+                .map(|(f, reason)| WireSuppressed {
+                    finding: WireFinding::new(f),
+                    reason,
+                })
+                .collect(),
             errors: report.errors.iter().map(WireError::new).collect(),
             inputs: report
                 .inputs
@@ -134,9 +147,23 @@ struct Tool<'a> {
     version: &'a str,
 }
 
+/// A finding an exception of the configuration file suppressed, with its reason.
+#[derive(Serialize)]
+struct WireSuppressed<'a> {
+    #[serde(flatten)]
+    finding: WireFinding<'a>,
+    reason: &'a str,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
 #[derive(Serialize)]
 struct WireSummary {
     findings: usize,
+    #[serde(skip_serializing_if = "is_zero")]
+    suppressed: usize,
     by_severity: BySeverity,
     deny: usize,
     warn: usize,
@@ -149,6 +176,7 @@ impl WireSummary {
     fn new(s: &Summary) -> Self {
         WireSummary {
             findings: s.findings,
+            suppressed: s.suppressed,
             by_severity: BySeverity {
                 critical: s.count(Severity::Critical),
                 high: s.count(Severity::High),

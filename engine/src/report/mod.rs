@@ -161,6 +161,8 @@ pub fn reporter(format: Format, opts: &ReportOptions) -> Box<dyn Reporter> {
 pub struct Summary {
     /// All findings.
     pub findings: usize,
+    /// Findings suppressed by configuration exceptions (not counted in `findings`).
+    pub suppressed: usize,
     /// Findings per severity, indexed like [`Severity::ALL`] (info first).
     pub by_severity: [usize; 5],
     /// Findings from `deny`/`violation` rules.
@@ -187,6 +189,7 @@ impl Summary {
         let mut s = Summary {
             findings: report.findings.len(),
             errors: report.errors.len(),
+            suppressed: report.suppressed.len(),
             ..Summary::default()
         };
         for f in &report.findings {

@@ -215,6 +215,13 @@ impl TextReporter {
                 parts.join(", ")
             )?;
         }
+        if s.suppressed > 0 {
+            writeln!(
+                out,
+                "{} suppressed by exceptions in the configuration file",
+                plural(s.suppressed, "finding", "findings")
+            )?;
+        }
         if s.errors > 0 {
             let parts: Vec<String> = ERROR_KINDS
                 .iter()

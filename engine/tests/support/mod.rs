@@ -20,6 +20,16 @@ pub fn policy(args: &[&str]) -> Output {
         .expect("run policy")
 }
 
+/// Runs `policy` with `dir` as the current directory.
+pub fn policy_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_policy"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run policy")
+}
+
 pub fn policy_stdin(args: &[&str], stdin: &str) -> Output {
     use std::io::Write;
     let mut child = Command::new(env!("CARGO_BIN_EXE_policy"))
