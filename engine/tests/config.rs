@@ -382,3 +382,22 @@ fn an_unknown_rule_id_is_a_warning_with_a_hint() {
         "{err}"
     );
 }
+
+#[test]
+fn settings_reach_wasm_policies() {
+    let wasm = support::repo().join("examples/wasm-policy-rust/wasm-policy-rust.wasm");
+    let wasm = wasm.to_str().expect("utf-8 path");
+    let (_d, root) = repo_with("settings:\n  wasm-policy-rust:\n    root_users: [admin]\n");
+    write(&root, "Dockerfile.admin", "FROM debian:12\nUSER admin\n");
+    let args = ["--no-builtin", "-p", wasm, "Dockerfile.admin"];
+    let (_, report, err) = eval_json(&root, &args);
+    assert_eq!(
+        findings(&report),
+        vec![("WASM001".to_string(), 2, 1)],
+        "{err}"
+    );
+    let mut no_config = vec!["--no-config"];
+    no_config.extend_from_slice(&args);
+    let (_, report, _) = eval_json(&root, &no_config);
+    assert!(findings(&report).is_empty(), "admin is not root by default");
+}
