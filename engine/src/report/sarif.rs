@@ -193,7 +193,17 @@ struct SarifResult<'a> {
     message: MessageRef<'a>,
     locations: Vec<Location>,
     partial_fingerprints: BTreeMap<&'static str, String>,
+    /// Present (non-empty) only for findings suppressed by a configuration exception.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    suppressions: Vec<Suppression<'a>>,
     properties: ResultProperties,
+}
+
+/// A SARIF `suppression`: code scanning shows the result as dismissed, with the reason.
+#[derive(Serialize)]
+struct Suppression<'a> {
+    kind: &'static str,
+    justification: &'a str,
 }
 
 #[derive(Serialize)]
@@ -285,6 +295,16 @@ fn build<'a>(report: &'a Report, opts: &'a ReportOptions) -> Log<'a> {
         .iter()
         .map(|f| finding_result(&sources, &catalog, f))
         .collect();
+    // Findings suppressed by configuration exceptions stay in the log, marked as
+    // suppressed (SARIF 2.1.0 §3.27.23), so reviewers see what was accepted and why.
+    results.extend(report.suppressed.iter().map(|(f, reason)| {
+        let mut r = finding_result(&sources, &catalog, f);
+        r.suppressions.push(Suppression {
+            kind: "external",
+            justification: reason,
+        });
+        r
+    }));
     results.extend(
         report
             .errors
@@ -363,7 +383,11 @@ impl Catalog {
         for rule in &report.rules {
             catalog.add_rule(rule);
         }
-        for f in &report.findings {
+        for f in report
+            .findings
+            .iter()
+            .chain(report.suppressed.iter().map(|(f, _)| f))
+        {
             catalog.add_rule(&f.rule);
         }
         for kind in ERROR_KINDS {
@@ -473,6 +497,7 @@ fn finding_result<'a>(sources: &Sources<'_>, catalog: &Catalog, f: &'a Finding) 
         message: MessageRef { text: &f.message },
         locations: vec![location(uri, f.location.span, source.as_deref())],
         partial_fingerprints: [(FINGERPRINT_KEY, fingerprint)].into_iter().collect(),
+        suppressions: Vec::new(),
         properties: ResultProperties {
             severity: Some(f.severity.as_str()),
             rule_level: Some(match f.level {
@@ -506,6 +531,7 @@ fn error_result<'a>(
         message: MessageRef { text: &e.message },
         locations: vec![error_location(sources, e)],
         partial_fingerprints: [(FINGERPRINT_KEY, fingerprint)].into_iter().collect(),
+        suppressions: Vec::new(),
         properties: ResultProperties {
             error_kind: Some(e.kind.name()),
             ..ResultProperties::default()
@@ -616,7 +642,13 @@ mod tests {
             .build(&schema)
             .expect("the SARIF schema compiles");
 
-        for report in [fixture::report(), Report::default()] {
+        let mut with_suppressed = fixture::report();
+        let accepted = with_suppressed.findings.remove(0);
+        with_suppressed.suppressed.push((
+            accepted,
+            "accepted until the base image is replaced".to_string(),
+        ));
+        for report in [fixture::report(), Report::default(), with_suppressed] {
             let log: serde_json::Value =
                 serde_json::from_str(&render(&report)).expect("SARIF is JSON");
             let errors: Vec<String> = validator
@@ -770,5 +802,28 @@ mod tests {
         assert!(is_semver("1.2.3-rc.1+abc"));
         assert!(!is_semver("1.2"));
         assert!(!is_semver("dev"));
+    }
+
+    #[test]
+    fn suppressed_findings_are_results_with_a_justification() {
+        let mut report = fixture::report();
+        let accepted = report.findings.remove(0);
+        let id = accepted.rule.id.clone();
+        report
+            .suppressed
+            .push((accepted, "accepted risk: ticket SEC-42".to_string()));
+        let log: serde_json::Value = serde_json::from_str(&render(&report)).expect("SARIF is JSON");
+        let results = log["runs"][0]["results"].as_array().expect("results");
+        let suppressed: Vec<_> = results
+            .iter()
+            .filter(|r| r.get("suppressions").is_some())
+            .collect();
+        assert_eq!(suppressed.len(), 1);
+        assert_eq!(suppressed[0]["ruleId"], id.as_str());
+        assert_eq!(suppressed[0]["suppressions"][0]["kind"], "external");
+        assert_eq!(
+            suppressed[0]["suppressions"][0]["justification"],
+            "accepted risk: ticket SEC-42"
+        );
     }
 }
