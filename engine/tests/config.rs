@@ -234,6 +234,21 @@ fn an_exception_with_a_reason_suppresses_matching_files_only() {
         text.contains("1 finding suppressed by exceptions in the configuration file"),
         "{text}"
     );
+    // SARIF keeps it as a suppressed result with the reason.
+    let out = policy_in(&root, &["eval", "app/Dockerfile", "-f", "sarif"]);
+    let sarif: serde_json::Value = serde_json::from_slice(&out.stdout).expect("SARIF is JSON");
+    let suppressed: Vec<&serde_json::Value> = sarif["runs"][0]["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter(|r| r.get("suppressions").is_some())
+        .collect();
+    assert_eq!(suppressed.len(), 1, "{sarif:#}");
+    assert_eq!(suppressed[0]["ruleId"], "DF002");
+    assert_eq!(
+        suppressed[0]["suppressions"][0]["justification"],
+        "runs as root by design (ticket SEC-12)"
+    );
 }
 
 #[test]
