@@ -99,7 +99,9 @@ pub struct EntryRule {
     pub level: Level,
     /// Its metadata.
     pub meta: Arc<RuleMeta>,
-    /// Other IDs declared in the same package, which a result may pick with `id`.
+    /// Whether `meta` came from a rule-scoped METADATA block (not just the package's).
+    annotated: bool,
+    /// The rule's path, `data.<package>.<rule>`.
     query: String,
 }
 
@@ -419,32 +421,30 @@ impl RegoPolicySet {
                 let Some(level) = entry_level(&head.name) else {
                     continue;
                 };
-                if let Some(existing) = pkg.entries.iter_mut().find(|e| e.name == head.name) {
-                    // A rule defined in several places: the first METADATA wins.
-                    if head.annotations.is_some() && existing.meta.title.contains('.') {
-                        existing.meta = Arc::new(meta_from(
-                            head.annotations.as_ref(),
-                            pkg_ann,
-                            &pkg_name,
-                            &head.name,
-                            &src.path,
-                            src.builtin,
-                        ));
-                    }
+                let annotated = head.annotations.is_some();
+                let existing = pkg.entries.iter().position(|e| e.name == head.name);
+                // A rule defined in several places: the first rule-scoped METADATA wins.
+                if existing.is_some_and(|i| pkg.entries[i].annotated || !annotated) {
                     continue;
                 }
-                let meta = meta_from(
+                let meta = Arc::new(meta_from(
                     head.annotations.as_ref(),
                     pkg_ann,
                     &pkg_name,
                     &head.name,
                     &src.path,
                     src.builtin,
-                );
+                ));
+                if let Some(i) = existing {
+                    pkg.entries[i].meta = meta;
+                    pkg.entries[i].annotated = true;
+                    continue;
+                }
                 pkg.entries.push(EntryRule {
                     name: head.name.clone(),
                     level,
-                    meta: Arc::new(meta),
+                    meta,
+                    annotated,
                     query: format!("data.{pkg_name}.{}", head.name),
                 });
             }

@@ -695,3 +695,19 @@ fn after_a_batch_timeout_the_evaluator_goes_rule_by_rule() {
     assert_eq!(third, first);
     assert_eq!(other.batch_stats(), BatchStats::default());
 }
+
+#[test]
+fn first_rule_scoped_metadata_wins_even_with_a_dotted_title() {
+    let set = RegoPolicySet::compile(
+        &[src(
+            "m.rego",
+            "package m\nimport rego.v1\n\n# METADATA\n# title: Use v1.2 images\n# custom:\n#   id: FIRST1\ndeny contains \"a\" if true\n\n# METADATA\n# title: second\n# custom:\n#   id: SECOND1\ndeny contains \"b\" if true\n",
+        )],
+        &[],
+        &RegoOptions::default(),
+    );
+    assert!(set.errors.is_empty(), "{:?}", set.errors);
+    let entries = &set.packages[0].entries;
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].meta.id, "FIRST1");
+}
