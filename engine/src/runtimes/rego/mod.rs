@@ -125,6 +125,56 @@ impl RegoPackage {
     }
 }
 
+/// A Rego unit test: a rule named `test_*` (or `todo_test_*`, which is reported as
+/// skipped), as `opa test` finds them. It passes when it evaluates to `true`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegoTest {
+    /// The package path without `data.`.
+    pub package: String,
+    /// The rule name.
+    pub name: String,
+    /// The policy file (for built-ins, its path inside `policies/`).
+    pub file: String,
+    /// 1-based line of the first definition of the rule.
+    pub line: u32,
+    /// Built into the binary.
+    pub builtin: bool,
+    /// A `todo_test_*` rule: not evaluated, reported as skipped.
+    pub todo: bool,
+}
+
+impl RegoTest {
+    /// The rule's path, `data.<package>.<name>`.
+    pub fn query(&self) -> String {
+        format!("data.{}.{}", self.package, self.name)
+    }
+}
+
+/// What a Rego unit test evaluated to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TestValue {
+    /// `true`: the test passed.
+    True,
+    /// `false`.
+    False,
+    /// Undefined (some expression of its body did not hold).
+    Undefined,
+    /// Anything else, as JSON text.
+    Other(String),
+}
+
+/// Whether a rule name is a Rego unit test (`test_*`), and whether it is a `todo_test_*`
+/// one, as in `opa test`.
+pub fn test_rule(name: &str) -> Option<bool> {
+    if name.starts_with("test_") {
+        Some(false)
+    } else if name.starts_with("todo_test_") {
+        Some(true)
+    } else {
+        None
+    }
+}
+
 /// Compiled Rego policies plus data: built once, then cloned per worker.
 #[derive(Clone)]
 pub struct RegoPolicySet {
@@ -136,6 +186,9 @@ pub struct RegoPolicySet {
     plans: Arc<[BatchPlan]>,
     /// Packages that have entry rules, sorted by name.
     pub packages: Vec<RegoPackage>,
+    /// Unit test rules (`test_*`) of the files that loaded, by file then line; `policy
+    /// eval` never evaluates them.
+    pub tests: Vec<RegoTest>,
     /// Load and compile errors (the rest of the set still works).
     pub errors: Vec<ErrorRecord>,
 }
@@ -365,6 +418,7 @@ impl RegoPolicySet {
                                 batch_timed_out: Arc::default(),
                                 plans: Arc::new([]),
                                 packages: Vec::new(),
+                                tests: Vec::new(),
                                 errors,
                             };
                         }
@@ -375,6 +429,7 @@ impl RegoPolicySet {
 
         // Build packages from the scans of the files that loaded.
         let mut packages: Vec<RegoPackage> = Vec::new();
+        let mut tests: Vec<RegoTest> = Vec::new();
         for (src, scan) in &scanned {
             if excluded.contains(&src.path) {
                 continue;
@@ -382,6 +437,27 @@ impl RegoPolicySet {
             let Some(pkg_name) = scan.package.clone() else {
                 continue;
             };
+            // Unit tests, whatever the namespace filter: a rule defined several times
+            // (several bodies) is one test, as regorus evaluates it by name.
+            for head in &scan.rules {
+                let Some(todo) = test_rule(&head.name) else {
+                    continue;
+                };
+                if tests
+                    .iter()
+                    .any(|t| t.package == pkg_name && t.name == head.name)
+                {
+                    continue;
+                }
+                tests.push(RegoTest {
+                    package: pkg_name.clone(),
+                    name: head.name.clone(),
+                    file: src.path.clone(),
+                    line: head.line,
+                    builtin: src.builtin,
+                    todo,
+                });
+            }
             if !opts.namespaces.is_empty() && !opts.namespaces.iter().any(|g| g.is_match(&pkg_name))
             {
                 continue;
@@ -465,6 +541,7 @@ impl RegoPolicySet {
             batch_timed_out: Arc::default(),
             plans: plans.into(),
             packages,
+            tests,
             errors,
         }
     }
@@ -751,7 +828,37 @@ impl RegoEvaluator {
         }
     }
 
+    /// Evaluates a unit test rule under the time limit, with no `input` (a test sets its
+    /// own with `with input as ...`). An error, a panic or running out of time is a
+    /// [`RuleFailure`].
+    pub fn run_test(&mut self, test: &RegoTest) -> Result<TestValue, RuleFailure> {
+        self.engine = self.pristine.clone();
+        self.input = None;
+        let query = test.query();
+        match self.eval_rule(&query) {
+            Ok(regorus::Value::Bool(true)) => Ok(TestValue::True),
+            Ok(regorus::Value::Bool(false)) => Ok(TestValue::False),
+            Ok(regorus::Value::Undefined) => Ok(TestValue::Undefined),
+            Ok(other) => Ok(TestValue::Other(
+                other
+                    .to_json_str()
+                    .map(|s| s.trim().to_string())
+                    .unwrap_or_else(|_| format!("{other:?}")),
+            )),
+            Err(failed) => Err(self.failure_in(&query, &test.file, failed)),
+        }
+    }
+
     fn failure(&self, rule: &str, pkg: &RegoPackage, failed: Failed) -> RuleFailure {
+        let file = pkg
+            .entries
+            .first()
+            .map(|e| e.meta.origin.file.clone())
+            .unwrap_or_default();
+        self.failure_in(rule, &file, failed)
+    }
+
+    fn failure_in(&self, rule: &str, file: &str, failed: Failed) -> RuleFailure {
         let limit = millis(self.timeout);
         let (timeout, message) = match failed {
             Failed::Error(e, took) => {
@@ -789,14 +896,9 @@ impl RegoEvaluator {
                 format!("rule {rule} failed: the Rego engine panicked ({what})"),
             ),
         };
-        let file = pkg
-            .entries
-            .first()
-            .map(|e| e.meta.origin.file.clone())
-            .unwrap_or_default();
         RuleFailure {
             rule: rule.to_string(),
-            file,
+            file: file.to_string(),
             timeout,
             message,
         }

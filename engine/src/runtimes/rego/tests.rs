@@ -711,3 +711,140 @@ fn first_rule_scoped_metadata_wins_even_with_a_dotted_title() {
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0].meta.id, "FIRST1");
 }
+
+#[test]
+fn test_rules_are_found_and_never_entry_rules() {
+    let set = RegoPolicySet::compile(
+        &[
+            src(
+                "p.rego",
+                "package p\nimport rego.v1\ndeny contains \"no\" if input.bad\ntest_in_policy if true\n",
+            ),
+            src(
+                "p_test.rego",
+                r#"package p_test
+import rego.v1
+import data.p
+
+test_denies if {
+	count(p.deny) == 1 with input as {"bad": true}
+}
+
+test_false := false
+
+test_undefined if {
+	p.deny["other"]
+}
+
+test_value := 3
+
+test_denies if {
+	count(p.deny) == 1 with input as {"bad": 1}
+}
+
+todo_test_later if false
+"#,
+            ),
+        ],
+        &[],
+        &RegoOptions::default(),
+    );
+    assert!(set.errors.is_empty(), "{:?}", set.errors);
+    // `policy eval` sees only the policy's deny rule: a test-only package has no entries.
+    let entries: Vec<_> = set
+        .packages
+        .iter()
+        .flat_map(|p| {
+            p.entries
+                .iter()
+                .map(move |e| (p.name.as_str(), e.name.as_str()))
+        })
+        .collect();
+    assert_eq!(entries, vec![("p", "deny")]);
+    let found: Vec<_> = set
+        .tests
+        .iter()
+        .map(|t| (t.query(), t.file.as_str(), t.line, t.todo))
+        .collect();
+    assert_eq!(
+        found,
+        vec![
+            ("data.p.test_in_policy".to_string(), "p.rego", 4, false),
+            (
+                "data.p_test.test_denies".to_string(),
+                "p_test.rego",
+                5,
+                false
+            ),
+            (
+                "data.p_test.test_false".to_string(),
+                "p_test.rego",
+                9,
+                false
+            ),
+            (
+                "data.p_test.test_undefined".to_string(),
+                "p_test.rego",
+                11,
+                false
+            ),
+            (
+                "data.p_test.test_value".to_string(),
+                "p_test.rego",
+                15,
+                false
+            ),
+            (
+                "data.p_test.todo_test_later".to_string(),
+                "p_test.rego",
+                21,
+                true
+            ),
+        ]
+    );
+    let mut ev = set.evaluator();
+    // A leftover input must not leak into a test.
+    ev.set_input(&serde_json::json!({"bad": true}));
+    let values: Vec<_> = set
+        .tests
+        .iter()
+        .filter(|t| !t.todo)
+        .map(|t| ev.run_test(t).expect("evaluates"))
+        .collect();
+    assert_eq!(
+        values,
+        vec![
+            TestValue::True,
+            TestValue::True,
+            TestValue::False,
+            TestValue::Undefined,
+            TestValue::Other("3".into()),
+        ]
+    );
+}
+
+#[test]
+fn test_rule_that_runs_away_is_a_timeout() {
+    let set = RegoPolicySet::compile(
+        &[src(
+            "t_test.rego",
+            "package t_test\nimport rego.v1\ntest_forever if {\n  some a in numbers.range(1, 100000)\n  some b in numbers.range(1, 100000)\n  a + b < 0\n}\n",
+        )],
+        &[],
+        &RegoOptions {
+            timeout: Duration::from_millis(100),
+            ..RegoOptions::default()
+        },
+    );
+    assert!(set.errors.is_empty(), "{:?}", set.errors);
+    let failure = set
+        .evaluator()
+        .run_test(&set.tests[0])
+        .expect_err("runs away");
+    assert_eq!(failure.rule, "data.t_test.test_forever");
+    assert_eq!(failure.file, "t_test.rego");
+    assert!(
+        failure.timeout || failure.message.contains("refused"),
+        "{failure:?}"
+    );
+}
