@@ -5,6 +5,7 @@
 //! Rego ([`runtimes::rego`]) and WASM ([`runtimes::wasm`]) policies evaluate them, and
 //! [`eval`] turns their results into [`diagnostics::Finding`]s with exact locations.
 //! Reporters in [`report`] format findings; the engine itself never formats.
+//! [`testing`] runs policy tests (case files and Rego `test_*` rules) for `policy test`.
 //!
 //! Dependencies point one way: `source → inputs → rules → runtimes → eval → report → cli`.
 
@@ -17,5 +18,6 @@ pub mod report;
 pub mod rules;
 pub mod runtimes;
 pub mod source;
+pub mod testing;
 
 pub use policy_sdk::abi::{PathSegment, Severity};
