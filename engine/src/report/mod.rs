@@ -16,6 +16,8 @@
 //! may share with reporters is [`ReportOptions::is_failing`], so that "this finding fails
 //! the run" means the same thing everywhere (JUnit marks exactly those as failures).
 //!
+//! The results of `policy test` are rendered by [`testing`] (text and JSON).
+//!
 //! Shared helpers live here: [`Summary`] (counts the text, JSON and GitHub reporters
 //! print), [`Region`] (a span normalised for tools that want inclusive or
 //! line-bounded ends) and [`uri_path`] (paths as forward-slash relative references).
@@ -24,6 +26,7 @@ pub mod github;
 pub mod json;
 pub mod junit;
 pub mod sarif;
+pub mod testing;
 pub mod text;
 
 use std::cell::RefCell;
