@@ -33,6 +33,9 @@ pub enum Command {
     Parse(ParseArgs),
     /// List the loaded rules, or explain one.
     Rules(RulesArgs),
+    /// Test policies: run their case files and Rego `test_*` rules (docs/testing.md).
+    #[command(after_help = super::test::TEST_EXIT_CODES)]
+    Test(super::test::TestArgs),
 }
 
 /// Colour choice.

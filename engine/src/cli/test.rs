@@ -1,0 +1,157 @@
+//! `policy test`: runs the case files and Rego `test_*` rules under policy paths (or the
+//! built-in ones) through [`crate::testing`] and decides the exit code, so that policy
+//! authors can test their rules without writing Rust.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use clap::{Args, ValueEnum};
+
+use super::args::{ConfigArgs, DockerfileInput};
+use super::eval::{load_config, policy_options};
+use super::ExitStatus;
+use crate::report::testing as render;
+use crate::testing::{self, TestOptions};
+
+/// Exit codes of `policy test`.
+pub(super) const TEST_EXIT_CODES: &str = "Exit codes:
+  0  every test passed (or was skipped)
+  1  a test failed
+  2  an error: a policy that does not compile, a malformed case file, a case file whose
+     rule is not loaded, a test that could not run (input parse error, rule error,
+     timeout), or no tests found at all";
+
+/// Output format of `policy test`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum TestFormat {
+    /// FAIL/ERROR lines with the difference, then a summary (PASS lines with -v).
+    #[default]
+    Text,
+    /// The documented JSON wire format (docs/testing.md).
+    Json,
+}
+
+/// `policy test`.
+#[derive(Debug, Clone, Args)]
+pub struct TestArgs {
+    /// Policy files or directories to test: their case files (YAML with `rule:` and
+    /// `cases:`) run against their Rego and WASM policies, and their Rego `test_*` rules
+    /// run. A case file given directly runs with the policies of its directory.
+    /// [default: the configuration's `policies`, else `.`]
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Configuration file.
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Also test the built-in policies with their case files (embedded in the binary).
+    /// Without PATHs, only the built-in set is tested.
+    #[arg(long)]
+    pub builtin: bool,
+    /// A data file or directory (JSON or YAML) merged into `data`; repeatable. A case's
+    /// own `data:` is merged over it.
+    #[arg(short = 'd', long = "data", value_name = "PATH")]
+    pub data: Vec<PathBuf>,
+    /// Run only the tests whose `<file>: <name>` (a case's note, a Rego test's
+    /// `data.<package>.<rule>`) or rule ID matches this regular expression.
+    #[arg(long = "run", value_name = "REGEX")]
+    pub run: Option<String>,
+    /// List passing tests too.
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
+    /// Output format.
+    #[arg(short = 'f', long, value_enum, default_value_t = TestFormat::Text)]
+    pub format: TestFormat,
+    /// The Dockerfile input shape for packages that do not declare `custom.input`.
+    #[arg(long, value_enum, default_value_t = DockerfileInput::Native)]
+    pub dockerfile_input: DockerfileInput,
+    /// Time limit of one rule (Rego), one policy call (WASM) or one Rego test, in
+    /// milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 2000)]
+    pub timeout: u64,
+    /// Memory cap of a WASM policy instance, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 256)]
+    pub wasm_memory: usize,
+    /// Directory for precompiled WASM modules (default: $XDG_CACHE_HOME/policy/wasm or
+    /// ~/.cache/policy/wasm).
+    #[arg(long, value_name = "DIR")]
+    pub wasm_cache: Option<PathBuf>,
+}
+
+pub(super) fn run(a: TestArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatus> {
+    let cfg = load_config(&a.config)?;
+    let filter = match &a.run {
+        Some(re) => Some(
+            regex::Regex::new(re)
+                .with_context(|| format!("invalid --run regular expression {re:?}"))?,
+        ),
+        None => None,
+    };
+    // Explicit PATHs, else (unless only the built-ins are asked for) the configuration's
+    // policies, else the current directory.
+    let paths = if !a.paths.is_empty() {
+        a.paths.clone()
+    } else if a.builtin {
+        Vec::new()
+    } else {
+        match cfg.as_ref().filter(|c| !c.policies.is_empty()) {
+            Some(c) => c.policies.clone(),
+            None => vec![PathBuf::from(".")],
+        }
+    };
+    // The policy flags `policy eval` has, reused so that both read them the same way.
+    // The configuration's `pss` is not applied: a case turns opt-in rules on with its
+    // own `data:`, so that its outcome does not depend on where it runs.
+    let flags = super::args::PolicyArgs {
+        policies: Vec::new(),
+        no_builtin: !a.builtin,
+        data: a.data.clone(),
+        pss: None,
+        namespaces: Vec::new(),
+        all_namespaces: false,
+        dockerfile_input: a.dockerfile_input,
+        timeout: a.timeout,
+        wasm_memory: a.wasm_memory,
+        wasm_cache: a.wasm_cache.clone(),
+    };
+    let cfg_without_policies = cfg.map(|mut c| {
+        c.policies.clear();
+        c.pss = None;
+        c
+    });
+    let mut policies = policy_options(&flags, cfg_without_policies.as_ref())?;
+    policies.paths = paths;
+    if policies.paths.is_empty() && !policies.builtin {
+        bail!("nothing to test: give policy PATHs or --builtin");
+    }
+    let run = testing::run(&TestOptions {
+        policies,
+        builtin_cases: a.builtin,
+        filter,
+    });
+    match a.format {
+        TestFormat::Text => render::write_text(&run, a.verbose, out)?,
+        TestFormat::Json => render::write_json(&run, env!("CARGO_PKG_VERSION"), out)?,
+    }
+    let s = run.summary();
+    if run.tests.is_empty() && s.errors == 0 {
+        let what = match &a.run {
+            Some(re) if run.filtered > 0 => {
+                format!("no tests match --run {re:?} ({} found)", run.filtered)
+            }
+            _ => "no tests found: no case files (YAML with `rule:` and `cases:`) and no Rego \
+                  `test_*` rules under the policy paths"
+                .to_string(),
+        };
+        out.flush()?;
+        eprintln!("policy: error: {what}");
+        return Ok(ExitStatus::Error);
+    }
+    Ok(if s.errors > 0 {
+        ExitStatus::Error
+    } else if s.failed > 0 {
+        ExitStatus::Failure
+    } else {
+        ExitStatus::Success
+    })
+}
