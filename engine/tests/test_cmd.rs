@@ -114,7 +114,11 @@ fn default_path_is_the_current_directory_or_the_configured_policies() {
     );
     // With a configuration, its `policies`.
     write(dir.path(), ".policy.yaml", "policies: [policies]\n");
-    write(dir.path(), "elsewhere/broken.yaml", "rule: X\ncases: [oops\n");
+    write(
+        dir.path(),
+        "elsewhere/broken.yaml",
+        "rule: X\ncases: [oops\n",
+    );
     let out = test_in(dir.path(), &[]);
     assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
     assert_eq!(stdout(&out), "2 passed, 0 failed, 0 errors, 0 skipped\n");
@@ -286,7 +290,10 @@ fn malformed_case_file_is_an_error_with_file_line_and_column() {
         ("policies/latest.yaml", cases),
         // Other YAML (data, fixtures) is not a case file and is ignored.
         ("policies/data.yaml", "allowed: [a, b]\n"),
-        ("policies/fixture.yaml", "apiVersion: v1\nkind: Pod\n---\nkind: List\n"),
+        (
+            "policies/fixture.yaml",
+            "apiVersion: v1\nkind: Pod\n---\nkind: List\n",
+        ),
         ("policies/latest_test.rego", REGO_TESTS),
     ]);
     let out = test_in(dir.path(), &["policies"]);
@@ -381,7 +388,11 @@ PASS policies/latest_test.rego: data.t.latest_test.test_pinned_is_allowed
     // By file and Rego path.
     let out = test_in(
         dir.path(),
-        &["--run", r"latest_test\.rego: data\.t\.latest_test\.test_latest", "policies"],
+        &[
+            "--run",
+            r"latest_test\.rego: data\.t\.latest_test\.test_latest",
+            "policies",
+        ],
     );
     assert_eq!(
         stdout(&out),
@@ -473,7 +484,11 @@ cases:
         })
     );
     // Load errors are error records, as in `policy eval -f json`.
-    write(dir.path(), "policies/latest.yaml", "rule: T001\ncases: [1\n");
+    write(
+        dir.path(),
+        "policies/latest.yaml",
+        "rule: T001\ncases: [1\n",
+    );
     let out = test_in(dir.path(), &["-f", "json", "policies"]);
     assert_eq!(code(&out), 2);
     let v = json_of(&out);
@@ -502,7 +517,8 @@ fn example_policies_and_wasm_examples_pass() {
     assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
     let v = json_of(&out);
     let tests = v["tests"].as_array().expect("tests");
-    let count = |pred: &dyn Fn(&serde_json::Value) -> bool| tests.iter().filter(|t| pred(t)).count();
+    let count =
+        |pred: &dyn Fn(&serde_json::Value) -> bool| tests.iter().filter(|t| pred(t)).count();
     assert!(tests.iter().all(|t| t["status"] == "pass"), "{v:#}");
     // Both runtimes' case files and the Rego unit tests ran.
     assert_eq!(count(&|t| t["rule"] == "WASM001"), 4);
@@ -529,7 +545,10 @@ fn builtin_cases_pass_from_the_binary() {
         .iter()
         .filter_map(|t| t["file"].as_str())
         .collect();
-    assert!(files.contains("policies/kubernetes/privileged.yaml"), "{files:?}");
+    assert!(
+        files.contains("policies/kubernetes/privileged.yaml"),
+        "{files:?}"
+    );
     assert!(files.contains("policies/pss/privileged.yaml"), "{files:?}");
 }
 
@@ -542,13 +561,24 @@ fn eval_ignores_test_rules_and_case_files_next_to_policies() {
     write(dir.path(), "Dockerfile", "FROM alpine:latest\nUSER 1000\n");
     let out = policy_in(
         dir.path(),
-        &["eval", "--no-builtin", "-p", "policies", "Dockerfile", "-f", "json"],
+        &[
+            "eval",
+            "--no-builtin",
+            "-p",
+            "policies",
+            "Dockerfile",
+            "-f",
+            "json",
+        ],
     );
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     let report = json_of(&out);
     assert_eq!(findings(&report), vec![("T001".to_string(), 1, 6)]);
     assert_eq!(report["errors"], serde_json::json!([]));
-    let rules = policy_in(dir.path(), &["rules", "--no-builtin", "-p", "policies", "-f", "json"]);
+    let rules = policy_in(
+        dir.path(),
+        &["rules", "--no-builtin", "-p", "policies", "-f", "json"],
+    );
     let rules = json_of(&rules);
     let ids: Vec<&str> = rules
         .as_array()

@@ -544,7 +544,9 @@ pub fn run(opts: &TestOptions) -> TestRun {
             .collect::<Vec<_>>(),
     );
     tests.sort_by(|a, b| (&a.file, a.position).cmp(&(&b.file, b.position)));
-    errors.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
+    errors.sort_by(|a, b| {
+        (&a.file, a.line, a.column, &a.message).cmp(&(&b.file, b.line, b.column, &b.message))
+    });
     errors.dedup();
     TestRun {
         tests,
