@@ -155,3 +155,50 @@ pub(super) fn run(a: TestArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatus
         ExitStatus::Success
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn parse(args: &[&str]) -> TestArgs {
+        let mut all = vec!["policy", "test"];
+        all.extend_from_slice(args);
+        match Cli::try_parse_from(all).expect("parses").command {
+            Command::Test(a) => a,
+            other => panic!("not policy test: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn flags() {
+        let a = parse(&[
+            "--run",
+            "K8S0",
+            "-v",
+            "-f",
+            "json",
+            "-d",
+            "data.yaml",
+            "--timeout",
+            "50",
+            "a",
+            "b",
+        ]);
+        assert_eq!(a.paths, vec![PathBuf::from("a"), PathBuf::from("b")]);
+        assert_eq!(a.run.as_deref(), Some("K8S0"));
+        assert!(a.verbose);
+        assert!(!a.builtin);
+        assert_eq!(a.format, TestFormat::Json);
+        assert_eq!(a.data, vec![PathBuf::from("data.yaml")]);
+        assert_eq!(a.timeout, 50);
+        let a = parse(&["--builtin"]);
+        assert!(a.builtin);
+        assert!(a.paths.is_empty());
+        assert_eq!(a.format, TestFormat::Text);
+        assert_eq!(a.timeout, 2000);
+        assert!(Cli::try_parse_from(["policy", "test", "-f", "sarif"]).is_err());
+    }
+}
