@@ -126,17 +126,34 @@ pub struct Scan {
 /// use the instruction ranges of the document (`instructions[].line`/`end_line`, heredoc
 /// bodies); YAML (Kubernetes, workflows, plain YAML) is scanned line by line. Image and
 /// JSON documents have no comments.
+///
+/// ```
+/// use policy_engine::eval::suppress::{scan, Scope};
+/// use policy_engine::inputs::dockerfile;
+///
+/// let src = "# policy:ignore=DF001 pinned by renovate\nFROM debian:latest\nRUN echo # not a comment\n";
+/// let doc = dockerfile::parse("Dockerfile", src).unwrap();
+/// let found = scan(&[&doc]);
+/// let d = &found.directives[0];
+/// assert_eq!(d.rules[0].id, "DF001");
+/// assert_eq!(d.reason.as_deref(), Some("pinned by renovate"));
+/// assert_eq!(d.scope, Scope::Lines { first: 2, last: 2 });
+/// assert_eq!(found.directives.len(), 1);
+/// ```
 pub fn scan(documents: &[&Document]) -> Scan {
     let mut out = Scan::default();
     let Some(first) = documents.first() else {
         return out;
     };
-    match first.kind {
-        DocumentKind::Dockerfile => scan_dockerfile(first, &mut out),
-        DocumentKind::Kubernetes | DocumentKind::Workflow | DocumentKind::Yaml => {
-            scan_yaml(&first.source, &mut out)
+    // Most files have no suppression comment: do not classify their lines.
+    if first.source.contains(MARKER) {
+        match first.kind {
+            DocumentKind::Dockerfile => scan_dockerfile(first, &mut out),
+            DocumentKind::Kubernetes | DocumentKind::Workflow | DocumentKind::Yaml => {
+                scan_yaml(&first.source, &mut out)
+            }
+            DocumentKind::Image | DocumentKind::Json => {}
         }
-        DocumentKind::Image | DocumentKind::Json => {}
     }
     for doc in documents {
         if doc.kind == DocumentKind::Kubernetes {
