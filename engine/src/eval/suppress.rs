@@ -453,6 +453,9 @@ fn scan_dockerfile(doc: &Document, out: &mut Scan) {
         }
     }
     let mut next = 0;
+    // Whether a suppression comment came before the first instruction: BuildKit reads
+    // parser directives only until the first other comment, so one below it is ignored.
+    let mut marker_on_top = false;
     for (i, text) in lines(&doc.source).into_iter().enumerate() {
         let n = i as u32 + 1;
         while instrs.get(next).is_some_and(|(_, end)| *end < n) {
@@ -466,6 +469,18 @@ fn scan_dockerfile(doc: &Document, out: &mut Scan) {
         let own_line_comment = trimmed.starts_with('#') && within.is_none_or(|(l, _)| l != n);
         if own_line_comment {
             let hash = text.len() - trimmed.len();
+            let before_instructions = within.is_none() && next == 0;
+            if before_instructions && marker_on_top && is_parser_directive(trimmed) {
+                out.problems.push(Problem {
+                    position: Position::new(n, column(text, hash)),
+                    message: format!(
+                        "this parser directive follows a `{MARKER}` comment, so BuildKit treats it as a plain comment; put suppression comments below the parser directives"
+                    ),
+                });
+            }
+            if before_instructions && trimmed[1..].trim_start().starts_with(MARKER) {
+                marker_on_top = true;
+            }
             let Some((rules, reason)) = comment_directive(text, hash, n, &mut out.problems) else {
                 continue;
             };
@@ -494,6 +509,18 @@ fn scan_dockerfile(doc: &Document, out: &mut Scan) {
             }
         }
     }
+}
+
+/// Whether a comment line looks like a parser directive (`# syntax=`, `# escape=`,
+/// `# check=`), as BuildKit matches them.
+fn is_parser_directive(comment: &str) -> bool {
+    let body = comment.strip_prefix('#').unwrap_or(comment).trim_start();
+    let name_len = body
+        .find(|c: char| !c.is_ascii_alphanumeric())
+        .unwrap_or(body.len());
+    let name = body[..name_len].to_ascii_lowercase();
+    matches!(name.as_str(), "syntax" | "escape" | "check")
+        && body[name_len..].trim_start().starts_with('=')
 }
 
 /// The byte offset of a `#` that follows whitespace and starts `policy:ignore`, in a line

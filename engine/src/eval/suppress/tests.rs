@@ -168,6 +168,25 @@ fn dockerfile_comment_at_the_end_applies_to_nothing() {
     assert!(msg.contains("applies to nothing"), "{msg}");
 }
 
+#[test]
+fn dockerfile_suppression_above_parser_directives_is_flagged() {
+    // Below the directives: fine.
+    let s = dockerfile_scan(
+        "# syntax=docker/dockerfile:1\n# policy:ignore=DF001 r\nFROM debian:latest\n",
+    );
+    assert_eq!(summary(&s), [(3, 3, vec!["DF001"], Some("r"))]);
+    assert!(s.problems.is_empty(), "{:?}", s.problems);
+    // Above them: the directive is no longer one, and the user is told.
+    let src = "# policy:ignore=DF001 r\n# syntax=docker/dockerfile:1\nFROM debian:latest\n";
+    let doc = dockerfile::parse("Dockerfile", src).expect("valid");
+    assert!(doc.value["directives"].get("syntax").is_none());
+    let s = scan(&[&doc]);
+    assert_eq!(summary(&s), [(3, 3, vec!["DF001"], Some("r"))]);
+    let (line, col, msg) = problems(&s)[0];
+    assert_eq!((line, col), (2, 1));
+    assert!(msg.starts_with("this parser directive follows"), "{msg}");
+}
+
 // ---------------------------------------------------------------------------------------
 // YAML.
 
