@@ -509,3 +509,28 @@ fn a_rule_that_failed_on_the_file_is_not_called_unused() {
         ["`policy:ignore` names `POL001`, an error, not a rule: errors cannot be suppressed (fix what causes them)"]
     );
 }
+
+#[test]
+fn crlf_and_list_items() {
+    let s = yaml_scan("a: 1\r\nb: true  # policy:ignore=R1 why\r\nc: 3\r\n");
+    assert_eq!(summary(&s), [(2, 2, vec!["R1"], Some("why"))]);
+    assert_eq!(s.directives[0].rules[0].position, Position::new(2, 26));
+
+    // In a `kind: List`, a comment above an item covers that item only.
+    let src = "\
+apiVersion: v1
+kind: List
+items:
+- apiVersion: v1
+  kind: Pod
+  metadata: {name: a}
+# policy:ignore=K8S001 b only
+- apiVersion: v1
+  kind: Pod
+  metadata: {name: b}
+";
+    let docs = yaml_docs(src);
+    assert_eq!(docs.len(), 2);
+    let s = yaml_scan(src);
+    assert_eq!(summary(&s), [(8, 10, vec!["K8S001"], Some("b only"))]);
+}
