@@ -151,6 +151,55 @@ pub struct InputSummary {
     pub status: InputStatus,
 }
 
+/// Who suppressed a finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum SuppressionSource {
+    /// An exception of the configuration file (SARIF `kind: external`).
+    Config,
+    /// A `# policy:ignore=` comment or a `policy.dev/ignore` annotation in the input itself
+    /// (SARIF `kind: inSource`), at this position.
+    InSource {
+        /// The file holding the comment or annotation (the finding's file).
+        file: Arc<str>,
+        /// 1-based line of the comment's `#` or of the annotation's value.
+        line: u32,
+        /// 1-based column.
+        column: u32,
+    },
+}
+
+/// A finding that a suppression took out of [`Report::findings`], with why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Suppressed {
+    /// The finding, as it would have been reported.
+    pub finding: Finding,
+    /// The reason given (`"no reason given"` when an inline suppression has none).
+    pub reason: String,
+    /// The configuration or the source.
+    pub source: SuppressionSource,
+}
+
+impl Suppressed {
+    /// Whether the suppression is written in the input itself.
+    pub fn is_in_source(&self) -> bool {
+        matches!(self.source, SuppressionSource::InSource { .. })
+    }
+}
+
+/// A note about an input that does not change the outcome of the run, at a position.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Warning {
+    /// The file the warning is about.
+    pub file: String,
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column.
+    pub column: u32,
+    /// What to look at, and what to do.
+    pub message: String,
+}
+
 /// The complete result of a run: what reporters format.
 #[derive(Debug, Clone, Default)]
 pub struct Report {
@@ -164,9 +213,13 @@ pub struct Report {
     pub rules: Vec<Arc<RuleMeta>>,
     /// Source text of each input file, for code frames.
     pub sources: std::collections::BTreeMap<String, Arc<str>>,
-    /// Findings suppressed by an exception of the configuration file, each with the
-    /// exception's reason. They do not fail the run; reporters show their count.
-    pub suppressed: Vec<(Finding, String)>,
+    /// Findings suppressed by an exception of the configuration file or by a suppression
+    /// in the source, each with its reason. They do not fail the run; reporters show their
+    /// count, SARIF lists them as suppressed results.
+    pub suppressed: Vec<Suppressed>,
+    /// Notes about the run that do not change its outcome (a suppression naming an unknown
+    /// rule, one that suppressed nothing, one without a reason), sorted by file and position.
+    pub warnings: Vec<Warning>,
 }
 
 impl Report {
@@ -190,6 +243,16 @@ impl Report {
             (&a.file, a.line, a.column, &a.rule, &a.message)
                 .cmp(&(&b.file, b.line, b.column, &b.rule, &b.message))
         });
+        self.suppressed.sort_by(|a, b| {
+            let (a, b) = (&a.finding, &b.finding);
+            (&a.location.file, a.location.span.start, &a.rule.id).cmp(&(
+                &b.location.file,
+                b.location.span.start,
+                &b.rule.id,
+            ))
+        });
+        self.warnings.sort();
+        self.warnings.dedup();
         self.rules.sort_by(|a, b| a.id.cmp(&b.id));
         self.rules.dedup_by(|a, b| a.id == b.id);
     }

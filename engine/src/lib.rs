@@ -13,6 +13,7 @@ pub mod cli;
 pub mod config;
 pub mod diagnostics;
 pub mod eval;
+pub mod hint;
 pub mod inputs;
 pub mod report;
 pub mod rules;

@@ -963,3 +963,262 @@ fn no_policies_at_all_is_a_usage_error() {
     assert_eq!(code(&out), 2);
     assert!(String::from_utf8_lossy(&out.stderr).contains("no policies"));
 }
+
+// ---------------------------------------------------------------------------------------
+// Inline suppressions: `# policy:ignore=` comments and the `policy.dev/ignore` annotation.
+
+/// A repository in a temp dir holding `files` (`.git` keeps any configuration file above
+/// it out of the run).
+fn repo_with_files(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tmp();
+    std::fs::create_dir_all(dir.path().join(".git")).expect("mkdir .git");
+    for (name, text) in files {
+        write(dir.path(), name, text);
+    }
+    dir
+}
+
+fn stdout_of(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Validates a SARIF log against the official schema (skipped when it is not available).
+fn assert_valid_sarif(sarif: &Value) {
+    let schema_path = repo().join("../shared/schemas/sarif-2.1.0.json");
+    let Ok(schema) = std::fs::read_to_string(&schema_path) else {
+        eprintln!("skipped: {} not found", schema_path.display());
+        return;
+    };
+    let schema: Value = serde_json::from_str(&schema).expect("schema json");
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(sarif)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+}
+
+/// The suppressed results of a SARIF log.
+fn sarif_suppressed(sarif: &Value) -> Vec<Value> {
+    sarif["runs"][0]["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter(|r| r.get("suppressions").is_some())
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn a_comment_above_from_suppresses_the_dockerfile_finding() {
+    let dir = repo_with_files(&[
+        (
+            "Dockerfile",
+            "# policy:ignore=DF001 pinned by renovate\nFROM debian:latest\nUSER app\n",
+        ),
+        ("plain/Dockerfile", "FROM debian:latest\nUSER app\n"),
+    ]);
+    let out = policy_in(dir.path(), &["eval", "Dockerfile"]);
+    assert_eq!(code(&out), 0, "{}", stdout_of(&out));
+    assert_eq!(
+        stdout_of(&out),
+        "no findings\n\
+         1 finding suppressed in the source (`policy:ignore` comments and annotations)\n\
+         inputs: 1 evaluated (1 document), 0 skipped, 0 failed\n"
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The same instruction without the comment fails the run.
+    let out = policy_in(dir.path(), &["eval", "plain/Dockerfile", "-f", "json"]);
+    assert_eq!(code(&out), 1);
+    assert_eq!(findings(&json_of(&out)), [("DF001".to_string(), 1, 6)]);
+
+    let out = policy_in(dir.path(), &["eval", "Dockerfile", "-f", "json"]);
+    let report = json_of(&out);
+    assert_eq!(report["findings"], serde_json::json!([]));
+    assert_eq!(report["summary"]["suppressed"], 1);
+    let s = &report["suppressed"][0];
+    assert_eq!(s["rule_id"], "DF001");
+    assert_eq!(
+        (&s["start_line"], &s["start_column"]),
+        (&2.into(), &6.into())
+    );
+    assert_eq!(s["kind"], "inSource");
+    assert_eq!(s["reason"], "pinned by renovate");
+    assert_eq!(
+        s["suppressed_at"],
+        serde_json::json!({"line": 1, "column": 1})
+    );
+    assert!(report.get("warnings").is_none(), "{report:#}");
+
+    let out = policy_in(dir.path(), &["eval", "Dockerfile", "-f", "sarif"]);
+    assert_eq!(code(&out), 0);
+    let sarif = json_of(&out);
+    assert_valid_sarif(&sarif);
+    let suppressed = sarif_suppressed(&sarif);
+    assert_eq!(suppressed.len(), 1, "{sarif:#}");
+    let s = &suppressed[0]["suppressions"][0];
+    assert_eq!(suppressed[0]["ruleId"], "DF001");
+    assert_eq!(s["kind"], "inSource");
+    assert_eq!(s["justification"], "pinned by renovate");
+    assert_eq!(
+        s["location"]["physicalLocation"]["region"],
+        serde_json::json!({"startLine": 1, "startColumn": 1})
+    );
+}
+
+/// A Deployment that only breaks K8S001 (privileged), on line 13 column 13.
+const AGENT: &str = "\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: cni-agent
+spec:
+  template:
+    spec:
+      containers:
+        - name: agent
+          image: registry.example/agent:1.2.3@sha256:0000000000000000000000000000000000000000000000000000000000000000
+          securityContext:
+            seccompProfile: {type: RuntimeDefault}
+            privileged: true
+            runAsNonRoot: true
+            allowPrivilegeEscalation: false
+            readOnlyRootFilesystem: true
+            capabilities:
+              drop: [ALL]
+          resources:
+            requests: {cpu: 100m, memory: 64Mi}
+            limits: {cpu: 100m, memory: 64Mi}
+";
+
+#[test]
+fn a_trailing_comment_or_the_annotation_suppresses_a_kubernetes_finding() {
+    let trailing = AGENT.replace(
+        "privileged: true\n",
+        "privileged: true  # policy:ignore=K8S001 needed for CNI\n",
+    );
+    let annotated = AGENT.replace(
+        "  name: cni-agent\n",
+        "  name: cni-agent\n  annotations:\n    policy.dev/ignore: \"K8S001 reviewed by the platform team\"\n",
+    );
+    let both_docs = format!("{AGENT}---\n{annotated}");
+    let dir = repo_with_files(&[
+        ("plain.yaml", AGENT),
+        ("trailing.yaml", &trailing),
+        ("annotated.yaml", &annotated),
+        ("two.yaml", &both_docs),
+    ]);
+
+    let out = policy_in(dir.path(), &["eval", "plain.yaml", "-f", "json"]);
+    assert_eq!(code(&out), 1);
+    assert_eq!(findings(&json_of(&out)), [("K8S001".to_string(), 13, 13)]);
+
+    let out = policy_in(dir.path(), &["eval", "trailing.yaml", "-f", "json"]);
+    assert_eq!(code(&out), 0, "{}", stdout_of(&out));
+    let report = json_of(&out);
+    assert!(findings(&report).is_empty());
+    let s = &report["suppressed"][0];
+    assert_eq!(
+        (&s["rule_id"], &s["start_line"]),
+        (&"K8S001".into(), &13.into())
+    );
+    assert_eq!(s["kind"], "inSource");
+    assert_eq!(s["reason"], "needed for CNI");
+    assert_eq!(
+        s["suppressed_at"],
+        serde_json::json!({"line": 13, "column": 31})
+    );
+
+    let out = policy_in(dir.path(), &["eval", "annotated.yaml", "-f", "sarif"]);
+    assert_eq!(code(&out), 0, "{}", stdout_of(&out));
+    let sarif = json_of(&out);
+    assert_valid_sarif(&sarif);
+    let suppressed = sarif_suppressed(&sarif);
+    assert_eq!(suppressed.len(), 1, "{sarif:#}");
+    assert_eq!(suppressed[0]["ruleId"], "K8S001");
+    let s = &suppressed[0]["suppressions"][0];
+    assert_eq!(s["kind"], "inSource");
+    assert_eq!(s["justification"], "reviewed by the platform team");
+    assert_eq!(
+        s["location"]["physicalLocation"]["region"],
+        serde_json::json!({"startLine": 6, "startColumn": 24})
+    );
+
+    // The annotation covers its own object only: the first Deployment still fails.
+    let out = policy_in(dir.path(), &["eval", "two.yaml", "-f", "json"]);
+    assert_eq!(code(&out), 1);
+    let report = json_of(&out);
+    assert_eq!(findings(&report), [("K8S001".to_string(), 13, 13)]);
+    assert_eq!(report["findings"][0]["document"], 0);
+    assert_eq!(report["suppressed"].as_array().map(Vec::len), Some(1));
+    assert_eq!(report["suppressed"][0]["document"], 1);
+    // 21 lines, `---`, then line 15 of the annotated Deployment.
+    assert_eq!(report["suppressed"][0]["start_line"], 37);
+}
+
+#[test]
+fn unknown_and_unused_suppressions_are_warnings_that_keep_the_exit_code() {
+    let dir = repo_with_files(&[
+        (
+            "Dockerfile",
+            "# policy:ignore=DF0001 typo in the ID\nFROM debian:latest\nUSER app\n",
+        ),
+        (
+            "clean/Dockerfile",
+            "# policy:ignore=DF002 we used to run as root\nFROM alpine:3.20@sha256:0000000000000000000000000000000000000000000000000000000000000000\nUSER 1000\n",
+        ),
+    ]);
+    // A typo suppresses nothing: the finding fails the run, and a warning says why.
+    let out = policy_in(dir.path(), &["eval", "Dockerfile"]);
+    assert_eq!(code(&out), 1);
+    let text = stdout_of(&out);
+    assert!(text.starts_with("Dockerfile:2:6: MEDIUM [DF001]"), "{text}");
+    assert!(
+        text.contains("\nDockerfile:1:17: warning: `policy:ignore` names rule `DF0001`, which is not loaded (did you mean `DF001`?)\n"),
+        "{text}"
+    );
+
+    // A suppression with nothing to suppress is a warning; the clean file still passes.
+    let out = policy_in(dir.path(), &["eval", "clean/Dockerfile"]);
+    assert_eq!(code(&out), 0);
+    assert_eq!(
+        stdout_of(&out),
+        "clean/Dockerfile:1:17: warning: `policy:ignore=DF002` suppresses nothing: no DF002 finding starts on line 2 (remove it, or move it to the line it is about)\n\
+         \n\
+         no findings\n\
+         inputs: 1 evaluated (1 document), 0 skipped, 0 failed\n"
+    );
+    let out = policy_in(dir.path(), &["eval", "clean/Dockerfile", "-f", "json"]);
+    assert_eq!(code(&out), 0);
+    let report = json_of(&out);
+    assert_eq!(
+        report["warnings"],
+        serde_json::json!([{
+            "file": "clean/Dockerfile",
+            "line": 1,
+            "column": 17,
+            "message": "`policy:ignore=DF002` suppresses nothing: no DF002 finding starts on line 2 (remove it, or move it to the line it is about)"
+        }])
+    );
+
+    // SARIF carries warnings as configuration notifications; JUnit leaves them to stderr.
+    let out = policy_in(dir.path(), &["eval", "Dockerfile", "-f", "sarif"]);
+    let sarif = json_of(&out);
+    assert_valid_sarif(&sarif);
+    let notes = &sarif["runs"][0]["invocations"][0]["toolConfigurationNotifications"];
+    assert_eq!(notes.as_array().map(Vec::len), Some(1), "{sarif:#}");
+    assert_eq!(notes[0]["level"], "warning");
+    let out = policy_in(dir.path(), &["eval", "Dockerfile", "-f", "junit"]);
+    assert_eq!(code(&out), 1);
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("Dockerfile:1:17: warning: `policy:ignore` names rule `DF0001`"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

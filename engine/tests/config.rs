@@ -416,3 +416,52 @@ fn settings_reach_wasm_policies() {
     let (_, report, _) = eval_json(&root, &no_config);
     assert!(findings(&report).is_empty(), "admin is not root by default");
 }
+
+#[test]
+fn rule_overrides_also_apply_to_findings_suppressed_in_the_source() {
+    // DF001 is suppressed by a comment, DF002 by an exception.
+    let (_d, root) = repo_with(
+        "rules:\n  DF001: critical\nexceptions:\n  - rule: DF002\n    path: Dockerfile\n    reason: root by design\n",
+    );
+    write(
+        &root,
+        "Dockerfile",
+        "# policy:ignore=DF001 tracked in SEC-7\nFROM debian:latest\nRUN echo hi\n",
+    );
+    let (status, report, err) = eval_json(&root, &["Dockerfile"]);
+    assert_eq!(status, 0, "{err}");
+    let got: Vec<(&str, &str, &str)> = report["suppressed"]
+        .as_array()
+        .expect("suppressed")
+        .iter()
+        .map(|s| {
+            (
+                s["rule_id"].as_str().unwrap_or_default(),
+                s["kind"].as_str().unwrap_or_default(),
+                s["severity"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("DF001", "inSource", "critical"),
+            ("DF002", "external", "high")
+        ]
+    );
+    let out = policy_in(&root, &["eval", "Dockerfile"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("1 finding suppressed by exceptions in the configuration file\n1 finding suppressed in the source (`policy:ignore` comments and annotations)\n"),
+        "{text}"
+    );
+
+    // A rule turned off disappears from the suppressed findings too, without a warning.
+    write(&root, ".policy.yaml", "rules:\n  DF001: off\n");
+    let (status, report, err) = eval_json(&root, &["Dockerfile"]);
+    assert_eq!(status, 1, "DF002 is not excepted any more");
+    assert_eq!(ids(&report), vec!["DF002"]);
+    assert!(report.get("suppressed").is_none(), "{report:#}");
+    assert!(report.get("warnings").is_none(), "{report:#}");
+    assert!(!err.contains("warning"), "{err}");
+}

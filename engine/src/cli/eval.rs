@@ -196,6 +196,12 @@ pub(super) fn run(a: EvalArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatus
         fail_on_warn: a.fail_on_warn,
         ..ReportOptions::default()
     };
+    // Every format but JUnit carries the report's warnings; for JUnit they go to stderr.
+    if a.format == report::Format::Junit {
+        for w in &report.warnings {
+            eprintln!("{}:{}:{}: warning: {}", w.file, w.line, w.column, w.message);
+        }
+    }
     let reporter = report::reporter(a.format, &ropts);
     match &a.output {
         Some(path) => {

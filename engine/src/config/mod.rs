@@ -20,7 +20,7 @@ use thiserror::Error;
 
 pub use options::{Config, Date, Exception, Pattern, RuleEntry, RuleOverride};
 
-use crate::diagnostics::Report;
+use crate::diagnostics::{Report, Suppressed, SuppressionSource};
 use crate::inputs::{yaml, DocumentKind, LoadOptions};
 
 /// The file name looked for by [`discover`].
@@ -161,8 +161,9 @@ pub struct Warning {
 
 /// Applies `rules` overrides and `exceptions` to a finished report, as of `today`.
 ///
-/// * A rule set to `off` loses its findings and its catalog entry.
-/// * A rule given a severity has its findings, and its catalog entry, re-graded.
+/// * A rule set to `off` loses its findings (suppressed ones too) and its catalog entry.
+/// * A rule given a severity has its findings (suppressed ones too), and its catalog
+///   entry, re-graded.
 /// * A finding of an exception's rule in a file matching its `path` moves from
 ///   `findings` to `suppressed` with the exception's reason, so it no longer fails the run.
 /// * An expired exception suppresses nothing and yields a [`Warning`], so the findings it
@@ -214,6 +215,26 @@ pub fn apply(config: &Config, report: &mut Report, cwd: &Path, today: Date) -> V
         }
         None => true,
     });
+    // Findings already suppressed in the source follow the same overrides, so that a rule
+    // turned off disappears everywhere and a re-graded one shows its new severity.
+    report
+        .suppressed
+        .retain_mut(|s| match action_of(&s.finding.rule.id) {
+            Some(RuleOverride::Off) => false,
+            Some(RuleOverride::Severity(sev)) => {
+                s.finding.severity = sev;
+                s.finding.rule = match regraded.iter().find(|(id, _)| *id == s.finding.rule.id) {
+                    Some((_, meta)) => meta.clone(),
+                    None => {
+                        let mut meta = (*s.finding.rule).clone();
+                        meta.severity = sev;
+                        Arc::new(meta)
+                    }
+                };
+                true
+            }
+            None => true,
+        });
     let findings = std::mem::take(&mut report.findings);
     for mut f in findings {
         match action_of(&f.rule.id) {
@@ -240,7 +261,11 @@ pub fn apply(config: &Config, report: &mut Report, cwd: &Path, today: Date) -> V
                     .is_some_and(|r| e.matcher.is_match_relative(r))
         });
         match exception {
-            Some(e) => report.suppressed.push((f, e.reason.clone())),
+            Some(e) => report.suppressed.push(Suppressed {
+                finding: f,
+                reason: e.reason.clone(),
+                source: SuppressionSource::Config,
+            }),
             None => report.findings.push(f),
         }
     }
@@ -257,6 +282,7 @@ pub fn apply(config: &Config, report: &mut Report, cwd: &Path, today: Date) -> V
         }
     }
     warnings.sort_by_key(|w| (w.line, w.column));
+    report.sort();
     warnings
 }
 
@@ -432,8 +458,9 @@ mod tests {
             ]
         );
         assert_eq!(report.suppressed.len(), 1);
-        assert_eq!(&*report.suppressed[0].0.location.file, "app/x/y.txt");
-        assert_eq!(report.suppressed[0].1, "accepted");
+        assert_eq!(&*report.suppressed[0].finding.location.file, "app/x/y.txt");
+        assert_eq!(report.suppressed[0].reason, "accepted");
+        assert_eq!(report.suppressed[0].source, SuppressionSource::Config);
 
         let messages: Vec<(u32, &str)> = warnings
             .iter()
@@ -453,7 +480,7 @@ mod tests {
         };
         let warnings = apply(&cfg, &mut report, cwd, date("2020-01-01"));
         assert!(report.findings.is_empty());
-        assert_eq!(report.suppressed[0].1, "stale");
+        assert_eq!(report.suppressed[0].reason, "stale");
         assert!(warnings.iter().all(|w| !w.message.contains("expired")));
     }
 

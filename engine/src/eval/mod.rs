@@ -5,11 +5,14 @@
 //! rayon (one cloned Rego engine per worker thread; the Rego rules of a document and
 //! input shape in one batched call, see [`RegoEvaluator::evaluate_packages`]), and
 //! resolves each raw result's location through the document's source map into a
-//! [`Finding`]. Nothing here formats.
+//! [`Finding`]. Suppressions written in the inputs themselves (`# policy:ignore=` comments,
+//! the `policy.dev/ignore` annotation) are applied before the report is returned
+//! ([`suppress`]). Nothing here formats.
 
 mod locate;
 pub mod policies;
 pub mod pss;
+pub mod suppress;
 mod wasm;
 
 use std::sync::Arc;
@@ -153,7 +156,10 @@ pub struct EvalOptions {
     pub threads: usize,
 }
 
-/// Evaluates every document of every file report, in parallel, into a sorted [`Report`].
+/// Evaluates every document of every file report, in parallel, into a sorted [`Report`],
+/// with the inline suppressions of the documents applied ([`suppress::apply`]): the
+/// findings they cover are in [`Report::suppressed`], their problems in
+/// [`Report::warnings`]. (A caller of [`evaluate_document`] applies them itself.)
 pub fn evaluate(set: &PolicySet, files: Vec<FileReport>, opts: &EvalOptions) -> Report {
     let mut report = Report {
         errors: set.errors.clone(),
@@ -181,6 +187,7 @@ pub fn evaluate(set: &PolicySet, files: Vec<FileReport>, opts: &EvalOptions) -> 
         report.findings.extend(findings);
         report.errors.extend(errors);
     }
+    suppress::apply(&mut report, &docs);
     for f in files {
         let status = if let Some(reason) = f.skipped {
             InputStatus::Skipped { reason }

@@ -383,6 +383,7 @@ pub(crate) fn report() -> Report {
         .map(|(k, v)| (k.to_owned(), Arc::from(v)))
         .collect(),
         suppressed: Vec::new(),
+        warnings: Vec::new(),
     };
     report.sort();
     report

@@ -11,8 +11,9 @@
 //! * Positions: `col`/`endColumn` are given only for single-line spans (the annotations
 //!   API ignores columns across lines), `endColumn` is exclusive like every end position
 //!   in this tool, and an empty span gives only `line` and `col`.
-//! * Error records are `::error` lines titled `POL00x: <kind title>`; skipped inputs are
-//!   `::notice` lines with the reason.
+//! * Error records are `::error` lines titled `POL00x: <kind title>`; warnings (such as a
+//!   suppression naming an unknown rule) are `::warning` lines titled `policy warning`;
+//!   skipped inputs are `::notice` lines with the reason. Suppressed findings are left out.
 //! * A plain summary line closes the output (it does not start with `::`, so the runner
 //!   prints it as is).
 //!
@@ -123,6 +124,16 @@ impl Reporter for GithubReporter {
                 "::error {}::{}",
                 properties(&e.file, span, source.as_deref(), &title),
                 escape_data(&message)
+            )?;
+        }
+        for w in &report.warnings {
+            let source = sources.get(&w.file);
+            let span = Span::point(Position::new(w.line, w.column));
+            writeln!(
+                out,
+                "::warning {}::{}",
+                properties(&w.file, span, source.as_deref(), "policy warning"),
+                escape_data(&w.message)
             )?;
         }
         for input in &report.inputs {

@@ -28,9 +28,16 @@
 //!   level), `errors` (all error records), `by_error_kind` (keys `parse-error`,
 //!   `rule-error`, `rule-timeout`, `policy-error`), and `inputs` (`evaluated`, `documents`,
 //!   `skipped`, `failed`); `suppressed` (findings an exception of the configuration file
-//!   suppressed) appears only when it is not zero.
-//! * `suppressed[]`, only when a configuration exception suppressed something: the same
-//!   fields as a finding plus `reason` (the exception's reason); see docs/configuration.md.
+//!   or a suppression in the source suppressed) appears only when it is not zero.
+//! * `suppressed[]`, only when something was suppressed: the same fields as a finding
+//!   plus `reason` (the exception's or the suppression's reason; `"no reason given"` for
+//!   an inline suppression without one), `kind` (`external` for a configuration
+//!   exception, `inSource` for a `# policy:ignore=` comment or a `policy.dev/ignore`
+//!   annotation, as in SARIF) and, for `inSource`, `suppressed_at` (`line` and `column` of
+//!   the comment's `#` or of the annotation's value); see docs/configuration.md.
+//! * `warnings[]`, only when there are some: `file`, `line`, `column`, `message`. Notes
+//!   that do not change the outcome (a suppression that names an unknown rule, has no
+//!   reason, or suppresses nothing), sorted by file and position.
 //! * `findings[]`, sorted by file, position, then rule ID:
 //!   * `rule_id`, `title` (strings): the rule.
 //!   * `severity`: `critical`, `high`, `medium`, `low` or `info` (the effective severity,
@@ -58,7 +65,9 @@ use std::io;
 use serde::Serialize;
 
 use super::{ReportOptions, Reporter, Summary, TOOL_NAME};
-use crate::diagnostics::{ErrorKind, ErrorRecord, Finding, InputStatus, Level, Report};
+use crate::diagnostics::{
+    ErrorKind, ErrorRecord, Finding, InputStatus, Level, Report, Suppressed, SuppressionSource,
+};
 use crate::rules::RuntimeKind;
 use crate::source::{display_path, json_pointer};
 use crate::Severity;
@@ -96,6 +105,8 @@ struct Wire<'a> {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     suppressed: Vec<WireSuppressed<'a>>,
     errors: Vec<WireError<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    warnings: Vec<WireWarning<'a>>,
     inputs: Vec<WireInput<'a>>,
 }
 
@@ -109,15 +120,18 @@ impl<'a> Wire<'a> {
             },
             summary: WireSummary::new(&Summary::of(report)),
             findings: report.findings.iter().map(WireFinding::new).collect(),
-            suppressed: report
-                .suppressed
+            suppressed: report.suppressed.iter().map(WireSuppressed::new).collect(),
+            errors: report.errors.iter().map(WireError::new).collect(),
+            warnings: report
+                .warnings
                 .iter()
-                .map(|(f, reason)| WireSuppressed {
-                    finding: WireFinding::new(f),
-                    reason,
+                .map(|w| WireWarning {
+                    file: &w.file,
+                    line: w.line,
+                    column: w.column,
+                    message: &w.message,
                 })
                 .collect(),
-            errors: report.errors.iter().map(WireError::new).collect(),
             inputs: report
                 .inputs
                 .iter()
@@ -147,12 +161,50 @@ struct Tool<'a> {
     version: &'a str,
 }
 
-/// A finding an exception of the configuration file suppressed, with its reason.
+/// A suppressed finding, with the reason and who suppressed it.
 #[derive(Serialize)]
 struct WireSuppressed<'a> {
     #[serde(flatten)]
     finding: WireFinding<'a>,
     reason: &'a str,
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    suppressed_at: Option<WirePosition>,
+}
+
+impl<'a> WireSuppressed<'a> {
+    fn new(s: &'a Suppressed) -> Self {
+        let (kind, suppressed_at) = match &s.source {
+            SuppressionSource::Config => ("external", None),
+            SuppressionSource::InSource { line, column, .. } => (
+                "inSource",
+                Some(WirePosition {
+                    line: *line,
+                    column: *column,
+                }),
+            ),
+        };
+        WireSuppressed {
+            finding: WireFinding::new(&s.finding),
+            reason: &s.reason,
+            kind,
+            suppressed_at,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct WirePosition {
+    line: u32,
+    column: u32,
+}
+
+#[derive(Serialize)]
+struct WireWarning<'a> {
+    file: &'a str,
+    line: u32,
+    column: u32,
+    message: &'a str,
 }
 
 fn is_zero(n: &usize) -> bool {

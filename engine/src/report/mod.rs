@@ -164,8 +164,11 @@ pub fn reporter(format: Format, opts: &ReportOptions) -> Box<dyn Reporter> {
 pub struct Summary {
     /// All findings.
     pub findings: usize,
-    /// Findings suppressed by configuration exceptions (not counted in `findings`).
+    /// Suppressed findings, by configuration exceptions or in the source (not counted in
+    /// `findings`).
     pub suppressed: usize,
+    /// Of `suppressed`, those suppressed in the source (comments and annotations).
+    pub suppressed_in_source: usize,
     /// Findings per severity, indexed like [`Severity::ALL`] (info first).
     pub by_severity: [usize; 5],
     /// Findings from `deny`/`violation` rules.
@@ -193,6 +196,11 @@ impl Summary {
             findings: report.findings.len(),
             errors: report.errors.len(),
             suppressed: report.suppressed.len(),
+            suppressed_in_source: report
+                .suppressed
+                .iter()
+                .filter(|s| s.is_in_source())
+                .count(),
             ..Summary::default()
         };
         for f in &report.findings {

@@ -23,6 +23,12 @@
 //!   rule that failed, if any) and as `error`-level results of their `POL00x` rule,
 //!   because code scanning hides notifications and a file that could not be checked must
 //!   not look clean.
+//! * Suppressed findings are results with `suppressions[0]`: `kind` `external` (an
+//!   exception of the configuration file) or `inSource` (a `# policy:ignore=` comment or a
+//!   `policy.dev/ignore` annotation, whose position is the suppression's `location`), and
+//!   the reason as `justification`.
+//! * Warnings ([`Report::warnings`]) are `invocations[0].toolConfigurationNotifications`
+//!   of level `warning`; they do not make the execution unsuccessful.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io;
@@ -35,7 +41,7 @@ use super::{
     error_kind_description, error_kind_title, is_absolute_uri, uri_path, Region, ReportOptions,
     Reporter, SourceLines, Sources, ERROR_KINDS, TOOL_NAME,
 };
-use crate::diagnostics::{ErrorKind, ErrorRecord, Finding, Level, Report};
+use crate::diagnostics::{ErrorKind, ErrorRecord, Finding, Level, Report, SuppressionSource};
 use crate::rules::RuleMeta;
 use crate::source::{json_pointer, Position, Span};
 use crate::Severity;
@@ -193,17 +199,21 @@ struct SarifResult<'a> {
     message: MessageRef<'a>,
     locations: Vec<Location>,
     partial_fingerprints: BTreeMap<&'static str, String>,
-    /// Present (non-empty) only for findings suppressed by a configuration exception.
+    /// Present (non-empty) only for suppressed findings.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     suppressions: Vec<Suppression<'a>>,
     properties: ResultProperties,
 }
 
 /// A SARIF `suppression`: code scanning shows the result as dismissed, with the reason.
+/// `kind` is `external` for a configuration exception and `inSource` for a comment or
+/// annotation, whose position is the suppression's `location`.
 #[derive(Serialize)]
 struct Suppression<'a> {
     kind: &'static str,
     justification: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    location: Option<Location>,
 }
 
 #[derive(Serialize)]
@@ -264,6 +274,17 @@ struct Invocation<'a> {
     execution_successful: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     tool_execution_notifications: Vec<Notification<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tool_configuration_notifications: Vec<WarningNotification<'a>>,
+}
+
+/// A warning about how the tool was configured by the inputs (a suppression that names an
+/// unknown rule, suppresses nothing, ...): `invocations[0].toolConfigurationNotifications`.
+#[derive(Serialize)]
+struct WarningNotification<'a> {
+    level: &'static str,
+    message: MessageRef<'a>,
+    locations: Vec<Location>,
 }
 
 #[derive(Serialize)]
@@ -295,13 +316,25 @@ fn build<'a>(report: &'a Report, opts: &'a ReportOptions) -> Log<'a> {
         .iter()
         .map(|f| finding_result(&sources, &catalog, f))
         .collect();
-    // Findings suppressed by configuration exceptions stay in the log, marked as
-    // suppressed (SARIF 2.1.0 §3.27.23), so reviewers see what was accepted and why.
-    results.extend(report.suppressed.iter().map(|(f, reason)| {
-        let mut r = finding_result(&sources, &catalog, f);
-        r.suppressions.push(Suppression {
-            kind: "external",
-            justification: reason,
+    // Suppressed findings stay in the log, marked as suppressed (SARIF 2.1.0 §3.27.23),
+    // so reviewers see what was accepted, why, and where that was decided.
+    results.extend(report.suppressed.iter().map(|s| {
+        let mut r = finding_result(&sources, &catalog, &s.finding);
+        r.suppressions.push(match &s.source {
+            SuppressionSource::Config => Suppression {
+                kind: "external",
+                justification: &s.reason,
+                location: None,
+            },
+            SuppressionSource::InSource { file, line, column } => {
+                let source = sources.get(file);
+                let at = Span::point(Position::new(*line, *column));
+                Suppression {
+                    kind: "inSource",
+                    justification: &s.reason,
+                    location: Some(location(uri_path(file), at, source.as_deref())),
+                }
+            }
         });
         r
     }));
@@ -361,6 +394,19 @@ fn build<'a>(report: &'a Report, opts: &'a ReportOptions) -> Log<'a> {
             invocations: vec![Invocation {
                 execution_successful: report.errors.is_empty(),
                 tool_execution_notifications: notifications,
+                tool_configuration_notifications: report
+                    .warnings
+                    .iter()
+                    .map(|w| {
+                        let source = sources.get(&w.file);
+                        let at = Span::point(Position::new(w.line, w.column));
+                        WarningNotification {
+                            level: "warning",
+                            message: MessageRef { text: &w.message },
+                            locations: vec![location(uri_path(&w.file), at, source.as_deref())],
+                        }
+                    })
+                    .collect(),
             }],
             results,
             column_kind: "unicodeCodePoints",
@@ -386,7 +432,7 @@ impl Catalog {
         for f in report
             .findings
             .iter()
-            .chain(report.suppressed.iter().map(|(f, _)| f))
+            .chain(report.suppressed.iter().map(|s| &s.finding))
         {
             catalog.add_rule(&f.rule);
         }
@@ -606,6 +652,7 @@ mod tests {
     use std::path::PathBuf;
 
     use super::*;
+    use crate::diagnostics::{Suppressed, Warning};
     use crate::report::fixture;
 
     fn render(report: &Report) -> String {
@@ -644,10 +691,27 @@ mod tests {
 
         let mut with_suppressed = fixture::report();
         let accepted = with_suppressed.findings.remove(0);
-        with_suppressed.suppressed.push((
-            accepted,
-            "accepted until the base image is replaced".to_string(),
-        ));
+        with_suppressed.suppressed.push(Suppressed {
+            finding: accepted,
+            reason: "accepted until the base image is replaced".to_string(),
+            source: SuppressionSource::Config,
+        });
+        let in_source = with_suppressed.findings.remove(0);
+        with_suppressed.suppressed.push(Suppressed {
+            source: SuppressionSource::InSource {
+                file: in_source.location.file.clone(),
+                line: in_source.location.span.start.line,
+                column: 1,
+            },
+            finding: in_source,
+            reason: "pinned by renovate".to_string(),
+        });
+        with_suppressed.warnings.push(Warning {
+            file: "Dockerfile".to_string(),
+            line: 1,
+            column: 3,
+            message: "`policy:ignore` names rule `DF0001`, which is not loaded".to_string(),
+        });
         for report in [fixture::report(), Report::default(), with_suppressed] {
             let log: serde_json::Value =
                 serde_json::from_str(&render(&report)).expect("SARIF is JSON");
@@ -809,9 +873,11 @@ mod tests {
         let mut report = fixture::report();
         let accepted = report.findings.remove(0);
         let id = accepted.rule.id.clone();
-        report
-            .suppressed
-            .push((accepted, "accepted risk: ticket SEC-42".to_string()));
+        report.suppressed.push(Suppressed {
+            finding: accepted,
+            reason: "accepted risk: ticket SEC-42".to_string(),
+            source: SuppressionSource::Config,
+        });
         let log: serde_json::Value = serde_json::from_str(&render(&report)).expect("SARIF is JSON");
         let results = log["runs"][0]["results"].as_array().expect("results");
         let suppressed: Vec<_> = results
@@ -824,6 +890,52 @@ mod tests {
         assert_eq!(
             suppressed[0]["suppressions"][0]["justification"],
             "accepted risk: ticket SEC-42"
+        );
+        assert!(suppressed[0]["suppressions"][0].get("location").is_none());
+    }
+
+    #[test]
+    fn in_source_suppressions_point_at_the_comment() {
+        let mut report = fixture::report();
+        let f = report.findings.remove(0);
+        report.suppressed.push(Suppressed {
+            source: SuppressionSource::InSource {
+                file: f.location.file.clone(),
+                line: 1,
+                column: 1,
+            },
+            finding: f,
+            reason: "no reason given".to_string(),
+        });
+        report.warnings.push(Warning {
+            file: "k8s/deploy.yaml".to_string(),
+            line: 2,
+            column: 5,
+            message: "careful".to_string(),
+        });
+        let log: serde_json::Value = serde_json::from_str(&render(&report)).expect("SARIF is JSON");
+        let run = &log["runs"][0];
+        let suppressed: Vec<_> = run["results"]
+            .as_array()
+            .expect("results")
+            .iter()
+            .filter(|r| r.get("suppressions").is_some())
+            .collect();
+        assert_eq!(suppressed.len(), 1);
+        let s = &suppressed[0]["suppressions"][0];
+        assert_eq!(s["kind"], "inSource");
+        assert_eq!(s["justification"], "no reason given");
+        assert_eq!(s["location"]["physicalLocation"]["region"]["startLine"], 1);
+        let notes = &run["invocations"][0]["toolConfigurationNotifications"];
+        assert_eq!(notes[0]["level"], "warning");
+        assert_eq!(notes[0]["message"]["text"], "careful");
+        assert_eq!(
+            notes[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+            "k8s/deploy.yaml"
+        );
+        assert_eq!(
+            notes[0]["locations"][0]["physicalLocation"]["region"]["startColumn"],
+            5
         );
     }
 }

@@ -4,7 +4,8 @@
 //! editors and terminals can jump to it), a code frame of the offending source lines with
 //! a caret underline under the span, and `= help:` / `= see:` lines from the rule's
 //! remediation and references. Error records follow as `path:line:col: error[POL00x]`,
-//! and a summary closes the output.
+//! then warnings as one `path:line:col: warning: message` line each (the format of the
+//! configuration file's warnings on stderr), and a summary closes the output.
 //!
 //! ```text
 //! Dockerfile:1:6: HIGH [DF001] Image `ubuntu:latest` uses the latest tag
@@ -215,11 +216,19 @@ impl TextReporter {
                 parts.join(", ")
             )?;
         }
-        if s.suppressed > 0 {
+        let by_config = s.suppressed - s.suppressed_in_source;
+        if by_config > 0 {
             writeln!(
                 out,
                 "{} suppressed by exceptions in the configuration file",
-                plural(s.suppressed, "finding", "findings")
+                plural(by_config, "finding", "findings")
+            )?;
+        }
+        if s.suppressed_in_source > 0 {
+            writeln!(
+                out,
+                "{} suppressed in the source (`policy:ignore` comments and annotations)",
+                plural(s.suppressed_in_source, "finding", "findings")
             )?;
         }
         if s.errors > 0 {
@@ -266,6 +275,18 @@ impl Reporter for TextReporter {
         }
         for e in &report.errors {
             self.write_error(&sources, e, out)?;
+        }
+        for w in &report.warnings {
+            writeln!(
+                out,
+                "{}: {} {}",
+                self.paint(bold(), &location(&w.file, Position::new(w.line, w.column))),
+                self.paint(warning_style(), "warning:"),
+                indent_continuation(&clean(&w.message)),
+            )?;
+        }
+        if !report.warnings.is_empty() {
+            writeln!(out)?;
         }
         self.write_summary(report, out)
     }
@@ -392,6 +413,12 @@ fn gutter_style() -> Style {
 fn help_style() -> Style {
     Style::new()
         .fg_color(Some(AnsiColor::Cyan.into()))
+        .effects(Effects::BOLD)
+}
+
+fn warning_style() -> Style {
+    Style::new()
+        .fg_color(Some(AnsiColor::Yellow.into()))
         .effects(Effects::BOLD)
 }
 
