@@ -5,11 +5,13 @@
 //! rayon (one cloned Rego engine per worker thread; the Rego rules of a document and
 //! input shape in one batched call, see [`RegoEvaluator::evaluate_packages`]), and
 //! resolves each raw result's location through the document's source map into a
-//! [`Finding`]. Nothing here formats.
+//! [`Finding`]. Nothing here formats. [`ReloadablePolicySet`] keeps a set that can be
+//! reloaded while it is in use (the editor loop).
 
 mod locate;
 pub mod policies;
 pub mod pss;
+pub mod reload;
 mod wasm;
 
 use std::sync::Arc;
@@ -24,6 +26,7 @@ use crate::runtimes::rego::{DockerfileShape, RegoEvaluator};
 use crate::runtimes::{RawResult, RuleFailure};
 
 pub use policies::{PolicyOptions, PolicySet};
+pub use reload::{ReloadRejected, ReloadablePolicySet};
 
 /// Per-thread evaluation state: cloned engines.
 #[derive(Debug, Clone)]
