@@ -58,7 +58,9 @@ use std::io;
 use serde::Serialize;
 
 use super::{ReportOptions, Reporter, Summary, TOOL_NAME};
-use crate::diagnostics::{ErrorKind, ErrorRecord, Finding, InputStatus, Level, Report};
+use crate::diagnostics::{
+    ErrorKind, ErrorRecord, Finding, InputStatus, InputSummary, Level, Report,
+};
 use crate::rules::RuntimeKind;
 use crate::source::{display_path, json_pointer};
 use crate::Severity;
@@ -109,34 +111,9 @@ impl<'a> Wire<'a> {
             },
             summary: WireSummary::new(&Summary::of(report)),
             findings: report.findings.iter().map(WireFinding::new).collect(),
-            suppressed: report
-                .suppressed
-                .iter()
-                .map(|(f, reason)| WireSuppressed {
-                    finding: WireFinding::new(f),
-                    reason,
-                })
-                .collect(),
+            suppressed: report.suppressed.iter().map(WireSuppressed::new).collect(),
             errors: report.errors.iter().map(WireError::new).collect(),
-            inputs: report
-                .inputs
-                .iter()
-                .map(|i| {
-                    let (status, documents, reason) = match &i.status {
-                        InputStatus::Evaluated { documents } => {
-                            ("evaluated", Some(*documents), None)
-                        }
-                        InputStatus::Skipped { reason } => ("skipped", None, Some(reason.as_str())),
-                        InputStatus::Failed => ("failed", None, None),
-                    };
-                    WireInput {
-                        path: &i.path,
-                        status,
-                        documents,
-                        reason,
-                    }
-                })
-                .collect(),
+            inputs: report.inputs.iter().map(WireInput::new).collect(),
         }
     }
 }
@@ -149,10 +126,19 @@ struct Tool<'a> {
 
 /// A finding an exception of the configuration file suppressed, with its reason.
 #[derive(Serialize)]
-struct WireSuppressed<'a> {
+pub(crate) struct WireSuppressed<'a> {
     #[serde(flatten)]
     finding: WireFinding<'a>,
     reason: &'a str,
+}
+
+impl<'a> WireSuppressed<'a> {
+    pub(crate) fn new((finding, reason): &'a (Finding, String)) -> Self {
+        WireSuppressed {
+            finding: WireFinding::new(finding),
+            reason,
+        }
+    }
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -229,8 +215,9 @@ struct WireInputCounts {
     failed: usize,
 }
 
+/// One finding on the wire; also the finding objects of `policy watch --format jsonl`.
 #[derive(Serialize)]
-struct WireFinding<'a> {
+pub(crate) struct WireFinding<'a> {
     rule_id: &'a str,
     title: &'a str,
     severity: &'static str,
@@ -250,7 +237,7 @@ struct WireFinding<'a> {
 }
 
 impl<'a> WireFinding<'a> {
-    fn new(f: &'a Finding) -> Self {
+    pub(crate) fn new(f: &'a Finding) -> Self {
         let span = f.location.span;
         WireFinding {
             rule_id: &f.rule.id,
@@ -292,8 +279,9 @@ struct WirePolicy<'a> {
     package: Option<&'a str>,
 }
 
+/// One error record on the wire; also the error objects of `policy watch --format jsonl`.
 #[derive(Serialize)]
-struct WireError<'a> {
+pub(crate) struct WireError<'a> {
     id: &'static str,
     kind: &'static str,
     file: &'a str,
@@ -305,7 +293,7 @@ struct WireError<'a> {
 }
 
 impl<'a> WireError<'a> {
-    fn new(e: &'a ErrorRecord) -> Self {
+    pub(crate) fn new(e: &'a ErrorRecord) -> Self {
         WireError {
             id: e.kind.id(),
             kind: e.kind.name(),
@@ -319,14 +307,31 @@ impl<'a> WireError<'a> {
     }
 }
 
+/// One input's status on the wire; also the head of a `policy watch` `file` event.
 #[derive(Serialize)]
-struct WireInput<'a> {
+pub(crate) struct WireInput<'a> {
     path: &'a str,
     status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     documents: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<&'a str>,
+}
+
+impl<'a> WireInput<'a> {
+    pub(crate) fn new(i: &'a InputSummary) -> Self {
+        let (status, documents, reason) = match &i.status {
+            InputStatus::Evaluated { documents } => ("evaluated", Some(*documents), None),
+            InputStatus::Skipped { reason } => ("skipped", None, Some(reason.as_str())),
+            InputStatus::Failed => ("failed", None, None),
+        };
+        WireInput {
+            path: &i.path,
+            status,
+            documents,
+            reason,
+        }
+    }
 }
 
 #[cfg(test)]
