@@ -10,6 +10,7 @@ mod args;
 mod eval;
 mod parse;
 mod rules;
+mod watch;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -46,6 +47,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitStatus> {
         Command::Eval(a) => eval::run(a, out),
         Command::Parse(a) => parse::run(a, out),
         Command::Rules(a) => rules::run(a, out),
+        Command::Watch(a) => watch::run(a, out),
     }
 }
 
