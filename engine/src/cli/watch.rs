@@ -11,7 +11,9 @@
 //!   `.gitignore` like discovery does, so a build directory (`target/`) or `.git/` is
 //!   never watched and its churn costs nothing. For a root that is a file, its directory
 //!   is watched; for a root that does not exist yet, its nearest existing ancestor. The
-//!   set of watched directories is brought up to date after every cycle.
+//!   set of watched directories is brought up to date after every cycle; when that adds
+//!   one, the inputs are listed once more, so that a file created in a new directory
+//!   before its watch existed is not missed.
 //! * **When a cycle runs.** After the first event of a burst, when no further event has
 //!   come for `--debounce` milliseconds (at most [`MAX_BATCH`] after the first). Access
 //!   events (opens and closes, including our own reads) are ignored.
@@ -113,7 +115,7 @@ pub(super) fn run(a: WatchArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatu
     roots.extend(popts.paths.iter().cloned());
     roots.extend(popts.data.iter().cloned());
     // Watch before the first load, so that an edit made meanwhile is not missed.
-    watches.sync(dirs_to_watch(&roots));
+    let _ = watches.sync(dirs_to_watch(&roots));
 
     let mut session = Session {
         policy_roots: popts
@@ -132,14 +134,24 @@ pub(super) fn run(a: WatchArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatu
     };
     let result = (|| -> anyhow::Result<()> {
         writer.write(&session.cycle(None), out)?;
-        while let Some(touched) = next_batch(&rx, Duration::from_millis(a.debounce)) {
+        let mut rescan = watches.sync(dirs_to_watch(&roots));
+        loop {
+            let touched = if rescan {
+                // New directories are watched now; list again, in case a file appeared
+                // in one of them before its watch did.
+                BTreeSet::new()
+            } else {
+                match next_batch(&rx, Duration::from_millis(a.debounce)) {
+                    Some(touched) => touched,
+                    None => return Ok(()),
+                }
+            };
             let cycle = session.cycle(Some(&touched));
             if !cycle.is_empty() {
                 writer.write(&cycle, out)?;
             }
-            watches.sync(dirs_to_watch(&roots));
+            rescan = watches.sync(dirs_to_watch(&roots));
         }
-        Ok(())
     })();
     clear_stop_handler();
     result.map(|()| ExitStatus::Success)
@@ -431,8 +443,10 @@ struct Watches {
 }
 
 impl Watches {
-    /// Watches exactly `wanted` (as far as the platform lets us).
-    fn sync(&mut self, wanted: BTreeSet<PathBuf>) {
+    /// Watches exactly `wanted` (as far as the platform lets us); whether a directory
+    /// was added.
+    fn sync(&mut self, wanted: BTreeSet<PathBuf>) -> bool {
+        let mut added = false;
         for gone in self.dirs.difference(&wanted) {
             // Fails when the directory is gone, which removed the watch already.
             let _ = self.watcher.unwatch(gone);
@@ -446,11 +460,13 @@ impl Watches {
             match self.watcher.watch(&dir, RecursiveMode::NonRecursive) {
                 Ok(()) => {
                     now.insert(dir);
+                    added = true;
                 }
                 Err(e) => eprintln!("policy: warning: cannot watch {}: {e}", dir.display()),
             }
         }
         self.dirs = now;
+        added
     }
 }
 
