@@ -150,7 +150,9 @@ impl Watch {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
                 Ok(event) => self.log.push(event),
-                Err(RecvTimeoutError::Timeout) => self.fail(&format!("timed out waiting for {what}")),
+                Err(RecvTimeoutError::Timeout) => {
+                    self.fail(&format!("timed out waiting for {what}"))
+                }
                 Err(RecvTimeoutError::Disconnected) => {
                     self.fail(&format!("the watcher stopped before {what}"))
                 }
@@ -345,10 +347,7 @@ fn a_broken_policy_is_rejected_and_the_last_good_rules_keep_working() {
     assert!((12..=13).contains(&line), "{error}");
     assert!(error["column"].as_u64().is_some_and(|c| c >= 1), "{error}");
     // The inputs were not re-checked with a broken set.
-    assert!(
-        !events.iter().any(|e| e["event"] == "file"),
-        "{events:?}"
-    );
+    assert!(!events.iter().any(|e| e["event"] == "file"), "{events:?}");
 
     // The last good rule still runs on the next edit.
     std::fs::write(
@@ -371,8 +370,7 @@ fn a_broken_policy_is_rejected_and_the_last_good_rules_keep_working() {
         let reloaded = events
             .iter()
             .any(|e| e["event"] == "policies" && e["status"] == "reloaded");
-        reloaded
-            && rules_of(events, "inputs/Dockerfile").is_some_and(|r| r == ["USR002"])
+        reloaded && rules_of(events, "inputs/Dockerfile").is_some_and(|r| r == ["USR002"])
     });
     let reloaded = events
         .iter()
@@ -400,7 +398,14 @@ fn watch_help_documents_the_event_stream() {
     let out = support::policy(&["watch", "--help"]);
     assert_eq!(support::code(&out), 0);
     let help = String::from_utf8_lossy(&out.stdout);
-    for needle in ["--format", "jsonl", "--exit-on-stdin-close", "--debounce", "-p, --policy", "docs/watch.md"] {
+    for needle in [
+        "--format",
+        "jsonl",
+        "--exit-on-stdin-close",
+        "--debounce",
+        "-p, --policy",
+        "docs/watch.md",
+    ] {
         assert!(help.contains(needle), "`{needle}` missing from:\n{help}");
     }
 }

@@ -112,9 +112,7 @@ pub(super) fn policy_options(
 }
 
 /// How inputs are found and loaded, as the command line says.
-pub(super) fn discover_options(
-    a: &InputArgs,
-) -> anyhow::Result<inputs::discover::DiscoverOptions> {
+pub(super) fn discover_options(a: &InputArgs) -> anyhow::Result<inputs::discover::DiscoverOptions> {
     let kind = match &a.kind {
         Some(k) => Some(DocumentKind::parse(k).with_context(|| {
             format!(

@@ -196,8 +196,7 @@ impl Session {
                 rules: set.rules().len(),
                 errors: set.errors.clone(),
             })
-        } else if self.policies.sources_changed()
-            || touched.iter().any(|p| self.is_policy_file(p))
+        } else if self.policies.sources_changed() || touched.iter().any(|p| self.is_policy_file(p))
         {
             Some(match self.policies.reload() {
                 Ok(set) => PolicyUpdate {
@@ -647,7 +646,13 @@ mod tests {
         let root = absolute(root);
         let expected: BTreeSet<PathBuf> = ["", "k8s", ".github", ".github/workflows"]
             .iter()
-            .map(|d| if d.is_empty() { root.clone() } else { root.join(d) })
+            .map(|d| {
+                if d.is_empty() {
+                    root.clone()
+                } else {
+                    root.join(d)
+                }
+            })
             .collect();
         assert_eq!(dirs, expected);
     }

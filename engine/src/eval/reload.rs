@@ -162,7 +162,10 @@ fn new_errors(current: &PolicySet, candidate: &PolicySet) -> Vec<ErrorRecord> {
 /// What a load read: every policy and data file with its size and modification time,
 /// and the roots that did not exist.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-struct SourceStamp(Vec<(PathBuf, Option<(u64, Option<SystemTime>)>)>);
+struct SourceStamp(Vec<(PathBuf, Option<FileStamp>)>);
+
+/// A file's size and modification time.
+type FileStamp = (u64, Option<SystemTime>);
 
 impl SourceStamp {
     fn of(opts: &PolicyOptions) -> SourceStamp {

@@ -293,14 +293,11 @@ mod tests {
         std::fs::write(root.join(".gitignore"), "ignored/\n").expect("write");
         let paths = vec![root.to_path_buf()];
         let listed = list(&paths);
-        let collected: Vec<PathBuf> = collect_with_stdin(
-            &paths,
-            &DiscoverOptions::default(),
-            &mut std::io::empty(),
-        )
-        .iter()
-        .map(|r| PathBuf::from(&*r.path))
-        .collect();
+        let collected: Vec<PathBuf> =
+            collect_with_stdin(&paths, &DiscoverOptions::default(), &mut std::io::empty())
+                .iter()
+                .map(|r| PathBuf::from(&*r.path))
+                .collect();
         assert_eq!(listed, collected);
         assert_eq!(listed, [root.join("Dockerfile"), root.join("k8s/pod.yaml")]);
         // Collecting the listed paths again gives the same names.

@@ -447,7 +447,10 @@ mod tests {
             out.contains("Dockerfile:1:6: HIGH [DF001]"),
             "the text reporter's header: {out}"
         );
-        assert!(out.contains("1 | FROM ubuntu:latest"), "a code frame: {out}");
+        assert!(
+            out.contains("1 | FROM ubuntu:latest"),
+            "a code frame: {out}"
+        );
         assert!(!out.contains("inputs:"), "no per-report summary: {out}");
     }
 
@@ -475,5 +478,48 @@ mod tests {
         assert_eq!(out, "[09:00:00] 1 file checked: 0 findings, 0 errors\n");
         assert!(!cycle.is_empty());
         assert!(Cycle::default().is_empty());
+    }
+
+    /// The small cycle docs/watch.md shows.
+    fn docs_cycle() -> Cycle {
+        let report = fixture::report();
+        let dockerfile = Report {
+            inputs: vec![report.inputs[0].clone()],
+            findings: vec![report.findings[0].clone()],
+            sources: report.sources.clone(),
+            ..Report::default()
+        };
+        Cycle {
+            initial: false,
+            clock: "12:03:04".into(),
+            policies: Some(PolicyUpdate {
+                status: PolicyStatus::Reloaded,
+                rules: 6,
+                errors: Vec::new(),
+            }),
+            removed: vec!["k8s/old.yaml".into()],
+            files: vec![dockerfile],
+            duration: Duration::from_millis(42),
+        }
+    }
+
+    /// docs/watch.md shows the writers' real output; keep it in sync.
+    #[test]
+    fn docs_samples_match_the_writers() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/watch.md");
+        let doc = std::fs::read_to_string(&path).expect("docs/watch.md exists");
+        let cycle = docs_cycle();
+        for (name, out) in [
+            ("jsonl", render(&JsonlWriter, &cycle)),
+            (
+                "text",
+                render(&TextWriter::new(ReportOptions::default()), &cycle),
+            ),
+        ] {
+            assert!(
+                doc.contains(out.trim_end()),
+                "the {name} sample in docs/watch.md is stale; it is now:\n{out}"
+            );
+        }
     }
 }
