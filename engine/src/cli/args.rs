@@ -36,6 +36,9 @@ pub enum Command {
     /// Test policies: run their case files and Rego `test_*` rules (docs/testing.md).
     #[command(after_help = super::test::TEST_EXIT_CODES)]
     Test(super::test::TestArgs),
+    /// Check inputs, then re-check them whenever they or the policies change.
+    #[command(long_about = WATCH_ABOUT, after_help = WATCH_AFTER_HELP)]
+    Watch(WatchArgs),
 }
 
 /// Colour choice.
@@ -205,4 +208,64 @@ pub struct RulesArgs {
     /// Output format.
     #[arg(short = 'f', long, value_enum, default_value_t = RulesFormat::Text)]
     pub format: RulesFormat,
+}
+
+const WATCH_ABOUT: &str = "Check inputs, then re-check them whenever they or the policies change.
+
+Runs a full check first, then watches the input paths and the policy and data paths
+(recursively, honouring .gitignore and the configuration's `exclude`). A burst of changes
+is handled as one cycle: changed or new inputs are re-checked, removed ones reported as
+removed; a change to a policy or data file reloads the policies and re-checks every input.
+A reload that breaks a policy or data file that loaded before is rejected: its errors are
+reported with file:line:col and the last good policies stay in use.";
+
+const WATCH_AFTER_HELP: &str = "Output (--format):
+  text   a `[HH:MM:SS] N files re-checked: F findings, E errors` header per cycle, then the
+         findings and errors as `policy eval` shows them
+  jsonl  one JSON object per line, flushed at once: `policies`, `removed`, `file` and
+         `cycle` events (see docs/watch.md)
+
+Stops cleanly (exit code 0) on Ctrl-C or SIGTERM, or when standard input is closed with
+--exit-on-stdin-close. Exit code 2: the configuration or arguments are invalid, or files
+cannot be watched. Changes to the configuration file need a restart.";
+
+/// Output format of `policy watch`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum WatchFormat {
+    /// A header line per cycle, then findings as `policy eval` shows them.
+    #[default]
+    Text,
+    /// One JSON event per line (docs/watch.md).
+    Jsonl,
+}
+
+/// `policy watch`.
+#[derive(Debug, Clone, Args)]
+pub struct WatchArgs {
+    /// Configuration file.
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Inputs.
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Policies.
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    /// Output format.
+    #[arg(short = 'f', long, value_enum, default_value_t = WatchFormat::Text)]
+    pub format: WatchFormat,
+    /// Wait until files have been quiet for this long before checking (editors write a
+    /// file in several steps), in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 150)]
+    pub debounce: u64,
+    /// Stop (exit code 0) when standard input is closed: for editors and scripts that
+    /// run the watcher as a child process.
+    #[arg(long)]
+    pub exit_on_stdin_close: bool,
+    /// Worker threads (default: one per core).
+    #[arg(short = 'j', long, value_name = "N", default_value_t = 0)]
+    pub threads: usize,
+    /// When to use colour in text output.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
 }

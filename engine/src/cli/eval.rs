@@ -111,12 +111,8 @@ pub(super) fn policy_options(
     })
 }
 
-/// Reads every input named on the command line, leaving out those the configuration's
-/// `exclude` matches.
-pub(super) fn collect_inputs(
-    a: &InputArgs,
-    cfg: Option<&Config>,
-) -> anyhow::Result<Vec<FileReport>> {
+/// How inputs are found and loaded, as the command line says.
+pub(super) fn discover_options(a: &InputArgs) -> anyhow::Result<inputs::discover::DiscoverOptions> {
     let kind = match &a.kind {
         Some(k) => Some(DocumentKind::parse(k).with_context(|| {
             format!(
@@ -125,14 +121,23 @@ pub(super) fn collect_inputs(
         })?),
         None => None,
     };
-    let opts = inputs::discover::DiscoverOptions {
+    Ok(inputs::discover::DiscoverOptions {
         stdin_filename: a.stdin_filename.clone(),
         load: LoadOptions {
             kind,
             max_file_size: a.max_file_size,
             ..LoadOptions::default()
         },
-    };
+    })
+}
+
+/// Reads every input named on the command line, leaving out those the configuration's
+/// `exclude` matches.
+pub(super) fn collect_inputs(
+    a: &InputArgs,
+    cfg: Option<&Config>,
+) -> anyhow::Result<Vec<FileReport>> {
+    let opts = discover_options(a)?;
     let mut files = inputs::discover::collect(&a.paths, &opts);
     if let Some(cfg) = cfg.filter(|c| c.exclude.is_some()) {
         let cwd = std::env::current_dir().context("cannot read the current directory")?;

@@ -11,6 +11,7 @@ mod eval;
 mod parse;
 mod rules;
 mod test;
+mod watch;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -48,6 +49,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitStatus> {
         Command::Parse(a) => parse::run(a, out),
         Command::Rules(a) => rules::run(a, out),
         Command::Test(a) => test::run(a, out),
+        Command::Watch(a) => watch::run(a, out),
     }
 }
 

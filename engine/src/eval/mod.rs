@@ -7,11 +7,13 @@
 //! resolves each raw result's location through the document's source map into a
 //! [`Finding`]. Suppressions written in the inputs themselves (`# policy:ignore=` comments,
 //! the `policy.dev/ignore` annotation) are applied before the report is returned
-//! ([`suppress`]). Nothing here formats.
+//! ([`suppress`]). Nothing here formats. [`ReloadablePolicySet`] keeps a set that can be
+//! reloaded while it is in use (the editor loop).
 
 mod locate;
 pub mod policies;
 pub mod pss;
+pub mod reload;
 pub mod suppress;
 mod wasm;
 
@@ -27,6 +29,7 @@ use crate::runtimes::rego::{DockerfileShape, RegoEvaluator};
 use crate::runtimes::{RawResult, RuleFailure};
 
 pub use policies::{PolicyOptions, PolicySet};
+pub use reload::{ReloadRejected, ReloadablePolicySet};
 
 /// Per-thread evaluation state: cloned engines.
 #[derive(Debug, Clone)]

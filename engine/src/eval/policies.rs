@@ -15,6 +15,12 @@ use crate::runtimes::wasm::{WasmHost, WasmLimits, WasmPolicy};
 
 include!(concat!(env!("OUT_DIR"), "/builtin_policies.rs"));
 
+/// Extensions of the policy files found under a policy directory.
+pub const POLICY_EXTENSIONS: &[&str] = &["rego", "wasm"];
+
+/// Extensions of the data files found under a data directory.
+pub const DATA_EXTENSIONS: &[&str] = &["json", "yaml", "yml"];
+
 /// What to load.
 #[derive(Debug, Clone, Default)]
 pub struct PolicyOptions {
@@ -78,7 +84,11 @@ fn policy_error(file: &Path, line: u32, column: u32, message: impl Into<String>)
 }
 
 /// Files under `path` with one of `exts`, sorted; a file given directly is taken as is.
-fn files_with(path: &Path, exts: &[&str], errors: &mut Vec<ErrorRecord>) -> Vec<PathBuf> {
+pub(crate) fn files_with(
+    path: &Path,
+    exts: &[&str],
+    errors: &mut Vec<ErrorRecord>,
+) -> Vec<PathBuf> {
     if path.is_file() {
         return vec![path.to_path_buf()];
     }
@@ -160,7 +170,7 @@ impl PolicySet {
             }
         }
         for root in &opts.paths {
-            for file in files_with(root, &["rego", "wasm"], &mut errors) {
+            for file in files_with(root, POLICY_EXTENSIONS, &mut errors) {
                 if file.extension().is_some_and(|e| e == "rego") {
                     match std::fs::read_to_string(&file) {
                         Ok(text) => rego_sources.push(RegoSource {
@@ -190,7 +200,7 @@ impl PolicySet {
         }
         let mut data = Vec::new();
         for root in &opts.data {
-            for file in files_with(root, &["json", "yaml", "yml"], &mut errors) {
+            for file in files_with(root, DATA_EXTENSIONS, &mut errors) {
                 match read_data_file(&file) {
                     Ok(v) => data.push(v),
                     Err(e) => errors.push(e),

@@ -70,6 +70,21 @@ pub fn collect_with_stdin(
     tasks.into_par_iter().map(|task| run(task, opts)).collect()
 }
 
+/// The inputs [`collect`] would load for `paths`, without reading them: explicit paths,
+/// walked files with input names and OCI layouts, in the same order and under the same
+/// names, so that collecting them again gives the same reports. Stdin (`-`) and walk
+/// errors are left out. A watcher lists again on every change and loads only what
+/// changed.
+pub fn list(paths: &[PathBuf]) -> Vec<PathBuf> {
+    plan(paths, &DiscoverOptions::default(), &mut std::io::empty())
+        .into_iter()
+        .filter_map(|task| match task {
+            Task::File { path, .. } | Task::Layout(path) => Some(path),
+            Task::Stdin(_) | Task::Done(_) => None,
+        })
+        .collect()
+}
+
 /// The stdin display name.
 fn stdin_name(opts: &DiscoverOptions) -> String {
     opts.stdin_filename
@@ -259,5 +274,38 @@ fn run(task: Task, opts: &DiscoverOptions) -> FileReport {
             load_bytes(&name, &bytes, by_name, &opts.load)
         }
         Task::Done(report) => report,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_names_what_collect_loads() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("k8s/ignored")).expect("mkdir");
+        std::fs::write(root.join("Dockerfile"), "FROM scratch\n").expect("write");
+        std::fs::write(root.join("README.md"), "# not an input\n").expect("write");
+        std::fs::write(root.join("k8s/pod.yaml"), "kind: Pod\n").expect("write");
+        std::fs::write(root.join("k8s/ignored/x.yaml"), "a: 1\n").expect("write");
+        std::fs::write(root.join(".gitignore"), "ignored/\n").expect("write");
+        let paths = vec![root.to_path_buf()];
+        let listed = list(&paths);
+        let collected: Vec<PathBuf> =
+            collect_with_stdin(&paths, &DiscoverOptions::default(), &mut std::io::empty())
+                .iter()
+                .map(|r| PathBuf::from(&*r.path))
+                .collect();
+        assert_eq!(listed, collected);
+        assert_eq!(listed, [root.join("Dockerfile"), root.join("k8s/pod.yaml")]);
+        // Collecting the listed paths again gives the same names.
+        let again: Vec<PathBuf> =
+            collect_with_stdin(&listed, &DiscoverOptions::default(), &mut std::io::empty())
+                .iter()
+                .map(|r| PathBuf::from(&*r.path))
+                .collect();
+        assert_eq!(again, listed);
     }
 }

@@ -66,7 +66,8 @@ use serde::Serialize;
 
 use super::{ReportOptions, Reporter, Summary, TOOL_NAME};
 use crate::diagnostics::{
-    ErrorKind, ErrorRecord, Finding, InputStatus, Level, Report, Suppressed, SuppressionSource,
+    ErrorKind, ErrorRecord, Finding, InputStatus, InputSummary, Level, Report, Suppressed,
+    SuppressionSource,
 };
 use crate::rules::RuntimeKind;
 use crate::source::{display_path, json_pointer};
@@ -122,35 +123,8 @@ impl<'a> Wire<'a> {
             findings: report.findings.iter().map(WireFinding::new).collect(),
             suppressed: report.suppressed.iter().map(WireSuppressed::new).collect(),
             errors: report.errors.iter().map(WireError::new).collect(),
-            warnings: report
-                .warnings
-                .iter()
-                .map(|w| WireWarning {
-                    file: &w.file,
-                    line: w.line,
-                    column: w.column,
-                    message: &w.message,
-                })
-                .collect(),
-            inputs: report
-                .inputs
-                .iter()
-                .map(|i| {
-                    let (status, documents, reason) = match &i.status {
-                        InputStatus::Evaluated { documents } => {
-                            ("evaluated", Some(*documents), None)
-                        }
-                        InputStatus::Skipped { reason } => ("skipped", None, Some(reason.as_str())),
-                        InputStatus::Failed => ("failed", None, None),
-                    };
-                    WireInput {
-                        path: &i.path,
-                        status,
-                        documents,
-                        reason,
-                    }
-                })
-                .collect(),
+            warnings: report.warnings.iter().map(WireWarning::new).collect(),
+            inputs: report.inputs.iter().map(WireInput::new).collect(),
         }
     }
 }
@@ -163,7 +137,7 @@ struct Tool<'a> {
 
 /// A suppressed finding, with the reason and who suppressed it.
 #[derive(Serialize)]
-struct WireSuppressed<'a> {
+pub(crate) struct WireSuppressed<'a> {
     #[serde(flatten)]
     finding: WireFinding<'a>,
     reason: &'a str,
@@ -173,7 +147,7 @@ struct WireSuppressed<'a> {
 }
 
 impl<'a> WireSuppressed<'a> {
-    fn new(s: &'a Suppressed) -> Self {
+    pub(crate) fn new(s: &'a Suppressed) -> Self {
         let (kind, suppressed_at) = match &s.source {
             SuppressionSource::Config => ("external", None),
             SuppressionSource::InSource { line, column, .. } => (
@@ -199,12 +173,24 @@ struct WirePosition {
     column: u32,
 }
 
+/// A warning on the wire (a suppression comment that names an unknown rule, say).
 #[derive(Serialize)]
-struct WireWarning<'a> {
+pub(crate) struct WireWarning<'a> {
     file: &'a str,
     line: u32,
     column: u32,
     message: &'a str,
+}
+
+impl<'a> WireWarning<'a> {
+    pub(crate) fn new(w: &'a crate::diagnostics::Warning) -> Self {
+        WireWarning {
+            file: &w.file,
+            line: w.line,
+            column: w.column,
+            message: &w.message,
+        }
+    }
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -281,8 +267,9 @@ struct WireInputCounts {
     failed: usize,
 }
 
+/// One finding on the wire; also the finding objects of `policy watch --format jsonl`.
 #[derive(Serialize)]
-struct WireFinding<'a> {
+pub(crate) struct WireFinding<'a> {
     rule_id: &'a str,
     title: &'a str,
     severity: &'static str,
@@ -302,7 +289,7 @@ struct WireFinding<'a> {
 }
 
 impl<'a> WireFinding<'a> {
-    fn new(f: &'a Finding) -> Self {
+    pub(crate) fn new(f: &'a Finding) -> Self {
         let span = f.location.span;
         WireFinding {
             rule_id: &f.rule.id,
@@ -344,8 +331,9 @@ struct WirePolicy<'a> {
     package: Option<&'a str>,
 }
 
+/// One error record on the wire; also the error objects of `policy watch --format jsonl`.
 #[derive(Serialize)]
-struct WireError<'a> {
+pub(crate) struct WireError<'a> {
     id: &'static str,
     kind: &'static str,
     file: &'a str,
@@ -357,7 +345,7 @@ struct WireError<'a> {
 }
 
 impl<'a> WireError<'a> {
-    fn new(e: &'a ErrorRecord) -> Self {
+    pub(crate) fn new(e: &'a ErrorRecord) -> Self {
         WireError {
             id: e.kind.id(),
             kind: e.kind.name(),
@@ -371,14 +359,31 @@ impl<'a> WireError<'a> {
     }
 }
 
+/// One input's status on the wire; also the head of a `policy watch` `file` event.
 #[derive(Serialize)]
-struct WireInput<'a> {
+pub(crate) struct WireInput<'a> {
     path: &'a str,
     status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     documents: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<&'a str>,
+}
+
+impl<'a> WireInput<'a> {
+    pub(crate) fn new(i: &'a InputSummary) -> Self {
+        let (status, documents, reason) = match &i.status {
+            InputStatus::Evaluated { documents } => ("evaluated", Some(*documents), None),
+            InputStatus::Skipped { reason } => ("skipped", None, Some(reason.as_str())),
+            InputStatus::Failed => ("failed", None, None),
+        };
+        WireInput {
+            path: &i.path,
+            status,
+            documents,
+            reason,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -12,6 +12,9 @@
 //! | `junit`  | [`junit`]  | CI test tabs (Jenkins, GitLab)                             |
 //! | `github` | [`github`] | GitHub Actions annotations (workflow commands)             |
 //!
+//! `policy watch` writes a stream of cycles instead of one report; [`watch`] formats it
+//! (JSON Lines or text) from the same pieces.
+//!
 //! Reporters only display. Deciding the exit code belongs to the CLI; the one helper it
 //! may share with reporters is [`ReportOptions::is_failing`], so that "this finding fails
 //! the run" means the same thing everywhere (JUnit marks exactly those as failures).
@@ -28,6 +31,7 @@ pub mod junit;
 pub mod sarif;
 pub mod testing;
 pub mod text;
+pub mod watch;
 
 use std::cell::RefCell;
 use std::collections::HashMap;

@@ -267,8 +267,10 @@ impl TextReporter {
     }
 }
 
-impl Reporter for TextReporter {
-    fn write(&self, report: &Report, out: &mut dyn io::Write) -> io::Result<()> {
+impl TextReporter {
+    /// Writes the findings and errors of `report`, without the summary (`policy watch`
+    /// writes its own one-line header per cycle instead).
+    pub(crate) fn write_body(&self, report: &Report, out: &mut dyn io::Write) -> io::Result<()> {
         let sources = Sources::new(report);
         for f in &report.findings {
             self.write_finding(&sources, f, out)?;
@@ -288,6 +290,23 @@ impl Reporter for TextReporter {
         if !report.warnings.is_empty() {
             writeln!(out)?;
         }
+        Ok(())
+    }
+
+    /// `text` painted bold, when colour is on.
+    pub(crate) fn bold(&self, text: &str) -> String {
+        self.paint(bold(), text)
+    }
+
+    /// `text` painted like error headers, when colour is on.
+    pub(crate) fn error(&self, text: &str) -> String {
+        self.paint(error_style(), text)
+    }
+}
+
+impl Reporter for TextReporter {
+    fn write(&self, report: &Report, out: &mut dyn io::Write) -> io::Result<()> {
+        self.write_body(report, out)?;
         self.write_summary(report, out)
     }
 }
@@ -379,7 +398,7 @@ fn expand(line: &str) -> String {
 
 /// Text from policies or inputs, with control characters (other than newlines and tabs)
 /// replaced so it cannot drive the terminal.
-fn clean(text: &str) -> String {
+pub(crate) fn clean(text: &str) -> String {
     text.chars()
         .map(|c| {
             if c.is_control() && c != '\n' && c != '\t' {

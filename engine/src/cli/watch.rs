@@ -1,0 +1,677 @@
+//! `policy watch`: check, then re-check what changes, until stopped.
+//!
+//! This is the editor loop for a terminal or a script: it exists so that a policy author
+//! or a Dockerfile author sees findings seconds after saving, without re-running `eval`.
+//! It glues together pieces that live elsewhere: input discovery and loading
+//! ([`inputs::discover`]), evaluation and hot reload ([`ReloadablePolicySet`]), and the
+//! cycle writers ([`crate::report::watch`]). It owns only the watching:
+//!
+//! * **What is watched.** Every directory that a walk of the input roots and of the
+//!   policy and data roots visits, one non-recursive watch each: the walk honours
+//!   `.gitignore` like discovery does, so a build directory (`target/`) or `.git/` is
+//!   never watched and its churn costs nothing. For a root that is a file, its directory
+//!   is watched; for a root that does not exist yet, its nearest existing ancestor. The
+//!   set of watched directories is brought up to date after every cycle; when that adds
+//!   one, the inputs are listed once more, so that a file created in a new directory
+//!   before its watch existed is not missed.
+//! * **When a cycle runs.** After the first event of a burst, when no further event has
+//!   come for `--debounce` milliseconds (at most [`MAX_BATCH`] after the first). Access
+//!   events (opens and closes, including our own reads) are ignored.
+//! * **What a cycle re-checks.** Nothing that events say is trusted alone: the inputs
+//!   are listed again and each one's size and modification time compared with the last
+//!   cycle. New inputs and changed ones (or ones an event named) are re-checked, inputs no
+//!   longer listed are reported as removed. So an editor's write-to-temp-then-rename, a
+//!   directory renamed away, or a file newly ignored all come out right, and duplicate
+//!   events cost one listing, not one more check.
+//! * **Policies.** When a policy or data file changed, the set is reloaded: a good reload
+//!   re-checks every input; a broken one is reported and the last good set stays, so the
+//!   findings of unchanged inputs stay as they were.
+//! * **Stopping.** Ctrl-C or SIGTERM (a second one exits at once), or the end of standard
+//!   input with `--exit-on-stdin-close`: the loop ends after the line it is writing, with
+//!   exit code 0.
+
+use std::collections::{BTreeSet, HashMap};
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Mutex, Once, PoisonError};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use notify::{EventKind, RecursiveMode, Watcher};
+
+use super::args::{ColorChoice, WatchArgs, WatchFormat};
+use super::eval::{discover_options, load_config, policy_options, print_config_warnings};
+use super::ExitStatus;
+use crate::config::{self, Config};
+use crate::diagnostics::{ErrorKind, InputStatus, InputSummary, Report};
+use crate::eval::policies::{DATA_EXTENSIONS, POLICY_EXTENSIONS};
+use crate::eval::{self, EvalOptions, PolicySet, ReloadablePolicySet};
+use crate::inputs::discover::{self, DiscoverOptions};
+use crate::report::watch::{
+    Cycle, CycleWriter, JsonlWriter, PolicyStatus, PolicyUpdate, TextWriter,
+};
+use crate::report::ReportOptions;
+
+/// The longest a burst of events can delay a cycle.
+const MAX_BATCH: Duration = Duration::from_secs(2);
+
+/// What the loop waits for.
+enum Msg {
+    /// A file event (or a watcher error) from notify.
+    Fs(notify::Result<notify::Event>),
+    /// Ctrl-C, SIGTERM or the end of stdin.
+    Stop,
+}
+
+pub(super) fn run(a: WatchArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatus> {
+    if a.input.paths.iter().any(|p| p.as_os_str() == "-") {
+        bail!("`policy watch` cannot watch standard input (`-`): name files or directories");
+    }
+    let cfg = load_config(&a.config)?;
+    let popts = policy_options(&a.policy, cfg.as_ref())?;
+    if !popts.builtin && popts.paths.is_empty() {
+        bail!("no policies to run: --no-builtin needs at least one -p/--policy PATH");
+    }
+    let discover = discover_options(&a.input)?;
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let writer: Box<dyn CycleWriter> = match a.format {
+        WatchFormat::Jsonl => Box::new(JsonlWriter),
+        WatchFormat::Text => {
+            let color = match a.color {
+                ColorChoice::Always => true,
+                ColorChoice::Never => false,
+                ColorChoice::Auto => ReportOptions::color_for(
+                    std::io::IsTerminal::is_terminal(&std::io::stdout()),
+                    std::env::var_os("NO_COLOR").as_deref(),
+                ),
+            };
+            Box::new(TextWriter::new(ReportOptions {
+                color,
+                ..ReportOptions::default()
+            }))
+        }
+    };
+
+    let (tx, rx) = mpsc::channel();
+    let fs_tx = tx.clone();
+    let watcher = notify::recommended_watcher(move |event| {
+        let _ = fs_tx.send(Msg::Fs(event));
+    })
+    .context("cannot watch files")?;
+    install_stop_handler(tx.clone());
+    if a.exit_on_stdin_close {
+        stop_at_end_of_stdin(tx);
+    } else {
+        drop(tx);
+    }
+
+    let mut watches = Watches {
+        watcher,
+        dirs: BTreeSet::new(),
+    };
+    let mut roots: Vec<PathBuf> = a.input.paths.clone();
+    roots.extend(popts.paths.iter().cloned());
+    roots.extend(popts.data.iter().cloned());
+    // Watch before the first load, so that an edit made meanwhile is not missed.
+    let _ = watches.sync(dirs_to_watch(&roots));
+
+    let mut session = Session {
+        policy_roots: popts
+            .paths
+            .iter()
+            .chain(popts.data.iter())
+            .flat_map(|p| [absolute(p), canonical_key(p)])
+            .collect(),
+        policies: ReloadablePolicySet::load(popts),
+        roots: a.input.paths.clone(),
+        discover,
+        cfg,
+        cwd,
+        threads: a.threads,
+        known: HashMap::new(),
+    };
+    let result = (|| -> anyhow::Result<()> {
+        writer.write(&session.cycle(None), out)?;
+        let mut rescan = watches.sync(dirs_to_watch(&roots));
+        loop {
+            let touched = if rescan {
+                // New directories are watched now; list again, in case a file appeared
+                // in one of them before its watch did.
+                BTreeSet::new()
+            } else {
+                match next_batch(&rx, Duration::from_millis(a.debounce)) {
+                    Some(touched) => touched,
+                    None => return Ok(()),
+                }
+            };
+            let cycle = session.cycle(Some(&touched));
+            if !cycle.is_empty() {
+                writer.write(&cycle, out)?;
+            }
+            rescan = watches.sync(dirs_to_watch(&roots));
+        }
+    })();
+    clear_stop_handler();
+    result.map(|()| ExitStatus::Success)
+}
+
+/// The state kept between cycles.
+struct Session {
+    policies: ReloadablePolicySet,
+    /// Policy and data roots, absolute and canonical, to tell policy events apart.
+    policy_roots: Vec<PathBuf>,
+    /// The input roots as given.
+    roots: Vec<PathBuf>,
+    discover: DiscoverOptions,
+    cfg: Option<Config>,
+    cwd: PathBuf,
+    threads: usize,
+    /// Every input of the last cycle, by the path it is listed under.
+    known: HashMap<PathBuf, Known>,
+}
+
+/// What the last cycle saw of one input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Known {
+    /// Size and modification time (of every file within, for a directory input).
+    fingerprint: u64,
+    /// The canonical path, to match file events against.
+    key: PathBuf,
+}
+
+impl Session {
+    /// Runs one cycle: `touched` holds the paths events named (`None`: the first cycle).
+    fn cycle(&mut self, touched: Option<&BTreeSet<PathBuf>>) -> Cycle {
+        let started = Instant::now();
+        let initial = touched.is_none();
+        let empty = BTreeSet::new();
+        let touched = touched.unwrap_or(&empty);
+
+        let policies = if initial {
+            let set = self.policies.current();
+            Some(PolicyUpdate {
+                status: PolicyStatus::Loaded,
+                rules: set.rules().len(),
+                errors: set.errors.clone(),
+            })
+        } else if self.policies.sources_changed() || touched.iter().any(|p| self.is_policy_file(p))
+        {
+            Some(match self.policies.reload() {
+                Ok(set) => PolicyUpdate {
+                    status: PolicyStatus::Reloaded,
+                    rules: set.rules().len(),
+                    errors: set.errors.clone(),
+                },
+                Err(rejected) => PolicyUpdate {
+                    status: PolicyStatus::Rejected,
+                    rules: rejected.kept.rules().len(),
+                    errors: rejected.errors,
+                },
+            })
+        } else {
+            None
+        };
+        let everything = initial
+            || policies
+                .as_ref()
+                .is_some_and(|p| p.status == PolicyStatus::Reloaded);
+
+        let listed: Vec<(PathBuf, Known)> = discover::list(&self.roots)
+            .into_iter()
+            .filter(|p| match &self.cfg {
+                Some(cfg) => !cfg.is_excluded(&self.cwd, &p.display().to_string()),
+                None => true,
+            })
+            .map(|p| {
+                let known = Known {
+                    fingerprint: fingerprint(&p),
+                    key: canonical_key(&p),
+                };
+                (p, known)
+            })
+            .collect();
+        let recheck: Vec<PathBuf> = listed
+            .iter()
+            .filter(|(path, now)| {
+                everything
+                    || match self.known.get(path) {
+                        None => true,
+                        Some(before) => {
+                            before.fingerprint != now.fingerprint
+                                || touched.iter().any(|t| t.starts_with(&now.key))
+                        }
+                    }
+            })
+            .map(|(path, _)| path.clone())
+            .collect();
+        let mut removed: Vec<String> = self
+            .known
+            .keys()
+            .filter(|p| !listed.iter().any(|(q, _)| q == *p))
+            .map(|p| p.display().to_string())
+            .collect();
+        removed.sort();
+        self.known = listed.into_iter().collect();
+
+        let set = self.policies.current();
+        let files = self.check(&set, &recheck, initial);
+        Cycle {
+            initial,
+            clock: chrono::Local::now().format("%H:%M:%S").to_string(),
+            policies,
+            removed,
+            files,
+            duration: started.elapsed(),
+        }
+    }
+
+    /// Whether an event's path is a policy or data file under a policy or data root.
+    fn is_policy_file(&self, path: &Path) -> bool {
+        let ext_ok = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| POLICY_EXTENSIONS.contains(&e) || DATA_EXTENSIONS.contains(&e));
+        ext_ok && self.policy_roots.iter().any(|r| path.starts_with(r))
+    }
+
+    /// Loads and evaluates `paths`, one report per input.
+    fn check(&self, set: &PolicySet, paths: &[PathBuf], initial: bool) -> Vec<Report> {
+        if paths.is_empty() {
+            return Vec::new();
+        }
+        let files = discover::collect_with_stdin(paths, &self.discover, &mut std::io::empty());
+        // Which input each document path belongs to (an OCI layout's documents are
+        // named after their blobs).
+        let mut owners: HashMap<String, String> = HashMap::new();
+        for f in &files {
+            for doc in &f.documents {
+                owners.insert(doc.path.to_string(), f.path.to_string());
+            }
+        }
+        let mut report = eval::evaluate(
+            set,
+            files,
+            &EvalOptions {
+                threads: self.threads,
+            },
+        );
+        // The policy set's own errors belong to `policies` events, not to inputs.
+        report.errors.retain(|e| e.kind != ErrorKind::PolicyError);
+        if let Some(cfg) = &self.cfg {
+            let warnings = config::apply(cfg, &mut report, &self.cwd, config::Date::today());
+            if initial {
+                print_config_warnings(cfg, &warnings);
+            }
+        }
+        split(report, &owners)
+    }
+}
+
+/// Splits a report into one report per input, in input order.
+fn split(report: Report, owners: &HashMap<String, String>) -> Vec<Report> {
+    let mut per: Vec<Report> = report
+        .inputs
+        .iter()
+        .map(|i| Report {
+            inputs: vec![i.clone()],
+            ..Report::default()
+        })
+        .collect();
+    let index: HashMap<String, usize> = report
+        .inputs
+        .iter()
+        .enumerate()
+        .map(|(n, i)| (i.path.clone(), n))
+        .collect();
+    // The input a file named in a finding, an error or a source belongs to: the input
+    // itself, the input a document came from, or the input directory holding the file.
+    let owner_of = |file: &str, per: &mut Vec<Report>| -> usize {
+        let owner = owners.get(file).map(String::as_str).unwrap_or(file);
+        if let Some(n) = index.get(owner) {
+            return *n;
+        }
+        if let Some(n) = report
+            .inputs
+            .iter()
+            .position(|i| Path::new(file).starts_with(&i.path))
+        {
+            return n;
+        }
+        // Not an input we know (should not happen): report it under its own name.
+        if let Some(n) = per.iter().position(|r| r.inputs[0].path == file) {
+            return n;
+        }
+        per.push(Report {
+            inputs: vec![InputSummary {
+                path: file.to_owned(),
+                status: InputStatus::Failed,
+            }],
+            ..Report::default()
+        });
+        per.len() - 1
+    };
+    for f in report.findings {
+        let n = owner_of(&f.location.file, &mut per);
+        per[n].findings.push(f);
+    }
+    for s in report.suppressed {
+        let n = owner_of(&s.finding.location.file, &mut per);
+        per[n].suppressed.push(s);
+    }
+    for w in report.warnings {
+        let n = owner_of(&w.file, &mut per);
+        per[n].warnings.push(w);
+    }
+    for e in report.errors {
+        let n = owner_of(e.input.as_deref().unwrap_or(&e.file), &mut per);
+        per[n].errors.push(e);
+    }
+    for (file, text) in report.sources {
+        let n = owner_of(&file, &mut per);
+        per[n].sources.insert(file, text);
+    }
+    per
+}
+
+/// Waits for a burst of relevant events and returns the paths they named, or `None`
+/// when it is time to stop.
+fn next_batch(rx: &mpsc::Receiver<Msg>, debounce: Duration) -> Option<BTreeSet<PathBuf>> {
+    let mut touched = BTreeSet::new();
+    loop {
+        match rx.recv() {
+            Err(_) | Ok(Msg::Stop) => return None,
+            Ok(Msg::Fs(event)) => {
+                if note(event, &mut touched) {
+                    break;
+                }
+            }
+        }
+    }
+    let first = Instant::now();
+    let mut quiet_at = first + debounce;
+    loop {
+        let now = Instant::now();
+        if now >= quiet_at || now.duration_since(first) >= MAX_BATCH {
+            return Some(touched);
+        }
+        match rx.recv_timeout(quiet_at - now) {
+            Ok(Msg::Stop) | Err(RecvTimeoutError::Disconnected) => return None,
+            Ok(Msg::Fs(event)) => {
+                if note(event, &mut touched) {
+                    quiet_at = Instant::now() + debounce;
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => return Some(touched),
+        }
+    }
+}
+
+/// Records the paths of one event; whether it should cause a cycle.
+fn note(event: notify::Result<notify::Event>, touched: &mut BTreeSet<PathBuf>) -> bool {
+    let event = match event {
+        Ok(e) => e,
+        Err(e) => {
+            // A lost watch or an overflowing queue: a cycle re-lists everything anyway.
+            eprintln!("policy: warning: watching files: {e}");
+            return true;
+        }
+    };
+    if matches!(event.kind, EventKind::Access(_)) {
+        return false;
+    }
+    if event.need_rescan() {
+        return true;
+    }
+    let in_git = |p: &PathBuf| p.components().any(|c| c.as_os_str() == ".git");
+    if !event.paths.is_empty() && event.paths.iter().all(in_git) {
+        return false;
+    }
+    if !matches!(
+        event.kind,
+        EventKind::Modify(notify::event::ModifyKind::Metadata(_))
+    ) {
+        for p in event.paths {
+            touched.insert(std::fs::canonicalize(&p).unwrap_or(p));
+        }
+    }
+    true
+}
+
+/// The directory watches.
+struct Watches {
+    watcher: notify::RecommendedWatcher,
+    dirs: BTreeSet<PathBuf>,
+}
+
+impl Watches {
+    /// Watches exactly `wanted` (as far as the platform lets us); whether a directory
+    /// was added.
+    fn sync(&mut self, wanted: BTreeSet<PathBuf>) -> bool {
+        let mut added = false;
+        for gone in self.dirs.difference(&wanted) {
+            // Fails when the directory is gone, which removed the watch already.
+            let _ = self.watcher.unwatch(gone);
+        }
+        let mut now = BTreeSet::new();
+        for dir in wanted {
+            if self.dirs.contains(&dir) {
+                now.insert(dir);
+                continue;
+            }
+            match self.watcher.watch(&dir, RecursiveMode::NonRecursive) {
+                Ok(()) => {
+                    now.insert(dir);
+                    added = true;
+                }
+                Err(e) => eprintln!("policy: warning: cannot watch {}: {e}", dir.display()),
+            }
+        }
+        self.dirs = now;
+        added
+    }
+}
+
+/// The directories to watch for `roots`: see the module documentation.
+fn dirs_to_watch(roots: &[PathBuf]) -> BTreeSet<PathBuf> {
+    let mut dirs = BTreeSet::new();
+    for root in roots {
+        let abs = absolute(root);
+        match std::fs::metadata(&abs) {
+            Ok(m) if m.is_dir() => {
+                let walk = ignore::WalkBuilder::new(&abs)
+                    .hidden(false)
+                    .require_git(false)
+                    .follow_links(true)
+                    .filter_entry(|e| e.file_name() != ".git")
+                    .build();
+                for entry in walk.flatten() {
+                    if entry.file_type().is_some_and(|t| t.is_dir()) {
+                        dirs.insert(entry.into_path());
+                    }
+                }
+            }
+            _ => {
+                // A file, or a path that does not exist yet: watch the nearest existing
+                // directory above it, whose events tell when it appears or changes.
+                if let Some(dir) = abs.ancestors().skip(1).find(|d| d.is_dir()) {
+                    dirs.insert(dir.to_path_buf());
+                }
+            }
+        }
+    }
+    dirs
+}
+
+/// `path` made absolute (without resolving links); `path` itself if that fails.
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// The canonical form of `path` when it exists, else its absolute form: what file
+/// events are compared with.
+fn canonical_key(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| absolute(path))
+}
+
+/// A hash of the size and modification time of `path`, or of every file under it.
+fn fingerprint(path: &Path) -> u64 {
+    let mut h = DefaultHasher::new();
+    match std::fs::metadata(path) {
+        Err(_) => 0u8.hash(&mut h),
+        Ok(m) if m.is_dir() => {
+            let walk = ignore::WalkBuilder::new(path)
+                .standard_filters(false)
+                .sort_by_file_name(|a, b| a.cmp(b))
+                .build();
+            for entry in walk.flatten() {
+                if let Ok(m) = entry.metadata() {
+                    (entry.path(), m.len(), m.modified().ok()).hash(&mut h);
+                }
+            }
+        }
+        Ok(m) => (m.len(), m.modified().ok()).hash(&mut h),
+    }
+    h.finish()
+}
+
+/// Where Ctrl-C and SIGTERM send their stop message, while a watch runs.
+static STOP: Mutex<Option<mpsc::Sender<Msg>>> = Mutex::new(None);
+
+/// Routes Ctrl-C and SIGTERM to `tx`. The first one stops the loop cleanly; a second one,
+/// or one when no watch is running, exits at once.
+fn install_stop_handler(tx: mpsc::Sender<Msg>) {
+    *STOP.lock().unwrap_or_else(PoisonError::into_inner) = Some(tx);
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        let installed = ctrlc::set_handler(|| {
+            let tx = STOP.lock().unwrap_or_else(PoisonError::into_inner).take();
+            match tx {
+                Some(tx) => {
+                    let _ = tx.send(Msg::Stop);
+                }
+                None => std::process::exit(130),
+            }
+        });
+        if let Err(e) = installed {
+            eprintln!("policy: warning: Ctrl-C will not stop the watch cleanly: {e}");
+        }
+    });
+}
+
+fn clear_stop_handler() {
+    STOP.lock().unwrap_or_else(PoisonError::into_inner).take();
+}
+
+/// Sends a stop message when standard input reaches its end (or fails).
+fn stop_at_end_of_stdin(tx: mpsc::Sender<Msg>) {
+    let spawned = std::thread::Builder::new()
+        .name("policy-watch-stdin".into())
+        .spawn(move || {
+            let mut buf = [0u8; 4096];
+            let stdin = std::io::stdin();
+            loop {
+                match stdin.lock().read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(_) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(_) => break,
+                }
+            }
+            let _ = tx.send(Msg::Stop);
+        });
+    if let Err(e) = spawned {
+        eprintln!("policy: warning: --exit-on-stdin-close does not work: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn touched(paths: &[&Path]) -> BTreeSet<PathBuf> {
+        paths.iter().map(|p| p.to_path_buf()).collect()
+    }
+
+    #[test]
+    fn access_and_git_events_do_not_start_a_cycle() {
+        use notify::event::{AccessKind, CreateKind, ModifyKind};
+        let mut t = BTreeSet::new();
+        let open = notify::Event::new(EventKind::Access(AccessKind::Any))
+            .add_path(PathBuf::from("/w/Dockerfile"));
+        assert!(!note(Ok(open), &mut t));
+        let git = notify::Event::new(EventKind::Modify(ModifyKind::Any))
+            .add_path(PathBuf::from("/w/.git/index"));
+        assert!(!note(Ok(git), &mut t));
+        assert!(t.is_empty());
+        let create = notify::Event::new(EventKind::Create(CreateKind::File))
+            .add_path(PathBuf::from("/w/new.yaml"));
+        assert!(note(Ok(create), &mut t));
+        assert_eq!(t, touched(&[Path::new("/w/new.yaml")]));
+        // Errors cause a cycle: it re-lists everything.
+        assert!(note(Err(notify::Error::generic("overflow")), &mut t));
+    }
+
+    #[test]
+    fn a_burst_is_one_batch_and_stop_ends_the_loop() {
+        use notify::event::ModifyKind;
+        let (tx, rx) = mpsc::channel();
+        for name in ["a.yaml", "b.yaml", "a.yaml"] {
+            let e = notify::Event::new(EventKind::Modify(ModifyKind::Any))
+                .add_path(PathBuf::from("/w").join(name));
+            tx.send(Msg::Fs(Ok(e))).expect("send");
+        }
+        let batch = next_batch(&rx, Duration::from_millis(20)).expect("a batch");
+        assert_eq!(
+            batch,
+            touched(&[Path::new("/w/a.yaml"), Path::new("/w/b.yaml")])
+        );
+        tx.send(Msg::Stop).expect("send");
+        assert!(next_batch(&rx, Duration::from_millis(20)).is_none());
+        drop(tx);
+        assert!(next_batch(&rx, Duration::from_millis(20)).is_none());
+    }
+
+    #[test]
+    fn ignored_directories_are_not_watched() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        for d in ["k8s", "target/debug", ".git/objects", ".github/workflows"] {
+            std::fs::create_dir_all(root.join(d)).expect("mkdir");
+        }
+        std::fs::write(root.join(".gitignore"), "target/\n").expect("write");
+        std::fs::write(root.join("k8s/pod.yaml"), "kind: Pod\n").expect("write");
+        let dirs = dirs_to_watch(&[
+            root.to_path_buf(),
+            root.join("k8s/pod.yaml"),
+            root.join("missing/policy.rego"),
+        ]);
+        let root = absolute(root);
+        let expected: BTreeSet<PathBuf> = ["", "k8s", ".github", ".github/workflows"]
+            .iter()
+            .map(|d| {
+                if d.is_empty() {
+                    root.clone()
+                } else {
+                    root.join(d)
+                }
+            })
+            .collect();
+        assert_eq!(dirs, expected);
+    }
+
+    #[test]
+    fn fingerprints_change_with_content_and_directory_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("Dockerfile");
+        assert_eq!(fingerprint(&file), fingerprint(&dir.path().join("other")));
+        std::fs::write(&file, "FROM a\n").expect("write");
+        let one = fingerprint(&file);
+        std::fs::write(&file, "FROM ab\n").expect("write");
+        assert_ne!(fingerprint(&file), one);
+        let before = fingerprint(dir.path());
+        std::fs::write(dir.path().join("index.json"), "{}").expect("write");
+        assert_ne!(fingerprint(dir.path()), before);
+    }
+}
