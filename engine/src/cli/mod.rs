@@ -53,6 +53,18 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitStatus> {
     }
 }
 
+/// Whether `e` (anywhere in its chain, including inside a serde_json error) is a closed
+/// stdout: `policy parse … | head` must end quietly, not with an error.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            || c.downcast_ref::<serde_json::Error>()
+                .and_then(serde_json::Error::io_error_kind)
+                == Some(std::io::ErrorKind::BrokenPipe)
+    })
+}
+
 /// Entry point used by `main.rs`: parses arguments, runs, prints errors, exits.
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -71,9 +83,7 @@ pub fn main() -> ExitCode {
             ExitCode::from(status.code())
         }
         Ok(Err(e)) => {
-            if e.downcast_ref::<std::io::Error>()
-                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-            {
+            if is_broken_pipe(&e) {
                 return ExitCode::SUCCESS;
             }
             eprintln!("policy: error: {e:#}");
