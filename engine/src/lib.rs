@@ -6,13 +6,15 @@
 //! [`eval`] turns their results into [`diagnostics::Finding`]s with exact locations.
 //! Reporters in [`report`] format findings; the engine itself never formats.
 //!
-//! Dependencies point one way: `source → inputs → rules → runtimes → eval → report → cli`.
+//! Dependencies point one way: `source → inputs → rules → runtimes → eval → report →
+//! cli/lsp`; [`lsp`] is the language server behind `policy lsp`.
 
 pub mod cli;
 pub mod config;
 pub mod diagnostics;
 pub mod eval;
 pub mod inputs;
+pub mod lsp;
 pub mod report;
 pub mod rules;
 pub mod runtimes;

@@ -33,6 +33,8 @@ pub enum Command {
     Parse(ParseArgs),
     /// List the loaded rules, or explain one.
     Rules(RulesArgs),
+    /// Run the language server on stdin/stdout, for editors (see docs/lsp.md).
+    Lsp(LspArgs),
 }
 
 /// Colour choice.
@@ -202,4 +204,14 @@ pub struct RulesArgs {
     /// Output format.
     #[arg(short = 'f', long, value_enum, default_value_t = RulesFormat::Text)]
     pub format: RulesFormat,
+}
+
+/// `policy lsp`. Policies, data and the rest come from the client's
+/// `initializationOptions` and the workspace's `.policy.yaml` (docs/lsp.md).
+#[derive(Debug, Clone, Args)]
+pub struct LspArgs {
+    /// Talk over stdin/stdout (the only transport; accepted because editor clients such
+    /// as vscode-languageclient pass it).
+    #[arg(long)]
+    pub stdio: bool,
 }

@@ -59,9 +59,7 @@ pub(super) fn run(a: RulesArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatu
         };
         match a.format {
             RulesFormat::Json => serde_json::to_writer_pretty(&mut *out, &**rule)?,
-            RulesFormat::Text => {
-                out.write_all(explain(rule, ExplainStyle::Text).as_bytes())?
-            }
+            RulesFormat::Text => out.write_all(explain(rule, ExplainStyle::Text).as_bytes())?,
         }
         writeln!(out)?;
     } else {
