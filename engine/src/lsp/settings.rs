@@ -158,7 +158,17 @@ impl Settings {
             .and_then(|e| e.to_str())
             .map(str::to_ascii_lowercase)
             .unwrap_or_default();
-        let under = |roots: &[PathBuf]| roots.iter().any(|r| path.starts_with(r));
+        // Compared as given, then resolved (an editor may report `/private/tmp/x` for a
+        // policy path configured as `/tmp/x`).
+        let real = std::fs::canonicalize(path).ok();
+        let under = |roots: &[PathBuf]| {
+            roots.iter().any(|r| {
+                path.starts_with(r)
+                    || real
+                        .as_ref()
+                        .is_some_and(|p| std::fs::canonicalize(r).is_ok_and(|r| p.starts_with(r)))
+            })
+        };
         match ext.as_str() {
             "rego" | "wasm" => under(&self.policy.paths),
             "json" | "yaml" | "yml" => under(&self.policy.data),
