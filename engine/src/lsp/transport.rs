@@ -33,19 +33,18 @@ const MAX_HEADER_LINE: usize = 8 << 10;
 /// Its params are `{"error": "...", "id": <request ID or null>}`.
 pub const MALFORMED: &str = "$/policy/malformed";
 
-/// The transport's threads.
+/// The transport's writer thread. (The reader thread stops by itself after `exit` or at
+/// the end of input; it is not joined, because when the client stops reading but keeps
+/// its end of our input open, it would block forever.)
 #[derive(Debug)]
 pub struct IoThreads {
-    reader: thread::JoinHandle<()>,
     writer: thread::JoinHandle<io::Result<()>>,
 }
 
 impl IoThreads {
-    /// Waits for both threads: call it after dropping the [`Connection`], so the writer
-    /// flushes everything queued. The reader has stopped by then, since the server only
-    /// returns after `exit` or the end of its input.
+    /// Waits until everything queued is written: call it after dropping every sender of
+    /// the [`Connection`].
     pub fn join(self) -> io::Result<()> {
-        let _ = self.reader.join();
         self.writer
             .join()
             .unwrap_or_else(|_| Err(io::Error::other("the LSP writer thread panicked")))
@@ -65,7 +64,7 @@ where
 {
     let (in_tx, in_rx): (Sender<Message>, Receiver<Message>) = unbounded();
     let (out_tx, out_rx): (Sender<Message>, Receiver<Message>) = unbounded();
-    let reader = thread::Builder::new()
+    thread::Builder::new()
         .name("lsp-reader".into())
         .spawn(move || read_loop(&mut input, &in_tx))
         .expect("spawn the LSP reader thread");
@@ -83,7 +82,7 @@ where
             sender: out_tx,
             receiver: in_rx,
         },
-        IoThreads { reader, writer },
+        IoThreads { writer },
     )
 }
 
