@@ -7,7 +7,8 @@
 //! Reporters in [`report`] format findings; the engine itself never formats.
 //! [`testing`] runs policy tests (case files and Rego `test_*` rules) for `policy test`.
 //!
-//! Dependencies point one way: `source → inputs → rules → runtimes → eval → report → cli`.
+//! Dependencies point one way: `source → inputs → rules → runtimes → eval → report →
+//! cli/lsp`; [`lsp`] is the language server behind `policy lsp`.
 
 pub mod cli;
 pub mod config;
@@ -15,6 +16,7 @@ pub mod diagnostics;
 pub mod eval;
 pub mod hint;
 pub mod inputs;
+pub mod lsp;
 pub mod report;
 pub mod rules;
 pub mod runtimes;

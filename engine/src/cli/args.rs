@@ -39,6 +39,8 @@ pub enum Command {
     /// Check inputs, then re-check them whenever they or the policies change.
     #[command(long_about = WATCH_ABOUT, after_help = WATCH_AFTER_HELP)]
     Watch(WatchArgs),
+    /// Run the language server on stdin/stdout, for editors (see docs/lsp.md).
+    Lsp(LspArgs),
 }
 
 /// Colour choice.
@@ -268,4 +270,14 @@ pub struct WatchArgs {
     /// When to use colour in text output.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+}
+
+/// `policy lsp`. Policies, data and the rest come from the client's
+/// `initializationOptions` and the workspace's `.policy.yaml` (docs/lsp.md).
+#[derive(Debug, Clone, Args)]
+pub struct LspArgs {
+    /// Talk over stdin/stdout (the only transport; accepted because editor clients such
+    /// as vscode-languageclient pass it).
+    #[arg(long)]
+    pub stdio: bool,
 }

@@ -8,6 +8,7 @@
 
 mod args;
 mod eval;
+mod lsp;
 mod parse;
 mod rules;
 mod test;
@@ -50,6 +51,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitStatus> {
         Command::Rules(a) => rules::run(a, out),
         Command::Test(a) => test::run(a, out),
         Command::Watch(a) => watch::run(a, out),
+        Command::Lsp(a) => lsp::run(a),
     }
 }
 
@@ -74,8 +76,9 @@ pub fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    // Not `stdout().lock()`: `policy lsp` writes to stdout from its writer thread, which
+    // would wait forever for a lock held here. `Stdout` locks per write call.
+    let mut out = std::io::stdout();
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(cli, &mut out)));
     match result {
         Ok(Ok(status)) => {

@@ -10,6 +10,7 @@ use super::ExitStatus;
 use crate::config::{self, RuleOverride};
 use crate::diagnostics::Report;
 use crate::eval::PolicySet;
+use crate::report::explain::{explain, ExplainStyle};
 
 pub(super) fn run(a: RulesArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatus> {
     let cfg = load_config(&a.config)?;
@@ -58,43 +59,7 @@ pub(super) fn run(a: RulesArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatu
         };
         match a.format {
             RulesFormat::Json => serde_json::to_writer_pretty(&mut *out, &**rule)?,
-            RulesFormat::Text => {
-                writeln!(out, "{}: {}", rule.id, rule.title)?;
-                writeln!(out)?;
-                writeln!(out, "Severity: {}", rule.severity)?;
-                let kinds: Vec<&str> = rule.kinds.iter().map(|k| k.as_str()).collect();
-                writeln!(
-                    out,
-                    "Applies to: {}",
-                    if kinds.is_empty() {
-                        "every kind".to_string()
-                    } else {
-                        kinds.join(", ")
-                    }
-                )?;
-                let src = if rule.origin.builtin {
-                    "built-in"
-                } else {
-                    "custom"
-                };
-                writeln!(
-                    out,
-                    "Source: {src} {:?} policy {}",
-                    rule.origin.runtime, rule.origin.file
-                )?;
-                if !rule.description.is_empty() {
-                    writeln!(out, "\n{}", rule.description.trim_end())?;
-                }
-                if let Some(r) = &rule.remediation {
-                    writeln!(out, "\nRemediation: {}", r.trim_end())?;
-                }
-                if !rule.references.is_empty() {
-                    writeln!(out, "\nReferences:")?;
-                    for r in &rule.references {
-                        writeln!(out, "  - {r}")?;
-                    }
-                }
-            }
+            RulesFormat::Text => out.write_all(explain(rule, ExplainStyle::Text).as_bytes())?,
         }
         writeln!(out)?;
     } else {

@@ -24,7 +24,9 @@
 //! Shared helpers live here: [`Summary`] (counts the text, JSON and GitHub reporters
 //! print), [`Region`] (a span normalised for tools that want inclusive or
 //! line-bounded ends) and [`uri_path`] (paths as forward-slash relative references).
+//! [`explain`] renders one rule's documentation (`policy rules --explain`, LSP hover).
 
+pub mod explain;
 pub mod github;
 pub mod json;
 pub mod junit;

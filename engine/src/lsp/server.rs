@@ -1,0 +1,745 @@
+//! The protocol state machine and the session: open buffers, the policy set, and which
+//! diagnostics are out of date.
+//!
+//! Everything runs on one thread. Evaluating a buffer takes milliseconds, so there is no
+//! need for a worker pool; what matters is not evaluating stale text. Edits therefore
+//! only mark a buffer dirty, and dirty buffers are evaluated once [`DEBOUNCE`] after the
+//! first edit (all edits that arrived meanwhile are coalesced), or at once when a hover
+//! or code action needs their findings. Policy reloads are coalesced the same way, so a
+//! save that the client reports twice (`didSave` and a file watcher) reloads once.
+//!
+//! Every message is handled under `catch_unwind`: a bug in one handler answers that
+//! request with `InternalError` and the session goes on.
+
+use std::collections::{BTreeSet, HashMap};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{RecvTimeoutError, Sender};
+use lsp_server::{Connection, ErrorCode, Message, Notification, Request, RequestId, Response};
+use lsp_types::notification::{
+    DidChangeTextDocument, DidChangeWatchedFiles, DidCloseTextDocument, DidOpenTextDocument,
+    DidSaveTextDocument, LogMessage, Notification as _, PublishDiagnostics, ShowMessage,
+};
+use lsp_types::request::{CodeActionRequest, HoverRequest, Request as _};
+use lsp_types::{
+    CodeActionKind, CodeActionOptions, CodeActionParams, CodeActionProviderCapability, Diagnostic,
+    DidChangeTextDocumentParams, DidChangeWatchedFilesParams, DidCloseTextDocumentParams,
+    DidOpenTextDocumentParams, DidSaveTextDocumentParams, HoverParams, HoverProviderCapability,
+    InitializeResult, LogMessageParams, MessageType, PositionEncodingKind,
+    PublishDiagnosticsParams, SaveOptions, ServerCapabilities, ServerInfo, ShowMessageParams,
+    TextDocumentSyncCapability, TextDocumentSyncKind, TextDocumentSyncOptions,
+    TextDocumentSyncSaveOptions, Uri,
+};
+use serde::de::DeserializeOwned;
+
+use super::actions;
+use super::analysis::{self, Analysis};
+use super::position::{apply_change, TextIndex};
+use super::settings::{InitOptions, Settings};
+use super::transport::MALFORMED;
+use super::uri;
+use super::LspError;
+use crate::config;
+use crate::diagnostics::{ErrorRecord, Report};
+use crate::eval::{PolicySet, Worker};
+use crate::rules::RuleMeta;
+
+/// How long edits are collected before a buffer is evaluated.
+pub const DEBOUNCE: Duration = Duration::from_millis(150);
+
+/// At most this many policy errors are listed in one message.
+const MAX_LISTED_ERRORS: usize = 10;
+
+/// How the session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// `shutdown` then `exit`: the process should exit with 0.
+    Clean,
+    /// `exit` without `shutdown`, or the input ended: exit with 1.
+    WithoutShutdown,
+}
+
+/// The server's capabilities.
+pub fn capabilities() -> ServerCapabilities {
+    ServerCapabilities {
+        position_encoding: Some(PositionEncodingKind::UTF16),
+        text_document_sync: Some(TextDocumentSyncCapability::Options(
+            TextDocumentSyncOptions {
+                open_close: Some(true),
+                change: Some(TextDocumentSyncKind::INCREMENTAL),
+                save: Some(TextDocumentSyncSaveOptions::SaveOptions(SaveOptions {
+                    include_text: Some(false),
+                })),
+                ..TextDocumentSyncOptions::default()
+            },
+        )),
+        hover_provider: Some(HoverProviderCapability::Simple(true)),
+        code_action_provider: Some(CodeActionProviderCapability::Options(CodeActionOptions {
+            code_action_kinds: Some(vec![CodeActionKind::QUICKFIX]),
+            ..CodeActionOptions::default()
+        })),
+        ..ServerCapabilities::default()
+    }
+}
+
+/// Runs a whole session on `conn`: the `initialize` handshake, then messages until
+/// `exit` or the end of input.
+pub fn serve(conn: &Connection) -> Result<Exit, LspError> {
+    let Some((id, params)) = wait_for_initialize(conn)? else {
+        return Ok(Exit::WithoutShutdown);
+    };
+    let (root, init, mut problems) = read_initialize(&params);
+    let watch = params
+        .pointer("/capabilities/workspace/didChangeWatchedFiles/dynamicRegistration")
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false);
+    let result = InitializeResult {
+        capabilities: capabilities(),
+        server_info: Some(ServerInfo {
+            name: "policy".to_string(),
+            version: Some(env!("CARGO_PKG_VERSION").to_string()),
+        }),
+    };
+    send(&conn.sender, Response::new_ok(id, result))?;
+    let (settings, more) = Settings::resolve(&root, init);
+    problems.extend(more);
+    let set = PolicySet::load(&settings.policy);
+    let mut server = Server::new(conn.sender.clone(), settings, set, watch);
+    for p in problems {
+        server.show(MessageType::WARNING, p);
+    }
+    let errors = server.set.errors.clone();
+    server.config_warnings();
+    server.after_load(&errors, false);
+    server.run(conn)
+}
+
+/// Waits for `initialize`, answering anything else as the protocol requires. `None`
+/// when the client exits or disconnects first.
+fn wait_for_initialize(
+    conn: &Connection,
+) -> Result<Option<(RequestId, serde_json::Value)>, LspError> {
+    for msg in &conn.receiver {
+        match msg {
+            Message::Request(req) if req.method == "initialize" => {
+                return Ok(Some((req.id, req.params)));
+            }
+            Message::Request(req) => send(
+                &conn.sender,
+                Response::new_err(
+                    req.id,
+                    ErrorCode::ServerNotInitialized as i32,
+                    format!("{}: the server is not initialized yet", req.method),
+                ),
+            )?,
+            Message::Notification(n) if n.method == "exit" => return Ok(None),
+            Message::Notification(n) if n.method == MALFORMED => {
+                if let Some(id) = malformed_id(&n) {
+                    send(&conn.sender, invalid_request(id, &n))?;
+                }
+            }
+            // Other notifications before initialize are dropped, as the spec says.
+            Message::Notification(_) | Message::Response(_) => {}
+        }
+    }
+    Ok(None)
+}
+
+/// The workspace root, the options, and problems with them, from `initialize` params.
+/// Read from the raw JSON so that one odd field elsewhere cannot fail the handshake.
+fn read_initialize(params: &serde_json::Value) -> (PathBuf, InitOptions, Vec<String>) {
+    let mut problems = Vec::new();
+    let from_uri = |v: Option<&serde_json::Value>| {
+        v.and_then(|v| v.as_str())
+            .and_then(|s| s.parse::<Uri>().ok())
+            .and_then(|u| uri::to_path(&u))
+    };
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let root = from_uri(params.get("rootUri"))
+        .or_else(|| from_uri(params.pointer("/workspaceFolders/0/uri")))
+        .or_else(|| {
+            params
+                .get("rootPath")
+                .and_then(|v| v.as_str())
+                .map(PathBuf::from)
+        })
+        .map(|p| config::options::normalize(&cwd, &p))
+        .unwrap_or(cwd);
+    let init = match params.get("initializationOptions") {
+        None | Some(serde_json::Value::Null) => InitOptions::default(),
+        Some(v) => serde_json::from_value(v.clone()).unwrap_or_else(|e| {
+            problems.push(format!(
+                "invalid initializationOptions ({e}); using the defaults"
+            ));
+            InitOptions::default()
+        }),
+    };
+    (root, init, problems)
+}
+
+fn send(sender: &Sender<Message>, msg: impl Into<Message>) -> Result<(), LspError> {
+    sender.send(msg.into()).map_err(|_| LspError::Disconnected)
+}
+
+fn malformed_id(n: &Notification) -> Option<RequestId> {
+    serde_json::from_value(n.params.get("id")?.clone()).ok()
+}
+
+fn invalid_request(id: RequestId, n: &Notification) -> Response {
+    let why = n.params["error"].as_str().unwrap_or("malformed message");
+    Response::new_err(id, ErrorCode::InvalidRequest as i32, why.to_string())
+}
+
+/// An open buffer.
+#[derive(Debug)]
+struct OpenDoc {
+    uri: Uri,
+    language_id: String,
+    version: i32,
+    text: String,
+    /// The last evaluation (of an older text while the buffer is dirty).
+    analysis: Analysis,
+}
+
+/// The session.
+struct Server {
+    sender: Sender<Message>,
+    settings: Settings,
+    set: Arc<PolicySet>,
+    rules: Vec<Arc<RuleMeta>>,
+    worker: Worker,
+    /// Keyed by the URI's text (`Uri` itself has interior mutability).
+    docs: HashMap<String, OpenDoc>,
+    /// Buffers edited since their last evaluation.
+    dirty: BTreeSet<String>,
+    /// A policy file changed: reload before evaluating anything else.
+    reload_pending: bool,
+    /// When the pending work is done.
+    deadline: Option<Instant>,
+    /// Policy files that have load-error diagnostics, to clear after a good reload.
+    policy_error_files: Vec<Uri>,
+    /// Register file watchers for policy files when `initialized` arrives.
+    watch: bool,
+    shutdown: bool,
+    next_id: i32,
+}
+
+impl Server {
+    fn new(sender: Sender<Message>, settings: Settings, set: PolicySet, watch: bool) -> Self {
+        Server {
+            sender,
+            settings,
+            worker: Worker::new(&set),
+            rules: set.rules(),
+            set: Arc::new(set),
+            docs: HashMap::new(),
+            dirty: BTreeSet::new(),
+            reload_pending: false,
+            deadline: None,
+            policy_error_files: Vec::new(),
+            watch,
+            shutdown: false,
+            next_id: 0,
+        }
+    }
+
+    fn run(&mut self, conn: &Connection) -> Result<Exit, LspError> {
+        loop {
+            let msg = match self.deadline {
+                Some(deadline) => match conn.receiver.recv_deadline(deadline) {
+                    Ok(msg) => msg,
+                    Err(RecvTimeoutError::Timeout) => {
+                        self.guarded(|s| s.flush_all());
+                        continue;
+                    }
+                    Err(RecvTimeoutError::Disconnected) => return Ok(Exit::WithoutShutdown),
+                },
+                None => match conn.receiver.recv() {
+                    Ok(msg) => msg,
+                    Err(_) => return Ok(Exit::WithoutShutdown),
+                },
+            };
+            match msg {
+                Message::Request(req) => self.on_request(req)?,
+                Message::Notification(n) if n.method == "exit" => {
+                    return Ok(if self.shutdown {
+                        Exit::Clean
+                    } else {
+                        Exit::WithoutShutdown
+                    });
+                }
+                Message::Notification(n) => {
+                    if !self.shutdown {
+                        self.guarded(|s| s.on_notification(n));
+                    }
+                }
+                // Answers to our own requests (watcher registration) need no action.
+                Message::Response(_) => {}
+            }
+        }
+    }
+
+    /// Runs `f`, turning a panic into an error message instead of ending the session.
+    fn guarded(&mut self, f: impl FnOnce(&mut Self)) -> bool {
+        if catch_unwind(AssertUnwindSafe(|| f(self))).is_ok() {
+            return true;
+        }
+        // The evaluator may be mid-evaluation; start from a fresh one.
+        self.worker = Worker::new(&self.set);
+        self.show(
+            MessageType::ERROR,
+            "policy: internal error while handling a message (a bug; see the server's stderr)"
+                .to_string(),
+        );
+        false
+    }
+
+    fn on_request(&mut self, req: Request) -> Result<(), LspError> {
+        let id = req.id.clone();
+        if self.shutdown {
+            return send(
+                &self.sender,
+                Response::new_err(
+                    id,
+                    ErrorCode::InvalidRequest as i32,
+                    "the server is shutting down".into(),
+                ),
+            );
+        }
+        let response = match req.method.as_str() {
+            "shutdown" => {
+                self.shutdown = true;
+                Response::new_ok(id, serde_json::Value::Null)
+            }
+            "initialize" => Response::new_err(
+                id,
+                ErrorCode::InvalidRequest as i32,
+                "initialize was already received".into(),
+            ),
+            HoverRequest::METHOD | CodeActionRequest::METHOD => {
+                let mut result = None;
+                let ok = self.guarded(|s| result = Some(s.answer(req)));
+                match result {
+                    Some(r) if ok => r,
+                    _ => Response::new_err(
+                        id,
+                        ErrorCode::InternalError as i32,
+                        "internal error (a bug; see the server's stderr)".into(),
+                    ),
+                }
+            }
+            other => Response::new_err(
+                id,
+                ErrorCode::MethodNotFound as i32,
+                format!("unknown method {other}"),
+            ),
+        };
+        send(&self.sender, response)
+    }
+
+    /// Answers hover and code action requests.
+    fn answer(&mut self, req: Request) -> Response {
+        let id = req.id.clone();
+        let result = match req.method.as_str() {
+            HoverRequest::METHOD => params::<HoverParams>(&req).map(|p| {
+                let pos = p.text_document_position_params;
+                let uri = pos.text_document.uri;
+                self.flush(&uri);
+                let hover = self
+                    .docs
+                    .get(uri.as_str())
+                    .and_then(|d| actions::hover(&d.analysis, pos.position));
+                serde_json::to_value(hover).unwrap_or_default()
+            }),
+            _ => params::<CodeActionParams>(&req).map(|p| {
+                let uri = p.text_document.uri;
+                self.flush(&uri);
+                let actions = self
+                    .docs
+                    .get(uri.as_str())
+                    .map(|d| {
+                        actions::code_actions(
+                            &uri,
+                            &d.text,
+                            &d.analysis,
+                            p.range,
+                            &p.context.diagnostics,
+                            p.context.only.as_deref(),
+                        )
+                    })
+                    .unwrap_or_default();
+                serde_json::to_value(actions).unwrap_or_default()
+            }),
+        };
+        match result {
+            Ok(value) => Response::new_ok(id, value),
+            Err(e) => Response::new_err(id, ErrorCode::InvalidParams as i32, e),
+        }
+    }
+
+    fn on_notification(&mut self, n: Notification) {
+        match n.method.as_str() {
+            "initialized" => self.register_watchers(),
+            DidOpenTextDocument::METHOD => {
+                if let Some(p) = self.notification_params::<DidOpenTextDocumentParams>(&n) {
+                    let d = p.text_document;
+                    let key = d.uri.as_str().to_string();
+                    self.dirty.remove(&key);
+                    self.docs.insert(
+                        key.clone(),
+                        OpenDoc {
+                            uri: d.uri,
+                            language_id: d.language_id,
+                            version: d.version,
+                            text: d.text,
+                            analysis: Analysis::default(),
+                        },
+                    );
+                    self.evaluate(&key);
+                }
+            }
+            DidChangeTextDocument::METHOD => {
+                if let Some(p) = self.notification_params::<DidChangeTextDocumentParams>(&n) {
+                    let key = p.text_document.uri.as_str().to_string();
+                    let Some(doc) = self.docs.get_mut(&key) else {
+                        return;
+                    };
+                    for change in p.content_changes {
+                        apply_change(&mut doc.text, change.range, &change.text);
+                    }
+                    doc.version = p.text_document.version;
+                    self.dirty.insert(key);
+                    self.schedule();
+                }
+            }
+            DidCloseTextDocument::METHOD => {
+                if let Some(p) = self.notification_params::<DidCloseTextDocumentParams>(&n) {
+                    let key = p.text_document.uri.as_str();
+                    self.dirty.remove(key);
+                    if let Some(doc) = self.docs.remove(key) {
+                        // Buffers of unknown kind never had diagnostics from here (and a
+                        // policy file may carry load errors that must stay).
+                        if doc.analysis.format.is_some() {
+                            self.publish(doc.uri, Vec::new(), None);
+                        }
+                    }
+                }
+            }
+            DidSaveTextDocument::METHOD => {
+                if let Some(p) = self.notification_params::<DidSaveTextDocumentParams>(&n) {
+                    self.maybe_reload([p.text_document.uri]);
+                }
+            }
+            DidChangeWatchedFiles::METHOD => {
+                if let Some(p) = self.notification_params::<DidChangeWatchedFilesParams>(&n) {
+                    self.maybe_reload(p.changes.into_iter().map(|c| c.uri));
+                }
+            }
+            MALFORMED => {
+                let why = n.params["error"].as_str().unwrap_or("malformed message");
+                self.log(MessageType::WARNING, format!("ignored a message: {why}"));
+                if let Some(id) = malformed_id(&n) {
+                    let _ = send(&self.sender, invalid_request(id, &n));
+                }
+            }
+            // `$/cancelRequest`, `$/setTrace`, configuration changes: nothing to do.
+            _ => {}
+        }
+    }
+
+    fn notification_params<P: DeserializeOwned>(&self, n: &Notification) -> Option<P> {
+        match serde_json::from_value(n.params.clone()) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                self.log(
+                    MessageType::WARNING,
+                    format!("ignored {}: invalid params: {e}", n.method),
+                );
+                None
+            }
+        }
+    }
+
+    fn schedule(&mut self) {
+        self.deadline
+            .get_or_insert_with(|| Instant::now() + DEBOUNCE);
+    }
+
+    fn maybe_reload(&mut self, uris: impl IntoIterator<Item = Uri>) {
+        let relevant = uris
+            .into_iter()
+            .filter_map(|u| uri::to_path(&u))
+            .any(|p| self.settings.affects_policies(&p));
+        if relevant {
+            self.reload_pending = true;
+            self.schedule();
+        }
+    }
+
+    /// Does the pending work: a policy reload (which re-evaluates every buffer), else
+    /// the dirty buffers.
+    fn flush_all(&mut self) {
+        self.deadline = None;
+        if std::mem::take(&mut self.reload_pending) {
+            self.reload();
+        }
+        let dirty = std::mem::take(&mut self.dirty);
+        for key in dirty {
+            self.evaluate(&key);
+        }
+    }
+
+    /// Brings one buffer's diagnostics up to date before answering about it.
+    fn flush(&mut self, uri: &Uri) {
+        if self.reload_pending {
+            self.flush_all();
+        } else if self.dirty.remove(uri.as_str()) {
+            self.evaluate(uri.as_str());
+        }
+    }
+
+    fn evaluate(&mut self, key: &str) {
+        let Some(doc) = self.docs.get(key) else {
+            return;
+        };
+        let name = uri::display_name(&doc.uri);
+        let analysis = analysis::analyze(
+            &self.set,
+            &self.rules,
+            &mut self.worker,
+            &self.settings,
+            &name,
+            &doc.language_id,
+            &doc.text,
+        );
+        let version = doc.version;
+        let publish = analysis.format.is_some();
+        let diagnostics = analysis.diagnostics.clone();
+        let Some(doc) = self.docs.get_mut(key) else {
+            return;
+        };
+        doc.analysis = analysis;
+        if publish {
+            let uri = doc.uri.clone();
+            self.publish(uri, diagnostics, Some(version));
+        }
+    }
+
+    fn reload(&mut self) {
+        let (settings, problems) =
+            Settings::resolve(&self.settings.root, self.settings.init.clone());
+        for p in problems {
+            self.show(MessageType::WARNING, p);
+        }
+        self.settings = settings;
+        // A set with errors is refused and the last one stays. (The first set is used
+        // even with errors, like `policy eval` does: there is nothing to keep yet.)
+        let set = PolicySet::load(&self.settings.policy);
+        let errors = set.errors.clone();
+        if errors.is_empty() {
+            self.rules = set.rules();
+            self.worker = Worker::new(&set);
+            self.set = Arc::new(set);
+            self.config_warnings();
+        }
+        self.after_load(&errors, true);
+    }
+
+    /// Reports a load or a `reload` (whose set is in use only without errors) and
+    /// re-evaluates every open buffer.
+    fn after_load(&mut self, errors: &[ErrorRecord], reload: bool) {
+        let accepted = !reload || errors.is_empty();
+        self.publish_policy_errors(errors);
+        if !errors.is_empty() {
+            let mut lines: Vec<String> = errors
+                .iter()
+                .take(MAX_LISTED_ERRORS)
+                .map(|e| format!("{}:{}:{}: {}", e.file, e.line, e.column, e.message))
+                .collect();
+            if errors.len() > MAX_LISTED_ERRORS {
+                lines.push(format!("… and {} more", errors.len() - MAX_LISTED_ERRORS));
+            }
+            let head = if accepted {
+                format!("policy: {} policy error(s):", errors.len())
+            } else {
+                format!(
+                    "policy: reload failed with {} policy error(s); keeping the previous policies:",
+                    errors.len()
+                )
+            };
+            self.show(MessageType::ERROR, format!("{head}\n{}", lines.join("\n")));
+        } else if reload {
+            self.log(MessageType::INFO, "policies reloaded".to_string());
+        }
+        // Every open buffer against the (possibly) new set.
+        self.dirty.clear();
+        let keys: Vec<String> = self.docs.keys().cloned().collect();
+        for key in keys {
+            self.evaluate(&key);
+        }
+    }
+
+    /// Shows the configuration's warnings about the loaded rules (rule IDs that match
+    /// nothing, expired exceptions) once per load, in the log.
+    fn config_warnings(&self) {
+        let Some(cfg) = &self.settings.config else {
+            return;
+        };
+        let mut report = Report {
+            rules: self.rules.clone(),
+            ..Report::default()
+        };
+        let warnings = config::apply(cfg, &mut report, &self.settings.root, config::Date::today());
+        for w in warnings {
+            self.log(
+                MessageType::WARNING,
+                format!(
+                    "{}:{}:{}: {}",
+                    cfg.file.display(),
+                    w.line,
+                    w.column,
+                    w.message
+                ),
+            );
+        }
+    }
+
+    /// Policy load errors as diagnostics on the policy files themselves (the files that
+    /// exist on disk), and cleared from files that no longer have any.
+    fn publish_policy_errors(&mut self, errors: &[ErrorRecord]) {
+        let mut by_file: HashMap<String, (Uri, Vec<Diagnostic>)> = HashMap::new();
+        for e in errors {
+            let path = Path::new(&e.file);
+            if !path.is_absolute() || !path.is_file() {
+                continue;
+            }
+            let Some(u) = uri::from_path(path) else {
+                continue;
+            };
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            let mut d = analysis::error_diagnostic(e, &TextIndex::new(&text));
+            d.severity = Some(lsp_types::DiagnosticSeverity::ERROR);
+            by_file
+                .entry(u.as_str().to_string())
+                .or_insert_with(|| (u, Vec::new()))
+                .1
+                .push(d);
+        }
+        for old in std::mem::take(&mut self.policy_error_files) {
+            if !by_file.contains_key(old.as_str()) {
+                self.publish(old, Vec::new(), None);
+            }
+        }
+        for (u, diagnostics) in by_file.into_values() {
+            self.policy_error_files.push(u.clone());
+            self.publish(u, diagnostics, None);
+        }
+    }
+
+    fn register_watchers(&mut self) {
+        if !self.watch {
+            return;
+        }
+        self.next_id += 1;
+        let params = serde_json::json!({
+            "registrations": [{
+                "id": "policy-files",
+                "method": DidChangeWatchedFiles::METHOD,
+                "registerOptions": {"watchers": [
+                    {"globPattern": "**/*.{rego,wasm}"},
+                    {"globPattern": "**/*.{json,yaml,yml}"}
+                ]}
+            }]
+        });
+        let req = Request::new(
+            RequestId::from(format!("policy-{}", self.next_id)),
+            "client/registerCapability".to_string(),
+            params,
+        );
+        let _ = send(&self.sender, req);
+    }
+
+    fn publish(&self, uri: Uri, diagnostics: Vec<Diagnostic>, version: Option<i32>) {
+        let params = PublishDiagnosticsParams {
+            uri,
+            diagnostics,
+            version,
+        };
+        let _ = send(
+            &self.sender,
+            Notification::new(PublishDiagnostics::METHOD.to_string(), params),
+        );
+    }
+
+    fn show(&self, typ: MessageType, message: String) {
+        let _ = send(
+            &self.sender,
+            Notification::new(
+                ShowMessage::METHOD.to_string(),
+                ShowMessageParams { typ, message },
+            ),
+        );
+    }
+
+    fn log(&self, typ: MessageType, message: String) {
+        let _ = send(
+            &self.sender,
+            Notification::new(
+                LogMessage::METHOD.to_string(),
+                LogMessageParams { typ, message },
+            ),
+        );
+    }
+}
+
+fn params<P: DeserializeOwned>(req: &Request) -> Result<P, String> {
+    serde_json::from_value(req.params.clone())
+        .map_err(|e| format!("invalid params for {}: {e}", req.method))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_root_comes_from_root_uri_then_folders_then_root_path() {
+        let (root, _, _) = read_initialize(&serde_json::json!({
+            "rootUri": "file:///w/a", "workspaceFolders": [{"uri": "file:///w/b", "name": "b"}]
+        }));
+        assert_eq!(root, PathBuf::from("/w/a"));
+        let (root, _, _) = read_initialize(&serde_json::json!({
+            "rootUri": null, "workspaceFolders": [{"uri": "file:///w/b", "name": "b"}]
+        }));
+        assert_eq!(root, PathBuf::from("/w/b"));
+        let (root, _, _) = read_initialize(&serde_json::json!({"rootPath": "/w/c"}));
+        assert_eq!(root, PathBuf::from("/w/c"));
+    }
+
+    #[test]
+    fn bad_initialization_options_fall_back_to_defaults() {
+        let (_, init, problems) = read_initialize(&serde_json::json!({
+            "initializationOptions": {"policyPaths": 3}
+        }));
+        assert_eq!(init, InitOptions::default());
+        assert_eq!(problems.len(), 1);
+        assert!(
+            problems[0].contains("initializationOptions"),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn capabilities_advertise_utf16_incremental_sync_hover_and_quick_fixes() {
+        let caps = serde_json::to_value(capabilities()).expect("serialize");
+        assert_eq!(caps["positionEncoding"], "utf-16");
+        assert_eq!(caps["textDocumentSync"]["change"], 2);
+        assert_eq!(caps["hoverProvider"], true);
+        assert_eq!(
+            caps["codeActionProvider"]["codeActionKinds"],
+            serde_json::json!(["quickfix"])
+        );
+    }
+}
