@@ -288,23 +288,48 @@ fn dockerfile_diagnostics_hover_quick_fix_edits_and_a_clean_exit() {
         json!([{"range": range(0, 0, 0, 0), "newText": "# policy:ignore=DF001 TODO: reason\n"}])
     );
 
-    // Two quick edits in UTF-16 ranges: pin the tag, then add a USER line. Whether or
-    // not they are evaluated together, version 3 has neither finding.
+    // Applying the quick fix suppresses DF001 (the engine honours the comment); DF002
+    // stays. Undoing it brings DF001 back.
     c.notify(
         "textDocument/didChange",
         json!({
             "textDocument": {"uri": uri, "version": 2},
+            "contentChanges": [{"range": range(0, 0, 0, 0), "text": "# policy:ignore=DF001 TODO: reason\n"}],
+        }),
+    );
+    let diags = c.diagnostics(&uri, Some(2));
+    assert!(
+        !codes(&diags).contains(&"DF001") && codes(&diags).contains(&"DF002"),
+        "{diags:#?}"
+    );
+    assert_eq!(find(&diags, "DF002")["range"], range(1, 5, 1, 18));
+    c.notify(
+        "textDocument/didChange",
+        json!({
+            "textDocument": {"uri": uri, "version": 3},
+            "contentChanges": [{"range": range(0, 0, 1, 0), "text": ""}],
+        }),
+    );
+    let diags = c.diagnostics(&uri, Some(3));
+    assert!(codes(&diags).contains(&"DF001"), "{diags:#?}");
+
+    // Two quick edits in UTF-16 ranges: pin the tag, then add a USER line. Whether or
+    // not they are evaluated together, version 5 has neither finding.
+    c.notify(
+        "textDocument/didChange",
+        json!({
+            "textDocument": {"uri": uri, "version": 4},
             "contentChanges": [{"range": range(0, 12, 0, 18), "text": "24.04"}],
         }),
     );
     c.notify(
         "textDocument/didChange",
         json!({
-            "textDocument": {"uri": uri, "version": 3},
+            "textDocument": {"uri": uri, "version": 5},
             "contentChanges": [{"range": range(1, 0, 1, 0), "text": "USER 1000\n"}],
         }),
     );
-    let diags = c.diagnostics(&uri, Some(3));
+    let diags = c.diagnostics(&uri, Some(5));
     assert!(
         !codes(&diags).contains(&"DF001") && !codes(&diags).contains(&"DF002"),
         "{diags:#?}"

@@ -121,9 +121,14 @@ pub fn analyze(
     }
     let mut report = Report {
         findings,
+        errors,
         rules: rules.to_vec(),
         ..Report::default()
     };
+    // `# policy:ignore=` comments and the `policy.dev/ignore` annotation, as `policy eval`
+    // applies them; their warnings (unknown or unused IDs) become diagnostics too.
+    let docs: Vec<&crate::inputs::Document> = file.documents.iter().collect();
+    eval::suppress::apply(&mut report, &docs);
     if let Some(cfg) = &settings.config {
         // Rule overrides and exceptions, as `policy eval` applies them. Its warnings
         // (unknown rule IDs, expired exceptions) are shown once, when policies load.
@@ -136,8 +141,21 @@ pub fn analyze(
             .push(finding_diagnostic(&f, range, settings.fail_on));
         out.findings.push(Located { range, finding: f });
     }
-    for e in &errors {
+    for e in &report.errors {
         out.diagnostics.push(error_diagnostic(e, &index));
+    }
+    for w in &report.warnings {
+        let at = crate::source::Span::point(crate::source::Position::new(
+            w.line.max(1),
+            w.column.max(1),
+        ));
+        out.diagnostics.push(Diagnostic {
+            range: index.to_lsp_range(at),
+            severity: Some(DiagnosticSeverity::WARNING),
+            source: Some(SOURCE.to_string()),
+            message: w.message.clone(),
+            ..Diagnostic::default()
+        });
     }
     out.file = Some(file);
     out
