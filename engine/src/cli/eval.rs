@@ -108,6 +108,8 @@ pub(super) fn policy_options(
             ..WasmLimits::default()
         },
         wasm_cache: p.wasm_cache.clone(),
+        // `rules: {ID: off}`: not evaluated at all (config::apply drops the rest).
+        disabled_rules: cfg.map(Config::disabled_rules).unwrap_or_default(),
     })
 }
 

@@ -41,7 +41,8 @@ pub struct Config {
 /// What `rules: {ID: ...}` does to a rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RuleOverride {
-    /// `off`: the rule's findings are dropped and the rule is not listed.
+    /// `off`: the rule is not evaluated at all ([`Config::disabled_rules`]), and is not
+    /// listed.
     Off,
     /// A severity: the rule's findings get this severity.
     Severity(Severity),
@@ -256,6 +257,16 @@ impl Config {
             .map(|c| c.as_os_str().to_string_lossy().into_owned())
             .collect();
         Some(parts.join("/"))
+    }
+
+    /// The IDs of the rules set to `off` under `rules`, for
+    /// [`crate::eval::PolicyOptions::disabled_rules`].
+    pub fn disabled_rules(&self) -> Vec<String> {
+        self.rules
+            .iter()
+            .filter(|(_, e)| e.action == RuleOverride::Off)
+            .map(|(id, _)| id.clone())
+            .collect()
     }
 
     /// Whether the input `file` is excluded by `exclude`.
