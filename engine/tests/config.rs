@@ -560,3 +560,79 @@ fn a_wasm_rule_turned_off_is_not_run() {
     let (status, report, _) = eval_json(&root, &no_config);
     assert_eq!((status, ids(&report)), (1, vec!["WASM001".to_string()]));
 }
+
+/// Runs `policy` in `dir` with a watchdog: `None` when it had not finished after
+/// `limit` (it is then killed).
+#[cfg(unix)]
+fn run_with_watchdog(
+    dir: &Path,
+    args: &[&str],
+    limit: std::time::Duration,
+) -> Option<std::process::Output> {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_policy"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn policy");
+    let started = std::time::Instant::now();
+    while started.elapsed() < limit {
+        if child.try_wait().expect("wait").is_some() {
+            return Some(child.wait_with_output().expect("output"));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
+/// An excluded file is never opened: a FIFO with no writer blocks whoever opens it for
+/// reading, forever, so a run that finishes did not open it (whatever the user's
+/// permissions, unlike an unreadable file, which root reads anyway).
+#[cfg(unix)]
+#[test]
+fn excluded_files_are_not_opened() {
+    let (_d, root) = repo_with("exclude:\n  - vendor/\n  - '*.tmp.yaml'\n");
+    std::fs::create_dir_all(root.join("vendor/deep")).expect("mkdir");
+    for fifo in ["vendor/deep/pipe.yaml", "pipe.tmp.yaml"] {
+        let status = std::process::Command::new("mkfifo")
+            .arg(root.join(fifo))
+            .status()
+            .expect("mkfifo");
+        assert!(status.success(), "mkfifo {fifo}");
+    }
+    // Unparsable too: were they parsed, they would be POL000 errors.
+    write(&root, "vendor/bad.yaml", "a: [\n");
+    write(&root, "bad.tmp.yaml", "a: [\n");
+    let limit = std::time::Duration::from_secs(60);
+    for args in [
+        vec!["eval", "-f", "json", "."],
+        vec![
+            "eval",
+            "-f",
+            "json",
+            "Dockerfile",
+            "pipe.tmp.yaml",
+            "vendor",
+        ],
+        vec!["parse", "."],
+    ] {
+        let out = run_with_watchdog(&root, &args, limit)
+            .unwrap_or_else(|| panic!("`policy {}` opened an excluded FIFO", args.join(" ")));
+        let report = json_of(&out);
+        let text = report.to_string();
+        assert!(
+            !text.contains("pipe") && !text.contains("bad"),
+            "{args:?}: {report:#}"
+        );
+        if args[0] == "eval" {
+            assert_eq!(code(&out), 1, "{args:?}: {}", stderr(&out));
+            assert_eq!(report["errors"], serde_json::json!([]), "{report:#}");
+        }
+    }
+}
