@@ -456,6 +456,7 @@ fn discovery_reads_stdin_with_a_filename_and_sniffs_explicit_files() {
             kind: Some(DocumentKind::Image),
             ..LoadOptions::default()
         },
+        ..DiscoverOptions::default()
     };
     let mut stdin: &[u8] =
         br#"{"architecture": "amd64", "os": "linux", "config": {"User": "app"}}"#;

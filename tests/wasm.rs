@@ -624,3 +624,90 @@ fn abi_md_worked_example() {
         .to_owned();
     claim(&reply);
 }
+
+/// `good.wat` with a second rule, T002, and one finding of each rule.
+fn two_rule_module() -> Vec<u8> {
+    let path = repo().join("tests/fixtures/wasm/good.wat");
+    let text = std::fs::read_to_string(&path).expect("good.wat");
+    let t002 = r#",{\"id\":\"T002\",\"title\":\"Second rule\",\"severity\":\"low\",\"kinds\":[\"dockerfile\"]}]}"#;
+    let text = text
+        .replacen(
+            r#"\"references\":[\"https://example.invalid/T001\"]}]}"#,
+            &format!(r#"\"references\":[\"https://example.invalid/T001\"]}}{t002}"#),
+            1,
+        )
+        .replacen(
+            r#"{\"rule\":\"T001\",\"msg\":\"line two\",\"line\":2,\"severity\":\"low\"}"#,
+            r#"{\"rule\":\"T002\",\"msg\":\"line two\",\"line\":2}"#,
+            1,
+        );
+    assert!(
+        text.contains("T002\\\",\\\"msg"),
+        "fixture edit did not apply"
+    );
+    wat::parse_str(&text).expect("two-rule module")
+}
+
+/// Loads `modules` (name, bytes) as policy files with `disabled` rules off and evaluates
+/// a one-line Dockerfile: the rule IDs of its findings, and its errors' rule labels.
+fn eval_with_disabled(
+    modules: &[(&str, Vec<u8>)],
+    disabled: &[&str],
+) -> (Vec<String>, Vec<String>, Duration) {
+    use policy_engine::eval::{self, EvalOptions, PolicyOptions, PolicySet};
+    use policy_engine::inputs::{self, Format, LoadOptions};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut paths = Vec::new();
+    for (name, bytes) in modules {
+        let p = dir.path().join(format!("{name}.wasm"));
+        std::fs::write(&p, bytes).expect("write module");
+        paths.push(p);
+    }
+    let set = PolicySet::load(&PolicyOptions {
+        paths,
+        builtin: false,
+        wasm: limits(),
+        wasm_cache: Some(dir.path().join("cache")),
+        disabled_rules: disabled.iter().map(|s| s.to_string()).collect(),
+        ..PolicyOptions::default()
+    });
+    assert!(set.errors.is_empty(), "{:?}", set.errors);
+    let file = inputs::load_text(
+        "Dockerfile",
+        "FROM debian:12\nUSER app\n",
+        Format::Dockerfile,
+        &LoadOptions::default(),
+    );
+    let started = Instant::now();
+    let report = eval::evaluate(&set, vec![file], &EvalOptions::default());
+    let took = started.elapsed();
+    let findings = report.findings.iter().map(|f| f.rule.id.clone()).collect();
+    let errors = report
+        .errors
+        .iter()
+        .map(|e| e.rule.clone().unwrap_or_default())
+        .collect();
+    (findings, errors, took)
+}
+
+#[test]
+fn disabled_rules_of_a_module_are_dropped_and_an_all_off_module_never_runs() {
+    let two = two_rule_module();
+    let (findings, errors, _) = eval_with_disabled(&[("two", two.clone())], &[]);
+    assert_eq!(findings, ["T001", "T002"]);
+    assert!(errors.is_empty(), "{errors:?}");
+    // One rule off: the module still runs for the other; the off rule's results go.
+    let (findings, _, _) = eval_with_disabled(&[("two", two.clone())], &["t002"]);
+    assert_eq!(findings, ["T001"]);
+
+    // A module that never returns: on, it times out (labelled with its rules that are
+    // on); with its only rule off, it is not instantiated at all.
+    let (_, looping) = fixture("infinite_loop");
+    let (_, errors, _) = eval_with_disabled(&[("loop", looping.clone())], &[]);
+    assert_eq!(errors, ["T001"]);
+    let (findings, errors, took) =
+        eval_with_disabled(&[("loop", looping), ("two", two)], &["T001"]);
+    assert_eq!(findings, ["T002"]);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert!(took < limits().deadline, "the looping module ran: {took:?}");
+}

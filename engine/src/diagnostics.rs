@@ -209,8 +209,13 @@ pub struct Report {
     pub errors: Vec<ErrorRecord>,
     /// Every input, in the order given.
     pub inputs: Vec<InputSummary>,
-    /// Every rule that was loaded (the SARIF `rules[]` catalog).
+    /// Every rule that was loaded and is on (the SARIF `rules[]` catalog).
     pub rules: Vec<Arc<RuleMeta>>,
+    /// Rules that were loaded but turned off (`rules: {ID: off}` in `.policy.yaml`, see
+    /// [`crate::eval::PolicyOptions::disabled_rules`]): never evaluated and not reported,
+    /// but known, so that a suppression or configuration entry naming one is not taken
+    /// for a typo. Reporters do not show them.
+    pub disabled: Vec<Arc<RuleMeta>>,
     /// Source text of each input file, for code frames.
     pub sources: std::collections::BTreeMap<String, Arc<str>>,
     /// Findings suppressed by an exception of the configuration file or by a suppression

@@ -465,3 +465,174 @@ fn rule_overrides_also_apply_to_findings_suppressed_in_the_source() {
     assert!(report.get("warnings").is_none(), "{report:#}");
     assert!(!err.contains("warning"), "{err}");
 }
+
+/// A policy with a rule that always runs out of time and a rule that finds something.
+const SLOW_POLICY: &str = r#"package team
+
+import rego.v1
+
+# METADATA
+# custom:
+#   id: SLOW001
+#   severity: high
+deny contains x if {
+	some a in numbers.range(1, 100000)
+	some b in numbers.range(1, 100000)
+	x := a * b
+	x < 0
+}
+
+# METADATA
+# custom:
+#   id: TEAM001
+#   severity: low
+deny_team contains "a finding" if input.stages
+"#;
+
+#[test]
+fn a_rule_turned_off_is_not_evaluated_so_it_cannot_time_out() {
+    let (_d, root) = repo_with("policies: [team.rego]\n");
+    write(&root, "team.rego", SLOW_POLICY);
+    // On: it times out (POL002), which makes the run exit 2.
+    let (status, report, err) =
+        eval_json(&root, &["--no-builtin", "--timeout", "200", "Dockerfile"]);
+    assert_eq!(status, 2, "{err}");
+    assert_eq!(report["errors"][0]["id"], "POL002", "{report:#}");
+    assert_eq!(report["errors"][0]["rule"], "SLOW001", "{report:#}");
+    assert_eq!(ids(&report), vec!["TEAM001"]);
+
+    // Off (in any case): never evaluated, so no error record, the other rule of the
+    // package still runs, and the run is no slower than the rule's absence.
+    write(
+        &root,
+        ".policy.yaml",
+        "policies: [team.rego]\nrules:\n  slow001: off\n",
+    );
+    let started = std::time::Instant::now();
+    let (status, report, err) =
+        eval_json(&root, &["--no-builtin", "--timeout", "5000", "Dockerfile"]);
+    let took = started.elapsed();
+    assert_eq!(status, 1, "{err}");
+    assert_eq!(report["errors"], serde_json::json!([]), "{report:#}");
+    assert_eq!(ids(&report), vec!["TEAM001"]);
+    assert!(
+        !err.contains("warning"),
+        "a rule turned off is a known rule: {err}"
+    );
+    assert!(
+        took < std::time::Duration::from_secs(5),
+        "SLOW001 ran for its whole time limit: {took:?}"
+    );
+
+    // Everything off: exit 0.
+    write(
+        &root,
+        ".policy.yaml",
+        "policies: [team.rego]\nrules:\n  SLOW001: off\n  TEAM001: off\n",
+    );
+    let (status, report, err) = eval_json(&root, &["--no-builtin", "Dockerfile"]);
+    assert_eq!(status, 0, "{err}");
+    assert_eq!(report["errors"], serde_json::json!([]), "{report:#}");
+    assert!(ids(&report).is_empty());
+
+    // `policy rules` does not list it; `policy test` and --no-config still know it.
+    let out = policy_in(&root, &["rules", "--no-builtin"]);
+    let listing = String::from_utf8_lossy(&out.stdout);
+    assert!(!listing.contains("SLOW001"), "{listing}");
+    let out = policy_in(&root, &["rules", "--no-builtin", "--explain", "slow001"]);
+    assert!(stderr(&out).contains("turned off"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_wasm_rule_turned_off_is_not_run() {
+    let wasm = support::repo().join("examples/wasm-policy-rust/wasm-policy-rust.wasm");
+    let wasm = wasm.to_str().expect("utf-8 path");
+    let (_d, root) = repo_with("rules:\n  wasm001: off\n");
+    write(&root, "Dockerfile.root", "FROM debian:12\nUSER root\n");
+    let args = ["--no-builtin", "-p", wasm, "Dockerfile.root"];
+    let (status, report, err) = eval_json(&root, &args);
+    assert_eq!(status, 0, "{err}");
+    assert!(ids(&report).is_empty(), "{report:#}");
+    assert_eq!(report["errors"], serde_json::json!([]), "{report:#}");
+    assert!(!err.contains("warning"), "{err}");
+    let mut no_config = vec!["--no-config"];
+    no_config.extend_from_slice(&args);
+    let (status, report, _) = eval_json(&root, &no_config);
+    assert_eq!((status, ids(&report)), (1, vec!["WASM001".to_string()]));
+}
+
+/// Runs `policy` in `dir` with a watchdog: `None` when it had not finished after
+/// `limit` (it is then killed).
+#[cfg(unix)]
+fn run_with_watchdog(
+    dir: &Path,
+    args: &[&str],
+    limit: std::time::Duration,
+) -> Option<std::process::Output> {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_policy"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn policy");
+    let started = std::time::Instant::now();
+    while started.elapsed() < limit {
+        if child.try_wait().expect("wait").is_some() {
+            return Some(child.wait_with_output().expect("output"));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
+/// An excluded file is never opened: a FIFO with no writer blocks whoever opens it for
+/// reading, forever, so a run that finishes did not open it (whatever the user's
+/// permissions, unlike an unreadable file, which root reads anyway).
+#[cfg(unix)]
+#[test]
+fn excluded_files_are_not_opened() {
+    let (_d, root) = repo_with("exclude:\n  - vendor/\n  - '*.tmp.yaml'\n");
+    std::fs::create_dir_all(root.join("vendor/deep")).expect("mkdir");
+    for fifo in ["vendor/deep/pipe.yaml", "pipe.tmp.yaml"] {
+        let status = std::process::Command::new("mkfifo")
+            .arg(root.join(fifo))
+            .status()
+            .expect("mkfifo");
+        assert!(status.success(), "mkfifo {fifo}");
+    }
+    // Unparsable too: were they parsed, they would be POL000 errors.
+    write(&root, "vendor/bad.yaml", "a: [\n");
+    write(&root, "bad.tmp.yaml", "a: [\n");
+    let limit = std::time::Duration::from_secs(60);
+    for args in [
+        vec!["eval", "-f", "json", "."],
+        vec![
+            "eval",
+            "-f",
+            "json",
+            "Dockerfile",
+            "pipe.tmp.yaml",
+            "vendor",
+        ],
+        vec!["parse", "."],
+    ] {
+        let out = run_with_watchdog(&root, &args, limit)
+            .unwrap_or_else(|| panic!("`policy {}` opened an excluded FIFO", args.join(" ")));
+        let report = json_of(&out);
+        let text = report.to_string();
+        assert!(
+            !text.contains("pipe") && !text.contains("bad"),
+            "{args:?}: {report:#}"
+        );
+        if args[0] == "eval" {
+            assert_eq!(code(&out), 1, "{args:?}: {}", stderr(&out));
+            assert_eq!(report["errors"], serde_json::json!([]), "{report:#}");
+        }
+    }
+}

@@ -108,17 +108,30 @@ pub(super) fn policy_options(
             ..WasmLimits::default()
         },
         wasm_cache: p.wasm_cache.clone(),
+        // `rules: {ID: off}`: not evaluated at all (config::apply drops the rest).
+        disabled_rules: cfg.map(Config::disabled_rules).unwrap_or_default(),
     })
 }
 
-/// How inputs are found and loaded, as the command line says.
-pub(super) fn discover_options(a: &InputArgs) -> anyhow::Result<inputs::discover::DiscoverOptions> {
+/// How inputs are found and loaded, as the command line says, leaving out what the
+/// configuration's `exclude` matches (before it is opened).
+pub(super) fn discover_options(
+    a: &InputArgs,
+    cfg: Option<&Config>,
+) -> anyhow::Result<inputs::discover::DiscoverOptions> {
     let kind = match &a.kind {
         Some(k) => Some(DocumentKind::parse(k).with_context(|| {
             format!(
                 "unknown --kind {k:?}: use dockerfile, kubernetes, image, workflow, yaml or json"
             )
         })?),
+        None => None,
+    };
+    let exclude = match cfg.filter(|c| c.exclude.is_some()) {
+        Some(cfg) => {
+            let cwd = std::env::current_dir().context("cannot read the current directory")?;
+            cfg.exclude_filter(&cwd)
+        }
         None => None,
     };
     Ok(inputs::discover::DiscoverOptions {
@@ -128,22 +141,18 @@ pub(super) fn discover_options(a: &InputArgs) -> anyhow::Result<inputs::discover
             max_file_size: a.max_file_size,
             ..LoadOptions::default()
         },
+        exclude,
     })
 }
 
-/// Reads every input named on the command line, leaving out those the configuration's
-/// `exclude` matches.
+/// Reads every input named on the command line, except those the configuration's
+/// `exclude` matches, which are not even opened.
 pub(super) fn collect_inputs(
     a: &InputArgs,
     cfg: Option<&Config>,
 ) -> anyhow::Result<Vec<FileReport>> {
-    let opts = discover_options(a)?;
-    let mut files = inputs::discover::collect(&a.paths, &opts);
-    if let Some(cfg) = cfg.filter(|c| c.exclude.is_some()) {
-        let cwd = std::env::current_dir().context("cannot read the current directory")?;
-        files.retain(|f| !cfg.is_excluded(&cwd, &f.path));
-    }
-    Ok(files)
+    let opts = discover_options(a, cfg)?;
+    Ok(inputs::discover::collect(&a.paths, &opts))
 }
 
 /// The exit status a report deserves. An input that was skipped (too large, or of a kind

@@ -31,6 +31,7 @@ pub(super) fn run(a: RulesArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatu
         // ones show their new severity.
         let mut report = Report {
             rules,
+            disabled: set.disabled.clone(),
             ..Report::default()
         };
         let cwd = std::env::current_dir()?;

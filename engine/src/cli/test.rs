@@ -121,6 +121,9 @@ pub(super) fn run(a: TestArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatus
     });
     let mut policies = policy_options(&flags, cfg_without_policies.as_ref())?;
     policies.paths = paths;
+    // A rule turned off in the configuration is still tested: its cases say what it does
+    // wherever it is on.
+    policies.disabled_rules.clear();
     if policies.paths.is_empty() && !policies.builtin {
         bail!("nothing to test: give policy PATHs or --builtin");
     }

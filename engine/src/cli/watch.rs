@@ -74,7 +74,7 @@ pub(super) fn run(a: WatchArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatu
     if !popts.builtin && popts.paths.is_empty() {
         bail!("no policies to run: --no-builtin needs at least one -p/--policy PATH");
     }
-    let discover = discover_options(&a.input)?;
+    let discover = discover_options(&a.input, cfg.as_ref())?;
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let writer: Box<dyn CycleWriter> = match a.format {
         WatchFormat::Jsonl => Box::new(JsonlWriter),
@@ -218,12 +218,10 @@ impl Session {
                 .as_ref()
                 .is_some_and(|p| p.status == PolicyStatus::Reloaded);
 
-        let listed: Vec<(PathBuf, Known)> = discover::list(&self.roots)
+        // The configuration's `exclude` is in `self.discover`: excluded files are not
+        // listed (nor fingerprinted, nor read).
+        let listed: Vec<(PathBuf, Known)> = discover::list(&self.roots, &self.discover)
             .into_iter()
-            .filter(|p| match &self.cfg {
-                Some(cfg) => !cfg.is_excluded(&self.cwd, &p.display().to_string()),
-                None => true,
-            })
             .map(|p| {
                 let known = Known {
                     fingerprint: fingerprint(&p),

@@ -162,6 +162,8 @@ pub struct Warning {
 /// Applies `rules` overrides and `exceptions` to a finished report, as of `today`.
 ///
 /// * A rule set to `off` loses its findings (suppressed ones too) and its catalog entry.
+///   (The CLI does not even evaluate it: it passes [`Config::disabled_rules`] to
+///   [`crate::eval::PolicyOptions::disabled_rules`]. This covers reports made without.)
 /// * A rule given a severity has its findings (suppressed ones too), and its catalog
 ///   entry, re-graded.
 /// * A finding of an exception's rule in a file matching its `path` moves from
@@ -174,7 +176,12 @@ pub struct Warning {
 /// `cwd` is the directory input paths in the report are relative to.
 pub fn apply(config: &Config, report: &mut Report, cwd: &Path, today: Date) -> Vec<Warning> {
     let mut warnings = Vec::new();
-    let known: Vec<&str> = report.rules.iter().map(|r| r.id.as_str()).collect();
+    let known: Vec<&str> = report
+        .rules
+        .iter()
+        .chain(&report.disabled)
+        .map(|r| r.id.as_str())
+        .collect();
     let mut unknown = |id: &str, line: u32, column: u32, what: &str| {
         if known.iter().any(|k| k.eq_ignore_ascii_case(id)) {
             return;

@@ -4,9 +4,11 @@
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
+use crate::inputs::discover::PathFilter;
 use crate::source::Position;
 use crate::Severity;
 
@@ -41,7 +43,8 @@ pub struct Config {
 /// What `rules: {ID: ...}` does to a rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RuleOverride {
-    /// `off`: the rule's findings are dropped and the rule is not listed.
+    /// `off`: the rule is not evaluated at all ([`Config::disabled_rules`]), and is not
+    /// listed.
     Off,
     /// A severity: the rule's findings get this severity.
     Severity(Severity),
@@ -168,6 +171,9 @@ impl Exception {
 #[derive(Debug, Clone)]
 pub struct Pattern {
     set: GlobSet,
+    /// The patterns themselves, without the `/**` that extends each to everything below:
+    /// a directory they match is excluded as a whole ([`Pattern::is_match_dir`]).
+    dirs: GlobSet,
 }
 
 impl Pattern {
@@ -176,23 +182,32 @@ impl Pattern {
         patterns: impl IntoIterator<Item = &'a str>,
     ) -> Result<Pattern, (usize, String)> {
         let mut builder = GlobSetBuilder::new();
+        let mut dirs = GlobSetBuilder::new();
         for (i, raw) in patterns.into_iter().enumerate() {
-            for glob in Self::expand(raw).map_err(|m| (i, m))? {
-                let g = GlobBuilder::new(&glob)
+            let glob = |g: &str| {
+                GlobBuilder::new(g)
                     .literal_separator(true)
                     .build()
-                    .map_err(|e| (i, format!("invalid glob {raw:?}: {}", e.kind())))?;
-                builder.add(g);
+                    .map_err(|e| (i, format!("invalid glob {raw:?}: {}", e.kind())))
+            };
+            let (base, dir_only) = Self::expand(raw).map_err(|m| (i, m))?;
+            builder.add(glob(&format!("{base}/**"))?);
+            if !dir_only {
+                builder.add(glob(&base)?);
             }
+            dirs.add(glob(&base)?);
         }
-        let set = builder
-            .build()
-            .map_err(|e| (0, format!("invalid glob: {e}")))?;
-        Ok(Pattern { set })
+        let build = |b: GlobSetBuilder| b.build().map_err(|e| (0, format!("invalid glob: {e}")));
+        Ok(Pattern {
+            set: build(builder)?,
+            dirs: build(dirs)?,
+        })
     }
 
-    /// The globset globs one gitignore-style pattern stands for.
-    fn expand(raw: &str) -> Result<Vec<String>, String> {
+    /// The glob one gitignore-style pattern stands for (matching the file or directory
+    /// itself; everything below a match is matched by it plus `/**`), and whether it
+    /// matches directories only (a trailing `/`).
+    fn expand(raw: &str) -> Result<(String, bool), String> {
         let p = raw.trim();
         if p.is_empty() {
             return Err("empty pattern".to_string());
@@ -214,16 +229,20 @@ impl Pattern {
         } else {
             format!("**/{p}")
         };
-        let mut out = vec![format!("{p}/**")];
-        if !dir_only {
-            out.push(p);
-        }
-        Ok(out)
+        Ok((p, dir_only))
     }
 
     /// Whether `rel` (relative to the configuration's directory, `/`-separated) matches.
     pub fn is_match_relative(&self, rel: &str) -> bool {
         self.set.is_match(rel)
+    }
+
+    /// Whether the directory `rel` (relative to the configuration's directory,
+    /// `/`-separated) matches as a whole, so that everything below it matches too and a
+    /// walk need not enter it: a pattern names it (`vendor`, `vendor/`, `/build`), or it
+    /// lies below a directory one names.
+    pub fn is_match_dir(&self, rel: &str) -> bool {
+        !rel.is_empty() && (self.dirs.is_match(rel) || self.set.is_match(rel))
     }
 }
 
@@ -249,13 +268,29 @@ impl Config {
     /// `file` (an input path as given on the command line, relative to `cwd`) relative to
     /// the configuration's directory, `/`-separated; `None` when it lies outside.
     pub fn relative(&self, cwd: &Path, file: &str) -> Option<String> {
-        let abs = normalize(cwd, Path::new(file));
-        let rel = abs.strip_prefix(&self.abs_base).ok()?;
-        let parts: Vec<String> = rel
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy().into_owned())
-            .collect();
-        Some(parts.join("/"))
+        relative(&self.abs_base, cwd, Path::new(file))
+    }
+
+    /// `exclude` as a discovery filter: inputs (and whole directories) it matches are
+    /// left out before they are opened. `None` without `exclude`. `cwd` is the directory
+    /// the paths given to discovery are relative to.
+    pub fn exclude_filter(&self, cwd: &Path) -> Option<Arc<dyn PathFilter>> {
+        let pattern = self.exclude.clone()?;
+        Some(Arc::new(ExcludeFilter {
+            pattern,
+            abs_base: self.abs_base.clone(),
+            cwd: cwd.to_path_buf(),
+        }))
+    }
+
+    /// The IDs of the rules set to `off` under `rules`, for
+    /// [`crate::eval::PolicyOptions::disabled_rules`].
+    pub fn disabled_rules(&self) -> Vec<String> {
+        self.rules
+            .iter()
+            .filter(|(_, e)| e.action == RuleOverride::Off)
+            .map(|(id, _)| id.clone())
+            .collect()
     }
 
     /// Whether the input `file` is excluded by `exclude`.
@@ -263,6 +298,36 @@ impl Config {
         match (&self.exclude, self.relative(cwd, file)) {
             (Some(p), Some(rel)) => p.is_match_relative(&rel),
             _ => false,
+        }
+    }
+}
+
+/// `path` (relative to `cwd`, or absolute) relative to `abs_base`, `/`-separated; `None`
+/// when it lies outside.
+fn relative(abs_base: &Path, cwd: &Path, path: &Path) -> Option<String> {
+    let abs = normalize(cwd, path);
+    let rel = abs.strip_prefix(abs_base).ok()?;
+    let parts: Vec<String> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    Some(parts.join("/"))
+}
+
+/// The configuration's `exclude`, applied by input discovery ([`Config::exclude_filter`]).
+#[derive(Debug)]
+struct ExcludeFilter {
+    pattern: Pattern,
+    abs_base: PathBuf,
+    cwd: PathBuf,
+}
+
+impl PathFilter for ExcludeFilter {
+    fn excludes(&self, path: &Path, is_dir: bool) -> bool {
+        match relative(&self.abs_base, &self.cwd, path) {
+            Some(rel) if is_dir => self.pattern.is_match_dir(&rel),
+            Some(rel) => self.pattern.is_match_relative(&rel),
+            None => false,
         }
     }
 }
@@ -328,6 +393,15 @@ mod tests {
         assert!(!p.is_match_relative("k8s/prod/app.yaml"));
         assert!(p.is_match_relative("x/vendor/lib/Dockerfile"));
         assert!(!p.is_match_relative("vendor"));
+        // Whole directories, for a walk to skip.
+        assert!(p.is_match_dir("vendor"));
+        assert!(p.is_match_dir("x/vendor"));
+        assert!(p.is_match_dir("x/vendor/lib"));
+        assert!(p.is_match_dir("build"));
+        assert!(!p.is_match_dir("src/build"));
+        assert!(!p.is_match_dir("k8s/dev"), "only some files below it match");
+        assert!(!p.is_match_dir("k8s"));
+        assert!(!p.is_match_dir(""));
         assert!(Pattern::new(["!keep"]).is_err());
         assert_eq!(Pattern::new(["ok", "a["]).err().map(|e| e.0), Some(1));
     }

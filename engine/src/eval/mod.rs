@@ -167,6 +167,7 @@ pub fn evaluate(set: &PolicySet, files: Vec<FileReport>, opts: &EvalOptions) -> 
     let mut report = Report {
         errors: set.errors.clone(),
         rules: set.rules(),
+        disabled: set.disabled.clone(),
         ..Report::default()
     };
     let docs: Vec<&Document> = files.iter().flat_map(|f| f.documents.iter()).collect();

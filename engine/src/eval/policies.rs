@@ -38,6 +38,14 @@ pub struct PolicyOptions {
     pub wasm: WasmLimits,
     /// Where precompiled WASM modules are cached (default: the user cache directory).
     pub wasm_cache: Option<PathBuf>,
+    /// Rule IDs to leave out of the set (ASCII case-insensitive): what `rules: {ID: off}`
+    /// in `.policy.yaml` turns off. A disabled rule is loaded (its metadata is in
+    /// [`PolicySet::disabled`]) but never evaluated, so it costs no time and its errors
+    /// and timeouts cannot fail a run. A Rego entry rule is dropped before evaluation
+    /// plans are made; a WASM module still runs while any of its rules is on (its results
+    /// for disabled rules are dropped), and not at all once every rule it declares is off.
+    /// These IDs are added to [`RegoOptions::disabled_rules`].
+    pub disabled_rules: Vec<String>,
 }
 
 /// A loaded, compiled policy set. Cheap to share behind an `Arc`.
@@ -52,6 +60,9 @@ pub struct PolicySet {
     pub data: serde_json::Value,
     /// Load errors of every kind.
     pub errors: Vec<ErrorRecord>,
+    /// The rules [`PolicyOptions::disabled_rules`] turned off that were loaded, sorted by
+    /// ID: not evaluated, not in [`PolicySet::rules`].
+    pub disabled: Vec<Arc<RuleMeta>>,
 }
 
 /// Deep-merges `from` into `into` (objects merge key by key; anything else replaces).
@@ -227,14 +238,35 @@ impl PolicySet {
         if !pss_on {
             rego_sources.retain(|s| !(s.builtin && super::pss::is_pss_policy(&s.path)));
         }
-        let rego = RegoPolicySet::compile(&rego_sources, &data, &opts.rego);
+        let mut rego_opts = opts.rego.clone();
+        rego_opts
+            .disabled_rules
+            .extend(opts.disabled_rules.iter().cloned());
+        let rego = RegoPolicySet::compile(&rego_sources, &data, &rego_opts);
         errors.extend(rego.errors.iter().cloned());
-        let wasm = load_wasm(&wasm_modules, opts, &mut errors);
+        let mut wasm = load_wasm(&wasm_modules, opts, &mut errors);
+        let mut disabled = rego.disabled.clone();
+        if !opts.disabled_rules.is_empty() {
+            for policy in &mut wasm {
+                policy.rules.retain(|r| {
+                    let off = r.is_one_of(&opts.disabled_rules);
+                    if off {
+                        disabled.push(Arc::clone(r));
+                    }
+                    !off
+                });
+            }
+            // A module with no rule left on is never instantiated.
+            wasm.retain(|p| !p.rules.is_empty());
+        }
+        disabled.sort_by(|a, b| a.id.cmp(&b.id));
+        disabled.dedup_by(|a, b| a.id == b.id);
         PolicySet {
             rego,
             wasm,
             data: merged,
             errors,
+            disabled,
         }
     }
 
@@ -256,7 +288,8 @@ impl PolicySet {
             .unwrap_or(serde_json::Value::Null)
     }
 
-    /// Every loaded rule, sorted by ID.
+    /// Every loaded rule that is on, sorted by ID (rules turned off are in
+    /// [`PolicySet::disabled`]).
     pub fn rules(&self) -> Vec<Arc<RuleMeta>> {
         let mut rules: Vec<_> = self
             .rego

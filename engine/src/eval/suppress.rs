@@ -169,7 +169,7 @@ pub fn scan(documents: &[&Document]) -> Scan {
 /// a malformed or misplaced suppression, a rule ID that names no loaded rule (with a
 /// "did you mean" hint), a suppression without a reason, and a rule named by a
 /// suppression that suppressed nothing (unless that rule failed on the file, since its
-/// findings are then unknown).
+/// findings are then unknown, or is turned off, see [`Report::disabled`]).
 ///
 /// `documents` are the evaluated documents of the report, of any number of files. Call it
 /// once per report, before configuration exceptions, with the rule catalog filled in.
@@ -188,6 +188,10 @@ pub fn apply(report: &mut Report, documents: &[&Document]) {
     }
     let mut known: Vec<String> = report.rules.iter().map(|r| r.id.clone()).collect();
     known.extend(report.findings.iter().map(|f| f.rule.id.clone()));
+    // Rules turned off are known (naming one is no typo) but never run, so a suppression
+    // of one has nothing to suppress and is not reported as unused.
+    let off: Vec<String> = report.disabled.iter().map(|r| r.id.clone()).collect();
+    known.extend(off.iter().cloned());
     known.sort();
     known.dedup();
 
@@ -268,7 +272,10 @@ pub fn apply(report: &mut Report, documents: &[&Document]) {
 
         for (i, d) in scan.directives.iter().enumerate() {
             for (j, r) in d.rules.iter().enumerate() {
-                if !active[i][j] || used[i][j] {
+                if !active[i][j]
+                    || used[i][j]
+                    || off.iter().any(|id| id.eq_ignore_ascii_case(&r.id))
+                {
                     continue;
                 }
                 let failed = report.errors.iter().any(|e| {

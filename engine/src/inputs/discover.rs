@@ -22,10 +22,14 @@
 //!   directly or found while walking.
 //! - `-` reads stdin once; its name for messages and format detection is
 //!   [`DiscoverOptions::stdin_filename`] (default `<stdin>`), and `--kind` applies to it.
+//! - [`DiscoverOptions::exclude`] (the configuration's `exclude`) leaves paths out before
+//!   anything is opened: an excluded file is never read, an excluded directory never
+//!   entered, and neither appears in the output, whether walked or named explicitly.
 
 use std::collections::HashSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rayon::prelude::*;
 
@@ -39,6 +43,30 @@ pub struct DiscoverOptions {
     pub stdin_filename: Option<String>,
     /// How each file is loaded.
     pub load: LoadOptions,
+    /// Paths that are not inputs at all (the configuration's `exclude`): never opened,
+    /// never listed.
+    pub exclude: Option<Arc<dyn PathFilter>>,
+}
+
+/// Decides which paths discovery leaves out, before they are opened.
+///
+/// The library's inputs layer knows nothing of the configuration file; the CLI hands it
+/// the configuration's `exclude` through this trait
+/// ([`crate::config::Config::exclude_filter`]).
+pub trait PathFilter: Send + Sync + std::fmt::Debug {
+    /// Whether `path` is left out. `path` is as it would be reported: an argument, or
+    /// a walked path joined onto the argument it was found under (stdin: its display
+    /// name). A directory (`is_dir`) that is left out is not walked; whether it is left
+    /// out must therefore imply that everything below it would be.
+    fn excludes(&self, path: &Path, is_dir: bool) -> bool;
+}
+
+impl DiscoverOptions {
+    fn excludes(&self, path: &Path, is_dir: bool) -> bool {
+        self.exclude
+            .as_ref()
+            .is_some_and(|f| f.excludes(path, is_dir))
+    }
 }
 
 /// The name stdin is reported under when no filename is given.
@@ -70,13 +98,18 @@ pub fn collect_with_stdin(
     tasks.into_par_iter().map(|task| run(task, opts)).collect()
 }
 
-/// The inputs [`collect`] would load for `paths`, without reading them: explicit paths,
-/// walked files with input names and OCI layouts, in the same order and under the same
-/// names, so that collecting them again gives the same reports. Stdin (`-`) and walk
-/// errors are left out. A watcher lists again on every change and loads only what
-/// changed.
-pub fn list(paths: &[PathBuf]) -> Vec<PathBuf> {
-    plan(paths, &DiscoverOptions::default(), &mut std::io::empty())
+/// The inputs [`collect`] would load for `paths` with `opts`, without reading them:
+/// explicit paths, walked files with input names and OCI layouts, in the same order and
+/// under the same names, so that collecting them again gives the same reports. Stdin
+/// (`-`) and walk errors are left out, and so is whatever [`DiscoverOptions::exclude`]
+/// excludes. A watcher lists again on every change and loads only what changed.
+pub fn list(paths: &[PathBuf], opts: &DiscoverOptions) -> Vec<PathBuf> {
+    let opts = DiscoverOptions {
+        stdin_filename: None,
+        load: LoadOptions::default(),
+        exclude: opts.exclude.clone(),
+    };
+    plan(paths, &opts, &mut std::io::empty())
         .into_iter()
         .filter_map(|task| match task {
             Task::File { path, .. } | Task::Layout(path) => Some(path),
@@ -101,6 +134,10 @@ fn plan(paths: &[PathBuf], opts: &DiscoverOptions, stdin: &mut dyn Read) -> Vec<
     for path in paths {
         if path.as_os_str() == "-" {
             let name = stdin_name(opts);
+            if opts.excludes(Path::new(&name), false) {
+                // Named after an excluded path: not an input, and not read.
+                continue;
+            }
             if stdin_read {
                 tasks.push(Task::Done(FileReport::failed(
                     name.as_str(),
@@ -115,12 +152,17 @@ fn plan(paths: &[PathBuf], opts: &DiscoverOptions, stdin: &mut dyn Read) -> Vec<
         if !seen.insert(path.clone()) {
             continue;
         }
-        match std::fs::metadata(path) {
-            Ok(m) if m.is_dir() => {
+        let meta = std::fs::metadata(path);
+        let is_dir = meta.as_ref().is_ok_and(|m| m.is_dir());
+        if opts.excludes(path, is_dir) {
+            continue;
+        }
+        match meta {
+            Ok(_) if is_dir => {
                 if image::is_oci_layout(path) {
                     tasks.push(Task::Layout(path.clone()));
                 } else {
-                    walk(path, &mut tasks, &mut seen);
+                    walk(path, opts, &mut tasks, &mut seen);
                 }
             }
             // Files, and paths that cannot be read (load_file reports why).
@@ -149,8 +191,10 @@ fn read_stdin(name: &str, stdin: &mut dyn Read, max: u64) -> Task {
     }
 }
 
-/// Walks a directory, appending tasks for input files, layouts and walk errors.
-fn walk(root: &Path, tasks: &mut Vec<Task>, seen: &mut HashSet<PathBuf>) {
+/// Walks a directory, appending tasks for input files, layouts and walk errors. Excluded
+/// directories are not entered and excluded files not looked at.
+fn walk(root: &Path, opts: &DiscoverOptions, tasks: &mut Vec<Task>, seen: &mut HashSet<PathBuf>) {
+    let exclude = opts.exclude.clone();
     let mut builder = ignore::WalkBuilder::new(root);
     builder
         .hidden(false)
@@ -161,13 +205,26 @@ fn walk(root: &Path, tasks: &mut Vec<Task>, seen: &mut HashSet<PathBuf>) {
         .parents(true)
         .follow_links(true)
         .sort_by_file_name(|a, b| a.cmp(b))
-        .filter_entry(|e| e.file_name() != ".git");
+        .filter_entry(move |e| {
+            if e.file_name() == ".git" {
+                return false;
+            }
+            match &exclude {
+                Some(f) if e.depth() > 0 => {
+                    !f.excludes(e.path(), e.file_type().is_some_and(|t| t.is_dir()))
+                }
+                _ => true,
+            }
+        });
     let mut layouts: Vec<PathBuf> = Vec::new();
     for entry in builder.build() {
         let entry = match entry {
             Ok(e) => e,
             Err(err) => {
-                tasks.push(Task::Done(walk_error(root, err)));
+                let report = walk_error(root, err);
+                if !opts.excludes(Path::new(&*report.path), false) {
+                    tasks.push(Task::Done(report));
+                }
                 continue;
             }
         };
@@ -292,7 +349,7 @@ mod tests {
         std::fs::write(root.join("k8s/ignored/x.yaml"), "a: 1\n").expect("write");
         std::fs::write(root.join(".gitignore"), "ignored/\n").expect("write");
         let paths = vec![root.to_path_buf()];
-        let listed = list(&paths);
+        let listed = list(&paths, &DiscoverOptions::default());
         let collected: Vec<PathBuf> =
             collect_with_stdin(&paths, &DiscoverOptions::default(), &mut std::io::empty())
                 .iter()
@@ -307,5 +364,78 @@ mod tests {
                 .map(|r| PathBuf::from(&*r.path))
                 .collect();
         assert_eq!(again, listed);
+    }
+}
+
+#[cfg(test)]
+mod exclude_tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// Leaves out `vendor` directories and `*.tmp.yaml` files, and records every question.
+    #[derive(Debug, Default)]
+    struct Recording {
+        asked: Mutex<Vec<(PathBuf, bool)>>,
+    }
+
+    impl PathFilter for Recording {
+        fn excludes(&self, path: &Path, is_dir: bool) -> bool {
+            if let Ok(mut asked) = self.asked.lock() {
+                asked.push((path.to_path_buf(), is_dir));
+            }
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            (is_dir && name == "vendor") || name.ends_with(".tmp.yaml")
+        }
+    }
+
+    #[test]
+    fn excluded_paths_are_never_opened_nor_listed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("vendor/deep")).expect("mkdir");
+        std::fs::write(root.join("Dockerfile"), "FROM scratch\n").expect("write");
+        // Would be a parse error (and a binary-file error) if it were read.
+        std::fs::write(root.join("vendor/deep/bad.yaml"), "a: [\n\0").expect("write");
+        std::fs::write(root.join("x.tmp.yaml"), "a: [\n").expect("write");
+        let filter = Arc::new(Recording::default());
+        let opts = DiscoverOptions {
+            exclude: Some(filter.clone()),
+            ..DiscoverOptions::default()
+        };
+        let paths = vec![
+            root.to_path_buf(),
+            root.join("x.tmp.yaml"),
+            PathBuf::from("-"),
+        ];
+        let opts_stdin = DiscoverOptions {
+            stdin_filename: Some("a.tmp.yaml".to_string()),
+            ..opts.clone()
+        };
+        let mut stdin: &[u8] = b"a: [\n";
+        let got: Vec<String> = collect_with_stdin(&paths, &opts_stdin, &mut stdin)
+            .iter()
+            .map(|r| r.path.to_string())
+            .collect();
+        assert_eq!(got, [root.join("Dockerfile").display().to_string()]);
+        assert_eq!(
+            stdin.len(),
+            5,
+            "stdin named after an excluded path is not read"
+        );
+        assert_eq!(list(&paths, &opts), [root.join("Dockerfile")]);
+
+        // The vendor directory was asked about, and nothing below it (it was not entered).
+        let asked = filter.asked.lock().expect("lock").clone();
+        assert!(asked.contains(&(root.join("vendor"), true)), "{asked:?}");
+        assert!(
+            !asked
+                .iter()
+                .any(|(p, _)| p.starts_with(root.join("vendor/deep"))),
+            "{asked:?}"
+        );
+        assert!(
+            asked.contains(&(root.join("x.tmp.yaml"), false)),
+            "{asked:?}"
+        );
     }
 }

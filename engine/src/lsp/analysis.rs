@@ -123,6 +123,7 @@ pub fn analyze(
         findings,
         errors,
         rules: rules.to_vec(),
+        disabled: set.disabled.clone(),
         ..Report::default()
     };
     // `# policy:ignore=` comments and the `policy.dev/ignore` annotation, as `policy eval`

@@ -590,6 +590,7 @@ impl Server {
         };
         let mut report = Report {
             rules: self.rules.clone(),
+            disabled: self.set.disabled.clone(),
             ..Report::default()
         };
         let warnings = config::apply(cfg, &mut report, &self.settings.root, config::Date::today());

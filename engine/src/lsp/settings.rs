@@ -120,6 +120,10 @@ impl Settings {
         if let Some(settings) = config.as_ref().and_then(|c| c.settings.clone()) {
             extra_data.push(serde_json::json!({ "settings": settings }));
         }
+        let disabled_rules = config
+            .as_ref()
+            .map(Config::disabled_rules)
+            .unwrap_or_default();
         let builtin = !init.no_builtin;
         if !builtin && paths.is_empty() {
             problems.push(
@@ -137,6 +141,8 @@ impl Settings {
                 builtin,
                 data,
                 extra_data,
+                // `rules: {ID: off}`: not evaluated, as in `policy eval`.
+                disabled_rules,
                 ..PolicyOptions::default()
             },
             fail_on,
@@ -212,7 +218,7 @@ mod tests {
         let root = dir.path();
         std::fs::write(
             root.join(".policy.yaml"),
-            "policies: [team]\ndata: [d.yaml]\nfail-on: medium\npss: baseline\nexclude: [vendor/]\n",
+            "policies: [team]\ndata: [d.yaml]\nfail-on: medium\npss: baseline\nexclude: [vendor/]\nrules:\n  DF001: off\n  DF002: high\n",
         )
         .expect("write");
         let (s, problems) = Settings::resolve(
@@ -230,6 +236,11 @@ mod tests {
         );
         assert_eq!(s.policy.data, [root.join("d.yaml")]);
         assert!(s.policy.builtin);
+        assert_eq!(
+            s.policy.disabled_rules,
+            ["DF001"],
+            "rules turned off are not run"
+        );
         assert_eq!(s.fail_on, Severity::High);
         assert_eq!(
             s.policy.extra_data,

@@ -66,4 +66,19 @@ impl RuleMeta {
     pub fn applies_to(&self, kind: DocumentKind) -> bool {
         self.kinds.is_empty() || self.kinds.contains(&kind)
     }
+
+    /// Whether the rule's ID is one of `ids`, compared the way rule IDs are compared
+    /// everywhere (in `.policy.yaml`, suppressions, `--explain`): ignoring ASCII case.
+    ///
+    /// ```
+    /// # use policy_engine::rules::{RuleMeta, RuleOrigin, RuntimeKind};
+    /// # let meta = RuleMeta { id: "DF001".into(), title: String::new(), description: String::new(),
+    /// #     severity: policy_engine::Severity::Low, kinds: vec![], remediation: None, references: vec![],
+    /// #     origin: RuleOrigin { builtin: true, runtime: RuntimeKind::Rego, file: String::new(), package: None } };
+    /// assert!(meta.is_one_of(&["df001".to_string()]));
+    /// assert!(!meta.is_one_of(&["DF002".to_string()]));
+    /// ```
+    pub fn is_one_of(&self, ids: &[String]) -> bool {
+        ids.iter().any(|id| id.eq_ignore_ascii_case(&self.id))
+    }
 }

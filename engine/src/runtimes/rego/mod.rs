@@ -70,6 +70,11 @@ pub struct RegoOptions {
     /// rule-by-rule fallback when that call fails); `false` evaluates rule by rule only.
     /// Results are the same either way; this switch exists to measure the difference.
     pub batch: bool,
+    /// Rule IDs (ASCII case-insensitive) whose entry rules are left out of the set: they
+    /// are never evaluated, alone or in a batch, and are listed in
+    /// [`RegoPolicySet::disabled`] instead. A package whose entry rules are all disabled
+    /// is not evaluated at all (not even its `exception` rules).
+    pub disabled_rules: Vec<String>,
 }
 
 impl Default for RegoOptions {
@@ -80,6 +85,7 @@ impl Default for RegoOptions {
             dockerfile_shape: DockerfileShape::Native,
             check_interval: DEFAULT_CHECK_INTERVAL,
             batch: true,
+            disabled_rules: Vec::new(),
         }
     }
 }
@@ -186,6 +192,10 @@ pub struct RegoPolicySet {
     plans: Arc<[BatchPlan]>,
     /// Packages that have entry rules, sorted by name.
     pub packages: Vec<RegoPackage>,
+    /// The metadata of the entry rules left out by [`RegoOptions::disabled_rules`], in
+    /// package order: known (so that configuration and suppressions naming them are not
+    /// typos) but never evaluated.
+    pub disabled: Vec<Arc<RuleMeta>>,
     /// Unit test rules (`test_*`) of the files that loaded, by file then line; `policy
     /// eval` never evaluates them.
     pub tests: Vec<RegoTest>,
@@ -418,6 +428,7 @@ impl RegoPolicySet {
                                 batch_timed_out: Arc::default(),
                                 plans: Arc::new([]),
                                 packages: Vec::new(),
+                                disabled: Vec::new(),
                                 tests: Vec::new(),
                                 errors,
                             };
@@ -525,8 +536,22 @@ impl RegoPolicySet {
                 });
             }
         }
-        packages.retain(|p| !p.entries.is_empty());
         packages.sort_by(|a, b| a.name.cmp(&b.name));
+        // Rules turned off leave before the batch rules are generated, so that no query
+        // ever names them: regorus evaluates only what a query reaches.
+        let mut disabled = Vec::new();
+        if !opts.disabled_rules.is_empty() {
+            for pkg in &mut packages {
+                pkg.entries.retain(|e| {
+                    let off = e.meta.is_one_of(&opts.disabled_rules);
+                    if off {
+                        disabled.push(Arc::clone(&e.meta));
+                    }
+                    !off
+                });
+            }
+        }
+        packages.retain(|p| !p.entries.is_empty());
         let mut plans = Vec::new();
         if opts.batch {
             if let Some((with_batches, batch_plans)) = add_batch_module(&engine, &packages) {
@@ -541,6 +566,7 @@ impl RegoPolicySet {
             batch_timed_out: Arc::default(),
             plans: plans.into(),
             packages,
+            disabled,
             tests,
             errors,
         }

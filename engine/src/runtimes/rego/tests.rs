@@ -99,6 +99,52 @@ fn runaway_rule_times_out() {
 }
 
 #[test]
+fn disabled_rules_are_left_out_of_packages_and_batches() {
+    let sources = [
+        src(
+            "slow.rego",
+            "package slow\nimport rego.v1\ndeny contains x if {\n  some a in numbers.range(1, 100000)\n  some b in numbers.range(1, 100000)\n  x := a + b\n  x < 0\n}\n",
+        ),
+        src(
+            "ok.rego",
+            "package ok\nimport rego.v1\ndeny_a contains \"a\" if true\ndeny_b contains \"b\" if true\n",
+        ),
+    ];
+    let set = RegoPolicySet::compile(
+        &sources,
+        &[],
+        &RegoOptions {
+            timeout: Duration::from_millis(200),
+            // IDs compare case-insensitively; the slow package loses its only rule.
+            disabled_rules: vec!["SLOW.DENY".into(), "ok.deny_b".into()],
+            ..Default::default()
+        },
+    );
+    assert!(set.errors.is_empty(), "{:?}", set.errors);
+    let names: Vec<&str> = set.packages.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["ok"]);
+    let off: Vec<&str> = set.disabled.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(off, ["ok.deny_b", "slow.deny"]);
+    assert_eq!(set.rules().count(), 1);
+    // The precompiled batch names no disabled rule.
+    assert!(
+        set.plans.iter().all(|p| p.packages == ["ok"]),
+        "{:?}",
+        set.plans
+    );
+
+    let mut ev = set.evaluator();
+    ev.set_input(&serde_json::json!({}));
+    let pkgs: Vec<&RegoPackage> = set.packages.iter().collect();
+    let start = std::time::Instant::now();
+    let (results, failures) = ev.evaluate_packages(&pkgs, DocumentKind::Json);
+    assert!(start.elapsed() < Duration::from_millis(200));
+    assert!(failures.is_empty(), "{failures:?}");
+    let msgs: Vec<_> = results.iter().map(|r| r.message.as_str()).collect();
+    assert_eq!(msgs, ["a"]);
+}
+
+#[test]
 fn conftest_exceptions() {
     let set = RegoPolicySet::compile(
         &[src(

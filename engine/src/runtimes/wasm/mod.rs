@@ -248,7 +248,8 @@ fn rule_metas(path: &Path, metadata: &PolicyMetadata, builtin: bool) -> Result<V
 pub struct WasmPolicy {
     /// The metadata the module returned.
     pub metadata: PolicyMetadata,
-    /// Its rules, ready for reporting.
+    /// Its rules, ready for reporting. [`crate::eval::PolicySet::load`] removes those
+    /// turned off; results the module still returns for them are dropped.
     pub rules: Vec<Arc<RuleMeta>>,
     path: PathBuf,
     digest: [u8; 32],
