@@ -636,3 +636,64 @@ fn excluded_files_are_not_opened() {
         }
     }
 }
+
+/// A FIFO found by walking a directory is reported as skipped (exit 2: it was not
+/// checked) instead of hanging the run; named on the command line, it is read.
+#[cfg(unix)]
+#[test]
+fn walked_fifos_are_skipped_and_named_ones_are_read() {
+    let dir = tmp();
+    let root = dir.path();
+    write(root, "Dockerfile", "FROM alpine:3.20\nUSER 10001\n");
+    let status = std::process::Command::new("mkfifo")
+        .arg(root.join("pipe.yaml"))
+        .status()
+        .expect("mkfifo");
+    assert!(status.success());
+    let out = run_with_watchdog(
+        root,
+        &["eval", "--no-config", "-f", "json", "."],
+        std::time::Duration::from_secs(60),
+    )
+    .expect("`policy eval .` opened a walked FIFO");
+    let report = json_of(&out);
+    assert_eq!(code(&out), 2, "{report:#}");
+    let skipped: Vec<_> = report["inputs"]
+        .as_array()
+        .expect("inputs")
+        .iter()
+        .filter(|i| i["status"] == "skipped")
+        .collect();
+    assert_eq!(skipped.len(), 1, "{report:#}");
+    assert_eq!(skipped[0]["path"], "./pipe.yaml");
+    assert!(
+        skipped[0]["reason"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("not a regular file")),
+        "{report:#}"
+    );
+
+    // Named explicitly, with a writer on the other end, it is read and evaluated.
+    let fifo = root.join("pipe.yaml");
+    let writer = std::thread::spawn(move || {
+        std::fs::write(
+            fifo,
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n    - name: c\n      image: nginx:1.27\n      securityContext: {privileged: true}\n",
+        )
+        .expect("write fifo");
+    });
+    let out = run_with_watchdog(
+        root,
+        &["eval", "--no-config", "-f", "json", "pipe.yaml"],
+        std::time::Duration::from_secs(60),
+    )
+    .expect("reading a named FIFO finished");
+    // Not joined: had the run not opened the FIFO, the writer would block forever.
+    drop(writer);
+    let report = json_of(&out);
+    assert_eq!(code(&out), 1, "{report:#}");
+    assert!(
+        findings(&report).iter().any(|(id, line, _)| id == "K8S001" && *line == 8),
+        "{report:#}"
+    );
+}

@@ -330,6 +330,21 @@ pub fn load_text(path: &str, text: &str, format: Format, opts: &LoadOptions) -> 
     }
 }
 
+/// Reads a stream that has no size (a FIFO), failing once it passes `max` bytes.
+fn read_capped(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(max.saturating_add(1))
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max {
+        return Err(std::io::Error::other(format!(
+            "the stream is larger than the {max}-byte limit"
+        )));
+    }
+    Ok(bytes)
+}
+
 /// Reads and parses one file. Never panics and never drops the file: problems come back
 /// as errors or a skip reason in the report.
 pub fn load_file(path: &Path, opts: &LoadOptions, explicit: bool) -> FileReport {
@@ -359,11 +374,25 @@ pub fn load_file(path: &Path, opts: &LoadOptions, explicit: bool) -> FileReport 
             ),
         );
     }
+    // A FIFO, socket or device found by walking a directory is not read: opening a FIFO
+    // blocks until a writer comes, and a device may never end. Named on the command line
+    // (`policy eval <(kubectl get pods -o yaml)`), it is read, up to the size limit.
+    if !meta.is_file() && !explicit {
+        return FileReport::skipped(
+            display.as_str(),
+            "not a regular file (a FIFO, socket or device): name it on the command line to read it",
+        );
+    }
     let by_name = format_from_name(path);
     if by_name.is_none() && opts.kind.is_none() && !explicit {
         return FileReport::skipped(display.as_str(), "not a recognised input file type");
     }
-    let bytes = match std::fs::read(path) {
+    let read = if meta.is_file() {
+        std::fs::read(path)
+    } else {
+        read_capped(path, opts.max_file_size)
+    };
+    let bytes = match read {
         Ok(b) => b,
         Err(e) => {
             return FileReport::failed(
