@@ -693,7 +693,9 @@ fn walked_fifos_are_skipped_and_named_ones_are_read() {
     let report = json_of(&out);
     assert_eq!(code(&out), 1, "{report:#}");
     assert!(
-        findings(&report).iter().any(|(id, line, _)| id == "K8S001" && *line == 8),
+        findings(&report)
+            .iter()
+            .any(|(id, line, _)| id == "K8S001" && *line == 8),
         "{report:#}"
     );
 }
