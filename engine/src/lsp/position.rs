@@ -13,41 +13,42 @@
 
 use lsp_types::{Position as LspPosition, Range};
 
-use crate::source::{Position, Span};
+use crate::source::{LineIndex, Position, Span};
 
 /// Line starts of one text, for converting positions in both directions.
 #[derive(Debug, Clone)]
 pub struct TextIndex<'a> {
     text: &'a str,
-    line_starts: Vec<usize>,
+    lines: LineIndex,
 }
 
 impl<'a> TextIndex<'a> {
     /// Indexes `text`.
     pub fn new(text: &'a str) -> Self {
-        let mut line_starts = vec![0];
-        line_starts.extend(
-            text.bytes()
-                .enumerate()
-                .filter(|(_, b)| *b == b'\n')
-                .map(|(i, _)| i + 1),
-        );
-        TextIndex { text, line_starts }
+        TextIndex {
+            text,
+            lines: LineIndex::new(text),
+        }
     }
 
     /// Number of lines (a text ending in `\n` has an empty last line).
     pub fn line_count(&self) -> usize {
-        self.line_starts.len()
+        self.lines.line_count()
+    }
+
+    /// Byte offset of the start of 0-based `line`.
+    fn line_start(&self, line: usize) -> Option<usize> {
+        self.lines
+            .line_start(u32::try_from(line).ok()?.checked_add(1)?)
     }
 
     /// The text of 0-based `line` without its line ending; `""` past the end.
     pub fn line(&self, line: usize) -> &'a str {
-        let Some(&start) = self.line_starts.get(line) else {
+        let Some(start) = self.line_start(line) else {
             return "";
         };
         let end = self
-            .line_starts
-            .get(line + 1)
+            .line_start(line + 1)
             .map_or(self.text.len(), |next| next - 1);
         let s = &self.text[start..end];
         s.strip_suffix('\r').unwrap_or(s)
@@ -86,7 +87,7 @@ impl<'a> TextIndex<'a> {
     /// the character; one past the end of the line clamps to the end of its text.
     pub fn offset(&self, pos: LspPosition) -> usize {
         let line = pos.line as usize;
-        let Some(&start) = self.line_starts.get(line) else {
+        let Some(start) = self.line_start(line) else {
             return self.text.len();
         };
         let mut units = 0usize;
@@ -101,13 +102,7 @@ impl<'a> TextIndex<'a> {
 
     /// The engine position (1-based, in characters) of an LSP position.
     pub fn from_lsp(&self, pos: LspPosition) -> Position {
-        let offset = self.offset(pos);
-        let line = match self.line_starts.binary_search(&offset) {
-            Ok(i) => i,
-            Err(i) => i - 1,
-        };
-        let column = self.text[self.line_starts[line]..offset].chars().count() + 1;
-        Position::new(line as u32 + 1, column as u32)
+        self.lines.position(self.text, self.offset(pos))
     }
 }
 

@@ -58,6 +58,7 @@ use std::io;
 
 use serde::Serialize;
 
+use super::json::WireError;
 use super::TOOL_NAME;
 use crate::diagnostics::ErrorRecord;
 use crate::runtimes::rego::TestValue;
@@ -395,34 +396,6 @@ impl<'a> WireFinding<'a> {
             end_line: f.end.line,
             end_column: f.end.column,
             message: &f.message,
-        }
-    }
-}
-
-/// The same shape as the `eval` JSON format's errors.
-#[derive(Serialize)]
-struct WireError<'a> {
-    id: &'static str,
-    kind: &'static str,
-    file: &'a str,
-    line: u32,
-    column: u32,
-    rule: Option<&'a str>,
-    input: Option<&'a str>,
-    message: &'a str,
-}
-
-impl<'a> WireError<'a> {
-    fn new(e: &'a ErrorRecord) -> Self {
-        WireError {
-            id: e.kind.id(),
-            kind: e.kind.name(),
-            file: &e.file,
-            line: e.line,
-            column: e.column,
-            rule: e.rule.as_deref(),
-            input: e.input.as_deref(),
-            message: &e.message,
         }
     }
 }
