@@ -52,30 +52,50 @@ scripts(ins) := [concat(" ", ins.args)] if {
 # Simple commands of a script: the text between `&&`, `||`, `;`, `|`, `&`, newlines and
 # parentheses, as words split at blanks, with surrounding quotes removed and leading
 # `VAR=value` assignments and shell keywords (`then`, `do`, `!`, ...) dropped. Empty
-# commands are left out.
+# commands are left out. A command substitution `$(...)` (not nested) becomes the text
+# `_SUBST_`, so that it stays part of the word and command around it.
 commands(script) := [words |
-	some part in regex.split(`&&|\|\||[;|&\n()]`, script)
-	all := [trim(w, "\"'") | some w in regex.split(`\s+`, trim_space(part)); w != ""]
-	words := [w | some k, w in all; k >= first_word(all)]
+	flat := regex.replace(script, `\$\([^()]*\)`, "_SUBST_")
+	some part in split(strings.replace_n(separators, flat), "\n")
+	all := [trim(w, "\"'") | some w in split(trim_space(part), " "); w != ""]
+	words := array.slice(all, first_word(all), count(all))
 	count(words) > 0
 ]
 
+# `&&` and `||` become two newlines, which give an empty command that is dropped.
+separators := {"&": "\n", "|": "\n", ";": "\n", "(": "\n", ")": "\n", "\t": " ", "\r": " "}
+
 prefix_words := {"then", "do", "else", "elif", "if", "while", "until", "!", "{", "time", "exec", "nohup", "command"}
 
-leading(w) if regex.match(`^[A-Za-z_][A-Za-z0-9_]*=`, w)
-
-leading(w) if w in prefix_words
-
+# The index of the first word that is not a `VAR=value` assignment or a shell keyword.
+# Only the first 16 words are looked at (commands are long, their prefixes short), and a
+# word with `=` counts as an assignment: that is cheap, and exact for what comes first.
 first_word(words) := min(ks) if {
-	ks := [k | some k, word in words; not leading(word)]
+	ks := [k |
+		some k, word in array.slice(words, 0, 16)
+		not contains(word, "=")
+		not prefix_words[word]
+	]
 	count(ks) > 0
 } else := count(words)
 
-# Every simple command of a RUN instruction.
-run_commands(ins) := [words |
+# The simple commands of every RUN instruction, by its index in input.instructions
+# (a rule, so it is computed once per document and shared by the rules).
+run_commands[i] := [words |
 	some script in scripts(ins)
 	some words in commands(script)
-]
+] if {
+	some i, ins in input.instructions
+	ins.cmd == "run"
+}
+
+# The package-manager commands of every RUN instruction, by index (see package_command).
+package_commands[i] := [pc |
+	some words in cmds
+	pc := package_command(words)
+] if {
+	some i, cmds in run_commands
+}
 
 # The program a command runs, without its directory (`/usr/bin/apt-get` → `apt-get`).
 program(words) := name if {
@@ -87,7 +107,7 @@ program(words) := name if {
 # install` is treated as `apt-get install`.
 unwrapped(words) := rest if {
 	program(words) == "sudo"
-	rest := [w | some k, w in words; k > 0; k >= first_operand(words)]
+	rest := array.slice(words, first_operand(words), count(words))
 	count(rest) > 0
 } else := words
 
@@ -120,7 +140,9 @@ option_argument(cmd, k) if cmd[k - 1] in {"-o", "-t", "--option", "--target-rele
 install_actions := {"install", "add", "groupinstall"}
 
 # A package name without its version or architecture (gcc=4:12.2 → gcc, gcc:amd64 → gcc).
-package_name(p) := lower(regex.replace(p, `[=:<>~].*$`, ""))
+package_name(p) := lower(split(strings.replace_n(version_separators, p), "=")[0])
+
+version_separators := {":": "=", "<": "=", ">": "=", "~": "="}
 
 # The flag of an instruction, or undefined.
 flag(ins, name) := f.value if {

@@ -14,6 +14,15 @@ test_commands_split_on_operators_and_drop_assignments if {
 	]
 }
 
+test_command_substitution_stays_in_its_command if {
+	df.commands(`case "$a" in x86|arm) apk add -X "https://e.org/v$(cut -d. -f1 /etc/alpine-release)/main" --no-cache x ;; esac`) == [
+		["case", "$a", "in", "x86"],
+		["arm"],
+		["apk", "add", "-X", "https://e.org/v_SUBST_/main", "--no-cache", "x"],
+		["esac"],
+	]
+}
+
 test_scripts_of_shell_exec_and_heredoc_forms if {
 	df.scripts({"json": false, "args": ["apk add x"], "heredocs": []}) == ["apk add x"]
 	df.scripts({"json": true, "args": ["sh", "-c", "apk add x"], "heredocs": []}) == ["sh -c apk add x"]
