@@ -1014,9 +1014,9 @@ fn a_comment_above_from_suppresses_the_dockerfile_finding() {
     let dir = repo_with_files(&[
         (
             "Dockerfile",
-            "# policy:ignore=DF001 pinned by renovate\nFROM debian:latest\nUSER app\n",
+            "# policy:ignore=DF001 pinned by renovate\nFROM alpine:latest\nUSER app\n",
         ),
-        ("plain/Dockerfile", "FROM debian:latest\nUSER app\n"),
+        ("plain/Dockerfile", "FROM alpine:latest\nUSER app\n"),
     ]);
     let out = policy_in(dir.path(), &["eval", "Dockerfile"]);
     assert_eq!(code(&out), 0, "{}", stdout_of(&out));
@@ -1071,7 +1071,7 @@ fn a_comment_above_from_suppresses_the_dockerfile_finding() {
     );
 }
 
-/// A Deployment that only breaks K8S001 (privileged), on line 13 column 13.
+/// A Deployment that only breaks K8S001 (privileged), on line 13 column 13 (22 lines).
 const AGENT: &str = "\
 apiVersion: apps/v1
 kind: Deployment
@@ -1094,6 +1094,7 @@ spec:
           resources:
             requests: {cpu: 100m, memory: 64Mi}
             limits: {cpu: 100m, memory: 64Mi}
+      automountServiceAccountToken: false
 ";
 
 #[test]
@@ -1157,8 +1158,8 @@ fn a_trailing_comment_or_the_annotation_suppresses_a_kubernetes_finding() {
     assert_eq!(report["findings"][0]["document"], 0);
     assert_eq!(report["suppressed"].as_array().map(Vec::len), Some(1));
     assert_eq!(report["suppressed"][0]["document"], 1);
-    // 21 lines, `---`, then line 15 of the annotated Deployment.
-    assert_eq!(report["suppressed"][0]["start_line"], 37);
+    // 22 lines, `---`, then line 15 of the annotated Deployment.
+    assert_eq!(report["suppressed"][0]["start_line"], 38);
 }
 
 #[test]

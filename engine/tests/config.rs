@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 use support::{code, findings, json_of, policy_in, tmp, write};
 
-/// `FROM debian:latest` gives DF001 (medium, 1:6) and DF002 (high, 1:6).
-const DOCKERFILE: &str = "FROM debian:latest\nRUN echo hi\n";
+/// `FROM alpine:latest` gives DF001 (medium, 1:6) and DF002 (high, 1:6).
+const DOCKERFILE: &str = "FROM alpine:latest\nRUN echo hi\n";
 
 /// A repository in a temp dir: `.git` bounds configuration discovery.
 fn repo_with(config: &str) -> (tempfile::TempDir, PathBuf) {
@@ -426,7 +426,7 @@ fn rule_overrides_also_apply_to_findings_suppressed_in_the_source() {
     write(
         &root,
         "Dockerfile",
-        "# policy:ignore=DF001 tracked in SEC-7\nFROM debian:latest\nRUN echo hi\n",
+        "# policy:ignore=DF001 tracked in SEC-7\nFROM alpine:latest\nRUN echo hi\n",
     );
     let (status, report, err) = eval_json(&root, &["Dockerfile"]);
     assert_eq!(status, 0, "{err}");

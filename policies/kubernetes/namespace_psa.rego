@@ -1,0 +1,44 @@
+# METADATA
+# title: Namespace does not enforce a Pod Security Standard
+# description: |
+#   Pod Security Admission enforces a Pod Security Standard per namespace through the
+#   label `pod-security.kubernetes.io/enforce`. Without it the cluster default applies,
+#   which is `privileged` (nothing enforced) unless the admission configuration says
+#   otherwise; `warn` and `audit` labels only report. An explicit `enforce: privileged`
+#   switches enforcement off for the namespace and is reported separately: it may be
+#   needed for system components, and then deserves a suppression with a reason.
+# related_resources:
+# - https://kubernetes.io/docs/concepts/security/pod-security-admission/
+# - https://kubernetes.io/docs/tasks/configure-pod-container/enforce-standards-namespace-labels/
+# - https://kubernetes.io/docs/concepts/security/pod-security-standards/
+# custom:
+#   id: K8S010
+#   severity: medium
+#   kinds: [kubernetes]
+#   remediation: Label the namespace with pod-security.kubernetes.io/enforce=restricted (or baseline), and pin the version with pod-security.kubernetes.io/enforce-version.
+package builtin.kubernetes.namespace_psa
+
+import rego.v1
+
+enforce := "pod-security.kubernetes.io/enforce"
+
+labels := l if {
+	l := input.metadata.labels
+	is_object(l)
+} else := {}
+
+name := input.metadata.name if is_string(input.metadata.name)
+
+else := "<unnamed>"
+
+deny contains {"msg": msg, "path": ["metadata", "labels", enforce]} if {
+	input.kind == "Namespace"
+	not is_string(labels[enforce])
+	msg := sprintf("Namespace %q has no %s label, so no Pod Security Standard is enforced: label it restricted or baseline", [name, enforce])
+}
+
+deny contains {"msg": msg, "path": ["metadata", "labels", enforce]} if {
+	input.kind == "Namespace"
+	labels[enforce] == "privileged"
+	msg := sprintf("Namespace %q enforces the privileged Pod Security Standard, which allows everything: enforce restricted or baseline", [name])
+}
