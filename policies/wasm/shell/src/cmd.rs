@@ -95,7 +95,10 @@ impl<'a> Invocation<'a> {
             let name = words[i].literal()?;
             let rest = &words[i + 1..];
             let skip = match basename(name) {
-                "sudo" | "doas" => options(rest, &["-u", "-g", "-C", "-D", "-h", "-p", "-r", "-t", "-U"]),
+                "sudo" | "doas" => options(
+                    rest,
+                    &["-u", "-g", "-C", "-D", "-h", "-p", "-r", "-t", "-U"],
+                ),
                 "env" => {
                     let mut k = options(rest, &["-u", "-C", "-S", "--unset", "--chdir"]);
                     while rest
@@ -296,7 +299,14 @@ mod tests {
     use crate::syntax::{parse, Command};
 
     fn simple(src: &str) -> Simple {
-        match parse(src).expect("parses").items.remove(0).first.commands.remove(0) {
+        match parse(src)
+            .expect("parses")
+            .items
+            .remove(0)
+            .first
+            .commands
+            .remove(0)
+        {
             Command::Simple(s) => s,
             other => panic!("not simple: {other:?}"),
         }
@@ -327,7 +337,10 @@ mod tests {
         assert_eq!(inv.arg_texts(), ["install", "-y", "x"]);
         let c = simple("timeout -s KILL 30 curl -fsSL x");
         assert_eq!(Invocation::of(&c).map(|i| i.command()), Some("curl"));
-        assert_eq!(Invocation::of(&c).map(|i| i.short()).as_deref(), Some("curl"));
+        assert_eq!(
+            Invocation::of(&c).map(|i| i.short()).as_deref(),
+            Some("curl")
+        );
         let c = simple("/usr/bin/apt-get update -qq");
         assert_eq!(
             Invocation::of(&c).map(|i| i.short()).as_deref(),
@@ -373,8 +386,9 @@ mod tests {
         let call = ShellCall::of(&Invocation::of(&c).expect("cmd")).expect("stdin");
         assert!(call.script.is_none() && call.state.errexit);
         let c = simple("busybox sh -c 'x'");
-        assert!(ShellCall::of(&Invocation::of(&c).expect("cmd"))
-            .is_some_and(|c| c.script.is_some()));
+        assert!(
+            ShellCall::of(&Invocation::of(&c).expect("cmd")).is_some_and(|c| c.script.is_some())
+        );
         let c = simple("python3 -c 'print(1)'");
         assert!(ShellCall::of(&Invocation::of(&c).expect("cmd")).is_none());
     }

@@ -25,7 +25,7 @@ pub mod syntax;
 use policy_sdk::abi::{GuestFinding, PolicyMetadata, RuleMetadata};
 use policy_sdk::{Error, Input, JsonPath};
 
-use crate::run::Analysis;
+use crate::run::{Analysis, Checker};
 
 /// The policy's name (also the key of its settings under `data.settings`).
 pub const NAME: &str = "builtin-shell";
@@ -55,9 +55,10 @@ pub fn evaluate(input: &Input) -> Result<Vec<GuestFinding>, Error> {
         return Ok(Vec::new());
     };
     let analysis = Analysis::new(&dockerfile);
+    let checker = Checker::new(&analysis);
     let mut findings = Vec::new();
     for rule in rules::RULES {
-        for hit in (rule.check)(&analysis) {
+        for hit in (rule.check)(&checker) {
             let Some(run) = analysis.runs.get(hit.run) else {
                 continue;
             };
@@ -89,7 +90,11 @@ mod tests {
         let ids: Vec<&str> = m.rules.iter().map(|r| r.id.as_str()).collect();
         assert_eq!(ids, ["DF100", "DF101", "DF102", "DF103", "DF104", "DF105"]);
         for r in &m.rules {
-            assert!(!r.description.is_empty() && r.remediation.is_some(), "{}", r.id);
+            assert!(
+                !r.description.is_empty() && r.remediation.is_some(),
+                "{}",
+                r.id
+            );
             assert!(!r.references.is_empty(), "{}", r.id);
         }
     }

@@ -149,7 +149,11 @@ pub fn collect<'a>(script: &'a Script, ctx: Ctx, out: &mut Vec<(&'a Simple, Ctx)
     }
 }
 
-fn collect_words<'a>(words: impl Iterator<Item = &'a Word>, ctx: Ctx, out: &mut Vec<(&'a Simple, Ctx)>) {
+fn collect_words<'a>(
+    words: impl Iterator<Item = &'a Word>,
+    ctx: Ctx,
+    out: &mut Vec<(&'a Simple, Ctx)>,
+) {
     let sub = Ctx {
         in_subst: true,
         ..ctx
@@ -332,7 +336,8 @@ impl<'a> Analysis<'a> {
             let Some(stage) = ins.stage else { continue };
             match ins.cmd.as_str() {
                 "from" => {
-                    workdir = parent_of(stage).and_then(|p| stage_workdir.get(p).cloned().flatten());
+                    workdir =
+                        parent_of(stage).and_then(|p| stage_workdir.get(p).cloned().flatten());
                     current = match parent_of(stage) {
                         Some(p) => stage_shell.get(p).copied().unwrap_or_default(),
                         None => {
@@ -391,22 +396,24 @@ impl<'a> Analysis<'a> {
         }
     }
 
-    /// The `RUN`s that run before `run` in the image it builds: earlier ones of its
-    /// stage and those of the stages it builds on, nearest last.
-    pub fn earlier_runs(&self, run: &Run<'_>) -> Vec<&Run<'a>> {
+    /// The `RUN`s (indices in [`Analysis::runs`]) that run before `run` in the image it
+    /// builds: earlier ones of its stage and those of the stages it builds on, in file order.
+    pub fn earlier_runs(&self, run: &Run<'_>) -> Vec<usize> {
         let chain = self.ancestors.get(run.stage).cloned().unwrap_or_default();
-        self.runs
-            .iter()
-            .filter(|r| (r.stage == run.stage && r.index < run.index) || chain.contains(&r.stage))
+        (0..self.runs.len())
+            .filter(|&i| {
+                let r = &self.runs[i];
+                (r.stage == run.stage && r.index < run.index) || chain.contains(&r.stage)
+            })
             .collect()
     }
 
-    /// The `RUN`s that run after `run` on top of its result: later ones of its stage and
-    /// those of the stages built on it.
-    pub fn later_runs(&self, run: &Run<'_>) -> Vec<&Run<'a>> {
-        self.runs
-            .iter()
-            .filter(|r| {
+    /// The `RUN`s (indices) that run after `run` on top of its result: later ones of its
+    /// stage and those of the stages built on it.
+    pub fn later_runs(&self, run: &Run<'_>) -> Vec<usize> {
+        (0..self.runs.len())
+            .filter(|&i| {
+                let r = &self.runs[i];
                 (r.stage == run.stage && r.index > run.index)
                     || self
                         .ancestors
@@ -414,6 +421,38 @@ impl<'a> Analysis<'a> {
                         .is_some_and(|a| a.contains(&run.stage))
             })
             .collect()
+    }
+}
+
+/// What the rules look at: the analysis plus the commands of every `RUN`, collected once
+/// and shared (several rules, and rules looking at other `RUN`s, need them).
+#[derive(Debug)]
+pub struct Checker<'c, 'a> {
+    /// The analysis.
+    pub analysis: &'c Analysis<'a>,
+    commands: Vec<Vec<CmdRef<'c>>>,
+}
+
+impl<'c, 'a> Checker<'c, 'a> {
+    /// Collects the commands of every `RUN` of `analysis`.
+    pub fn new(analysis: &'c Analysis<'a>) -> Self {
+        let commands = analysis.runs.iter().map(Run::commands).collect();
+        Checker { analysis, commands }
+    }
+
+    /// The `RUN`s, with their indices.
+    pub fn runs(&self) -> impl Iterator<Item = (usize, &'c Run<'a>)> {
+        self.analysis.runs.iter().enumerate()
+    }
+
+    /// `RUN` number `i`.
+    pub fn run(&self, i: usize) -> &'c Run<'a> {
+        &self.analysis.runs[i]
+    }
+
+    /// The simple commands of `RUN` number `i`, in order ([`Run::commands`]).
+    pub fn commands(&self, i: usize) -> &[CmdRef<'c>] {
+        self.commands.get(i).map(Vec::as_slice).unwrap_or(&[])
     }
 }
 
@@ -520,9 +559,7 @@ fn scripts_of(ins: &Instruction, src: &InstructionSource<'_>, shell: Shell) -> V
 /// Parses the text of a `-c` word and maps its offsets back to where the word is.
 fn parse_word(word: &Word) -> Option<Script> {
     let mut script = syntax::parse(&word.text).ok()?;
-    let map = word.map.clone();
-    let end = word.end;
-    script.remap(&|o| map.get(o).copied().unwrap_or(end));
+    script.remap(&|o| word.offset(o));
     Some(script)
 }
 
@@ -705,15 +742,23 @@ mod tests {
 
     #[test]
     fn exec_form_sh_c_maps_into_the_json_text() {
-        let mut ins = run(r#"RUN ["sh", "-c", "cd /x \u0026\u0026 make"]"#, r#"["sh", "-c", "cd /x \u0026\u0026 make"]"#);
+        let mut ins = run(
+            r#"RUN ["sh", "-c", "cd /x \u0026\u0026 make"]"#,
+            r#"["sh", "-c", "cd /x \u0026\u0026 make"]"#,
+        );
         ins["json"] = json!(true);
         ins["args"] = json!(["sh", "-c", "cd /x && make"]);
-        let d = dockerfile(json!({"stages": [{"index": 0}], "instructions": [{"cmd": "from", "stage": 0}, ins]}));
+        let d = dockerfile(
+            json!({"stages": [{"index": 0}], "instructions": [{"cmd": "from", "stage": 0}, ins]}),
+        );
         let a = Analysis::new(&d);
         let r = &a.runs[0];
         assert_eq!(r.scripts.len(), 1);
         let cmds = r.commands();
-        let make = cmds.iter().find(|c| c.inv.command() == "make").expect("make");
+        let make = cmds
+            .iter()
+            .find(|c| c.inv.command() == "make")
+            .expect("make");
         let (start, _) = r.word_range(Origin::Value, make.inv.name).expect("mapped");
         assert_eq!((start.line, start.column), (2, 38));
     }
@@ -726,7 +771,9 @@ mod tests {
         py["heredocs"] = json!([{"delimiter": "EOF", "content": "#!/usr/bin/env python3\nprint(1)\n", "line": 3, "end_line": 5}]);
         let mut sh = run("RUN <<EOF\n#!/bin/sh -e\nx | y\nEOF", "<<EOF");
         sh["heredocs"] = json!([{"delimiter": "EOF", "content": "#!/bin/sh -e\nx | y\n", "line": 3, "end_line": 5}]);
-        let d = dockerfile(json!({"stages": [{"index": 0}], "instructions": [{"cmd": "from", "stage": 0}, ins, py, sh]}));
+        let d = dockerfile(
+            json!({"stages": [{"index": 0}], "instructions": [{"cmd": "from", "stage": 0}, ins, py, sh]}),
+        );
         let a = Analysis::new(&d);
         assert_eq!(a.runs[0].scripts.len(), 1);
         assert_eq!(a.runs[0].scripts[0].origin, Origin::Heredoc(0));
@@ -741,11 +788,18 @@ mod tests {
 
     #[test]
     fn heredoc_as_stdin_of_a_shell_and_as_data() {
-        let mut ins = run("RUN bash -eo pipefail <<EOF\na | b\nEOF", "bash -eo pipefail <<EOF");
-        ins["heredocs"] = json!([{"delimiter": "EOF", "content": "a | b\n", "line": 3, "end_line": 4}]);
+        let mut ins = run(
+            "RUN bash -eo pipefail <<EOF\na | b\nEOF",
+            "bash -eo pipefail <<EOF",
+        );
+        ins["heredocs"] =
+            json!([{"delimiter": "EOF", "content": "a | b\n", "line": 3, "end_line": 4}]);
         let mut data = run("RUN cat <<EOF > /etc/x\na | b\nEOF", "cat <<EOF > /etc/x");
-        data["heredocs"] = json!([{"delimiter": "EOF", "content": "a | b\n", "line": 3, "end_line": 4}]);
-        let d = dockerfile(json!({"stages": [{"index": 0}], "instructions": [{"cmd": "from", "stage": 0}, ins, data]}));
+        data["heredocs"] =
+            json!([{"delimiter": "EOF", "content": "a | b\n", "line": 3, "end_line": 4}]);
+        let d = dockerfile(
+            json!({"stages": [{"index": 0}], "instructions": [{"cmd": "from", "stage": 0}, ins, data]}),
+        );
         let a = Analysis::new(&d);
         assert_eq!(a.runs[0].scripts.len(), 2);
         assert!(a.runs[0].scripts[1].nested && a.runs[0].scripts[1].state.pipefail);
@@ -765,9 +819,14 @@ mod tests {
         let cmds = r.commands();
         let names: Vec<&str> = cmds.iter().map(|c| c.inv.command()).collect();
         assert_eq!(names, ["sh", "cd", "make"]);
-        let (start, end) = r.word_range(Origin::Value, cmds[2].inv.name).expect("mapped");
+        let (start, end) = r
+            .word_range(Origin::Value, cmds[2].inv.name)
+            .expect("mapped");
         assert_eq!((start.column, end.column), (23, 27));
-        assert_eq!(&value[cmds[2].inv.args[0].start..cmds[2].inv.args[0].end], "\"x y\"");
+        assert_eq!(
+            &value[cmds[2].inv.args[0].start..cmds[2].inv.args[0].end],
+            "\"x y\""
+        );
     }
 
     #[test]
@@ -789,9 +848,13 @@ mod tests {
         }));
         let a = Analysis::new(&d);
         let c = &a.runs[2];
-        let earlier: Vec<usize> = a.earlier_runs(c).iter().map(|r| r.index).collect();
+        let earlier: Vec<usize> = a.earlier_runs(c).iter().map(|&r| a.runs[r].index).collect();
         assert_eq!(earlier, [1]);
-        let later: Vec<usize> = a.later_runs(&a.runs[0]).iter().map(|r| r.index).collect();
+        let later: Vec<usize> = a
+            .later_runs(&a.runs[0])
+            .iter()
+            .map(|&r| a.runs[r].index)
+            .collect();
         assert_eq!(later, [5]);
         assert_eq!(a.shipped, vec![true, false, true]);
     }

@@ -45,7 +45,8 @@ pub struct Word {
     pub end: usize,
     /// The word with quotes removed and escapes resolved; expansions are kept as written.
     pub text: String,
-    /// `map[i]` is the script offset of byte `i` of `text`.
+    /// `map[i]` is the script offset of byte `i` of `text`; empty while `text` is a plain
+    /// copy of the script from `start` (most words), see [`Word::offset`].
     pub map: Vec<usize>,
     /// Some part of the word was quoted or escaped.
     pub quoted: bool,
@@ -66,15 +67,43 @@ impl Word {
         !self.quoted && !self.expands && self.text == kw
     }
 
+    /// The script offset of byte `i` of `text` (the end of the word past the text).
+    pub fn offset(&self, i: usize) -> usize {
+        if self.map.is_empty() {
+            if i < self.text.len() {
+                self.start + i
+            } else {
+                self.end
+            }
+        } else {
+            self.map.get(i).copied().unwrap_or(self.end)
+        }
+    }
+
+    /// Fills `map` for the text so far, once the text stops being a plain copy.
+    fn materialize(&mut self) {
+        if self.map.is_empty() {
+            self.map = (self.start..self.start + self.text.len()).collect();
+        }
+    }
+
     fn push(&mut self, c: char, at: usize) {
-        let mut buf = [0u8; 4];
-        for _ in 0..c.encode_utf8(&mut buf).len() {
-            self.map.push(at);
+        let len = c.len_utf8();
+        let plain = self.map.is_empty() && at == self.start + self.text.len();
+        if !plain {
+            self.materialize();
+            for _ in 0..len {
+                self.map.push(at);
+            }
         }
         self.text.push(c);
     }
 
     fn push_raw(&mut self, s: &str, at: usize) {
+        if self.map.is_empty() && at == self.start + self.text.len() {
+            self.text.push_str(s);
+            return;
+        }
         for (i, c) in s.char_indices() {
             self.push(c, at + i);
         }
@@ -351,9 +380,11 @@ impl<'a> Parser<'a> {
             self.skip_heredoc_bodies();
             return Ok(Tok::Newline(start));
         }
-        if let Some(op) = OPS.iter().find(|op| self.s[start..].starts_with(**op)) {
-            self.pos += op.len();
-            return Ok(Tok::Op(op, start));
+        if matches!(c, b'&' | b'|' | b';' | b'<' | b'>' | b'(' | b')') {
+            if let Some(op) = OPS.iter().find(|op| self.s[start..].starts_with(**op)) {
+                self.pos += op.len();
+                return Ok(Tok::Op(op, start));
+            }
         }
         let word = self.word()?;
         // An IO number: digits directly followed by a redirection operator.
@@ -452,9 +483,16 @@ impl<'a> Parser<'a> {
                 b'$' => self.dollar(&mut w, false)?,
                 b'`' => self.backtick(&mut w)?,
                 _ => {
-                    let ch = self.s[self.pos..].chars().next().expect("not at the end");
-                    w.push(ch, self.pos);
-                    self.pos += ch.len_utf8();
+                    // A run of plain characters (the special ones are all ASCII, so the
+                    // run ends on a character boundary).
+                    let end = self.b[self.pos..]
+                        .iter()
+                        .position(|&c| {
+                            is_meta(c) || matches!(c, b'\'' | b'"' | b'\\' | b'$' | b'`')
+                        })
+                        .map_or(self.b.len(), |i| self.pos + i);
+                    w.push_raw(&self.s[self.pos..end], self.pos);
+                    self.pos = end;
                 }
             }
         }
@@ -489,9 +527,12 @@ impl<'a> Parser<'a> {
                 Some(b'$') => self.dollar(w, true)?,
                 Some(b'`') => self.backtick(w)?,
                 Some(_) => {
-                    let ch = self.s[self.pos..].chars().next().expect("not at the end");
-                    w.push(ch, self.pos);
-                    self.pos += ch.len_utf8();
+                    let end = self.b[self.pos..]
+                        .iter()
+                        .position(|&c| matches!(c, b'"' | b'\\' | b'$' | b'`'))
+                        .map_or(self.b.len(), |i| self.pos + i);
+                    w.push_raw(&self.s[self.pos..end], self.pos);
+                    self.pos = end;
                 }
             }
         }
@@ -772,8 +813,25 @@ impl<'a> Parser<'a> {
     }
 
     fn command_inner(&mut self) -> Result<Command> {
-        match self.peek()?.clone() {
-            Tok::Op("(", at) => {
+        // What starts the command, without cloning the token.
+        enum Head {
+            Paren(usize),
+            Reserved(&'static str, usize),
+            Other,
+        }
+        const RESERVED: &[&str] = &["{", "if", "while", "until", "for", "case", "function"];
+        let head = match self.peek()? {
+            Tok::Op("(", at) => Head::Paren(*at),
+            Tok::Word(w) if !w.quoted && !w.expands => {
+                match RESERVED.iter().find(|k| **k == w.text) {
+                    Some(k) => Head::Reserved(k, w.start),
+                    None => Head::Other,
+                }
+            }
+            _ => Head::Other,
+        };
+        match head {
+            Head::Paren(at) => {
                 if self.at(at + 1) == Some(b'(') {
                     // bash's `(( … ))`.
                     self.peeked = None;
@@ -791,7 +849,7 @@ impl<'a> Parser<'a> {
                     tok => Err(self.error_at(&tok, "unterminated subshell")),
                 }
             }
-            Tok::Word(w) if !w.quoted && !w.expands => match w.text.as_str() {
+            Head::Reserved(kw, start) => match kw {
                 "{" => {
                     self.next()?;
                     let body = self.script(&["}"])?;
@@ -799,7 +857,7 @@ impl<'a> Parser<'a> {
                     Ok(Command::Group {
                         body,
                         subshell: false,
-                        start: w.start,
+                        start,
                     })
                 }
                 "if" => {
@@ -916,7 +974,7 @@ impl<'a> Parser<'a> {
                 }
                 _ => self.simple(),
             },
-            _ => self.simple(),
+            Head::Other => self.simple(),
         }
     }
 
@@ -1047,6 +1105,8 @@ pub trait Remap {
 
 impl Remap for Word {
     fn remap(&mut self, f: &dyn Fn(usize) -> usize) {
+        // `f` need not keep offsets contiguous: spell every one out first.
+        self.materialize();
         // The end is exclusive: map the last byte and step past it.
         self.end = if self.end > self.start {
             f(self.end - 1) + 1
@@ -1066,8 +1126,7 @@ impl Remap for Word {
 impl Remap for Script {
     fn remap(&mut self, f: &dyn Fn(usize) -> usize) {
         for item in &mut self.items {
-            for p in std::iter::once(&mut item.first).chain(item.rest.iter_mut().map(|(_, p)| p))
-            {
+            for p in std::iter::once(&mut item.first).chain(item.rest.iter_mut().map(|(_, p)| p)) {
                 for c in &mut p.commands {
                     c.remap(f);
                 }
@@ -1183,7 +1242,10 @@ mod tests {
             }
         }
         let mut out = Vec::new();
-        walk(&parse(src).unwrap_or_else(|e| panic!("{src:?}: {e}")), &mut out);
+        walk(
+            &parse(src).unwrap_or_else(|e| panic!("{src:?}: {e}")),
+            &mut out,
+        );
         out
     }
 
@@ -1229,7 +1291,16 @@ mod tests {
         let texts: Vec<&str> = c.words.iter().map(|w| w.text.as_str()).collect();
         assert_eq!(
             texts,
-            ["echo", "$HOME", "${X:-a b}", "$((1 + 2))", "$@", "$1", "`date`", "$(id -u)"]
+            [
+                "echo",
+                "$HOME",
+                "${X:-a b}",
+                "$((1 + 2))",
+                "$@",
+                "$1",
+                "`date`",
+                "$(id -u)"
+            ]
         );
         assert!(c.words[1..].iter().all(|w| w.expands));
         assert_eq!(c.words[6].substs.len(), 1);
@@ -1269,10 +1340,7 @@ mod tests {
         );
         assert_eq!(names("echo `uname -m`"), ["echo", "uname"]);
         // `)` inside quotes and a `case` inside `$( )`.
-        assert_eq!(
-            names("v=$(echo ')'; case x in a) b;; esac)"),
-            ["echo", "b"]
-        );
+        assert_eq!(names("v=$(echo ')'; case x in a) b;; esac)"), ["echo", "b"]);
     }
 
     #[test]
@@ -1307,17 +1375,26 @@ mod tests {
             names("if a; then b; elif c; then d; else e; fi; while f; do g; done; until h; do i; done"),
             ["a", "b", "c", "d", "e", "f", "g", "h", "i"]
         );
-        assert_eq!(names("for x in 1 2; do a $x; done; for y; do b; done"), ["a", "b"]);
+        assert_eq!(
+            names("for x in 1 2; do a $x; done; for y; do b; done"),
+            ["a", "b"]
+        );
         assert_eq!(names("for ((i=0; i<3; i++)); do a; done"), ["a"]);
         assert_eq!(
             names("case $1 in\n  a|b) x;;\n  (c) y ;;\n  *) z\nesac"),
             ["x", "y", "z"]
         );
         assert_eq!(names("{ a; b; } > log; (c; d)"), ["a", "b", "c", "d"]);
-        assert_eq!(names("f() { a; }; function g { b; }; f"), ["f()", "a", "g()", "b", "f"]);
+        assert_eq!(
+            names("f() { a; }; function g { b; }; f"),
+            ["f()", "a", "g()", "b", "f"]
+        );
         assert_eq!(names("(( i++ )) && a"), ["((", "a"]);
         // Reserved words only count in command position.
-        assert_eq!(words("echo if then fi done"), ["echo", "if", "then", "fi", "done"]);
+        assert_eq!(
+            words("echo if then fi done"),
+            ["echo", "if", "then", "fi", "done"]
+        );
         assert_eq!(names("! a | b"), ["a", "b"]);
     }
 

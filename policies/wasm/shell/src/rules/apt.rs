@@ -2,7 +2,7 @@
 //! package lists, which use them, and whether the lists are removed again.
 
 use crate::cmd::Invocation;
-use crate::run::{CmdRef, Run};
+use crate::run::{Checker, CmdRef};
 use crate::syntax::Word;
 
 /// An apt command that matters here.
@@ -77,13 +77,17 @@ impl Act<'_> {
     }
 }
 
-/// The apt commands of a `RUN` (outside command substitutions), in order.
-pub fn actions<'r>(run: &'r Run<'_>) -> Vec<Act<'r>> {
-    run.commands()
-        .into_iter()
+/// The apt commands of `RUN` number `run` (outside command substitutions), in order.
+pub fn actions<'c>(ck: &Checker<'c, '_>, run: usize) -> Vec<Act<'c>> {
+    ck.commands(run)
+        .iter()
         .filter(|c| !c.ctx.in_subst)
         .filter_map(|cmd| {
-            action(&cmd.inv).map(|(action, sub)| Act { action, cmd, sub })
+            action(&cmd.inv).map(|(action, sub)| Act {
+                action,
+                cmd: *cmd,
+                sub,
+            })
         })
         .collect()
 }
@@ -96,11 +100,14 @@ pub fn first<'a, 'r>(acts: &'a [Act<'r>], action: Action) -> Option<&'a Act<'r>>
 /// Whether a `RUN` removes the package lists (`rm -rf /var/lib/apt/lists/*`,
 /// `find /var/lib/apt/lists -delete`, `apt-get distclean`), or keeps them out of the
 /// layer with a cache or tmpfs mount.
-pub fn removes_lists(run: &Run<'_>) -> bool {
-    if run.has_mount(&["cache", "tmpfs"], &["/var/lib/apt"]) {
+pub fn removes_lists(ck: &Checker<'_, '_>, run: usize) -> bool {
+    if ck
+        .run(run)
+        .has_mount(&["cache", "tmpfs"], &["/var/lib/apt"])
+    {
         return true;
     }
-    run.commands().iter().any(|c| {
+    ck.commands(run).iter().any(|c| {
         let targets_lists = |w: &&Word| {
             let t = w.text.trim_end_matches('/');
             t.starts_with("/var/lib/apt/lists") || t == "/var/lib/apt" || t == "/var/lib/apt/*"
@@ -116,8 +123,8 @@ pub fn removes_lists(run: &Run<'_>) -> bool {
 /// Whether a `RUN` may refresh the lists some other way: `add-apt-repository` runs
 /// `apt-get update` itself unless given `-n`/`--no-update`, and `xx-apt-get` updates
 /// when it sets up a foreign architecture.
-pub fn refreshes(run: &Run<'_>) -> bool {
-    run.commands().iter().any(|c| match c.inv.command() {
+pub fn refreshes(ck: &Checker<'_, '_>, run: usize) -> bool {
+    ck.commands(run).iter().any(|c| match c.inv.command() {
         "add-apt-repository" => !c.inv.has_option("--no-update", Some('n')),
         "xx-apt-get" | "xx-apt" => true,
         _ => false,

@@ -31,7 +31,7 @@ use policy_sdk::Severity;
 
 use super::apt::{actions, first, removes_lists, Action};
 use super::{Hit, Rule};
-use crate::run::Analysis;
+use crate::run::Checker;
 
 /// The rule.
 pub const RULE: Rule = Rule {
@@ -52,18 +52,18 @@ pub const RULE: Rule = Rule {
     check,
 };
 
-fn check(a: &Analysis<'_>) -> Vec<Hit> {
+fn check(ck: &Checker<'_, '_>) -> Vec<Hit> {
     let mut hits = Vec::new();
-    for (ri, run) in a.runs.iter().enumerate() {
-        if !a.shipped.get(run.stage).copied().unwrap_or(true) {
+    for (ri, run) in ck.runs() {
+        if !ck.analysis.shipped.get(run.stage).copied().unwrap_or(true) {
             continue;
         }
-        let acts = actions(run);
+        let acts = actions(ck, ri);
         let (Some(up), Some(using)) = (first(&acts, Action::Update), first(&acts, Action::Use))
         else {
             continue;
         };
-        if removes_lists(run) {
+        if removes_lists(ck, ri) {
             continue;
         }
         let msg = format!(
@@ -88,18 +88,30 @@ fn check(a: &Analysis<'_>) -> Vec<Hit> {
 mod tests {
     use super::*;
     use crate::rules::test_support::dockerfile;
+    use crate::run::Analysis;
 
     fn hits(lines: &[&str]) -> Vec<Hit> {
         let d = dockerfile(lines);
-        check(&Analysis::new(&d))
+        check(&Checker::new(&Analysis::new(&d)))
     }
 
     #[test]
     fn lists_kept() {
-        let h = hits(&["FROM debian", "RUN apt-get update && apt-get install -y curl"]);
+        let h = hits(&[
+            "FROM debian",
+            "RUN apt-get update && apt-get install -y curl",
+        ]);
         assert_eq!(h.len(), 1);
-        assert!(h[0].msg.starts_with("`apt-get update` downloads"), "{}", h[0].msg);
-        assert!(h[0].msg.contains("after the `apt-get install`"), "{}", h[0].msg);
+        assert!(
+            h[0].msg.starts_with("`apt-get update` downloads"),
+            "{}",
+            h[0].msg
+        );
+        assert!(
+            h[0].msg.contains("after the `apt-get install`"),
+            "{}",
+            h[0].msg
+        );
         assert_eq!((h[0].start, h[0].end), (0, 14));
     }
 

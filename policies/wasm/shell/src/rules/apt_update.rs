@@ -36,7 +36,7 @@ use policy_sdk::Severity;
 
 use super::apt::{actions, first, refreshes, removes_lists, Action};
 use super::{Hit, Rule};
-use crate::run::Analysis;
+use crate::run::Checker;
 
 /// The rule.
 pub const RULE: Rule = Rule {
@@ -55,17 +55,18 @@ pub const RULE: Rule = Rule {
     check,
 };
 
-fn check(a: &Analysis<'_>) -> Vec<Hit> {
+fn check(ck: &Checker<'_, '_>) -> Vec<Hit> {
+    let a = ck.analysis;
     let mut hits = Vec::new();
-    for (ri, run) in a.runs.iter().enumerate() {
-        let acts = actions(run);
+    for (ri, run) in ck.runs() {
+        let acts = actions(ck, ri);
         match (first(&acts, Action::Update), first(&acts, Action::Use)) {
             (Some(up), None) => {
                 let later = a.later_runs(run).into_iter().find_map(|r| {
-                    let acts = actions(r);
+                    let acts = actions(ck, r);
                     let using = first(&acts, Action::Use)?;
-                    let own_update = first(&acts, Action::Update).is_some() || refreshes(r);
-                    (!own_update).then(|| (r.ins.line, using.shown()))
+                    let own_update = first(&acts, Action::Update).is_some() || refreshes(ck, r);
+                    (!own_update).then(|| (ck.run(r).ins.line, using.shown()))
                 });
                 let shown = up.shown();
                 let msg = match later {
@@ -89,13 +90,13 @@ fn check(a: &Analysis<'_>) -> Vec<Hit> {
                     msg,
                 ));
             }
-            (None, Some(using)) if !refreshes(run) => {
+            (None, Some(using)) if !refreshes(ck, ri) => {
                 // The lists come from an earlier layer: stale once that layer is cached.
-                let source = a.earlier_runs(run).into_iter().rev().find(|r| {
-                    let acts = actions(r);
+                let source = a.earlier_runs(run).into_iter().rev().find(|&r| {
+                    let acts = actions(ck, r);
                     first(&acts, Action::Update).is_some()
                         && first(&acts, Action::Use).is_some()
-                        && !removes_lists(r)
+                        && !removes_lists(ck, r)
                 });
                 if let Some(src) = source {
                     let msg = format!(
@@ -104,7 +105,7 @@ fn check(a: &Analysis<'_>) -> Vec<Hit> {
                          only this RUN changes it installs from stale lists. Start it with \
                          `apt-get update &&`.",
                         using.shown(),
-                        src.ins.line
+                        ck.run(src).ins.line
                     );
                     hits.push(Hit::words(
                         RULE.id,
@@ -126,10 +127,11 @@ fn check(a: &Analysis<'_>) -> Vec<Hit> {
 mod tests {
     use super::*;
     use crate::rules::test_support::dockerfile;
+    use crate::run::Analysis;
 
     fn hits(lines: &[&str]) -> Vec<Hit> {
         let d = dockerfile(lines);
-        check(&Analysis::new(&d))
+        check(&Checker::new(&Analysis::new(&d)))
     }
 
     #[test]
@@ -140,7 +142,11 @@ mod tests {
             "RUN apt-get install -y curl",
         ]);
         assert_eq!(h.len(), 1, "{h:?}");
-        assert!(h[0].msg.contains("`apt-get install` on line 3"), "{}", h[0].msg);
+        assert!(
+            h[0].msg.contains("`apt-get install` on line 3"),
+            "{}",
+            h[0].msg
+        );
         let h = hits(&["FROM debian", "RUN apt update -qq"]);
         assert!(h[0].msg.contains("without an install"), "{}", h[0].msg);
     }
@@ -161,7 +167,10 @@ mod tests {
     #[test]
     fn fine() {
         for lines in [
-            &["FROM debian", "RUN apt-get update && apt-get install -y curl"][..],
+            &[
+                "FROM debian",
+                "RUN apt-get update && apt-get install -y curl",
+            ][..],
             &["FROM debian", "RUN apt-get install -y ./x.deb"][..],
             &[
                 "FROM debian",

@@ -34,7 +34,7 @@ use policy_sdk::Severity;
 
 use super::{code, Hit, Rule};
 use crate::cmd::Invocation;
-use crate::run::{Analysis, Origin, Run};
+use crate::run::{Checker, Origin, Run};
 use crate::syntax::{Command, Connector, Script, Word};
 
 /// The rule.
@@ -64,9 +64,9 @@ enum Scope {
     ShellScript,
 }
 
-fn check(a: &Analysis<'_>) -> Vec<Hit> {
+fn check(ck: &Checker<'_, '_>) -> Vec<Hit> {
     let mut hits = Vec::new();
-    for (ri, run) in a.runs.iter().enumerate() {
+    for (ri, run) in ck.runs() {
         for script in &run.scripts {
             let scope = if script.nested {
                 Scope::ShellScript
@@ -207,7 +207,9 @@ fn is_return(target: Option<&Word>, workdir: Option<&str>) -> bool {
 fn hit(ri: usize, run: &Run<'_>, origin: Origin, words: &[Word], scope: Scope) -> Option<Hit> {
     let cd = words.first()?;
     // `cd -P dir`, `cd -L dir`: the target is the first operand.
-    let target = words[1..].iter().find(|w| !w.text.starts_with('-') || w.text == "-");
+    let target = words[1..]
+        .iter()
+        .find(|w| !w.text.starts_with('-') || w.text == "-");
     if is_return(target, run.workdir.as_deref()) {
         return None;
     }
@@ -243,10 +245,11 @@ fn hit(ri: usize, run: &Run<'_>, origin: Origin, words: &[Word], scope: Scope) -
 mod tests {
     use super::*;
     use crate::rules::test_support::dockerfile;
+    use crate::run::Analysis;
 
     fn hits(lines: &[&str]) -> Vec<Hit> {
         let d = dockerfile(lines);
-        check(&Analysis::new(&d))
+        check(&Checker::new(&Analysis::new(&d)))
     }
 
     #[test]
@@ -261,7 +264,11 @@ mod tests {
         ] {
             let h = hits(&["FROM debian", bad]);
             assert_eq!(h.len(), 1, "{bad}");
-            assert!(h[0].msg.contains("last command of this RUN"), "{}", h[0].msg);
+            assert!(
+                h[0].msg.contains("last command of this RUN"),
+                "{}",
+                h[0].msg
+            );
             assert!(h[0].msg.contains("`cd /app`"), "{}", h[0].msg);
         }
     }
@@ -288,8 +295,19 @@ mod tests {
         ] {
             assert!(hits(&["FROM debian", ok]).is_empty(), "{ok}");
         }
-        assert!(hits(&["FROM debian", "WORKDIR /app/", "RUN cd /tmp && x && cd /app"]).is_empty());
-        assert!(hits(&["FROM debian", "WORKDIR /srv", "WORKDIR app", "RUN cd /x && y && cd /srv/app"]).is_empty());
+        assert!(hits(&[
+            "FROM debian",
+            "WORKDIR /app/",
+            "RUN cd /tmp && x && cd /app"
+        ])
+        .is_empty());
+        assert!(hits(&[
+            "FROM debian",
+            "WORKDIR /srv",
+            "WORKDIR app",
+            "RUN cd /x && y && cd /srv/app"
+        ])
+        .is_empty());
     }
 
     #[test]

@@ -42,7 +42,7 @@ use policy_sdk::Severity;
 
 use super::{code, Hit, Rule};
 use crate::cmd::{apply_set, Invocation, ShellState};
-use crate::run::{Analysis, Origin};
+use crate::run::{Checker, Origin};
 use crate::syntax::{AndOr, Command, Connector, Script};
 
 /// The rule.
@@ -67,15 +67,15 @@ pub const RULE: Rule = Rule {
 
 /// Commands whose failure does not matter, or that cannot really fail.
 const HARMLESS: &[&str] = &[
-    "echo", "printf", "true", "false", ":", "set", "export", "unset", "shopt", "alias",
-    "umask", "readonly", "declare", "typeset", "local", "trap", "hash", "exit", "return",
-    "sleep", "wait", "[", "[[", "test", "ulimit", "source", ".", "eval", "exec", "kill",
-    "pkill", "killall", "cat", "ls", "which", "type", "command",
+    "echo", "printf", "true", "false", ":", "set", "export", "unset", "shopt", "alias", "umask",
+    "readonly", "declare", "typeset", "local", "trap", "hash", "exit", "return", "sleep", "wait",
+    "[", "[[", "test", "ulimit", "source", ".", "eval", "exec", "kill", "pkill", "killall", "cat",
+    "ls", "which", "type", "command",
 ];
 
-fn check(a: &Analysis<'_>) -> Vec<Hit> {
+fn check(ck: &Checker<'_, '_>) -> Vec<Hit> {
     let mut hits = Vec::new();
-    for (ri, run) in a.runs.iter().enumerate() {
+    for (ri, run) in ck.runs() {
         let mut found = None;
         for script in &run.scripts {
             let mut state = script.state;
@@ -228,19 +228,30 @@ fn harmless(inv: &Invocation<'_>) -> bool {
 mod tests {
     use super::*;
     use crate::rules::test_support::dockerfile;
+    use crate::run::Analysis;
 
     fn hits(lines: &[&str]) -> Vec<Hit> {
         let d = dockerfile(lines);
-        check(&Analysis::new(&d))
+        check(&Checker::new(&Analysis::new(&d)))
     }
 
     #[test]
     fn semicolon_hides_a_failure() {
-        let h = hits(&["FROM debian", "RUN wget -q https://e.x/a.tgz; tar -xzf a.tgz; rm -f a.tgz"]);
+        let h = hits(&[
+            "FROM debian",
+            "RUN wget -q https://e.x/a.tgz; tar -xzf a.tgz; rm -f a.tgz",
+        ]);
         assert_eq!(h.len(), 1);
-        assert!(h[0].msg.starts_with("`wget` is followed by `;`"), "{}", h[0].msg);
+        assert!(
+            h[0].msg.starts_with("`wget` is followed by `;`"),
+            "{}",
+            h[0].msg
+        );
         assert_eq!(h[0].start, 0);
-        let h = hits(&["FROM debian", "RUN mkdir -p /a; cd /a && make; make install"]);
+        let h = hits(&[
+            "FROM debian",
+            "RUN mkdir -p /a; cd /a && make; make install",
+        ]);
         assert_eq!(h.len(), 1);
         assert!(h[0].msg.starts_with("`cd`"), "{}", h[0].msg);
     }
@@ -260,7 +271,12 @@ mod tests {
         ] {
             assert!(hits(&["FROM debian", ok]).is_empty(), "{ok}");
         }
-        assert!(hits(&["FROM debian", r#"SHELL ["/bin/bash", "-e", "-c"]"#, "RUN a; b"]).is_empty());
+        assert!(hits(&[
+            "FROM debian",
+            r#"SHELL ["/bin/bash", "-e", "-c"]"#,
+            "RUN a; b"
+        ])
+        .is_empty());
     }
 
     #[test]

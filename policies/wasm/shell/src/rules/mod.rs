@@ -1,12 +1,12 @@
 //! The rules, one module each, and the table that registers them.
 //!
-//! A rule is a `check` function over the whole [`Analysis`] returning [`Hit`]s, plus its
+//! A rule is a `check` function over the whole file ([`Checker`]) returning [`Hit`]s, plus its
 //! [`Rule`] metadata (what `policy rules --explain` shows). Each module's doc comment is
 //! written for users: what it does, why it matters, an example and what to write instead.
 
 use policy_sdk::Severity;
 
-use crate::run::{Analysis, Origin};
+use crate::run::{Checker, Origin};
 use crate::syntax::Word;
 
 mod apt;
@@ -22,7 +22,7 @@ mod unverified_exec;
 pub struct Hit {
     /// The rule ID.
     pub rule: &'static str,
-    /// Index of the `RUN` in [`Analysis::runs`].
+    /// Index of the `RUN` in [`Analysis::runs`](crate::run::Analysis::runs).
     pub run: usize,
     /// Where `start..end` point.
     pub origin: Origin,
@@ -71,7 +71,7 @@ pub struct Rule {
     /// Reference URLs.
     pub references: &'static [&'static str],
     /// The check.
-    pub check: fn(&Analysis<'_>) -> Vec<Hit>,
+    pub check: fn(&Checker<'_, '_>) -> Vec<Hit>,
 }
 
 /// Every rule of this policy, by ID.

@@ -43,7 +43,7 @@ use policy_sdk::Severity;
 
 use super::{code, Hit, Rule};
 use crate::cmd::{apply_set, Invocation, ShellState};
-use crate::run::{Analysis, Origin, RunScript};
+use crate::run::{Checker, Origin, RunScript};
 use crate::syntax::{AndOr, Command, Connector, Pipeline, Script};
 
 /// The rule.
@@ -75,9 +75,37 @@ pub const RULE: Rule = Rule {
 /// notices. What remains are producers whose failure silently changes the result:
 /// downloads, builds, archivers, `git`, `make … | tee log`.
 const HARMLESS_SOURCES: &[&str] = &[
-    "echo", "printf", "yes", "true", ":", "find", "grep", "egrep", "fgrep", "sort", "uniq",
-    "awk", "gawk", "mawk", "sed", "cut", "tr", "head", "tail", "wc", "ls", "tee", "xargs",
-    "locale", "apt-mark", "dpkg", "dpkg-query", "env", "printenv", "basename", "dirname",
+    "echo",
+    "printf",
+    "yes",
+    "true",
+    ":",
+    "find",
+    "grep",
+    "egrep",
+    "fgrep",
+    "sort",
+    "uniq",
+    "awk",
+    "gawk",
+    "mawk",
+    "sed",
+    "cut",
+    "tr",
+    "head",
+    "tail",
+    "wc",
+    "ls",
+    "tee",
+    "xargs",
+    "locale",
+    "apt-mark",
+    "dpkg",
+    "dpkg-query",
+    "env",
+    "printenv",
+    "basename",
+    "dirname",
 ];
 
 /// Shells a script can be piped into.
@@ -97,9 +125,9 @@ fn fails_on_empty_input(inv: &Invocation<'_>) -> bool {
     }
 }
 
-fn check(a: &Analysis<'_>) -> Vec<Hit> {
+fn check(ck: &Checker<'_, '_>) -> Vec<Hit> {
     let mut hits = Vec::new();
-    for (ri, run) in a.runs.iter().enumerate() {
+    for (ri, run) in ck.runs() {
         // One finding per RUN: setting pipefail once fixes all its pipelines.
         let mut found = Vec::new();
         for script in &run.scripts {
@@ -232,7 +260,7 @@ impl Walker<'_> {
             }
         }
         let last_name = names[last]
-            .map(|i| code(&i.short(), 30))
+            .map(|i| code(i.command(), 30))
             .unwrap_or_else(|| "the last command".to_owned());
         let how = if self.script.nested {
             "start this shell's script with `set -o pipefail;`"
@@ -248,8 +276,9 @@ impl Walker<'_> {
         );
         let origin: Origin = self.script.origin;
         let last_word = inv.args.last().unwrap_or(inv.name);
-        self.hits
-            .push(Hit::words(RULE.id, self.run, origin, inv.name, last_word, msg));
+        self.hits.push(Hit::words(
+            RULE.id, self.run, origin, inv.name, last_word, msg,
+        ));
     }
 }
 
@@ -257,17 +286,25 @@ impl Walker<'_> {
 mod tests {
     use super::*;
     use crate::rules::test_support::dockerfile;
+    use crate::run::Analysis;
 
     fn hits(lines: &[&str]) -> Vec<Hit> {
         let d = dockerfile(lines);
-        check(&Analysis::new(&d))
+        check(&Checker::new(&Analysis::new(&d)))
     }
 
     #[test]
     fn reports_a_plain_pipe_at_the_masked_command() {
-        let h = hits(&["FROM debian", "RUN apt-get update && curl -fsSL x | tar -xz"]);
+        let h = hits(&[
+            "FROM debian",
+            "RUN apt-get update && curl -fsSL x | tar -xz",
+        ]);
         assert_eq!(h.len(), 1);
-        assert!(h[0].msg.contains("`curl` is piped into `tar`"), "{}", h[0].msg);
+        assert!(
+            h[0].msg.contains("`curl` is piped into `tar`"),
+            "{}",
+            h[0].msg
+        );
         assert_eq!(h[0].start, "apt-get update && ".len());
     }
 
@@ -318,7 +355,11 @@ mod tests {
             "RUN su app -c 'true' && bash -c 'curl x | tar -xz'",
         ]);
         assert_eq!(h.len(), 1);
-        assert!(h[0].msg.contains("start this shell's script"), "{}", h[0].msg);
+        assert!(
+            h[0].msg.contains("start this shell's script"),
+            "{}",
+            h[0].msg
+        );
         assert!(hits(&["FROM debian", "RUN bash -o pipefail -c 'curl x | tar -xz'"]).is_empty());
         let h = hits(&["FROM debian", r#"RUN ["bash", "-c", "make | tee log"]"#]);
         assert_eq!(h.len(), 1);
@@ -326,9 +367,16 @@ mod tests {
 
     #[test]
     fn one_finding_per_run_counting_the_others() {
-        let h = hits(&["FROM debian", "RUN curl a | tar -xz && git archive HEAD | gzip > a.tgz"]);
+        let h = hits(&[
+            "FROM debian",
+            "RUN curl a | tar -xz && git archive HEAD | gzip > a.tgz",
+        ]);
         assert_eq!(h.len(), 1);
-        assert!(h[0].msg.ends_with("(1 more pipeline in this RUN.)"), "{}", h[0].msg);
+        assert!(
+            h[0].msg.ends_with("(1 more pipeline in this RUN.)"),
+            "{}",
+            h[0].msg
+        );
     }
 
     #[test]

@@ -33,7 +33,7 @@ use policy_sdk::Severity;
 
 use super::{code, Hit, Rule};
 use crate::cmd::{basename, Invocation};
-use crate::run::{Analysis, CmdRef, Origin, Run};
+use crate::run::{Checker, CmdRef, Origin, Run};
 use crate::syntax::Word;
 
 /// The rule.
@@ -97,31 +97,71 @@ const PATH_DIRS: &[&str] = &[
 const CURL_SHORT_VALUE: &str = "ABbCcDdEeFHKmoQrTtUuwXxYyz";
 /// Long options of curl that take a separate value (the common ones).
 const CURL_LONG_VALUE: &[&str] = &[
-    "--header", "--data", "--data-raw", "--data-binary", "--data-urlencode", "--user",
-    "--user-agent", "--referer", "--proxy", "--request", "--retry", "--retry-delay",
-    "--retry-max-time", "--max-time", "--connect-timeout", "--write-out", "--upload-file",
-    "--cookie", "--cookie-jar", "--cacert", "--cert", "--form", "--range", "--continue-at",
-    "--config", "--proto", "--proto-redir", "--tlsv1.2", "--limit-rate", "--max-filesize",
-    "--resolve", "--dump-header", "--netrc-file", "--oauth2-bearer", "--variable",
+    "--header",
+    "--data",
+    "--data-raw",
+    "--data-binary",
+    "--data-urlencode",
+    "--user",
+    "--user-agent",
+    "--referer",
+    "--proxy",
+    "--request",
+    "--retry",
+    "--retry-delay",
+    "--retry-max-time",
+    "--max-time",
+    "--connect-timeout",
+    "--write-out",
+    "--upload-file",
+    "--cookie",
+    "--cookie-jar",
+    "--cacert",
+    "--cert",
+    "--form",
+    "--range",
+    "--continue-at",
+    "--config",
+    "--proto",
+    "--proto-redir",
+    "--tlsv1.2",
+    "--limit-rate",
+    "--max-filesize",
+    "--resolve",
+    "--dump-header",
+    "--netrc-file",
+    "--oauth2-bearer",
+    "--variable",
 ];
 /// Short options of wget that take a value.
 const WGET_SHORT_VALUE: &str = "aABDeiIlOoPQRtTUwX";
 /// Long options of wget that take a separate value (the common ones).
 const WGET_LONG_VALUE: &[&str] = &[
-    "--header", "--user", "--password", "--tries", "--timeout", "--post-data", "--user-agent",
-    "--output-file", "--append-output", "--input-file", "--wait", "--quota", "--level",
+    "--header",
+    "--user",
+    "--password",
+    "--tries",
+    "--timeout",
+    "--post-data",
+    "--user-agent",
+    "--output-file",
+    "--append-output",
+    "--input-file",
+    "--wait",
+    "--quota",
+    "--level",
 ];
 
-fn check(a: &Analysis<'_>) -> Vec<Hit> {
+fn check(ck: &Checker<'_, '_>) -> Vec<Hit> {
     let mut hits = Vec::new();
-    for (ri, run) in a.runs.iter().enumerate() {
-        let cmds = run.commands();
+    for (ri, run) in ck.runs() {
+        let cmds = ck.commands(ri);
         if cmds.iter().any(|c| is_verifier(&c.inv)) {
             continue;
         }
         // Downloaded (or moved) files, each with the download command.
         let mut files: Vec<(String, CmdRef<'_>)> = Vec::new();
-        for c in &cmds {
+        for c in cmds {
             if let Some((first, last, i)) = executes(&c.inv, &files) {
                 let (file, dl) = files.remove(i);
                 hits.push(hit(ri, run, c.origin, first, last, &file, &dl));
@@ -228,7 +268,9 @@ fn executes<'a>(
             break w;
         }
     };
-    let i = files.iter().position(|(f, _)| same_file(&operand.text, f))?;
+    let i = files
+        .iter()
+        .position(|(f, _)| same_file(&operand.text, f))?;
     Some((inv.name, operand, i))
 }
 
@@ -369,10 +411,11 @@ fn downloaded_file(c: &CmdRef<'_>) -> Option<String> {
 mod tests {
     use super::*;
     use crate::rules::test_support::dockerfile;
+    use crate::run::Analysis;
 
     fn hits(lines: &[&str]) -> Vec<Hit> {
         let d = dockerfile(lines);
-        check(&Analysis::new(&d))
+        check(&Checker::new(&Analysis::new(&d)))
     }
 
     #[test]
