@@ -579,15 +579,16 @@ impl<'a> Parser<'a> {
                         None => return Err(self.err(start, "unterminated $'")),
                         Some(b'\'') => break,
                         Some(b'\\') if i + 1 < self.b.len() => {
-                            let ch = match self.b[i + 1] {
-                                b'n' => '\n',
-                                b't' => '\t',
-                                b'r' => '\r',
-                                b'a' | b'b' | b'e' | b'E' | b'f' | b'v' => ' ',
-                                other => other as char,
+                            let next = self.s[i + 1..].chars().next().expect("not at the end");
+                            let ch = match next {
+                                'n' => '\n',
+                                't' => '\t',
+                                'r' => '\r',
+                                'a' | 'b' | 'e' | 'E' | 'f' | 'v' => ' ',
+                                other => other,
                             };
                             w.push(ch, i);
-                            i += 2;
+                            i += 1 + next.len_utf8();
                         }
                         Some(_) => {
                             let ch = self.s[i..].chars().next().expect("not at the end");
@@ -656,8 +657,10 @@ impl<'a> Parser<'a> {
             match c {
                 b'\\' => i += 1,
                 b'\'' => {
-                    i = self.s[i + 1..]
-                        .find('\'')
+                    // Bytes, not `str` slicing: `i` may sit inside a character after `\`.
+                    i = self.b[i + 1..]
+                        .iter()
+                        .position(|&b| b == b'\'')
                         .map(|j| i + 1 + j)
                         .ok_or_else(|| self.err(i, "unterminated single quote"))?;
                 }
@@ -1270,6 +1273,15 @@ mod tests {
     }
 
     #[test]
+    fn escapes_before_multibyte_characters() {
+        assert_eq!(
+            words("echo $'\\é' ${a\\é'x'} \\é"),
+            ["echo", "é", "${a\\é'x'}", "é"]
+        );
+        assert_eq!(words("echo `a \\é`"), ["echo", "`a \\é`"]);
+    }
+
+    #[test]
     fn word_offsets_and_map() {
         let s = parse(r#"echo  "a b"c"#).expect("parses");
         let Command::Simple(c) = &s.items[0].first.commands[0] else {
@@ -1448,6 +1460,32 @@ mod tests {
         // `((…))` is bash arithmetic, not nested subshells.
         let arith = format!("{}a{}", "(".repeat(200), ")".repeat(200));
         assert!(parse(&arith).is_ok());
+    }
+
+    /// Every prefix and every one-character deletion of scripts using each construct
+    /// parses or fails cleanly: no panic (a panic is a trap in the guest).
+    #[test]
+    fn truncated_and_damaged_scripts_never_panic() {
+        let seeds = [
+            "set -eux; a=$(curl -fsSL \"$U\" | sha256sum) && [[ -n $a && ( $b < c ) ]] || { echo 'x y' >&2; exit 1; }",
+            "if [ -f x ]; then cd /x; elif y; then :; else z; fi; for i in 1 2; do echo \"${i:-é}\"; done",
+            "case $1 in a|b) x;; (c) y ;; *) z;; esac; f() { (( i++ )); }; cat <<-'EOF' >out\n\tbody é\n\tEOF\nnext",
+            "echo $'a\\té' $\"b\" `uname \\`x\\`` ${x#*/} $((1+2)) 2>&1 |& tee log & wait",
+        ];
+        for seed in seeds {
+            let cuts: Vec<usize> = seed
+                .char_indices()
+                .map(|(i, _)| i)
+                .chain([seed.len()])
+                .collect();
+            for &cut in &cuts {
+                let _ = parse(&seed[..cut]);
+            }
+            for w in cuts.windows(2) {
+                let damaged = format!("{}{}", &seed[..w[0]], &seed[w[1]..]);
+                let _ = parse(&damaged);
+            }
+        }
     }
 
     #[test]

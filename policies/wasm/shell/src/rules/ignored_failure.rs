@@ -110,7 +110,8 @@ fn first_ignored(
         }
         let before = *state;
         apply_sets(item, state);
-        if i + 1 == n || item.background || before.errexit {
+        // `set -e && a; b`: `a` already runs under errexit.
+        if i + 1 == n || item.background || before.errexit || state.errexit {
             continue;
         }
         if let Some(h) = ignored(item, origin, run) {
@@ -261,6 +262,7 @@ mod tests {
         for ok in [
             "RUN a && b && c",
             "RUN set -e; a; b",
+            "RUN set -ex && a; b",
             "RUN a || true; b",
             "RUN echo start; rm -rf /tmp/x; mkdir -p /a; b",
             "RUN [ -f x ] && rm x; b",
