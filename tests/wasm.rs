@@ -679,9 +679,18 @@ fn builtin_shell_policy_ships_in_the_builtin_set() {
 #[test]
 fn builtin_wasm_is_skipped_without_inputs_of_its_kind_and_with_no_builtin() {
     let k8s = builtin_set(Some(vec![DocumentKind::Kubernetes]));
-    assert!(k8s.wasm.is_empty(), "nothing to compile for Kubernetes inputs");
-    assert!(k8s.rules().iter().any(|r| r.id == "DF001"), "Rego rules still load");
-    let docker = builtin_set(Some(vec![DocumentKind::Kubernetes, DocumentKind::Dockerfile]));
+    assert!(
+        k8s.wasm.is_empty(),
+        "nothing to compile for Kubernetes inputs"
+    );
+    assert!(
+        k8s.rules().iter().any(|r| r.id == "DF001"),
+        "Rego rules still load"
+    );
+    let docker = builtin_set(Some(vec![
+        DocumentKind::Kubernetes,
+        DocumentKind::Dockerfile,
+    ]));
     assert_eq!(docker.wasm.len(), 1);
     let none = policy_engine::eval::PolicySet::load(&policy_engine::eval::PolicyOptions {
         builtin: false,
@@ -695,7 +704,12 @@ fn builtin_shell_findings_point_at_the_command_word() {
     use policy_engine::inputs::{load_text, Format, LoadOptions};
     let set = builtin_set(Some(vec![DocumentKind::Dockerfile]));
     let text = "FROM debian:12-slim\nRUN apt-get update \\\n && curl -fsSL https://e.x/t.tgz | tar -xz\nRUN <<EOF\nset -e\ncd /app\nEOF\n";
-    let file = load_text("Dockerfile", text, Format::Dockerfile, &LoadOptions::default());
+    let file = load_text(
+        "Dockerfile",
+        text,
+        Format::Dockerfile,
+        &LoadOptions::default(),
+    );
     let report = policy_engine::eval::evaluate(
         &set,
         vec![file],

@@ -280,6 +280,25 @@ mod tests {
     }
 
     #[test]
+    fn heredocs_mounts_and_escape() {
+        let d: Dockerfile = serde_json::from_value(json!({
+            "directives": {"escape": "`"},
+            "instructions": [{
+                "cmd": "run",
+                "mounts": [{"type": "cache", "target": "/var/lib/apt/lists"}],
+                "heredocs": [{"delimiter": "EOF", "content": "set -e\n", "line": 3, "end_line": 4}]
+            }]
+        }))
+        .expect("view");
+        assert_eq!(d.escape(), '`');
+        let run = &d.instructions[0];
+        assert_eq!(run.heredocs[0].delimiter, "EOF");
+        assert_eq!(run.heredocs[0].line, 3);
+        assert_eq!(run.mounts[0]["type"], "cache");
+        assert_eq!(Dockerfile::default().escape(), '\\');
+    }
+
+    #[test]
     fn root_users() {
         assert!(is_root_user("root"));
         assert!(is_root_user("0"));

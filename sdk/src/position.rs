@@ -146,7 +146,11 @@ impl<'a> InstructionSource<'a> {
             within -= 1;
         }
         let chars = text[..within].chars().count() as u32;
-        let base = if chunk.line == 0 { self.ins.column.max(1) } else { 1 };
+        let base = if chunk.line == 0 {
+            self.ins.column.max(1)
+        } else {
+            1
+        };
         Some(Position {
             line: self.ins.line + chunk.line as u32,
             column: base + chars,
@@ -229,12 +233,7 @@ mod tests {
 
     #[test]
     fn single_line_with_flags_and_indent() {
-        let ins = run(
-            7,
-            3,
-            "RUN --mount=type=cache,target=/x cd /tmp",
-            "cd /tmp",
-        );
+        let ins = run(7, 3, "RUN --mount=type=cache,target=/x cd /tmp", "cd /tmp");
         let src = InstructionSource::new(&ins, '\\');
         assert!(src.maps_value());
         // `cd` starts after "RUN --mount=type=cache,target=/x " (33 chars) at column 3.
@@ -273,7 +272,10 @@ mod tests {
         let ins = run(2, 1, original, value);
         let src = InstructionSource::new(&ins, '`');
         let ls = value.find("ls").unwrap();
-        assert_eq!(src.value_position(ls), Some(Position { line: 3, column: 6 }));
+        assert_eq!(
+            src.value_position(ls),
+            Some(Position { line: 3, column: 6 })
+        );
         let e = value.find('é').unwrap();
         assert_eq!(
             src.value_range(e, e + 'é'.len_utf8()),

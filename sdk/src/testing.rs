@@ -253,3 +253,27 @@ fn describe(findings: &[GuestFinding]) -> String {
 pub fn pointer(path: &[PathSegment]) -> String {
     JsonPath::from(path.to_vec()).pointer()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expected_checks_line_and_column() {
+        let got = GuestFinding::new("DF100", "set pipefail")
+            .with_position(3, 9)
+            .with_end(3, 13);
+        assert_eq!(
+            Expected::rule("DF100")
+                .at_line(3)
+                .at_column(9)
+                .mismatch(&got),
+            None
+        );
+        assert_eq!(
+            Expected::rule("DF100").at_column(5).mismatch(&got),
+            Some("column Some(9) != expected 5".to_owned())
+        );
+        assert_eq!(describe(&[got]), "[DF100 at 3:9: set pipefail]");
+    }
+}

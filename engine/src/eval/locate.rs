@@ -23,7 +23,10 @@ pub(super) fn locate(
         return (doc.locate(path), path.clone());
     }
     if let Some(line) = loc.line {
-        return (line_span(doc, loc, line), loc.path.clone().unwrap_or_default());
+        return (
+            line_span(doc, loc, line),
+            loc.path.clone().unwrap_or_default(),
+        );
     }
     if let Some((view, lines)) = conftest {
         if let Some(line) = conftest_guess(&r.message, view, lines) {
@@ -118,12 +121,18 @@ mod tests {
     }
 
     fn doc() -> Document {
-        dockerfile::parse("Dockerfile", "FROM debian\nRUN a && \\\n    curl x | tar -xz\n")
-            .expect("parses")
+        dockerfile::parse(
+            "Dockerfile",
+            "FROM debian\nRUN a && \\\n    curl x | tar -xz\n",
+        )
+        .expect("parses")
     }
 
     fn path() -> Vec<PathSegment> {
-        vec![PathSegment::Key("instructions".into()), PathSegment::Index(1)]
+        vec![
+            PathSegment::Key("instructions".into()),
+            PathSegment::Index(1),
+        ]
     }
 
     #[test]

@@ -53,7 +53,12 @@ pub fn builtin_wasm_kinds(path: &str) -> Option<Vec<DocumentKind>> {
     BUILTIN_WASM_KINDS
         .iter()
         .find(|(p, _)| *p == path)
-        .map(|(_, kinds)| kinds.iter().filter_map(|k| DocumentKind::parse(k)).collect())
+        .map(|(_, kinds)| {
+            kinds
+                .iter()
+                .filter_map(|k| DocumentKind::parse(k))
+                .collect()
+        })
 }
 
 /// Whether the built-in module at `path` can matter for inputs of `kinds`.
@@ -356,7 +361,10 @@ mod tests {
             path,
             Some(&[DocumentKind::Kubernetes, DocumentKind::Dockerfile])
         ));
-        assert!(!builtin_wasm_needed(path, Some(&[DocumentKind::Kubernetes])));
+        assert!(!builtin_wasm_needed(
+            path,
+            Some(&[DocumentKind::Kubernetes])
+        ));
         assert!(!builtin_wasm_needed(path, Some(&[])));
         assert!(builtin_wasm_needed("policies/unknown.wasm", Some(&[])));
     }
