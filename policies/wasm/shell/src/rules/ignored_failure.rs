@@ -181,7 +181,10 @@ fn ignored(item: &AndOr, origin: Origin, run: usize) -> Option<Hit> {
         let Some(Command::Simple(s)) = p.commands.last() else {
             return None;
         };
-        let inv = Invocation::of(s)?;
+        // No command name (`A=1`, `$CC -o x`): an assignment, or nothing known.
+        let Some(inv) = Invocation::of(s) else {
+            continue;
+        };
         if !harmless(&inv) && !p.bang {
             culprit = culprit.or(Some(inv));
         }
@@ -192,11 +195,19 @@ fn ignored(item: &AndOr, origin: Origin, run: usize) -> Option<Hit> {
         _ => "a new line",
     };
     let cmd = code(&inv.short(), 30);
-    let msg = format!(
-        "{cmd} is followed by {next} without `set -e`, so the next command runs even when {cmd} \
-         fails, and the RUN only fails if its last command does. Join the commands with `&&`, or \
-         start the script with `set -e`."
-    );
+    let msg = if item.rest.is_empty() {
+        format!(
+            "{cmd} is followed by {next} without `set -e`, so the next command runs even when \
+             {cmd} fails, and the RUN only fails if its last command does. Join the commands \
+             with `&&`, or start the script with `set -e`."
+        )
+    } else {
+        format!(
+            "The `&&` list from {cmd} on is followed by {next} without `set -e`, so when one of \
+             its commands fails the next command still runs, and the RUN only fails if its last \
+             command does. Join the commands with `&&`, or start the script with `set -e`."
+        )
+    };
     let last = inv.args.last().unwrap_or(inv.name);
     Some(Hit::words(RULE.id, run, origin, inv.name, last, msg))
 }
@@ -251,10 +262,25 @@ mod tests {
         assert_eq!(h[0].start, 0);
         let h = hits(&[
             "FROM debian",
+            "RUN apt-get update && KEYS=x; gpg --recv-keys $KEYS",
+        ]);
+        assert_eq!(h.len(), 1);
+        assert!(
+            h[0].msg
+                .starts_with("The `&&` list from `apt-get update` on is followed by `;`"),
+            "{}",
+            h[0].msg
+        );
+        let h = hits(&[
+            "FROM debian",
             "RUN mkdir -p /a; cd /a && make; make install",
         ]);
         assert_eq!(h.len(), 1);
-        assert!(h[0].msg.starts_with("`cd`"), "{}", h[0].msg);
+        assert!(
+            h[0].msg.starts_with("The `&&` list from `cd` on"),
+            "{}",
+            h[0].msg
+        );
     }
 
     #[test]
