@@ -1,6 +1,11 @@
 //! Embeds the built-in policies (`../policies/**/*.{rego,wasm}`) into the binary, and
 //! their case files (`../policies/**/*.{yaml,yml}`) so that `policy test --builtin` works
 //! from an installed binary, away from the repository.
+//!
+//! A built-in `.wasm` built from a guest crate beside it may declare the document kinds
+//! its rules apply to in that crate's `Cargo.toml` (`[package.metadata.policy]`
+//! `kinds = ["dockerfile"]`); they go into `BUILTIN_WASM_KINDS`, so that `policy eval`
+//! can leave the module uncompiled when no input has one of those kinds.
 
 use std::path::{Path, PathBuf};
 
@@ -65,4 +70,59 @@ fn main() {
         code.push_str("];\n");
         std::fs::write(out_dir.join(name), code).unwrap_or_else(|e| panic!("write {name}: {e}"));
     }
+
+    let mut wasm = Vec::new();
+    walk(&root, &["wasm"], &mut wasm);
+    let mut code = String::from(
+        "/// Document kinds declared by the guest crates of built-in `.wasm` policies:\n\
+         /// (path relative to the repository, kinds).\n\
+         pub static BUILTIN_WASM_KINDS: &[(&str, &[&str])] = &[\n",
+    );
+    for f in &wasm {
+        let guest = f.with_file_name("Cargo.toml");
+        let Some(kinds) = std::fs::read_to_string(&guest)
+            .ok()
+            .and_then(|t| declared_kinds(&t))
+        else {
+            continue;
+        };
+        println!("cargo:rerun-if-changed={}", guest.display());
+        let rel = f.strip_prefix(manifest.join("..")).unwrap_or(f);
+        code.push_str(&format!(
+            "    ({:?}, &{:?}),\n",
+            rel.to_string_lossy().replace('\\', "/"),
+            kinds
+        ));
+    }
+    code.push_str("];\n");
+    std::fs::write(out_dir.join("builtin_wasm_kinds.rs"), code)
+        .unwrap_or_else(|e| panic!("write builtin_wasm_kinds.rs: {e}"));
+}
+
+/// `kinds = ["a", "b"]` in the `[package.metadata.policy]` table of a Cargo.toml (read line
+/// by line: the table is ours and written on one line, like `wasm = true`).
+fn declared_kinds(manifest: &str) -> Option<Vec<String>> {
+    let mut in_table = false;
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_table = line == "[package.metadata.policy]";
+            continue;
+        }
+        let Some(value) = line.strip_prefix("kinds").map(str::trim_start) else {
+            continue;
+        };
+        if !in_table {
+            continue;
+        }
+        let list = value.strip_prefix('=')?.trim();
+        let inner = list.strip_prefix('[')?.split(']').next()?;
+        return Some(
+            inner
+                .split(',')
+                .map(|k| k.trim().trim_matches('"').to_string())
+                .filter(|k| !k.is_empty())
+                .collect(),
+        );
+    }
+    None
 }

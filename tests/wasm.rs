@@ -1,6 +1,8 @@
 //! WASM runtime tests at the `WasmHost` level: hostile modules are contained with a clear
 //! error while the same host keeps evaluating a good module, broken modules are refused
-//! at load, and the example policies (Rust and C) produce the expected findings.
+//! at load, the example policies (Rust and C) produce the expected findings, and the
+//! built-in WASM policy (`policies/wasm/shell`) ships in the built-in set, loads only for
+//! the kinds it declares and reports exact positions.
 //!
 //! Fixtures: `tests/fixtures/wasm/*.wat` (compiled with the `wat` crate) and the committed
 //! example modules under `examples/`.
@@ -710,4 +712,120 @@ fn disabled_rules_of_a_module_are_dropped_and_an_all_off_module_never_runs() {
     assert_eq!(findings, ["T002"]);
     assert!(errors.is_empty(), "{errors:?}");
     assert!(took < limits().deadline, "the looping module ran: {took:?}");
+}
+
+/// The built-in WASM policy set (`policies/wasm/*`), loaded like `policy eval` does.
+fn builtin_set(input_kinds: Option<Vec<DocumentKind>>) -> policy_engine::eval::PolicySet {
+    policy_engine::eval::PolicySet::load(&policy_engine::eval::PolicyOptions {
+        builtin: true,
+        input_kinds,
+        ..policy_engine::eval::PolicyOptions::default()
+    })
+}
+
+#[test]
+fn builtin_shell_policy_ships_in_the_builtin_set() {
+    let set = builtin_set(None);
+    assert!(set.errors.is_empty(), "{:?}", set.errors);
+    let shell = set
+        .wasm
+        .iter()
+        .find(|p| p.path() == Path::new("policies/wasm/shell/policy-builtin-shell.wasm"))
+        .expect("the built-in shell policy is loaded");
+    let ids: Vec<&str> = shell.rules.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids, ["DF100", "DF101", "DF102", "DF103", "DF104", "DF105"]);
+    let declared = policy_engine::eval::policies::builtin_wasm_kinds(
+        "policies/wasm/shell/policy-builtin-shell.wasm",
+    )
+    .expect("kinds declared in its Cargo.toml");
+    for rule in &shell.rules {
+        assert!(rule.origin.builtin, "{}", rule.id);
+        assert_eq!(rule.origin.runtime, RuntimeKind::Wasm, "{}", rule.id);
+        assert!(
+            rule.kinds.iter().all(|k| declared.contains(k)) && !rule.kinds.is_empty(),
+            "{}: kinds {:?} must be among the declared {declared:?}",
+            rule.id,
+            rule.kinds
+        );
+    }
+    // Every built-in module that declares kinds declares exactly what its rules use.
+    for policy in set.wasm.iter().filter(|p| p.rules[0].origin.builtin) {
+        let path = policy.path().to_string_lossy().into_owned();
+        if let Some(declared) = policy_engine::eval::policies::builtin_wasm_kinds(&path) {
+            let mut used: Vec<DocumentKind> =
+                policy.rules.iter().flat_map(|r| r.kinds.clone()).collect();
+            used.sort_by_key(|k| k.as_str());
+            used.dedup();
+            let mut declared = declared;
+            declared.sort_by_key(|k| k.as_str());
+            assert_eq!(used, declared, "{path}");
+        }
+    }
+}
+
+#[test]
+fn builtin_wasm_is_skipped_without_inputs_of_its_kind_and_with_no_builtin() {
+    let k8s = builtin_set(Some(vec![DocumentKind::Kubernetes]));
+    assert!(
+        k8s.wasm.is_empty(),
+        "nothing to compile for Kubernetes inputs"
+    );
+    assert!(
+        k8s.rules().iter().any(|r| r.id == "DF001"),
+        "Rego rules still load"
+    );
+    let docker = builtin_set(Some(vec![
+        DocumentKind::Kubernetes,
+        DocumentKind::Dockerfile,
+    ]));
+    assert_eq!(docker.wasm.len(), 1);
+    let none = policy_engine::eval::PolicySet::load(&policy_engine::eval::PolicyOptions {
+        builtin: false,
+        ..policy_engine::eval::PolicyOptions::default()
+    });
+    assert!(none.wasm.is_empty() && none.rules().is_empty());
+}
+
+#[test]
+fn builtin_shell_findings_point_at_the_command_word() {
+    use policy_engine::inputs::{load_text, Format, LoadOptions};
+    let set = builtin_set(Some(vec![DocumentKind::Dockerfile]));
+    let text = "FROM debian:12-slim\nRUN apt-get update \\\n && curl -fsSL https://e.x/t.tgz | tar -xz\nRUN <<EOF\nset -e\ncd /app\nEOF\n";
+    let file = load_text(
+        "Dockerfile",
+        text,
+        Format::Dockerfile,
+        &LoadOptions::default(),
+    );
+    let report = policy_engine::eval::evaluate(
+        &set,
+        vec![file],
+        &policy_engine::eval::EvalOptions::default(),
+    );
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    let located: Vec<(String, u32, u32, u32, String)> = report
+        .findings
+        .iter()
+        .filter(|f| f.rule.id.starts_with("DF1"))
+        .map(|f| {
+            let s = f.location.span;
+            (
+                f.rule.id.clone(),
+                s.start.line,
+                s.start.column,
+                s.end.column,
+                policy_engine::source::json_pointer(&f.location.path),
+            )
+        })
+        .collect();
+    assert_eq!(
+        located,
+        [
+            ("DF102".into(), 2, 5, 19, "/instructions/1".into()),
+            ("DF100".into(), 3, 5, 33, "/instructions/1".into()),
+            ("DF101".into(), 6, 1, 8, "/instructions/2".into()),
+        ],
+        "{:#?}",
+        report.findings
+    );
 }

@@ -1,6 +1,7 @@
 //! WASM runtime benchmarks: the per-document cost of an evaluation (fresh store,
-//! instantiation, request copy, guest work, reply parse) and module load time with and
-//! without the precompiled-artefact cache.
+//! instantiation, request copy, guest work, reply parse), module load time with and
+//! without the precompiled-artefact cache, and the built-in shell policy over the shared
+//! Dockerfile corpus.
 //!
 //! Run with `cargo bench -p policy-engine --bench wasm`. Uses the committed example module
 //! `examples/wasm-policy-rust/wasm-policy-rust.wasm` (rebuild with `sdk/build-wasm.sh`).
@@ -109,5 +110,65 @@ fn load(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, evaluate, load);
+/// The Dockerfile documents of the shared corpus (`../shared/corpora/dockerfiles`), as
+/// requests; `None` when the corpus is absent.
+fn corpus_requests() -> Option<Vec<EvaluateRequest>> {
+    let dir = repo().join("../shared/corpora/dockerfiles");
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(&dir).ok()? {
+        let path = entry.ok()?.path();
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let Ok(doc) = policy_engine::inputs::dockerfile::parse(&path.to_string_lossy(), &text)
+        else {
+            continue;
+        };
+        out.push(EvaluateRequest {
+            kind: "dockerfile".into(),
+            path: path.to_string_lossy().into_owned(),
+            document: doc.value,
+            settings: serde_json::Value::Null,
+        });
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// The built-in shell policy (DF100-DF105) over every corpus Dockerfile, next to the Rust
+/// example and the do-nothing WAT guest on the same documents: the guest's own work versus
+/// the per-document host and JSON costs.
+fn builtin_shell(c: &mut Criterion) {
+    let Some(requests) = corpus_requests() else {
+        eprintln!("skipping builtin-shell benches: ../shared/corpora/dockerfiles is absent");
+        return;
+    };
+    let host = WasmHost::without_disk_cache(WasmLimits::default()).expect("host");
+    let shell_path = repo().join("policies/wasm/shell/policy-builtin-shell.wasm");
+    let shell_bytes = std::fs::read(&shell_path).expect("built-in shell module");
+    let shell = host.load(&shell_path, &shell_bytes, true).expect("load");
+    let (path, bytes) = rust_example();
+    let rust = host.load(&path, &bytes, false).expect("load");
+    let good = repo().join("tests/fixtures/wasm/good.wat");
+    let minimal = host
+        .load(&good, &wat::parse_file(&good).expect("good.wat"), false)
+        .expect("load good.wat");
+    let mut group = c.benchmark_group(format!("corpus/{} Dockerfiles", requests.len()));
+    group.sample_size(10);
+    for (name, policy) in [
+        ("builtin-shell (DF100-DF105)", &shell),
+        ("rust-example (WASM001)", &rust),
+        ("minimal-wat-guest (host overhead)", &minimal),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                for r in &requests {
+                    black_box(policy.evaluate(black_box(r)).expect("evaluate"));
+                }
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, evaluate, load, builtin_shell);
 criterion_main!(benches);

@@ -240,6 +240,17 @@ pub struct GuestFinding {
     /// Location as a 1-based line of the source file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line: Option<u32>,
+    /// 1-based column (in characters) on `line` where the finding starts. With `line`, it
+    /// gives the exact position and wins over `path` for the reported range; `path` then
+    /// still names the node (ABI v1 addition: older hosts ignore it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<u32>,
+    /// 1-based last line of the range (default: `line`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_line: Option<u32>,
+    /// 1-based column just after the range on `end_line` (exclusive, in characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_column: Option<u32>,
     /// Override of the rule's severity for this finding.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub severity: Option<Severity>,
@@ -280,6 +291,30 @@ impl GuestFinding {
     /// Sets the location to a 1-based source line (used when no path is set).
     pub fn with_line(mut self, line: u32) -> Self {
         self.line = Some(line);
+        self
+    }
+
+    /// Sets the exact start: a 1-based line and a 1-based column in characters.
+    ///
+    /// ```
+    /// use policy_sdk::abi::GuestFinding;
+    /// let f = GuestFinding::new("DF100", "set pipefail")
+    ///     .with_path(["instructions".into(), 2.into()])
+    ///     .with_position(4, 9)
+    ///     .with_end(4, 13);
+    /// assert_eq!((f.line, f.column, f.end_line, f.end_column), (Some(4), Some(9), Some(4), Some(13)));
+    /// ```
+    pub fn with_position(mut self, line: u32, column: u32) -> Self {
+        self.line = Some(line);
+        self.column = Some(column);
+        self
+    }
+
+    /// Sets the end of the range: a 1-based line and the column just after the last
+    /// character.
+    pub fn with_end(mut self, end_line: u32, end_column: u32) -> Self {
+        self.end_line = Some(end_line);
+        self.end_column = Some(end_column);
         self
     }
 

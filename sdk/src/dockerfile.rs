@@ -106,6 +106,31 @@ pub struct Instruction {
     pub user: Option<String>,
     /// For `USER`: the group part.
     pub group: Option<String>,
+    /// For `RUN`, `COPY` and `ADD`: the heredoc bodies (`<<EOF … EOF`), in order.
+    #[serde(deserialize_with = "null_default")]
+    pub heredocs: Vec<Heredoc>,
+    /// For `RUN`: the `--mount` flags, parsed (`{"type": "cache", "target": "/root/.cache"}`;
+    /// a field without `=` is `true`).
+    #[serde(deserialize_with = "null_default")]
+    pub mounts: Vec<serde_json::Map<String, Value>>,
+}
+
+/// One heredoc body of an instruction.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(default)]
+pub struct Heredoc {
+    /// The delimiter word, without `<<`, `-` or quotes (`EOF`).
+    pub delimiter: String,
+    /// The body, each line with its newline (leading tabs removed when `strip_tabs`).
+    pub content: String,
+    /// `<<-EOF`: leading tabs are removed from each body line.
+    pub strip_tabs: bool,
+    /// The delimiter was quoted (`<<"EOF"`), so the body is not expanded.
+    pub quoted: bool,
+    /// 1-based line of the first body line (the terminator line when the body is empty).
+    pub line: u32,
+    /// 1-based line of the terminator.
+    pub end_line: u32,
 }
 
 impl Instruction {
@@ -156,6 +181,14 @@ pub fn is_root_user(user: &str) -> bool {
 }
 
 impl Dockerfile {
+    /// The escape character of the file: the `# escape=` directive, else a backslash.
+    pub fn escape(&self) -> char {
+        match self.directives.get("escape").and_then(Value::as_str) {
+            Some("`") => '`',
+            _ => '\\',
+        }
+    }
+
     /// The final stage (the one `docker build` produces without `--target`).
     pub fn final_stage(&self) -> Option<&Stage> {
         self.stages.last()
@@ -244,6 +277,25 @@ mod tests {
             d.effective_user(0).map(|(p, _)| p.pointer()),
             Some("/instructions/0".into())
         );
+    }
+
+    #[test]
+    fn heredocs_mounts_and_escape() {
+        let d: Dockerfile = serde_json::from_value(json!({
+            "directives": {"escape": "`"},
+            "instructions": [{
+                "cmd": "run",
+                "mounts": [{"type": "cache", "target": "/var/lib/apt/lists"}],
+                "heredocs": [{"delimiter": "EOF", "content": "set -e\n", "line": 3, "end_line": 4}]
+            }]
+        }))
+        .expect("view");
+        assert_eq!(d.escape(), '`');
+        let run = &d.instructions[0];
+        assert_eq!(run.heredocs[0].delimiter, "EOF");
+        assert_eq!(run.heredocs[0].line, 3);
+        assert_eq!(run.mounts[0]["type"], "cache");
+        assert_eq!(Dockerfile::default().escape(), '\\');
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //!
 //! - typed, tolerant views of documents: [`dockerfile`], [`kubernetes`] (pod-spec helpers
 //!   over every pod-bearing kind), [`image`];
-//! - [`JsonPath`] and [`abi::GuestFinding`] builders to report findings at a path;
+//! - [`JsonPath`] and [`abi::GuestFinding`] builders to report findings at a path, and
+//!   [`position`] to point at one word of a Dockerfile instruction (line and column);
 //! - [`export_policy!`], which exports the ABI from two plain functions;
 //! - [`testing`], to run the policy natively under `cargo test` on fixture files;
 //! - [`log`], the optional host log import.
@@ -31,6 +32,8 @@ pub mod kubernetes;
 pub mod log;
 #[cfg(feature = "guest")]
 mod path;
+#[cfg(feature = "guest")]
+pub mod position;
 #[cfg(feature = "guest")]
 pub mod testing;
 

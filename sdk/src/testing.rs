@@ -45,6 +45,8 @@ pub struct Expected {
     pub pointer: Option<String>,
     /// Location as a line.
     pub line: Option<u32>,
+    /// Start column on that line.
+    pub column: Option<u32>,
     /// A substring of the message.
     pub msg_contains: Option<String>,
 }
@@ -70,6 +72,12 @@ impl Expected {
         self
     }
 
+    /// ... starting at this column.
+    pub fn at_column(mut self, column: u32) -> Self {
+        self.column = Some(column);
+        self
+    }
+
     /// ... whose message contains `text`.
     pub fn msg_contains(mut self, text: impl Into<String>) -> Self {
         self.msg_contains = Some(text.into());
@@ -89,6 +97,11 @@ impl Expected {
         if let Some(want) = self.line {
             if got.line != Some(want) {
                 return Some(format!("line {:?} != expected {want}", got.line));
+            }
+        }
+        if let Some(want) = self.column {
+            if got.column != Some(want) {
+                return Some(format!("column {:?} != expected {want}", got.column));
             }
         }
         if let Some(want) = &self.msg_contains {
@@ -224,10 +237,11 @@ fn describe(findings: &[GuestFinding]) -> String {
     let items: Vec<String> = findings
         .iter()
         .map(|f| {
-            let at = match (&f.path, f.line) {
-                (Some(p), _) => JsonPath::from(p.clone()).pointer(),
-                (None, Some(l)) => format!("line {l}"),
-                (None, None) => "<document>".to_owned(),
+            let at = match (&f.path, f.line, f.column) {
+                (_, Some(l), Some(c)) => format!("{l}:{c}"),
+                (Some(p), _, _) => JsonPath::from(p.clone()).pointer(),
+                (None, Some(l), None) => format!("line {l}"),
+                (None, None, _) => "<document>".to_owned(),
             };
             format!("{} at {at}: {}", f.rule, f.msg)
         })
@@ -238,4 +252,28 @@ fn describe(findings: &[GuestFinding]) -> String {
 /// Convenience for building expected paths in tests.
 pub fn pointer(path: &[PathSegment]) -> String {
     JsonPath::from(path.to_vec()).pointer()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expected_checks_line_and_column() {
+        let got = GuestFinding::new("DF100", "set pipefail")
+            .with_position(3, 9)
+            .with_end(3, 13);
+        assert_eq!(
+            Expected::rule("DF100")
+                .at_line(3)
+                .at_column(9)
+                .mismatch(&got),
+            None
+        );
+        assert_eq!(
+            Expected::rule("DF100").at_column(5).mismatch(&got),
+            Some("column Some(9) != expected 5".to_owned())
+        );
+        assert_eq!(describe(&[got]), "[DF100 at 3:9: set pipefail]");
+    }
 }

@@ -110,6 +110,7 @@ pub(super) fn policy_options(
         wasm_cache: p.wasm_cache.clone(),
         // `rules: {ID: off}`: not evaluated at all (config::apply drops the rest).
         disabled_rules: cfg.map(Config::disabled_rules).unwrap_or_default(),
+        input_kinds: None,
     })
 }
 
@@ -155,6 +156,17 @@ pub(super) fn collect_inputs(
     Ok(inputs::discover::collect(&a.paths, &opts))
 }
 
+/// The kinds of the documents among `files`.
+fn input_kinds(files: &[FileReport]) -> Vec<DocumentKind> {
+    let mut kinds: Vec<DocumentKind> = Vec::new();
+    for doc in files.iter().flat_map(|f| &f.documents) {
+        if !kinds.contains(&doc.kind) {
+            kinds.push(doc.kind);
+        }
+    }
+    kinds
+}
+
 /// The exit status a report deserves. An input that was skipped (too large, or of a kind
 /// that cannot be told) was not checked, so it counts like an error: CI must not pass
 /// because a file was silently left out.
@@ -188,6 +200,9 @@ pub(super) fn run(a: EvalArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatus
         bail!("no policies to run: --no-builtin needs at least one -p/--policy PATH");
     }
     let files = collect_inputs(&a.input, cfg.as_ref())?;
+    // The inputs are known: built-in WASM modules for other kinds need not be compiled.
+    let mut popts = popts;
+    popts.input_kinds = Some(input_kinds(&files));
     let set = PolicySet::load(&popts);
     let mut report = eval::evaluate(&set, files, &EvalOptions { threads: a.threads });
     if let Some(cfg) = &cfg {

@@ -9,11 +9,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::diagnostics::{ErrorKind, ErrorRecord};
+use crate::inputs::DocumentKind;
 use crate::rules::RuleMeta;
 use crate::runtimes::rego::{RegoOptions, RegoPolicySet, RegoSource};
 use crate::runtimes::wasm::{WasmHost, WasmLimits, WasmPolicy};
 
 include!(concat!(env!("OUT_DIR"), "/builtin_policies.rs"));
+include!(concat!(env!("OUT_DIR"), "/builtin_wasm_kinds.rs"));
 
 /// Extensions of the policy files found under a policy directory.
 pub const POLICY_EXTENSIONS: &[&str] = &["rego", "wasm"];
@@ -46,6 +48,33 @@ pub struct PolicyOptions {
     /// for disabled rules are dropped), and not at all once every rule it declares is off.
     /// These IDs are added to [`RegoOptions::disabled_rules`].
     pub disabled_rules: Vec<String>,
+    /// The document kinds that will be evaluated, when known in advance (`policy eval`).
+    /// A built-in WASM module whose declared kinds ([`builtin_wasm_kinds`]) are all absent
+    /// is then not loaded at all: compiling it would only slow down the run. `None` loads
+    /// every module (the rule catalog, the editor loop and tests need them all).
+    pub input_kinds: Option<Vec<DocumentKind>>,
+}
+
+/// The document kinds a built-in WASM module declares (in its guest crate's
+/// `[package.metadata.policy] kinds`), or `None` when it declares none.
+pub fn builtin_wasm_kinds(path: &str) -> Option<Vec<DocumentKind>> {
+    BUILTIN_WASM_KINDS
+        .iter()
+        .find(|(p, _)| *p == path)
+        .map(|(_, kinds)| {
+            kinds
+                .iter()
+                .filter_map(|k| DocumentKind::parse(k))
+                .collect()
+        })
+}
+
+/// Whether the built-in module at `path` can matter for inputs of `kinds`.
+fn builtin_wasm_needed(path: &str, kinds: Option<&[DocumentKind]>) -> bool {
+    match (kinds, builtin_wasm_kinds(path)) {
+        (Some(inputs), Some(declared)) => declared.iter().any(|k| inputs.contains(k)),
+        _ => true,
+    }
 }
 
 /// A loaded, compiled policy set. Cheap to share behind an `Arc`.
@@ -175,7 +204,9 @@ impl PolicySet {
                         text: String::from_utf8_lossy(bytes).into_owned(),
                         builtin: true,
                     });
-                } else if path.ends_with(".wasm") {
+                } else if path.ends_with(".wasm")
+                    && builtin_wasm_needed(path, opts.input_kinds.as_deref())
+                {
                     wasm_modules.push((PathBuf::from(path), bytes.to_vec(), true));
                 }
             }
@@ -346,6 +377,29 @@ mod tests {
         // Compiled once, shared behind an Arc by workers (and, later, swapped by hot reload).
         assert_send_sync::<PolicySet>();
         assert_send_sync::<Arc<PolicySet>>();
+    }
+
+    #[test]
+    fn builtin_wasm_modules_load_only_for_their_kinds() {
+        let (path, _) = BUILTIN_POLICIES
+            .iter()
+            .find(|(p, _)| p.ends_with(".wasm"))
+            .expect("a built-in WASM policy");
+        assert_eq!(
+            builtin_wasm_kinds(path),
+            Some(vec![DocumentKind::Dockerfile])
+        );
+        assert!(builtin_wasm_needed(path, None));
+        assert!(builtin_wasm_needed(
+            path,
+            Some(&[DocumentKind::Kubernetes, DocumentKind::Dockerfile])
+        ));
+        assert!(!builtin_wasm_needed(
+            path,
+            Some(&[DocumentKind::Kubernetes])
+        ));
+        assert!(!builtin_wasm_needed(path, Some(&[])));
+        assert!(builtin_wasm_needed("policies/unknown.wasm", Some(&[])));
     }
 
     #[test]

@@ -47,8 +47,9 @@ pub(super) fn evaluate(
                     location: RawLocation {
                         path: g.path,
                         line: g.line,
-                        end_line: None,
-                        column: None,
+                        end_line: g.end_line,
+                        column: g.column,
+                        end_column: g.end_column,
                     },
                     severity: g.severity,
                 };

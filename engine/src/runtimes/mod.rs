@@ -23,8 +23,11 @@ pub struct RawLocation {
     pub line: Option<u32>,
     /// A 1-based last line (for instruction objects that span lines).
     pub end_line: Option<u32>,
-    /// A 1-based column.
+    /// A 1-based column. With `line`, it is the exact start and wins over `path` for the
+    /// range (the path is still reported).
     pub column: Option<u32>,
+    /// A 1-based column just after the range, on `end_line` (else `line`).
+    pub end_column: Option<u32>,
 }
 
 /// One result of one rule on one document.

@@ -82,6 +82,7 @@ pub(crate) fn location_of(map: &serde_json::Map<String, Value>) -> RawLocation {
         line: as_u32(map.get("line")).or_else(|| as_u32(map.get("StartLine"))),
         end_line: as_u32(map.get("end_line")).or_else(|| as_u32(map.get("EndLine"))),
         column: as_u32(map.get("column")),
+        end_column: as_u32(map.get("end_column")),
     };
     if loc.path.is_none() && loc.line.is_none() {
         for key in ["instruction", "node", "resource", "location", "cmd"] {
