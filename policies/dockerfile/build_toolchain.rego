@@ -37,8 +37,16 @@ toolchain(i) := {name |
 	some pc in df.package_commands[i]
 	pc.action in {"install", "add", "groupinstall", "in"}
 	some p in pc.packages
+	# A cheap prefix test first: most packages are not toolchains, and calling
+	# df.package_name on each of them was most of this rule's time.
+	toolchain_start(p)
 	name := df.package_name(p)
 	toolchain_package(name)
+}
+
+toolchain_start(p) if {
+	some prefix in ["gcc", "g++", "clang", "build-", "go", "rust", "cargo", "maven", "gradle", "development", "@development"]
+	startswith(lower(p), prefix)
 }
 
 toolchain_names := {

@@ -15,6 +15,7 @@
 
 mod limits;
 mod results;
+pub mod shell;
 
 pub use limits::{MAX_RANGE_ELEMENTS, MAX_STRING_BYTES};
 
@@ -356,6 +357,9 @@ fn new_engine(opts: &RegoOptions) -> regorus::Engine {
     // Installing into a fresh engine cannot clash with an earlier extension.
     if let Err(e) = limits::install(&mut engine) {
         debug_assert!(false, "bounded builtins: {e}");
+    }
+    if let Err(e) = shell::install(&mut engine) {
+        debug_assert!(false, "policy.shell_commands: {e}");
     }
     engine
 }
