@@ -74,24 +74,26 @@ fn main() {
     let mut wasm = Vec::new();
     walk(&root, &["wasm"], &mut wasm);
     let mut code = String::from(
-        "/// Document kinds declared by the guest crates of built-in `.wasm` policies:\n\
-         /// (path relative to the repository, kinds).\n\
-         pub static BUILTIN_WASM_KINDS: &[(&str, &[&str])] = &[\n",
+        "/// Document kinds and rule IDs declared by the guest crates of built-in `.wasm`\n\
+         /// policies: (path relative to the repository, kinds, rule IDs).\n\
+         pub static BUILTIN_WASM_KINDS: &[(&str, &[&str], &[&str])] = &[\n",
     );
     for f in &wasm {
         let guest = f.with_file_name("Cargo.toml");
-        let Some(kinds) = std::fs::read_to_string(&guest)
-            .ok()
-            .and_then(|t| declared_kinds(&t))
-        else {
+        let Ok(text) = std::fs::read_to_string(&guest) else {
             continue;
         };
+        let Some(kinds) = declared_list(&text, "kinds") else {
+            continue;
+        };
+        let rules = declared_list(&text, "rules").unwrap_or_default();
         println!("cargo:rerun-if-changed={}", guest.display());
         let rel = f.strip_prefix(manifest.join("..")).unwrap_or(f);
         code.push_str(&format!(
-            "    ({:?}, &{:?}),\n",
+            "    ({:?}, &{:?}, &{:?}),\n",
             rel.to_string_lossy().replace('\\', "/"),
-            kinds
+            kinds,
+            rules
         ));
     }
     code.push_str("];\n");
@@ -99,16 +101,17 @@ fn main() {
         .unwrap_or_else(|e| panic!("write builtin_wasm_kinds.rs: {e}"));
 }
 
-/// `kinds = ["a", "b"]` in the `[package.metadata.policy]` table of a Cargo.toml (read line
-/// by line: the table is ours and written on one line, like `wasm = true`).
-fn declared_kinds(manifest: &str) -> Option<Vec<String>> {
+/// `KEY = ["a", "b"]` (`kinds`, `rules`) in the `[package.metadata.policy]` table of a
+/// Cargo.toml (read line by line: the table is ours and each list is written on one line,
+/// like `wasm = true`).
+fn declared_list(manifest: &str, key: &str) -> Option<Vec<String>> {
     let mut in_table = false;
     for line in manifest.lines().map(str::trim) {
         if line.starts_with('[') {
             in_table = line == "[package.metadata.policy]";
             continue;
         }
-        let Some(value) = line.strip_prefix("kinds").map(str::trim_start) else {
+        let Some(value) = line.strip_prefix(key).map(str::trim_start) else {
             continue;
         };
         if !in_table {

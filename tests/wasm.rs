@@ -748,6 +748,13 @@ fn builtin_shell_policy_ships_in_the_builtin_set() {
             rule.kinds
         );
     }
+    // The rule IDs declared in its Cargo.toml are exactly those of its metadata.
+    assert_eq!(
+        policy_engine::eval::policies::builtin_wasm_rule_ids(
+            "policies/wasm/shell/policy-builtin-shell.wasm"
+        ),
+        ids.as_slice()
+    );
     // Every built-in module that declares kinds declares exactly what its rules use.
     for policy in set.wasm.iter().filter(|p| p.rules[0].origin.builtin) {
         let path = policy.path().to_string_lossy().into_owned();
@@ -769,6 +776,11 @@ fn builtin_wasm_is_skipped_without_inputs_of_its_kind_and_with_no_builtin() {
     assert!(
         k8s.wasm.is_empty(),
         "nothing to compile for Kubernetes inputs"
+    );
+    assert_eq!(
+        k8s.unloaded,
+        ["DF100", "DF101", "DF102", "DF103", "DF104", "DF105"],
+        "the rules left out stay known"
     );
     assert!(
         k8s.rules().iter().any(|r| r.id == "DF001"),

@@ -216,6 +216,9 @@ pub struct Report {
     /// but known, so that a suppression or configuration entry naming one is not taken
     /// for a typo. Reporters do not show them.
     pub disabled: Vec<Arc<RuleMeta>>,
+    /// IDs of built-in rules not loaded for this run because no input has their kind
+    /// (see [`crate::eval::PolicySet::unloaded`]): known, never reported.
+    pub unloaded: Vec<String>,
     /// Source text of each input file, for code frames.
     pub sources: std::collections::BTreeMap<String, Arc<str>>,
     /// Findings suppressed by an exception of the configuration file or by a suppression

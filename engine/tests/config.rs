@@ -699,3 +699,29 @@ fn walked_fifos_are_skipped_and_named_ones_are_read() {
         "{report:#}"
     );
 }
+
+/// The built-in WASM shell rules are left out of a run without Dockerfiles, but a
+/// configuration naming them is still no typo: no "not loaded" warning either way.
+#[test]
+fn rules_of_a_builtin_module_left_out_for_the_inputs_are_still_known() {
+    let (_d, root) = repo_with(
+        "rules:\n  DF100: off\n  DF103: high\nexceptions:\n  - rule: DF101\n    path: Dockerfile\n    reason: reviewed\n  - rule: DF1O5\n    path: Dockerfile\n    reason: typo\n",
+    );
+    write(
+        &root,
+        "pod.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n    - name: c\n      image: nginx:1.27\n",
+    );
+    for input in ["pod.yaml", "Dockerfile"] {
+        let (_, _, err) = eval_json(&root, &[input]);
+        assert!(
+            !err.contains("`DF100`") && !err.contains("`DF101`") && !err.contains("`DF103`"),
+            "{input}: {err}"
+        );
+        // A real typo is still reported, with the hint.
+        assert!(
+            err.contains("names rule `DF1O5`, which is not loaded"),
+            "{input}: {err}"
+        );
+    }
+}

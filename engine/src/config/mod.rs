@@ -181,6 +181,7 @@ pub fn apply(config: &Config, report: &mut Report, cwd: &Path, today: Date) -> V
         .iter()
         .chain(&report.disabled)
         .map(|r| r.id.as_str())
+        .chain(report.unloaded.iter().map(String::as_str))
         .collect();
     let mut unknown = |id: &str, line: u32, column: u32, what: &str| {
         if known.iter().any(|k| k.eq_ignore_ascii_case(id)) {

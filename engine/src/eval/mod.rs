@@ -168,6 +168,7 @@ pub fn evaluate(set: &PolicySet, files: Vec<FileReport>, opts: &EvalOptions) -> 
         errors: set.errors.clone(),
         rules: set.rules(),
         disabled: set.disabled.clone(),
+        unloaded: set.unloaded.clone(),
         ..Report::default()
     };
     let docs: Vec<&Document> = files.iter().flat_map(|f| f.documents.iter()).collect();

@@ -60,13 +60,24 @@ pub struct PolicyOptions {
 pub fn builtin_wasm_kinds(path: &str) -> Option<Vec<DocumentKind>> {
     BUILTIN_WASM_KINDS
         .iter()
-        .find(|(p, _)| *p == path)
-        .map(|(_, kinds)| {
+        .find(|(p, _, _)| *p == path)
+        .map(|(_, kinds, _)| {
             kinds
                 .iter()
                 .filter_map(|k| DocumentKind::parse(k))
                 .collect()
         })
+}
+
+/// The rule IDs a built-in WASM module declares (its guest crate's
+/// `[package.metadata.policy] rules`; empty when it declares none). They are known
+/// without compiling the module, so a configuration naming one is no typo even in a run
+/// that leaves the module out.
+pub fn builtin_wasm_rule_ids(path: &str) -> &'static [&'static str] {
+    BUILTIN_WASM_KINDS
+        .iter()
+        .find(|(p, _, _)| *p == path)
+        .map_or(&[], |(_, _, rules)| rules)
 }
 
 /// Whether the built-in module at `path` can matter for inputs of `kinds`.
@@ -92,6 +103,10 @@ pub struct PolicySet {
     /// The rules [`PolicyOptions::disabled_rules`] turned off that were loaded, sorted by
     /// ID: not evaluated, not in [`PolicySet::rules`].
     pub disabled: Vec<Arc<RuleMeta>>,
+    /// IDs of built-in rules left out of this set because no input has their kind
+    /// ([`PolicyOptions::input_kinds`]). Known, like [`PolicySet::disabled`], so naming one
+    /// in `.policy.yaml` is no typo.
+    pub unloaded: Vec<String>,
 }
 
 /// Deep-merges `from` into `into` (objects merge key by key; anything else replaces).
@@ -194,6 +209,7 @@ impl PolicySet {
     /// Loads and compiles everything `opts` names.
     pub fn load(opts: &PolicyOptions) -> PolicySet {
         let mut errors = Vec::new();
+        let mut unloaded = Vec::new();
         let mut rego_sources = Vec::new();
         let mut wasm_modules: Vec<(PathBuf, Vec<u8>, bool)> = Vec::new();
         if opts.builtin {
@@ -204,10 +220,13 @@ impl PolicySet {
                         text: String::from_utf8_lossy(bytes).into_owned(),
                         builtin: true,
                     });
-                } else if path.ends_with(".wasm")
-                    && builtin_wasm_needed(path, opts.input_kinds.as_deref())
-                {
-                    wasm_modules.push((PathBuf::from(path), bytes.to_vec(), true));
+                } else if path.ends_with(".wasm") {
+                    if builtin_wasm_needed(path, opts.input_kinds.as_deref()) {
+                        wasm_modules.push((PathBuf::from(path), bytes.to_vec(), true));
+                    } else {
+                        unloaded
+                            .extend(builtin_wasm_rule_ids(path).iter().map(|id| id.to_string()));
+                    }
                 }
             }
         }
@@ -298,6 +317,7 @@ impl PolicySet {
             data: merged,
             errors,
             disabled,
+            unloaded,
         }
     }
 

@@ -192,6 +192,7 @@ pub fn apply(report: &mut Report, documents: &[&Document]) {
     // of one has nothing to suppress and is not reported as unused.
     let off: Vec<String> = report.disabled.iter().map(|r| r.id.clone()).collect();
     known.extend(off.iter().cloned());
+    known.extend(report.unloaded.iter().cloned());
     known.sort();
     known.dedup();
 
