@@ -375,6 +375,7 @@ pub(crate) fn report() -> Report {
         inputs,
         rules: vec![k8s010, df001, df002, df003, df004, k8s001, k8s002],
         disabled: Vec::new(),
+        unloaded: Vec::new(),
         sources: [
             ("Dockerfile", DOCKERFILE),
             ("k8s/deploy.yaml", DEPLOY),
