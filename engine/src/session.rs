@@ -51,8 +51,8 @@ use thiserror::Error;
 use crate::config::resolve::{Layers, ResolveError, ResolvedSettings};
 use crate::config::{self, Config};
 use crate::diagnostics::Report;
-use crate::eval::{self, EvalOptions, PolicySet, ReloadRejected, ReloadablePolicySet};
-use crate::inputs::{self, discover, DocumentKind, FileReport, LoadOptions};
+use crate::eval::{self, EvalOptions, PolicySet, ReloadRejected, ReloadablePolicySet, Worker};
+use crate::inputs::{self, discover, DocumentKind, FileReport, Format, LoadOptions};
 use crate::rules::RuleMeta;
 
 /// Why a session could not be started.
@@ -259,6 +259,22 @@ impl Session {
         report
     }
 
+    /// [`check_with`](Self::check_with) for one input on the calling thread, with a
+    /// worker the caller keeps for the same policy set ([`Worker::new`]): an editor
+    /// checks one buffer many times, and reuses the worker's cloned engines.
+    pub fn check_file_with(
+        &self,
+        set: &PolicySet,
+        worker: &mut Worker,
+        file: FileReport,
+    ) -> Report {
+        let mut report = eval::evaluate_with(set, worker, vec![file]);
+        if let Some(cfg) = &self.settings.config {
+            config::apply(cfg, &mut report, &self.settings.root, config::Date::today());
+        }
+        report
+    }
+
     /// Checks text that is not read from disk (an editor buffer, a request body) under
     /// the file name `name`. Its kind is `kind_hint` when given, else the settings'
     /// `--kind`, else detected from the name and then the content, as `policy eval`
@@ -270,6 +286,20 @@ impl Session {
 
     /// Parses text as [`check_text`](Self::check_text) does, without evaluating it.
     pub fn load_text(&self, name: &str, text: &str, kind_hint: Option<DocumentKind>) -> FileReport {
+        let by_name = inputs::format_from_name(std::path::Path::new(name));
+        self.load_text_as(name, text, kind_hint, by_name)
+    }
+
+    /// [`load_text`](Self::load_text) with the syntax given (an editor knows a buffer's
+    /// language even when its name says nothing): the document kinds are still detected
+    /// from the content, unless `kind_hint` forces one.
+    pub fn load_text_as(
+        &self,
+        name: &str,
+        text: &str,
+        kind_hint: Option<DocumentKind>,
+        format: Option<Format>,
+    ) -> FileReport {
         let load = LoadOptions {
             kind: kind_hint.or(self.settings.discover.load.kind),
             ..self.settings.discover.load.clone()
@@ -284,8 +314,7 @@ impl Session {
                 ),
             );
         }
-        let by_name = inputs::format_from_name(std::path::Path::new(name));
-        inputs::load_bytes(name, text.as_bytes(), by_name, &load)
+        inputs::load_bytes(name, text.as_bytes(), format, &load)
     }
 }
 

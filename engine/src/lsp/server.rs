@@ -563,8 +563,8 @@ impl Server {
         };
         let name = uri::display_name(&doc.uri);
         let analysis = analysis::analyze(
+            &self.session,
             &self.set,
-            &self.rules,
             &mut self.worker,
             &self.settings,
             &name,
