@@ -12,6 +12,8 @@
 //! Dependencies point one way: `source → inputs → rules → runtimes → eval → report →
 //! cli/lsp`; [`lsp`] is the language server behind `policy lsp`.
 
+#![warn(missing_docs)]
+
 pub mod cli;
 pub mod config;
 pub mod diagnostics;
