@@ -1,0 +1,21 @@
+//! The engine's integration tests, as one test binary (ripgrep's pattern): every binary
+//! links wasmtime and regorus, so one binary instead of one per file saves most of the
+//! link time of a test build. Each file keeps its path and stays a module of its own; a
+//! new test file is registered here with a `#[path]` + `mod` pair.
+
+#[path = "cli.rs"]
+mod cli;
+#[path = "config.rs"]
+mod config;
+#[path = "formats.rs"]
+mod formats;
+#[path = "integrations.rs"]
+mod integrations;
+#[path = "lsp.rs"]
+mod lsp;
+#[path = "pss.rs"]
+mod pss;
+#[path = "test_cmd.rs"]
+mod test_cmd;
+#[path = "watch.rs"]
+mod watch;
