@@ -140,6 +140,7 @@ pub(super) fn discover_options(
         load: LoadOptions {
             kind,
             max_file_size: a.max_file_size,
+            empty_yaml_as_null: a.empty_yaml_as_null,
             ..LoadOptions::default()
         },
         exclude,
@@ -153,7 +154,18 @@ pub(super) fn collect_inputs(
     cfg: Option<&Config>,
 ) -> anyhow::Result<Vec<FileReport>> {
     let opts = discover_options(a, cfg)?;
-    Ok(inputs::discover::collect(&a.paths, &opts))
+    // An empty argument (`policy eval x.yaml ""`, from a shell variable that is unset)
+    // names no file: it is left out, as conftest does, unless nothing else is given.
+    let paths: Vec<_> = a
+        .paths
+        .iter()
+        .filter(|p| !p.as_os_str().is_empty())
+        .cloned()
+        .collect();
+    if paths.is_empty() {
+        bail!("no input paths: every path argument is empty");
+    }
+    Ok(inputs::discover::collect(&paths, &opts))
 }
 
 /// The kinds of the documents among `files`.
@@ -184,7 +196,9 @@ pub fn exit_status(report: &Report, opts: &ReportOptions) -> ExitStatus {
     }
 }
 
-pub(super) fn run(a: EvalArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatus> {
+pub(super) fn run(mut a: EvalArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatus> {
+    super::conftest::apply(&mut a);
+    let format = a.format.unwrap_or_default();
     let cfg = load_config(&a.config)?;
     let fail_on = match &a.fail_on {
         Some(flag) => Severity::parse(flag).with_context(|| {
@@ -204,7 +218,25 @@ pub(super) fn run(a: EvalArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatus
     let mut popts = popts;
     popts.input_kinds = Some(input_kinds(&files));
     let set = PolicySet::load(&popts);
-    let mut report = eval::evaluate(&set, files, &EvalOptions { threads: a.threads });
+    if !popts.builtin && set.user_files == 0 && set.errors.is_empty() {
+        let paths: Vec<String> = popts
+            .paths
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        bail!(
+            "no policies to run: no .rego or .wasm file under {}",
+            paths.join(", ")
+        );
+    }
+    let mut report = eval::evaluate(
+        &set,
+        files,
+        &EvalOptions {
+            threads: a.threads,
+            trace: a.conftest.trace,
+        },
+    );
     if let Some(cfg) = &cfg {
         let cwd = std::env::current_dir().context("cannot read the current directory")?;
         let warnings = config::apply(cfg, &mut report, &cwd, config::Date::today());
@@ -225,13 +257,23 @@ pub(super) fn run(a: EvalArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatus
         fail_on_warn: a.fail_on_warn,
         ..ReportOptions::default()
     };
+    super::conftest::print_lines(&report, format);
     // Every format but JUnit carries the report's warnings; for JUnit they go to stderr.
-    if a.format == report::Format::Junit {
+    if format == report::Format::Junit {
         for w in &report.warnings {
             eprintln!("{}:{}:{}: warning: {}", w.file, w.line, w.column, w.message);
         }
     }
-    let reporter = report::reporter(a.format, &ropts);
+    let reporter = match format {
+        report::Format::Conftest => Box::new(report::conftest::ConftestReporter::new(
+            ropts.clone(),
+            report::conftest::ConftestOptions {
+                quiet: a.conftest.quiet,
+                suppress_exceptions: a.conftest.suppress_exceptions,
+            },
+        )),
+        _ => report::reporter(format, &ropts),
+    };
     match &a.output {
         Some(path) => {
             let mut buf = Vec::new();

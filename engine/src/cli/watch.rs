@@ -293,6 +293,7 @@ impl Session {
             files,
             &EvalOptions {
                 threads: self.threads,
+                ..EvalOptions::default()
             },
         );
         // The policy set's own errors belong to `policies` events, not to inputs.
