@@ -29,14 +29,6 @@ const KNOWN: &[(&str, &str)] = &[
         "Verify command has trace flag",
         "policy test has no --trace (policy eval --trace explains results)",
     ),
-    (
-        "Can output tap format in verify command",
-        "policy test writes text and json only",
-    ),
-    (
-        "Can output table format in verify command",
-        "policy test writes text and json only",
-    ),
     ("Can combine yaml files", "--combine: issue 9 (another branch)"),
     (
         "Combining multi-document yaml file has same result",

@@ -20,7 +20,8 @@ pub(super) const TEST_EXIT_CODES: &str = "Exit codes:
   1  a test failed
   2  an error: a policy that does not compile, a malformed case file, a case file whose
      rule is not loaded, a test that could not run (input parse error, rule error,
-     timeout), or no tests found at all";
+     timeout), or no tests found at all (with --namespace, none matching is
+     \"0 tests\" and exit 0, as conftest verify)";
 
 /// Output format of `policy test`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -30,6 +31,10 @@ pub enum TestFormat {
     Text,
     /// The documented JSON wire format (docs/testing.md).
     Json,
+    /// Test Anything Protocol (as `conftest verify -o tap`).
+    Tap,
+    /// A table of results (as `conftest verify -o table`).
+    Table,
 }
 
 /// `policy test`.
@@ -146,6 +151,8 @@ pub(super) fn run(a: TestArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatus
     match a.format {
         TestFormat::Text => render::write_text(&run, a.verbose, out)?,
         TestFormat::Json => render::write_json(&run, env!("CARGO_PKG_VERSION"), out)?,
+        TestFormat::Tap => crate::report::tap::write_test_run(&run, out)?,
+        TestFormat::Table => crate::report::table::write_test_run(&run, out)?,
     }
     let s = run.summary();
     if run.tests.is_empty() && s.errors == 0 && !a.namespaces.is_empty() {

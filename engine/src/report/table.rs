@@ -35,6 +35,66 @@ fn cell(s: &str) -> String {
         .collect()
 }
 
+/// Writes `rows` under the header as a boxed table; nothing when there are no rows.
+fn write_table(rows: &[[String; 4]], header: [&str; 4], out: &mut dyn io::Write) -> io::Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let header = header.map(String::from);
+    let mut widths = header.clone().map(|h| h.width());
+    for r in rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.width());
+        }
+    }
+    let rule = widths
+        .iter()
+        .map(|w| "-".repeat(w + 2))
+        .collect::<Vec<_>>()
+        .join("+");
+    let line = |r: &[String; 4]| {
+        let cells: Vec<String> = r
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!(" {c}{} ", " ".repeat(w - c.width())))
+            .collect();
+        format!("|{}|", cells.join("|"))
+    };
+    writeln!(out, "+{rule}+")?;
+    writeln!(out, "{}", line(&header))?;
+    writeln!(out, "+{rule}+")?;
+    for r in rows {
+        writeln!(out, "{}", line(r))?;
+    }
+    writeln!(out, "+{rule}+")
+}
+
+/// Writes the results of `policy test` as a table (as `conftest verify -o table`): RESULT
+/// (`success`, `failure`, `error`, `skipped`), FILE, TEST and MESSAGE, then one `error`
+/// row per load error.
+pub fn write_test_run(run: &crate::testing::TestRun, out: &mut dyn io::Write) -> io::Result<()> {
+    use crate::testing::Outcome;
+    let mut rows: Vec<[String; 4]> = Vec::new();
+    for t in &run.tests {
+        let (result, message) = match &t.outcome {
+            Outcome::Pass => ("success", String::new()),
+            Outcome::Skip(reason) => ("skipped", reason.clone()),
+            Outcome::Fail(f) => ("failure", super::testing::failure_summary(t, f)),
+            Outcome::Error { message, .. } => ("error", message.clone()),
+        };
+        rows.push([result.into(), cell(&t.file), cell(&t.name), cell(&message)]);
+    }
+    for e in &run.errors {
+        rows.push([
+            "error".into(),
+            cell(&format!("{}:{}:{}", e.file, e.line, e.column)),
+            e.kind.id().into(),
+            cell(&e.message),
+        ]);
+    }
+    write_table(&rows, ["RESULT", "FILE", "TEST", "MESSAGE"], out)
+}
+
 impl Reporter for TableReporter {
     fn write(&self, report: &Report, out: &mut dyn io::Write) -> io::Result<()> {
         let mut rows: Vec<[String; 4]> = Vec::new();
@@ -72,36 +132,7 @@ impl Reporter for TableReporter {
                 cell(&e.message),
             ]);
         }
-        if rows.is_empty() {
-            return Ok(());
-        }
-        let header = ["RESULT", "FILE", "NAMESPACE", "MESSAGE"].map(String::from);
-        let mut widths = header.clone().map(|h| h.width());
-        for r in &rows {
-            for (w, c) in widths.iter_mut().zip(r) {
-                *w = (*w).max(c.width());
-            }
-        }
-        let rule = widths
-            .iter()
-            .map(|w| "-".repeat(w + 2))
-            .collect::<Vec<_>>()
-            .join("+");
-        let line = |r: &[String; 4]| {
-            let cells: Vec<String> = r
-                .iter()
-                .zip(&widths)
-                .map(|(c, w)| format!(" {c}{} ", " ".repeat(w - c.width())))
-                .collect();
-            format!("|{}|", cells.join("|"))
-        };
-        writeln!(out, "+{rule}+")?;
-        writeln!(out, "{}", line(&header))?;
-        writeln!(out, "+{rule}+")?;
-        for r in &rows {
-            writeln!(out, "{}", line(r))?;
-        }
-        writeln!(out, "+{rule}+")
+        write_table(&rows, ["RESULT", "FILE", "NAMESPACE", "MESSAGE"], out)
     }
 }
 

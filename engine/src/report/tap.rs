@@ -81,6 +81,43 @@ impl Reporter for TapReporter {
     }
 }
 
+/// Writes the results of `policy test` as TAP (as `conftest verify -o tap`): one `ok` or
+/// `not ok` line per test, `# SKIP` with the reason for skipped tests, and a `#` comment
+/// under each failure or error with its message; load errors come last as comments.
+pub fn write_test_run(run: &crate::testing::TestRun, out: &mut dyn io::Write) -> io::Result<()> {
+    use crate::testing::Outcome;
+    writeln!(out, "1..{}", run.tests.len())?;
+    for (i, t) in run.tests.iter().enumerate() {
+        let n = i + 1;
+        let name = one_line(&format!("{}: {}", t.file, t.name));
+        match &t.outcome {
+            Outcome::Pass => writeln!(out, "ok {n} - {name}")?,
+            Outcome::Skip(reason) => writeln!(out, "ok {n} - {name} # SKIP {}", one_line(reason))?,
+            Outcome::Fail(f) => {
+                writeln!(out, "not ok {n} - {name}")?;
+                let why = super::testing::failure_summary(t, f);
+                writeln!(out, "# {}", one_line(&why))?;
+            }
+            Outcome::Error { message, .. } => {
+                writeln!(out, "not ok {n} - {name}")?;
+                writeln!(out, "# error: {}", one_line(message))?;
+            }
+        }
+    }
+    for e in &run.errors {
+        writeln!(
+            out,
+            "# ERROR {}:{}:{} [{}] {}",
+            e.file,
+            e.line,
+            e.column,
+            e.kind.id(),
+            one_line(&e.message)
+        )?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
