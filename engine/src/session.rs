@@ -44,15 +44,15 @@
 //! ```
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use thiserror::Error;
 
 use crate::config::resolve::{Layers, ResolveError, ResolvedSettings};
 use crate::config::{self, Config};
 use crate::diagnostics::Report;
-use crate::eval::{self, EvalOptions, PolicySet, ReloadRejected, ReloadablePolicySet};
-use crate::inputs::{self, discover, DocumentKind, FileReport, LoadOptions};
+use crate::eval::{self, EvalOptions, PolicySet, ReloadRejected, ReloadablePolicySet, Worker};
+use crate::inputs::{self, discover, DocumentKind, FileReport, Format, LoadOptions};
 use crate::rules::RuleMeta;
 
 /// Why a session could not be started.
@@ -61,6 +61,9 @@ pub enum SessionError {
     /// The settings are invalid (a bad flag, option or configuration file).
     #[error(transparent)]
     Resolve(#[from] ResolveError),
+    /// The policy paths cannot be watched.
+    #[error("cannot watch the policy files")]
+    Watch(#[source] notify::Error),
 }
 
 /// One front end's engine: resolved settings, a reloadable policy set, and the checks.
@@ -69,6 +72,8 @@ pub enum SessionError {
 pub struct Session {
     settings: ResolvedSettings,
     policies: ReloadablePolicySet,
+    /// The watcher started by [`Session::watch_policies`], dropped with the session.
+    watcher: Mutex<Option<notify::RecommendedWatcher>>,
 }
 
 impl Session {
@@ -78,7 +83,11 @@ impl Session {
     /// [`PolicySet::errors`].
     pub fn new(settings: ResolvedSettings) -> Result<Session, SessionError> {
         let policies = ReloadablePolicySet::load(settings.policy.clone());
-        Ok(Session { settings, policies })
+        Ok(Session {
+            settings,
+            policies,
+            watcher: Mutex::new(None),
+        })
     }
 
     /// Resolves `layers` strictly ([`Layers::resolve`]) and starts a session.
@@ -142,6 +151,63 @@ impl Session {
         self.policies.reload_if_changed()
     }
 
+    /// Watches the policy and data paths and the configuration file on disk, and calls
+    /// `on_change` with the path of every change that may change the policy set
+    /// ([`ResolvedSettings::affects_policies`]), from the watcher's thread. Long-lived
+    /// front ends use it so that an edit made outside them (a `git pull`, a generator,
+    /// another editor) is picked up whatever their client does; they decide when to
+    /// [`reload`](Self::reload) (e.g. after a debounce). Directories are watched
+    /// recursively, so new files in them are seen; a path that does not exist yet is
+    /// watched through its nearest existing parent. Replaces an earlier watcher; the
+    /// watcher stops when the session is dropped.
+    pub fn watch_policies(
+        &self,
+        on_change: impl Fn(PathBuf) + Send + 'static,
+    ) -> Result<(), SessionError> {
+        use notify::{EventKind, RecursiveMode, Watcher};
+        let filter = self.settings.clone();
+        let mut watcher =
+            notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+                let Ok(event) = event else { return };
+                if matches!(event.kind, EventKind::Access(_)) {
+                    return;
+                }
+                for path in event.paths {
+                    if filter.affects_policies(&path) {
+                        on_change(path);
+                    }
+                }
+            })
+            .map_err(SessionError::Watch)?;
+        let root = &self.settings.root;
+        let mut targets: Vec<(PathBuf, RecursiveMode)> =
+            vec![(root.clone(), RecursiveMode::NonRecursive)];
+        for p in self.policies.source_paths() {
+            let abs = config::options::normalize(root, p);
+            let target = if abs.is_dir() {
+                (abs, RecursiveMode::Recursive)
+            } else {
+                // A file, or a path still to be created: its nearest existing parent.
+                let parent = abs
+                    .ancestors()
+                    .skip(1)
+                    .find(|a| a.is_dir())
+                    .map_or_else(|| root.clone(), PathBuf::from);
+                (parent, RecursiveMode::NonRecursive)
+            };
+            if !targets.contains(&target) {
+                targets.push(target);
+            }
+        }
+        for (path, mode) in &targets {
+            if path.exists() {
+                watcher.watch(path, *mode).map_err(SessionError::Watch)?;
+            }
+        }
+        *self.watcher.lock().unwrap_or_else(PoisonError::into_inner) = Some(watcher);
+        Ok(())
+    }
+
     /// The configuration's warnings against the policy set in use now: rule IDs that
     /// match no loaded rule, expired exceptions. Empty without a configuration file.
     pub fn config_warnings(&self) -> Vec<config::Warning> {
@@ -194,6 +260,22 @@ impl Session {
         report
     }
 
+    /// [`check_with`](Self::check_with) for one input on the calling thread, with a
+    /// worker the caller keeps for the same policy set ([`Worker::new`]): an editor
+    /// checks one buffer many times, and reuses the worker's cloned engines.
+    pub fn check_file_with(
+        &self,
+        set: &PolicySet,
+        worker: &mut Worker,
+        file: FileReport,
+    ) -> Report {
+        let mut report = eval::evaluate_with(set, worker, vec![file]);
+        if let Some(cfg) = &self.settings.config {
+            config::apply(cfg, &mut report, &self.settings.root, config::Date::today());
+        }
+        report
+    }
+
     /// Checks text that is not read from disk (an editor buffer, a request body) under
     /// the file name `name`. Its kind is `kind_hint` when given, else the settings'
     /// `--kind`, else detected from the name and then the content, as `policy eval`
@@ -205,6 +287,20 @@ impl Session {
 
     /// Parses text as [`check_text`](Self::check_text) does, without evaluating it.
     pub fn load_text(&self, name: &str, text: &str, kind_hint: Option<DocumentKind>) -> FileReport {
+        let by_name = inputs::format_from_name(std::path::Path::new(name));
+        self.load_text_as(name, text, kind_hint, by_name)
+    }
+
+    /// [`load_text`](Self::load_text) with the syntax given (an editor knows a buffer's
+    /// language even when its name says nothing): the document kinds are still detected
+    /// from the content, unless `kind_hint` forces one.
+    pub fn load_text_as(
+        &self,
+        name: &str,
+        text: &str,
+        kind_hint: Option<DocumentKind>,
+        format: Option<Format>,
+    ) -> FileReport {
         let load = LoadOptions {
             kind: kind_hint.or(self.settings.discover.load.kind),
             ..self.settings.discover.load.clone()
@@ -219,8 +315,7 @@ impl Session {
                 ),
             );
         }
-        let by_name = inputs::format_from_name(std::path::Path::new(name));
-        inputs::load_bytes(name, text.as_bytes(), by_name, &load)
+        inputs::load_bytes(name, text.as_bytes(), format, &load)
     }
 }
 
@@ -305,6 +400,45 @@ deny contains result if {
             Some(DocumentKind::Dockerfile),
         );
         assert_eq!(report.findings.len(), 1);
+    }
+
+    #[test]
+    fn the_watcher_reports_a_policy_file_created_on_disk() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let policies = dir.path().join("policies");
+        std::fs::create_dir(&policies).expect("mkdir");
+        std::fs::write(policies.join("latest.rego"), RULE).expect("write");
+        let s = Session::from_layers(Layers {
+            root: dir.path().to_path_buf(),
+            config: ConfigSource::None,
+            absolute_paths: true,
+            flags: Flags {
+                policies: vec![policies.clone()],
+                no_builtin: true,
+                ..Flags::default()
+            },
+            ..Layers::default()
+        })
+        .expect("session");
+        let (tx, rx) = std::sync::mpsc::channel();
+        s.watch_policies(move |p| {
+            let _ = tx.send(p);
+        })
+        .expect("watch");
+        std::fs::write(policies.join("notes.txt"), "not a policy").expect("write");
+        let added = policies.join("more.rego");
+        std::fs::write(
+            &added,
+            RULE.replace("USR100", "USR101")
+                .replace("user.latest", "user.more"),
+        )
+        .expect("write");
+        let seen = rx
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("an event for the new policy file");
+        assert!(seen.ends_with("more.rego"), "{seen:?}");
+        let set = s.reload_if_changed().expect("changed").expect("accepted");
+        assert_eq!(set.rules().len(), 2);
     }
 
     #[test]

@@ -265,6 +265,47 @@ impl ResolvedSettings {
             .as_ref()
             .is_some_and(|c| c.is_excluded(&self.root, path))
     }
+
+    /// Whether a change to `path` may change the policy set: a `.rego` or `.wasm` file
+    /// under a policy path, a JSON or YAML file under a data path, or the configuration
+    /// file (the one in effect, or a `.policy.yaml` appearing in the root).
+    pub fn affects_policies(&self, path: &Path) -> bool {
+        if self.is_config_file(path) {
+            return true;
+        }
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .unwrap_or_default();
+        // Compared as given, then resolved (an editor may report `/private/tmp/x` for a
+        // policy path configured as `/tmp/x`).
+        let real = std::fs::canonicalize(path).ok();
+        let under = |roots: &[PathBuf]| {
+            roots.iter().any(|r| {
+                let r = normalize(&self.root, r);
+                path.starts_with(&r)
+                    || real
+                        .as_ref()
+                        .is_some_and(|p| std::fs::canonicalize(&r).is_ok_and(|r| p.starts_with(r)))
+            })
+        };
+        match ext.as_str() {
+            "rego" | "wasm" => under(&self.policy.paths),
+            "json" | "yaml" | "yml" => under(&self.policy.data),
+            _ => false,
+        }
+    }
+
+    /// Whether `path` is the configuration file in effect, or a `.policy.yaml` in the
+    /// root (one that appears where none was).
+    pub fn is_config_file(&self, path: &Path) -> bool {
+        self.config_file
+            .as_deref()
+            .is_some_and(|f| normalize(&self.root, f) == path)
+            || path.file_name().is_some_and(|n| n == super::FILE_NAME)
+                && path.parent() == Some(self.root.as_path())
+    }
 }
 
 impl Layers {

@@ -281,13 +281,6 @@ fn trace_document(set: &PolicySet, worker: &mut Worker, doc: &Document) -> Vec<P
 /// findings they cover are in [`Report::suppressed`], their problems in
 /// [`Report::warnings`]. (A caller of [`evaluate_document`] applies them itself.)
 pub fn evaluate(set: &PolicySet, files: Vec<FileReport>, opts: &EvalOptions) -> Report {
-    let mut report = Report {
-        errors: set.errors.clone(),
-        rules: set.rules(),
-        disabled: set.disabled.clone(),
-        unloaded: set.unloaded.clone(),
-        ..Report::default()
-    };
     let docs: Vec<&Document> = files.iter().flat_map(|f| f.documents.iter()).collect();
     let run = || {
         docs.par_iter()
@@ -308,6 +301,40 @@ pub fn evaluate(set: &PolicySet, files: Vec<FileReport>, opts: &EvalOptions) -> 
     } else {
         run()
     };
+    let traces = if opts.trace {
+        let mut worker = Worker::new(set);
+        docs.iter()
+            .flat_map(|doc| trace_document(set, &mut worker, doc))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    drop(docs);
+    let mut report = assemble(set, files, results);
+    report.traces = traces;
+    report
+}
+
+/// [`evaluate`] on the calling thread with a worker the caller keeps (an editor checks
+/// one buffer many times: the worker's cloned engines are reused).
+pub fn evaluate_with(set: &PolicySet, worker: &mut Worker, files: Vec<FileReport>) -> Report {
+    let results: Vec<_> = files
+        .iter()
+        .flat_map(|f| f.documents.iter())
+        .map(|doc| evaluate_document_outcome(set, worker, doc))
+        .collect();
+    assemble(set, files, results)
+}
+
+/// The report of `files` from the per-document results, in document order.
+fn assemble(set: &PolicySet, files: Vec<FileReport>, results: Vec<DocumentOutcome>) -> Report {
+    let mut report = Report {
+        errors: set.errors.clone(),
+        rules: set.rules(),
+        disabled: set.disabled.clone(),
+        unloaded: set.unloaded.clone(),
+        ..Report::default()
+    };
     for outcome in results {
         report.findings.extend(outcome.findings);
         report.errors.extend(outcome.errors);
@@ -315,13 +342,9 @@ pub fn evaluate(set: &PolicySet, files: Vec<FileReport>, opts: &EvalOptions) -> 
         report.checks.extend(outcome.checks);
         report.prints.extend(outcome.prints);
     }
-    if opts.trace {
-        let mut worker = Worker::new(set);
-        for doc in &docs {
-            report.traces.extend(trace_document(set, &mut worker, doc));
-        }
-    }
+    let docs: Vec<&Document> = files.iter().flat_map(|f| f.documents.iter()).collect();
     suppress::apply(&mut report, &docs);
+    drop(docs);
     for f in files {
         let status = if let Some(reason) = f.skipped {
             InputStatus::Skipped { reason }

@@ -9,8 +9,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::config::resolve::{ConfigSource, Layers};
-use crate::config::{self, Config};
+use crate::config::resolve::{ConfigSource, Layers, ResolvedSettings};
+use crate::config::Config;
 use crate::eval::PolicyOptions;
 use crate::Severity;
 
@@ -33,6 +33,8 @@ pub struct Settings {
     pub policy: PolicyOptions,
     /// Findings below this severity are shown as hints.
     pub fail_on: Severity,
+    /// Everything [`crate::config::resolve`] resolved (what a session is built from).
+    pub resolved: ResolvedSettings,
 }
 
 impl Settings {
@@ -48,12 +50,13 @@ impl Settings {
         }
         .resolve_lenient();
         let settings = Settings {
-            root: resolved.root,
+            root: resolved.root.clone(),
             init,
-            config: resolved.config,
-            config_file: resolved.config_file,
-            policy: resolved.policy,
+            config: resolved.config.clone(),
+            config_file: resolved.config_file.clone(),
+            policy: resolved.policy.clone(),
             fail_on: resolved.fail_on,
+            resolved,
         };
         (settings, problems.iter().map(ToString::to_string).collect())
     }
@@ -61,33 +64,7 @@ impl Settings {
     /// Whether saving `path` changes the policy set: a `.rego` or `.wasm` file under a
     /// policy path, a JSON or YAML file under a data path, or the configuration file.
     pub fn affects_policies(&self, path: &Path) -> bool {
-        if self.config_file.as_deref() == Some(path)
-            || path.file_name().is_some_and(|n| n == config::FILE_NAME)
-                && path.parent() == Some(self.root.as_path())
-        {
-            return true;
-        }
-        let ext = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .map(str::to_ascii_lowercase)
-            .unwrap_or_default();
-        // Compared as given, then resolved (an editor may report `/private/tmp/x` for a
-        // policy path configured as `/tmp/x`).
-        let real = std::fs::canonicalize(path).ok();
-        let under = |roots: &[PathBuf]| {
-            roots.iter().any(|r| {
-                path.starts_with(r)
-                    || real
-                        .as_ref()
-                        .is_some_and(|p| std::fs::canonicalize(r).is_ok_and(|r| p.starts_with(r)))
-            })
-        };
-        match ext.as_str() {
-            "rego" | "wasm" => under(&self.policy.paths),
-            "json" | "yaml" | "yml" => under(&self.policy.data),
-            _ => false,
-        }
+        self.resolved.affects_policies(path)
     }
 
     /// Whether the configuration's `exclude` leaves `path` out.
