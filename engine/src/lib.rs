@@ -8,7 +8,8 @@
 //! [`testing`] runs policy tests (case files and Rego `test_*` rules) for `policy test`.
 //!
 //! Dependencies point one way: `source → inputs → rules → runtimes → eval → report →
-//! cli/lsp`; [`lsp`] is the language server behind `policy lsp`.
+//! cli/lsp/serve`; [`lsp`] is the language server behind `policy lsp`, [`serve`] the
+//! admission webhook behind `policy serve`.
 
 pub mod cli;
 pub mod config;
@@ -20,6 +21,7 @@ pub mod lsp;
 pub mod report;
 pub mod rules;
 pub mod runtimes;
+pub mod serve;
 pub mod source;
 pub mod testing;
 
