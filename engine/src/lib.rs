@@ -6,10 +6,17 @@
 //! [`eval`] turns their results into [`diagnostics::Finding`]s with exact locations.
 //! Reporters in [`report`] format findings; the engine itself never formats.
 //! [`testing`] runs policy tests (case files and Rego `test_*` rules) for `policy test`.
+//! [`session::Session`] is the facade every front end checks through: the settings
+//! layered by [`config::resolve`], a reloadable policy set, and the checks.
 //!
-//! Dependencies point one way: `source → inputs → rules → runtimes → eval → report →
-//! cli/lsp/serve`; [`lsp`] is the language server behind `policy lsp`, [`serve`] the
-//! admission webhook behind `policy serve`.
+//! Dependencies point one way: `source → inputs → rules → runtimes → eval → config →
+//! session → report → cli/lsp/serve` ([`diagnostics`] holds the result types shared from
+//! `eval` on); [`lsp`] is the language server behind `policy lsp`, [`serve`] the
+//! admission webhook behind `policy serve`. docs/architecture.md
+//! says where each concept lives and how to add an input kind, a runtime, a front end
+//! or an output format.
+
+#![warn(missing_docs)]
 
 pub mod cli;
 pub mod config;
@@ -22,6 +29,7 @@ pub mod report;
 pub mod rules;
 pub mod runtimes;
 pub mod serve;
+pub mod session;
 pub mod source;
 pub mod testing;
 
