@@ -5,17 +5,17 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use clap::{ArgAction, Args};
 
 use super::args::{ConfigArgs, PolicyArgs};
-use super::eval::{load_config, policy_options};
+use super::eval::layers;
 use super::ExitStatus;
 use crate::report::ReportOptions;
 use crate::serve::admission::DecisionOptions;
-use crate::serve::checker::{Checker, OptionsFactory, VariantError};
+use crate::serve::checker::{Checker, SessionFactory, VariantError};
 use crate::serve::{self, ServeOptions};
-use crate::Severity;
+use crate::session::Session;
 
 pub(super) const SERVE_ABOUT: &str = "Serve the policies over HTTPS: a Kubernetes validating admission webhook and a JSON evaluation API.
 
@@ -91,35 +91,26 @@ pub struct ServeArgs {
 }
 
 pub(super) fn run(a: ServeArgs) -> anyhow::Result<ExitStatus> {
-    let cfg = load_config(&a.config)?;
-    let fail_on = match &a.fail_on {
-        Some(flag) => Severity::parse(flag).with_context(|| {
-            format!("unknown --fail-on {flag:?}: use critical, high, medium, low or info")
-        })?,
-        None => cfg
-            .as_ref()
-            .and_then(|c| c.fail_on)
-            .unwrap_or(Severity::Low),
-    };
-    // Validates the flags once; each `?pss=` level builds its options the same way.
-    let base = policy_options(&a.policy, cfg.as_ref())?;
-    if !base.builtin && base.paths.is_empty() {
-        bail!("no policies to serve: --no-builtin needs at least one -p/--policy PATH");
-    }
+    // The same layers as `policy eval`: the configuration file, then the flags.
+    let mut base = layers(&a.config, Some(&a.policy), None)?;
+    base.flags.fail_on.clone_from(&a.fail_on);
+    base.require_policies = true;
+    // Validates everything once; each `?pss=` level starts its session the same way.
+    let settings = base.clone().resolve()?;
+    let fail_on = settings.fail_on;
     if a.request_timeout == 0 || a.reload_interval == 0 {
         bail!("--request-timeout and --reload-interval must be at least 1 millisecond");
     }
-    let policy_args = a.policy.clone();
-    let factory: OptionsFactory = Box::new(move |pss: Option<&str>| {
-        let mut p = policy_args.clone();
+    let factory: SessionFactory = Box::new(move |pss: Option<&str>| {
+        let mut layers = base.clone();
         if let Some(flag) = pss {
             crate::eval::pss::parse_flag(flag).map_err(|source| VariantError::Pss {
                 flag: flag.to_owned(),
                 source,
             })?;
-            p.pss = Some(flag.to_owned());
+            layers.flags.pss = Some(flag.to_owned());
         }
-        policy_options(&p, cfg.as_ref()).map_err(|e| VariantError::Options(format!("{e:#}")))
+        Session::from_layers(layers).map_err(|e| VariantError::Options(e.to_string()))
     });
     let checker = Checker::new(factory, &a.preload_pss).map_err(|e| match e {
         VariantError::Load { errors, .. } => {
@@ -136,6 +127,10 @@ pub(super) fn run(a: ServeArgs) -> anyhow::Result<ExitStatus> {
         }
         other => anyhow::Error::new(other),
     })?;
+    if let Some(cfg) = &settings.config {
+        let warnings = checker.variant(None)?.config_warnings();
+        super::eval::print_config_warnings(cfg, &warnings);
+    }
     let workers = if a.workers == 0 {
         std::thread::available_parallelism().map_or(2, |n| n.get())
     } else {

@@ -440,15 +440,6 @@ pub fn error_response(uid: &str, code: u16, message: &str) -> Value {
     })
 }
 
-/// The document policies receive for `object`: the object itself, plus `review`.
-pub fn policy_input(object: &Value, review: &Value) -> Value {
-    let mut input = object.clone();
-    if let Value::Object(map) = &mut input {
-        map.insert("review".into(), review.clone());
-    }
-    input
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -478,9 +469,7 @@ mod tests {
         assert_eq!(r.object.as_ref().expect("object")["kind"], "Pod");
         assert!(r.review.get("object").is_none());
         assert_eq!(r.review["userInfo"]["username"], "alice");
-        let input = policy_input(r.object.as_ref().expect("object"), &r.review);
-        assert_eq!(input["review"]["operation"], "CREATE");
-        assert_eq!(input["metadata"]["name"], "web");
+        assert_eq!(r.review["operation"], "CREATE");
     }
 
     #[test]

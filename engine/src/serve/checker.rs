@@ -10,11 +10,12 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::diagnostics::{ErrorRecord, Report};
-use crate::eval::{self, EvalOptions, PolicyOptions, ReloadRejected, ReloadablePolicySet};
-use crate::inputs::{self, DocumentKind, FileReport, LoadOptions};
+use crate::eval::{ReloadRejected, Worker};
+use crate::inputs::DocumentKind;
+use crate::session::Session;
 
 /// More distinct `?pss=` values than this are refused (each costs a policy set in memory).
 pub const MAX_VARIANTS: usize = 16;
@@ -30,7 +31,7 @@ pub enum VariantError {
         /// What is wrong.
         source: crate::eval::pss::PssError,
     },
-    /// The options cannot be built (reported at start, so rare).
+    /// The session cannot be started (reported at start, so rare).
     #[error("{0}")]
     Options(String),
     /// Too many distinct levels.
@@ -53,14 +54,13 @@ fn first_error(errors: &[ErrorRecord]) -> String {
         .unwrap_or_default()
 }
 
-/// Builds the policy options for a `pss` value (`None`: the command line's own).
-pub type OptionsFactory =
-    Box<dyn Fn(Option<&str>) -> Result<PolicyOptions, VariantError> + Send + Sync>;
+/// Starts the engine session for a `pss` value (`None`: the command line's own level).
+pub type SessionFactory = Box<dyn Fn(Option<&str>) -> Result<Session, VariantError> + Send + Sync>;
 
-/// The policy sets of the server, by Pod Security level.
+/// The engine sessions of the server, by Pod Security level.
 pub struct Checker {
-    factory: OptionsFactory,
-    variants: Mutex<BTreeMap<String, Arc<ReloadablePolicySet>>>,
+    factory: SessionFactory,
+    variants: Mutex<BTreeMap<String, Arc<Session>>>,
 }
 
 impl std::fmt::Debug for Checker {
@@ -81,7 +81,7 @@ pub enum ReloadOutcome {
 impl Checker {
     /// Loads the default set and the `preload` levels; any load error is fatal here (a
     /// webhook that denies everything is worse than one that does not start).
-    pub fn new(factory: OptionsFactory, preload: &[String]) -> Result<Checker, VariantError> {
+    pub fn new(factory: SessionFactory, preload: &[String]) -> Result<Checker, VariantError> {
         let checker = Checker {
             factory,
             variants: Mutex::new(BTreeMap::new()),
@@ -93,52 +93,46 @@ impl Checker {
         Ok(checker)
     }
 
-    /// The set for `pss`, loading it on first use.
-    pub fn variant(&self, pss: Option<&str>) -> Result<Arc<ReloadablePolicySet>, VariantError> {
+    /// The session for `pss`, started on first use.
+    pub fn variant(&self, pss: Option<&str>) -> Result<Arc<Session>, VariantError> {
         let key = pss.unwrap_or_default().to_owned();
-        if let Some(set) = self.lock().get(&key) {
-            return Ok(Arc::clone(set));
+        if let Some(session) = self.lock().get(&key) {
+            return Ok(Arc::clone(session));
         }
         if self.lock().len() >= MAX_VARIANTS {
             return Err(VariantError::TooMany);
         }
         // Loading is slow: not under the lock. Two first requests may both load; one wins.
-        let opts = (self.factory)(pss)?;
-        let set = ReloadablePolicySet::load(opts);
-        let errors = set.current().errors.clone();
+        let session = (self.factory)(pss)?;
+        let errors = session.policies().errors.clone();
         if !errors.is_empty() {
             return Err(VariantError::Load { flag: key, errors });
         }
         let mut variants = self.lock();
-        let entry = variants.entry(key).or_insert_with(|| Arc::new(set));
+        let entry = variants.entry(key).or_insert_with(|| Arc::new(session));
         Ok(Arc::clone(entry))
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Arc<ReloadablePolicySet>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Arc<Session>>> {
         self.variants.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Checks one Kubernetes object (already holding `input.review`) under `pss`.
+    /// Checks one Kubernetes object under `pss`, with `review` as `input.review`, on the
+    /// calling thread (a pool worker) and one snapshot of the policy set.
     pub fn check_object(
         &self,
         pss: Option<&str>,
         name: &str,
-        input: &Value,
+        object: &Value,
+        review: &Value,
     ) -> Result<Report, VariantError> {
-        let set = self.variant(pss)?;
-        let text = serde_json::to_string_pretty(input).unwrap_or_default();
-        Ok(self.check(
-            &set,
-            inputs::load_text(
-                name,
-                &text,
-                inputs::Format::Json,
-                &LoadOptions {
-                    kind: Some(DocumentKind::Kubernetes),
-                    ..LoadOptions::default()
-                },
-            ),
-        ))
+        let session = self.variant(pss)?;
+        let mut context = Map::new();
+        context.insert("review".into(), review.clone());
+        let file = session.load_value(name, object, DocumentKind::Kubernetes, &context);
+        let set = session.policies();
+        // A worker is a clone of the prepared engines: cheap next to an evaluation.
+        Ok(session.check_file_with(&set, &mut Worker::new(&set), file))
     }
 
     /// Checks a document given as text, of `kind` (detected when `None`).
@@ -148,35 +142,17 @@ impl Checker {
         text: &str,
         kind: Option<DocumentKind>,
     ) -> Result<Report, VariantError> {
-        let set = self.variant(None)?;
-        let format = if kind == Some(DocumentKind::Dockerfile) {
-            inputs::Format::Dockerfile
-        } else {
-            inputs::format_from_name(std::path::Path::new(name))
-                .or_else(|| inputs::format_from_content(text))
-                .unwrap_or(inputs::Format::Yaml)
-        };
-        let file = inputs::load_text(
-            name,
-            text,
-            format,
-            &LoadOptions {
-                kind,
-                ..LoadOptions::default()
-            },
-        );
-        Ok(self.check(&set, file))
+        let session = self.variant(None)?;
+        let file = session.load_text(name, text, kind);
+        let set = session.policies();
+        Ok(session.check_file_with(&set, &mut Worker::new(&set), file))
     }
 
-    fn check(&self, set: &ReloadablePolicySet, file: FileReport) -> Report {
-        let snapshot = set.current();
-        eval::evaluate(&snapshot, vec![file], &EvalOptions::default())
-    }
-
-    /// Reloads every set whose policy or data files changed.
+    /// Reloads every session whose policy or data files changed.
     pub fn reload_if_changed(&self) -> Vec<ReloadOutcome> {
-        let sets: Vec<_> = self.lock().values().cloned().collect();
-        sets.iter()
+        let sessions: Vec<_> = self.lock().values().cloned().collect();
+        sessions
+            .iter()
             .filter_map(|s| s.reload_if_changed())
             .map(|r| match r {
                 Ok(_) => ReloadOutcome::Accepted,

@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
@@ -408,12 +408,18 @@ fn media_type(req: &Request<Incoming>) -> Option<String> {
 }
 
 /// Reads the body, refusing one larger than `--max-body-size` or slower than the deadline.
+///
+/// A body declared or found too large is still read and thrown away up to twice the
+/// limit: closing a socket with unread data makes the kernel reset the connection, and
+/// the client would see a broken pipe instead of the `400` that says why. Beyond twice
+/// the limit the connection is cut.
 async fn read_body(
     state: &State,
     req: Request<Incoming>,
     deadline: Instant,
 ) -> Result<Bytes, Reply> {
     let max = state.opts.max_body;
+    let drain_cap = max.saturating_mul(2) as u64;
     let declared = req
         .headers()
         .get(CONTENT_LENGTH)
@@ -425,21 +431,36 @@ async fn read_body(
             format!("the body is larger than the limit of {max} bytes (--max-body-size)"),
         )
     };
-    if declared.is_some_and(|n| n > max as u64) {
+    if declared.is_some_and(|n| n > drain_cap) {
         return Err(too_large());
     }
-    let collect = Limited::new(req.into_body(), max).collect();
-    match tokio::time::timeout_at(deadline.into(), collect).await {
+    let mut body = req.into_body();
+    let mut buf: Vec<u8> = Vec::new();
+    let mut seen: u64 = 0;
+    let read_all = async {
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| format!("cannot read the body: {e}"))?;
+            if let Ok(data) = frame.into_data() {
+                seen += data.len() as u64;
+                if seen <= max as u64 {
+                    buf.extend_from_slice(&data);
+                } else if seen > drain_cap {
+                    break;
+                }
+            }
+        }
+        Ok::<(), String>(())
+    };
+    match tokio::time::timeout_at(deadline.into(), read_all).await {
         Err(_) => Err(Reply::error(
             StatusCode::REQUEST_TIMEOUT,
             "the body did not arrive before the request deadline (--request-timeout)",
         )),
-        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
-        Ok(Err(e)) => Err(Reply::error(
-            StatusCode::BAD_REQUEST,
-            format!("cannot read the body: {e}"),
-        )),
-        Ok(Ok(body)) => Ok(body.to_bytes()),
+        Ok(Err(e)) => Err(Reply::error(StatusCode::BAD_REQUEST, e)),
+        Ok(Ok(())) if seen > max as u64 || declared.is_some_and(|n| n > max as u64) => {
+            Err(too_large())
+        }
+        Ok(Ok(())) => Ok(Bytes::from(buf)),
     }
 }
 
@@ -576,10 +597,11 @@ async fn validate(state: &Arc<State>, req: Request<Incoming>, deadline: Instant)
             ));
         }
     };
-    let input = admission::policy_input(object, &review.review);
+    let object = object.clone();
+    let context = review.review.clone();
     let checker = Arc::clone(&state.checker);
     let name = format!("{}.json", review.subject.replace(['/', ' '], "_"));
-    let job = move || checker.check_object(pss.as_deref(), &name, &input);
+    let job = move || checker.check_object(pss.as_deref(), &name, &object, &context);
     let report = match run_job(state, deadline, job).await {
         Ok(Ok(report)) => report,
         Ok(Err(e)) => {
@@ -651,12 +673,14 @@ async fn evaluate(state: &Arc<State>, req: Request<Incoming>, deadline: Instant)
         None => None,
         Some(k) => match DocumentKind::parse(&k) {
             Some(kind) => Some(kind),
-            None => return Reply::error(
-                StatusCode::BAD_REQUEST,
-                format!(
+            None => {
+                return Reply::error(
+                    StatusCode::BAD_REQUEST,
+                    format!(
                     "unknown kind {k:?}: use dockerfile, kubernetes, image, workflow, yaml or json"
                 ),
-            ),
+                )
+            }
         },
     };
     let name = query_param(query.as_deref(), "name")
@@ -693,7 +717,7 @@ async fn evaluate(state: &Arc<State>, req: Request<Incoming>, deadline: Instant)
     };
     count_findings(&state.metrics, &report);
     let ropts = &state.opts.decision.report;
-    let exit = exit_code(&report, ropts);
+    let exit = report.exit_status(ropts).code();
     let mut out = Vec::new();
     if let Err(e) = report::reporter(Format::Json, ropts).write(&report, &mut out) {
         return Reply::error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
@@ -709,21 +733,6 @@ async fn evaluate(state: &Arc<State>, req: Request<Incoming>, deadline: Instant)
         .headers_mut()
         .insert("x-policy-exit-code", HeaderValue::from(u16::from(exit)));
     reply
-}
-
-/// `policy eval`'s exit code for `report`.
-fn exit_code(report: &Report, opts: &report::ReportOptions) -> u8 {
-    let skipped = report
-        .inputs
-        .iter()
-        .any(|i| matches!(i.status, crate::diagnostics::InputStatus::Skipped { .. }));
-    if !report.errors.is_empty() || skipped {
-        2
-    } else if report.findings.iter().any(|f| opts.is_failing(f)) {
-        1
-    } else {
-        0
-    }
 }
 
 #[cfg(test)]
