@@ -23,3 +23,9 @@ mod pss;
 mod test_cmd;
 #[path = "watch.rs"]
 mod watch;
+#[path = "conftest_cli.rs"]
+mod conftest_cli;
+#[path = "conftest_parity.rs"]
+mod conftest_parity;
+#[path = "serve.rs"]
+mod serve;
