@@ -86,6 +86,35 @@ impl ErrorKind {
             ErrorKind::PolicyError => "policy-error",
         }
     }
+
+    /// A human title, used where rules have titles (SARIF, JUnit, GitHub annotations).
+    pub fn title(self) -> &'static str {
+        match self {
+            ErrorKind::ParseError => "Input could not be parsed",
+            ErrorKind::RuleError => "Rule failed during evaluation",
+            ErrorKind::RuleTimeout => "Rule exceeded its time limit",
+            ErrorKind::PolicyError => "Policy could not be loaded",
+        }
+    }
+
+    /// A longer description (SARIF `fullDescription`).
+    pub fn description(self) -> &'static str {
+        match self {
+            ErrorKind::ParseError => {
+                "An input file could not be read or parsed, so no rule checked it."
+            }
+            ErrorKind::RuleError => {
+                "A rule raised an error, trapped or returned a malformed result while evaluating \
+                 an input; its findings for that input are unknown."
+            }
+            ErrorKind::RuleTimeout => {
+                "A rule did not finish within its time limit; its findings for that input are unknown."
+            }
+            ErrorKind::PolicyError => {
+                "A policy file could not be loaded or compiled, so none of its rules ran."
+            }
+        }
+    }
 }
 
 /// Something that could not be checked.
@@ -109,17 +138,42 @@ pub struct ErrorRecord {
     pub message: String,
 }
 
-impl From<crate::inputs::InputError> for ErrorRecord {
-    fn from(e: crate::inputs::InputError) -> Self {
+impl ErrorRecord {
+    /// An error of `kind` about `file` at a 1-based line and column.
+    pub fn new(
+        kind: ErrorKind,
+        file: impl Into<String>,
+        line: u32,
+        column: u32,
+        message: impl Into<String>,
+    ) -> Self {
         ErrorRecord {
-            kind: ErrorKind::ParseError,
-            file: e.path,
-            line: e.line,
-            column: e.column,
+            kind,
+            file: file.into(),
+            line,
+            column,
             rule: None,
             input: None,
-            message: e.message,
+            message: message.into(),
         }
+    }
+
+    /// The same error, naming the rule involved.
+    pub fn with_rule(mut self, rule: impl Into<String>) -> Self {
+        self.rule = Some(rule.into());
+        self
+    }
+
+    /// The same error, naming the input being evaluated.
+    pub fn with_input(mut self, input: impl Into<String>) -> Self {
+        self.input = Some(input.into());
+        self
+    }
+}
+
+impl From<crate::inputs::InputError> for ErrorRecord {
+    fn from(e: crate::inputs::InputError) -> Self {
+        ErrorRecord::new(ErrorKind::ParseError, e.path, e.line, e.column, e.message)
     }
 }
 

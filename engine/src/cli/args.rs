@@ -41,6 +41,10 @@ pub enum Command {
     Watch(WatchArgs),
     /// Run the language server on stdin/stdout, for editors (see docs/lsp.md).
     Lsp(LspArgs),
+    /// Serve the policies over HTTPS: a Kubernetes validating admission webhook and a
+    /// JSON evaluation API (see docs/admission.md).
+    #[command(long_about = super::serve::SERVE_ABOUT, after_help = super::serve::SERVE_AFTER_HELP)]
+    Serve(super::serve::ServeArgs),
 }
 
 /// Colour choice.

@@ -12,6 +12,7 @@ mod eval;
 mod lsp;
 mod parse;
 mod rules;
+mod serve;
 mod test;
 mod watch;
 
@@ -33,6 +34,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitStatus> {
         Command::Test(a) => test::run(a, out),
         Command::Watch(a) => watch::run(a, out),
         Command::Lsp(a) => lsp::run(a),
+        Command::Serve(a) => serve::run(a),
     }
 }
 

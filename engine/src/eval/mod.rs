@@ -48,19 +48,20 @@ impl Worker {
 }
 
 fn failure_record(f: RuleFailure, doc: &Document) -> ErrorRecord {
-    ErrorRecord {
-        kind: if f.timeout {
-            ErrorKind::RuleTimeout
-        } else {
-            ErrorKind::RuleError
-        },
-        file: doc.path.to_string(),
-        line: doc.span.start.line,
-        column: doc.span.start.column,
-        rule: Some(f.rule),
-        input: Some(doc.path.to_string()),
-        message: format!("{} (policy {})", f.message, f.file),
-    }
+    let kind = if f.timeout {
+        ErrorKind::RuleTimeout
+    } else {
+        ErrorKind::RuleError
+    };
+    ErrorRecord::new(
+        kind,
+        doc.path.to_string(),
+        doc.span.start.line,
+        doc.span.start.column,
+        format!("{} (policy {})", f.message, f.file),
+    )
+    .with_rule(f.rule)
+    .with_input(doc.path.to_string())
 }
 
 /// Evaluates every applicable rule of `set` on one document.

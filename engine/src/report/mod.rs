@@ -345,33 +345,15 @@ fn error_kind_index(kind: ErrorKind) -> usize {
     }
 }
 
-/// A human title for an error kind, used where rules have titles.
+/// A human title for an error kind, used where rules have titles ([`ErrorKind::title`]).
 pub fn error_kind_title(kind: ErrorKind) -> &'static str {
-    match kind {
-        ErrorKind::ParseError => "Input could not be parsed",
-        ErrorKind::RuleError => "Rule failed during evaluation",
-        ErrorKind::RuleTimeout => "Rule exceeded its time limit",
-        ErrorKind::PolicyError => "Policy could not be loaded",
-    }
+    kind.title()
 }
 
-/// A longer description of an error kind, for SARIF `fullDescription`.
+/// A longer description of an error kind, for SARIF `fullDescription`
+/// ([`ErrorKind::description`]).
 pub fn error_kind_description(kind: ErrorKind) -> &'static str {
-    match kind {
-        ErrorKind::ParseError => {
-            "An input file could not be read or parsed, so no rule checked it."
-        }
-        ErrorKind::RuleError => {
-            "A rule raised an error, trapped or returned a malformed result while evaluating \
-             an input; its findings for that input are unknown."
-        }
-        ErrorKind::RuleTimeout => {
-            "A rule did not finish within its time limit; its findings for that input are unknown."
-        }
-        ErrorKind::PolicyError => {
-            "A policy file could not be loaded or compiled, so none of its rules ran."
-        }
-    }
+    kind.description()
 }
 
 /// `1 finding` / `3 findings`.
