@@ -251,6 +251,7 @@ impl Session {
             files,
             &EvalOptions {
                 threads: self.settings.threads,
+                trace: self.settings.trace,
             },
         );
         if let Some(cfg) = &self.settings.config {

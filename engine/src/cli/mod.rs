@@ -7,6 +7,7 @@
 //! - `2`: usage, configuration or policy errors, or an input that could not be checked.
 
 mod args;
+mod conftest;
 mod eval;
 mod lsp;
 mod parse;

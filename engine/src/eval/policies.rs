@@ -107,6 +107,8 @@ pub struct PolicySet {
     /// ([`PolicyOptions::input_kinds`]). Known, like [`PolicySet::disabled`], so naming one
     /// in `.policy.yaml` is no typo.
     pub unloaded: Vec<String>,
+    /// How many policy files (`.rego`, `.wasm`) were found under [`PolicyOptions::paths`].
+    pub user_files: usize,
 }
 
 /// Deep-merges `from` into `into` (objects merge key by key; anything else replaces).
@@ -234,8 +236,10 @@ impl PolicySet {
                 }
             }
         }
+        let mut user_files = 0;
         for root in &opts.paths {
             for file in files_with(root, POLICY_EXTENSIONS, &mut errors) {
+                user_files += 1;
                 if file.extension().is_some_and(|e| e == "rego") {
                     match std::fs::read_to_string(&file) {
                         Ok(text) => rego_sources.push(RegoSource {
@@ -322,6 +326,7 @@ impl PolicySet {
             errors,
             disabled,
             unloaded,
+            user_files,
         }
     }
 
