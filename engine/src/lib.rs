@@ -21,6 +21,7 @@ pub mod report;
 pub mod rules;
 pub mod runtimes;
 pub mod source;
+pub mod supply;
 pub mod testing;
 
 pub use policy_sdk::abi::{PathSegment, Severity};

@@ -41,6 +41,11 @@ pub enum Command {
     Watch(WatchArgs),
     /// Run the language server on stdin/stdout, for editors (see docs/lsp.md).
     Lsp(LspArgs),
+    /// Push a policy directory to an OCI registry as a (signed) bundle
+    /// (see docs/supply-chain.md).
+    Push(super::supply::PushArgs),
+    /// Pull a policy bundle from an OCI registry into a directory.
+    Pull(super::supply::PullArgs),
 }
 
 /// Colour choice.
@@ -166,6 +171,9 @@ pub struct EvalArgs {
     /// When to use colour in text output.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+    /// Registry images, signatures and policy bundles.
+    #[command(flatten)]
+    pub supply: super::supply::SupplyArgs,
 }
 
 /// `policy parse`.

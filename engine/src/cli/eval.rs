@@ -199,11 +199,22 @@ pub(super) fn run(a: EvalArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatus
     if !popts.builtin && popts.paths.is_empty() {
         bail!("no policies to run: --no-builtin needs at least one -p/--policy PATH");
     }
-    let files = collect_inputs(&a.input, cfg.as_ref())?;
+    let mut supply = super::supply::Supply::new(&a.supply, cfg.as_ref())?;
+    let mut files = if super::supply::only_images(&supply, &a.input.paths) {
+        Vec::new()
+    } else {
+        collect_inputs(&a.input, cfg.as_ref())?
+    };
+    files.extend(supply.image_inputs()?);
     // The inputs are known: built-in WASM modules for other kinds need not be compiled.
     let mut popts = popts;
     popts.input_kinds = Some(input_kinds(&files));
-    let set = PolicySet::load(&popts);
+    let bundle_errors = supply.resolve_bundles(&mut popts.paths)?;
+    popts
+        .extra_data
+        .extend(supply.workload_verification(&files)?);
+    let mut set = PolicySet::load(&popts);
+    set.errors.extend(bundle_errors);
     let mut report = eval::evaluate(&set, files, &EvalOptions { threads: a.threads });
     if let Some(cfg) = &cfg {
         let cwd = std::env::current_dir().context("cannot read the current directory")?;

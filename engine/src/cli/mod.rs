@@ -11,6 +11,7 @@ mod eval;
 mod lsp;
 mod parse;
 mod rules;
+mod supply;
 mod test;
 mod watch;
 
@@ -52,6 +53,8 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitStatus> {
         Command::Test(a) => test::run(a, out),
         Command::Watch(a) => watch::run(a, out),
         Command::Lsp(a) => lsp::run(a),
+        Command::Push(a) => supply::push(a, out),
+        Command::Pull(a) => supply::pull(a, out),
     }
 }
 
