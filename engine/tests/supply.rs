@@ -242,7 +242,7 @@ fn registry_image_findings_point_at_the_reference() {
         .iter()
         .find(|f| f["rule_id"] == "IMG001")
         .unwrap();
-    assert_eq!(f["path"], json!(["user"]), "{f}");
+    assert_eq!(f["pointer"], json!("/user"), "{f}");
     // Signatures were not asked for: no IMG005.
     assert!(!got.iter().any(|g| g.0 == "IMG005"));
     // Only --image: the current directory is not walked.
@@ -674,6 +674,8 @@ fn policy_bundles_push_pull_sign_and_cache() {
         .next()
         .unwrap()
         .to_string();
+    // Different content (same content would have the same digest, and so the signature).
+    std::fs::write(dir.join("extra.rego"), "package org.extra\n").unwrap();
     let out = run(
         tmp.path(),
         tmp.path(),

@@ -21,7 +21,9 @@ import rego.v1
 
 default severities := {"CRITICAL", "HIGH"}
 
-severities := {upper(s) | some s in data.settings.vulnerabilities.severities}
+severities := {upper(s) | some s in data.settings.vulnerabilities.severities} if {
+	is_array(data.settings.vulnerabilities.severities)
+}
 
 default fixable_only := true
 

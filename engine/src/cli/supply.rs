@@ -140,15 +140,13 @@ impl Supply {
             let (k, errors) = crate::supply::load_trusted_keys(&entries, &cfg.base);
             keys.extend(k);
             for e in errors {
-                key_errors.push(ErrorRecord {
-                    kind: ErrorKind::PolicyError,
-                    file: cfg.file.display().to_string(),
-                    line: 1,
-                    column: 1,
-                    rule: None,
-                    input: None,
-                    message: e,
-                });
+                key_errors.push(ErrorRecord::new(
+                    ErrorKind::PolicyError,
+                    cfg.file.display().to_string(),
+                    1,
+                    1,
+                    e,
+                ));
             }
             if !cfg.images.is_empty() {
                 let text: std::sync::Arc<str> = std::fs::read_to_string(&cfg.file)
@@ -222,10 +220,7 @@ impl Supply {
         paths: &mut Vec<PathBuf>,
     ) -> anyhow::Result<Vec<ErrorRecord>> {
         let mut errors = self.key_errors.clone();
-        if !paths
-            .iter()
-            .any(|p| p.to_string_lossy().starts_with("oci://"))
-        {
+        if !paths.iter().any(|p| oci(p).is_some()) {
             return Ok(errors);
         }
         let verify = read_public_keys(&self.args.verify_keys)?;
@@ -233,23 +228,20 @@ impl Supply {
             .context("cannot find a cache directory for policy bundles (set XDG_CACHE_HOME)")?;
         let reg = self.reg()?;
         let mut out = Vec::new();
-        for p in paths.drain(..) {
-            let s = p.to_string_lossy().into_owned();
-            if !s.starts_with("oci://") {
+        for p in std::mem::take(paths) {
+            let Some(s) = oci(&p) else {
                 out.push(p);
                 continue;
-            }
+            };
             match bundle::pull(reg, &s, &cache, &verify) {
                 Ok(pulled) => out.push(pulled.dir),
-                Err(e) => errors.push(ErrorRecord {
-                    kind: ErrorKind::PolicyError,
-                    file: s.clone(),
-                    line: 1,
-                    column: 1,
-                    rule: None,
-                    input: None,
-                    message: e.to_string(),
-                }),
+                Err(e) => errors.push(ErrorRecord::new(
+                    ErrorKind::PolicyError,
+                    s.clone(),
+                    1,
+                    1,
+                    e.to_string(),
+                )),
             }
         }
         *paths = out;
@@ -284,6 +276,13 @@ impl Supply {
         }
         Ok(Some(json!({ "image_verification": out })))
     }
+}
+
+/// The `oci://` reference of a policy path (the configuration's entries may have been
+/// joined onto its directory).
+fn oci(p: &Path) -> Option<String> {
+    let s = p.to_string_lossy();
+    s.find("oci://").map(|i| s[i..].to_string())
 }
 
 /// `{verified, digest, error}` of one workload image.

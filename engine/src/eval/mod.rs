@@ -47,19 +47,20 @@ impl Worker {
 }
 
 fn failure_record(f: RuleFailure, doc: &Document) -> ErrorRecord {
-    ErrorRecord {
-        kind: if f.timeout {
-            ErrorKind::RuleTimeout
-        } else {
-            ErrorKind::RuleError
-        },
-        file: doc.path.to_string(),
-        line: doc.span.start.line,
-        column: doc.span.start.column,
-        rule: Some(f.rule),
-        input: Some(doc.path.to_string()),
-        message: format!("{} (policy {})", f.message, f.file),
-    }
+    let kind = if f.timeout {
+        ErrorKind::RuleTimeout
+    } else {
+        ErrorKind::RuleError
+    };
+    ErrorRecord::new(
+        kind,
+        doc.path.to_string(),
+        doc.span.start.line,
+        doc.span.start.column,
+        format!("{} (policy {})", f.message, f.file),
+    )
+    .with_rule(f.rule)
+    .with_input(doc.path.to_string())
 }
 
 /// Evaluates every applicable rule of `set` on one document.
@@ -164,13 +165,6 @@ pub struct EvalOptions {
 /// findings they cover are in [`Report::suppressed`], their problems in
 /// [`Report::warnings`]. (A caller of [`evaluate_document`] applies them itself.)
 pub fn evaluate(set: &PolicySet, files: Vec<FileReport>, opts: &EvalOptions) -> Report {
-    let mut report = Report {
-        errors: set.errors.clone(),
-        rules: set.rules(),
-        disabled: set.disabled.clone(),
-        unloaded: set.unloaded.clone(),
-        ..Report::default()
-    };
     let docs: Vec<&Document> = files.iter().flat_map(|f| f.documents.iter()).collect();
     let run = || {
         docs.par_iter()
@@ -188,11 +182,41 @@ pub fn evaluate(set: &PolicySet, files: Vec<FileReport>, opts: &EvalOptions) -> 
     } else {
         run()
     };
+    drop(docs);
+    assemble(set, files, results)
+}
+
+/// [`evaluate`] on the calling thread with a worker the caller keeps (an editor checks
+/// one buffer many times: the worker's cloned engines are reused).
+pub fn evaluate_with(set: &PolicySet, worker: &mut Worker, files: Vec<FileReport>) -> Report {
+    let results: Vec<_> = files
+        .iter()
+        .flat_map(|f| f.documents.iter())
+        .map(|doc| evaluate_document(set, worker, doc))
+        .collect();
+    assemble(set, files, results)
+}
+
+/// The report of `files` from the per-document results, in document order.
+fn assemble(
+    set: &PolicySet,
+    files: Vec<FileReport>,
+    results: Vec<(Vec<Finding>, Vec<ErrorRecord>)>,
+) -> Report {
+    let mut report = Report {
+        errors: set.errors.clone(),
+        rules: set.rules(),
+        disabled: set.disabled.clone(),
+        unloaded: set.unloaded.clone(),
+        ..Report::default()
+    };
     for (findings, errors) in results {
         report.findings.extend(findings);
         report.errors.extend(errors);
     }
+    let docs: Vec<&Document> = files.iter().flat_map(|f| f.documents.iter()).collect();
     suppress::apply(&mut report, &docs);
+    drop(docs);
     for f in files {
         let status = if let Some(reason) = f.skipped {
             InputStatus::Skipped { reason }
@@ -209,6 +233,11 @@ pub fn evaluate(set: &PolicySet, files: Vec<FileReport>, opts: &EvalOptions) -> 
         // Code frames: every document's text under its own path (an OCI layout's
         // documents point into their blobs), and the text of a file that failed to parse.
         for doc in &f.documents {
+            if *doc.path != *f.path {
+                report
+                    .owners
+                    .insert(doc.path.to_string(), f.path.to_string());
+            }
             report
                 .sources
                 .entry(doc.path.to_string())

@@ -115,7 +115,9 @@ impl Out<'_> {
     fn push(&mut self, entry: Value, ptr: &str) {
         let i = self.items.len();
         let span = self.span_of(ptr);
-        self.spans.values.insert(format!("/vulnerabilities/{i}"), span);
+        self.spans
+            .values
+            .insert(format!("/vulnerabilities/{i}"), span);
         if let Value::Object(m) = &entry {
             for k in m.keys() {
                 self.spans
@@ -150,7 +152,12 @@ pub(crate) fn normalise(
     let artifact = match format {
         VulnFormat::Trivy => {
             for (r, result) in raw["Results"].as_array().into_iter().flatten().enumerate() {
-                for (i, v) in result["Vulnerabilities"].as_array().into_iter().flatten().enumerate() {
+                for (i, v) in result["Vulnerabilities"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .enumerate()
+                {
                     let entry = json!({
                         "id": s(v, "/VulnerabilityID"),
                         "package": s(v, "/PkgName"),
@@ -172,7 +179,11 @@ pub(crate) fn normalise(
                     .and_then(Value::as_array)
                     .and_then(|v| v.first())
                     .cloned()
-                    .filter(|_| m.pointer("/vulnerability/fix/state").and_then(Value::as_str) == Some("fixed"))
+                    .filter(|_| {
+                        m.pointer("/vulnerability/fix/state")
+                            .and_then(Value::as_str)
+                            == Some("fixed")
+                    })
                     .unwrap_or(Value::Null);
                 let entry = json!({
                     "id": s(m, "/vulnerability/id"),
@@ -199,7 +210,10 @@ pub(crate) fn normalise(
                 for (i, res) in run["results"].as_array().into_iter().flatten().enumerate() {
                     let rule_id = res["ruleId"].as_str().unwrap_or("");
                     let rule = rules.get(rule_id).cloned().unwrap_or(Value::Null);
-                    let text = res.pointer("/message/text").and_then(Value::as_str).unwrap_or("");
+                    let text = res
+                        .pointer("/message/text")
+                        .and_then(Value::as_str)
+                        .unwrap_or("");
                     let field = |name: &str| -> Value {
                         text.lines()
                             .find_map(|l| l.trim().strip_prefix(name))
@@ -207,15 +221,20 @@ pub(crate) fn normalise(
                             .filter(|v| !v.is_empty())
                             .map_or(Value::Null, Value::String)
                     };
-                    let score = rule
-                        .pointer("/properties/security-severity")
-                        .and_then(|v| v.as_str().and_then(|s| s.parse::<f64>().ok()).or_else(|| v.as_f64()));
+                    let score = rule.pointer("/properties/security-severity").and_then(|v| {
+                        v.as_str()
+                            .and_then(|s| s.parse::<f64>().ok())
+                            .or_else(|| v.as_f64())
+                    });
                     let severity = match score {
                         Some(x) => score_severity(x).to_string(),
                         None => severity_name(
                             res["level"]
                                 .as_str()
-                                .or_else(|| rule.pointer("/defaultConfiguration/level").and_then(Value::as_str))
+                                .or_else(|| {
+                                    rule.pointer("/defaultConfiguration/level")
+                                        .and_then(Value::as_str)
+                                })
                                 .unwrap_or("warning"),
                         ),
                     };
@@ -229,8 +248,12 @@ pub(crate) fn normalise(
                         .cloned()
                         .filter(Value::is_string)
                         .unwrap_or_else(|| field("Fixed Version:"));
+                    let rule_id_value = match rule_id {
+                        "" => Value::Null,
+                        id => Value::String(id.to_string()),
+                    };
                     let entry = json!({
-                        "id": if rule_id.is_empty() { Value::Null } else { Value::String(rule_id.to_string()) },
+                        "id": rule_id_value,
                         "package": package,
                         "version": field("Installed Version:"),
                         "fixed_version": fixed,

@@ -42,7 +42,7 @@ use std::io;
 use std::rc::Rc;
 use std::str::FromStr;
 
-use crate::diagnostics::{ErrorKind, Finding, InputStatus, Level, Report};
+use crate::diagnostics::{ErrorKind, ExitStatus, Finding, InputStatus, Level, Report};
 use crate::source::{LineIndex, Position, Span};
 use crate::Severity;
 
@@ -148,6 +148,27 @@ impl ReportOptions {
     /// Whether `finding` fails the run under these options.
     pub fn is_failing(&self, finding: &Finding) -> bool {
         finding.severity >= self.fail_on && (finding.level == Level::Deny || self.fail_on_warn)
+    }
+}
+
+impl Report {
+    /// The exit status this report deserves under `opts`: [`ExitStatus::Error`] when
+    /// something could not be checked (an error, or an input that was skipped: too
+    /// large, or of a kind that cannot be told; CI must not pass because a file was
+    /// silently left out), else [`ExitStatus::Failure`] when a finding fails the run
+    /// ([`ReportOptions::is_failing`]), else [`ExitStatus::Success`].
+    pub fn exit_status(&self, opts: &ReportOptions) -> ExitStatus {
+        let skipped = self
+            .inputs
+            .iter()
+            .any(|i| matches!(i.status, InputStatus::Skipped { .. }));
+        if !self.errors.is_empty() || skipped {
+            ExitStatus::Error
+        } else if self.findings.iter().any(|f| opts.is_failing(f)) {
+            ExitStatus::Failure
+        } else {
+            ExitStatus::Success
+        }
     }
 }
 
@@ -295,33 +316,15 @@ fn error_kind_index(kind: ErrorKind) -> usize {
     }
 }
 
-/// A human title for an error kind, used where rules have titles.
+/// A human title for an error kind, used where rules have titles ([`ErrorKind::title`]).
 pub fn error_kind_title(kind: ErrorKind) -> &'static str {
-    match kind {
-        ErrorKind::ParseError => "Input could not be parsed",
-        ErrorKind::RuleError => "Rule failed during evaluation",
-        ErrorKind::RuleTimeout => "Rule exceeded its time limit",
-        ErrorKind::PolicyError => "Policy could not be loaded",
-    }
+    kind.title()
 }
 
-/// A longer description of an error kind, for SARIF `fullDescription`.
+/// A longer description of an error kind, for SARIF `fullDescription`
+/// ([`ErrorKind::description`]).
 pub fn error_kind_description(kind: ErrorKind) -> &'static str {
-    match kind {
-        ErrorKind::ParseError => {
-            "An input file could not be read or parsed, so no rule checked it."
-        }
-        ErrorKind::RuleError => {
-            "A rule raised an error, trapped or returned a malformed result while evaluating \
-             an input; its findings for that input are unknown."
-        }
-        ErrorKind::RuleTimeout => {
-            "A rule did not finish within its time limit; its findings for that input are unknown."
-        }
-        ErrorKind::PolicyError => {
-            "A policy file could not be loaded or compiled, so none of its rules ran."
-        }
-    }
+    kind.description()
 }
 
 /// `1 finding` / `3 findings`.
