@@ -254,6 +254,81 @@ pub struct Warning {
     pub message: String,
 }
 
+/// A conftest `exception` that applied: a package's `exception` rule named an entry rule
+/// (`exception contains ["run_as_root"]` for `deny_run_as_root`), so that rule's results
+/// for one document were not reported. conftest counts and lists these (`EXCP`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleException {
+    /// The entry rule left out.
+    pub rule: Arc<RuleMeta>,
+    /// Its level.
+    pub level: Level,
+    /// The Rego package (without `data.`).
+    pub package: String,
+    /// The name the exception gave (`run_as_root`).
+    pub name: String,
+    /// The document it applied to (its first line).
+    pub location: Location,
+}
+
+impl RuleException {
+    /// conftest's wording: the query that found the exception,
+    /// `data.main.exception[_][_] == "run_as_root"`.
+    pub fn query(&self) -> String {
+        format!(
+            "data.{}.exception[_][_] == {}",
+            self.package,
+            serde_json::Value::from(self.name.as_str())
+        )
+    }
+
+    /// The exception as a finding of its rule at the document, for formats that list
+    /// exceptions as suppressed results (SARIF).
+    pub fn as_finding(&self) -> Finding {
+        Finding {
+            rule: Arc::clone(&self.rule),
+            severity: self.rule.severity,
+            level: self.level,
+            message: self.message(),
+            location: self.location.clone(),
+        }
+    }
+
+    /// `not checked: exception "run_as_root" of data.main.exception applies`.
+    pub fn message(&self) -> String {
+        format!(
+            "not checked: exception {} of data.{}.exception applies",
+            serde_json::Value::from(self.name.as_str()),
+            self.package
+        )
+    }
+}
+
+/// One Rego package's entry rules evaluated on one document. conftest counts each rule
+/// definition (body) as a test, so its summaries need these counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageCheck {
+    /// The input file.
+    pub file: Arc<str>,
+    /// Index of the document within the file.
+    pub document: usize,
+    /// The Rego package (without `data.`).
+    pub package: String,
+    /// The entry rule definitions evaluated.
+    pub definitions: usize,
+}
+
+/// One line a Rego policy wrote with `print()` while evaluating a document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrintLine {
+    /// The input being evaluated.
+    pub input: Arc<str>,
+    /// Its document index.
+    pub document: usize,
+    /// `policy.rego:LINE: message`.
+    pub text: String,
+}
+
 /// The complete result of a run: what reporters format.
 #[derive(Debug, Clone, Default)]
 pub struct Report {
@@ -282,6 +357,15 @@ pub struct Report {
     /// Notes about the run that do not change its outcome (a suppression naming an unknown
     /// rule, one that suppressed nothing, one without a reason), sorted by file and position.
     pub warnings: Vec<Warning>,
+    /// conftest `exception`s that applied, by file and document.
+    pub exceptions: Vec<RuleException>,
+    /// The Rego packages evaluated on each document, with their rule counts.
+    pub checks: Vec<PackageCheck>,
+    /// `print()` output, in input order (shown on stderr by the CLI, not by reporters).
+    pub prints: Vec<PrintLine>,
+    /// `--trace` explanations, one per Rego entry rule and document, in input order
+    /// (shown on stderr by the CLI).
+    pub traces: Vec<PrintLine>,
     /// The input each document path belongs to, where the two differ (an OCI layout's
     /// documents are named after their blobs), for [`Report::split_by_input`].
     pub owners: std::collections::BTreeMap<String, String>,
@@ -340,6 +424,23 @@ impl Report {
         });
         self.warnings.sort();
         self.warnings.dedup();
+        self.exceptions.sort_by(|a, b| {
+            (
+                &a.location.file,
+                a.location.document,
+                &a.package,
+                &a.rule.id,
+            )
+                .cmp(&(
+                    &b.location.file,
+                    b.location.document,
+                    &b.package,
+                    &b.rule.id,
+                ))
+        });
+        self.checks.sort_by(|a, b| {
+            (&a.file, a.document, &a.package).cmp(&(&b.file, b.document, &b.package))
+        });
         self.rules.sort_by(|a, b| a.id.cmp(&b.id));
         self.rules.dedup_by(|a, b| a.id == b.id);
     }

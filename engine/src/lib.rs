@@ -10,8 +10,9 @@
 //! layered by [`config::resolve`], a reloadable policy set, and the checks.
 //!
 //! Dependencies point one way: `source → inputs → rules → runtimes → eval → config →
-//! session → report → cli/lsp` ([`diagnostics`] holds the result types shared from
-//! `eval` on); [`lsp`] is the language server behind `policy lsp`. docs/architecture.md
+//! session → report → cli/lsp/serve` ([`diagnostics`] holds the result types shared from
+//! `eval` on); [`lsp`] is the language server behind `policy lsp`, [`serve`] the
+//! admission webhook behind `policy serve`. docs/architecture.md
 //! says where each concept lives and how to add an input kind, a runtime, a front end
 //! or an output format.
 
@@ -27,6 +28,7 @@ pub mod lsp;
 pub mod report;
 pub mod rules;
 pub mod runtimes;
+pub mod serve;
 pub mod session;
 pub mod source;
 pub mod supply;

@@ -251,6 +251,7 @@ impl Session {
             files,
             &EvalOptions {
                 threads: self.settings.threads,
+                trace: self.settings.trace,
             },
         );
         if let Some(cfg) = &self.settings.config {
@@ -288,6 +289,34 @@ impl Session {
     pub fn load_text(&self, name: &str, text: &str, kind_hint: Option<DocumentKind>) -> FileReport {
         let by_name = inputs::format_from_name(std::path::Path::new(name));
         self.load_text_as(name, text, kind_hint, by_name)
+    }
+
+    /// Parses an in-memory JSON value (the object of an admission request) as one input
+    /// named `name`, of `kind`, for [`check_file_with`](Self::check_file_with) or
+    /// [`check_files`](Self::check_files). The value is written out as pretty JSON and
+    /// parsed like any JSON input, so findings get positions in that text and JSON
+    /// paths. Then each entry of `context` is added at the top level of every document,
+    /// where policies see it: `policy serve` passes the rest of the admission request as
+    /// `input.review`. The context is not part of the text; a finding that points into it
+    /// is located at the document's start.
+    pub fn load_value(
+        &self,
+        name: &str,
+        value: &serde_json::Value,
+        kind: DocumentKind,
+        context: &serde_json::Map<String, serde_json::Value>,
+    ) -> FileReport {
+        // A `Value` always serializes (its keys are strings).
+        let text = serde_json::to_string_pretty(value).unwrap_or_default();
+        let mut file = self.load_text_as(name, &text, Some(kind), Some(Format::Json));
+        for doc in &mut file.documents {
+            if let serde_json::Value::Object(map) = &mut doc.value {
+                for (k, v) in context {
+                    map.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        file
     }
 
     /// [`load_text`](Self::load_text) with the syntax given (an editor knows a buffer's
@@ -360,6 +389,58 @@ deny contains result if {
     fn a_session_can_be_shared_across_threads() {
         assert_send_sync::<Session>();
         assert_send_sync::<Arc<Session>>();
+    }
+
+    #[test]
+    fn load_value_adds_the_context_where_policies_see_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            dir.path().join("review.rego"),
+            "# METADATA\n# title: Old\n# custom:\n#   id: USR110\n#   severity: high\n#   kinds: [kubernetes]\npackage user.review\n\ndeny contains {\"msg\": \"changed\", \"path\": [\"spec\", \"x\"]} if {\n  input.review.oldObject.spec.x != input.spec.x\n}\n",
+        )
+        .expect("write");
+        let s = Session::from_layers(Layers {
+            root: dir.path().to_path_buf(),
+            config: ConfigSource::None,
+            flags: Flags {
+                policies: vec![dir.path().join("review.rego")],
+                no_builtin: true,
+                ..Flags::default()
+            },
+            ..Layers::default()
+        })
+        .expect("session");
+        let object = serde_json::json!({"apiVersion": "v1", "kind": "Thing", "spec": {"x": 2}});
+        let mut context = serde_json::Map::new();
+        context.insert(
+            "review".into(),
+            serde_json::json!({"oldObject": {"spec": {"x": 1}}}),
+        );
+        let file = s.load_value("thing.json", &object, DocumentKind::Kubernetes, &context);
+        assert_eq!(
+            file.documents[0].value["review"]["oldObject"]["spec"]["x"],
+            1
+        );
+        let set = s.policies();
+        let report = s.check_file_with(&set, &mut Worker::new(&set), file);
+        assert_eq!(report.findings.len(), 1, "{:?}", report.errors);
+        let f = &report.findings[0];
+        assert_eq!(f.rule.id, "USR110");
+        assert_eq!(
+            f.location.span.start.line, 5,
+            "the line of \"x\": 2 in the pretty text"
+        );
+        // Without the context the rule has nothing to compare.
+        let file = s.load_value(
+            "thing.json",
+            &object,
+            DocumentKind::Kubernetes,
+            &serde_json::Map::new(),
+        );
+        assert!(s
+            .check_file_with(&set, &mut Worker::new(&set), file)
+            .findings
+            .is_empty());
     }
 
     #[test]

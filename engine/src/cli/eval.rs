@@ -3,7 +3,7 @@
 
 use std::io::{IsTerminal, Write};
 
-use anyhow::Context;
+use anyhow::{bail, Context};
 
 use super::args::{ColorChoice, ConfigArgs, DockerfileInput, EvalArgs, InputArgs, PolicyArgs};
 use super::ExitStatus;
@@ -129,23 +129,43 @@ pub(super) fn collect_inputs(
     a: &InputArgs,
     cfg: Option<&Config>,
 ) -> anyhow::Result<Vec<FileReport>> {
-    let opts = discover_options(a, cfg)?;
-    Ok(inputs::discover::collect(&a.paths, &opts))
+    let mut opts = discover_options(a, cfg)?;
+    opts.load.empty_yaml_as_null = a.empty_yaml_as_null;
+    Ok(inputs::discover::collect(&input_paths(a)?, &opts))
 }
 
-pub(super) fn run(a: EvalArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatus> {
+/// The path arguments. An empty one (`policy eval x.yaml ""`, from a shell variable that
+/// is unset) names no file: it is left out, as conftest does, unless nothing else is given.
+fn input_paths(a: &InputArgs) -> anyhow::Result<Vec<std::path::PathBuf>> {
+    let paths: Vec<_> = a
+        .paths
+        .iter()
+        .filter(|p| !p.as_os_str().is_empty())
+        .cloned()
+        .collect();
+    if paths.is_empty() {
+        bail!("no input paths: every path argument is empty");
+    }
+    Ok(paths)
+}
+
+pub(super) fn run(mut a: EvalArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatus> {
+    super::conftest::apply(&mut a);
+    let format = a.format.unwrap_or_default();
     let mut layers = layers(&a.config, Some(&a.policy), Some(&a.input))?;
     layers.flags.fail_on.clone_from(&a.fail_on);
     layers.flags.threads = a.threads;
     layers.require_policies = true;
     let mut settings = layers.resolve()?;
+    settings.discover.load.empty_yaml_as_null = a.input.empty_yaml_as_null;
+    settings.trace = a.conftest.trace;
     let fail_on = settings.fail_on;
     // Registry images, `oci://` policy bundles and `--verify-images` (docs/supply-chain.md).
     let mut supply = super::supply::Supply::new(&a.supply, settings.config.as_ref())?;
     let mut files = if super::supply::only_images(&supply, &a.input.paths) {
         Vec::new()
     } else {
-        inputs::discover::collect(&a.input.paths, &settings.discover)
+        inputs::discover::collect(&input_paths(&a.input)?, &settings.discover)
     };
     files.extend(supply.image_inputs()?);
     let bundle_errors = supply.resolve_bundles(&mut settings.policy.paths)?;
@@ -155,7 +175,21 @@ pub(super) fn run(a: EvalArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatus
         .extend(supply.workload_verification(&files)?);
     // The inputs are known: built-in WASM modules for other kinds need not be compiled.
     let session = Session::for_files(settings, &files)?;
-    let mut report = session.check_files(files);
+    let set = session.policies();
+    if !session.settings().policy.builtin
+        && set.user_files == 0
+        && set.errors.is_empty()
+        && bundle_errors.is_empty()
+    {
+        let paths: Vec<String> = (session.settings().policy.paths.iter())
+            .map(|p| p.display().to_string())
+            .collect();
+        bail!(
+            "no policies to run: no .rego or .wasm file under {}",
+            paths.join(", ")
+        );
+    }
+    let mut report = session.check_with(&set, files);
     report.errors.extend(bundle_errors);
     if let Some(cfg) = session.config() {
         print_config_warnings(cfg, &session.config_warnings());
@@ -175,13 +209,23 @@ pub(super) fn run(a: EvalArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatus
         fail_on_warn: a.fail_on_warn,
         ..ReportOptions::default()
     };
+    super::conftest::print_lines(&report, format);
     // Every format but JUnit carries the report's warnings; for JUnit they go to stderr.
-    if a.format == report::Format::Junit {
+    if format == report::Format::Junit {
         for w in &report.warnings {
             eprintln!("{}:{}:{}: warning: {}", w.file, w.line, w.column, w.message);
         }
     }
-    let reporter = report::reporter(a.format, &ropts);
+    let reporter = match format {
+        report::Format::Conftest => Box::new(report::conftest::ConftestReporter::new(
+            ropts.clone(),
+            report::conftest::ConftestOptions {
+                quiet: a.conftest.quiet,
+                suppress_exceptions: a.conftest.suppress_exceptions,
+            },
+        )),
+        _ => report::reporter(format, &ropts),
+    };
     match &a.output {
         Some(path) => {
             let mut buf = Vec::new();

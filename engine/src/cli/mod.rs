@@ -7,10 +7,12 @@
 //! - `2`: usage, configuration or policy errors, or an input that could not be checked.
 
 mod args;
+mod conftest;
 mod eval;
 mod lsp;
 mod parse;
 mod rules;
+mod serve;
 mod supply;
 mod test;
 mod watch;
@@ -33,6 +35,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitStatus> {
         Command::Test(a) => test::run(a, out),
         Command::Watch(a) => watch::run(a, out),
         Command::Lsp(a) => lsp::run(a),
+        Command::Serve(a) => serve::run(a),
         Command::Push(a) => supply::push(a, out),
         Command::Pull(a) => supply::pull(a, out),
     }

@@ -250,6 +250,8 @@ pub struct ResolvedSettings {
     pub discover: DiscoverOptions,
     /// Worker threads of a run (0: one per core).
     pub threads: usize,
+    /// `--trace`: explain each Rego entry rule's outcome ([`crate::diagnostics::Report::traces`]).
+    pub trace: bool,
     /// The layers these settings were resolved from (to resolve again after the
     /// configuration file changed).
     pub layers: Layers,
@@ -497,6 +499,7 @@ impl Layers {
             fail_on: fail_on.unwrap_or(Severity::Low),
             discover,
             threads: flags.threads,
+            trace: false,
             layers: self,
         };
         (settings, problems)
@@ -512,6 +515,7 @@ impl Layers {
             fail_on: Severity::Low,
             discover: DiscoverOptions::default(),
             threads: self.flags.threads,
+            trace: false,
             layers: self,
         }
     }

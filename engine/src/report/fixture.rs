@@ -386,7 +386,7 @@ pub(crate) fn report() -> Report {
         .collect(),
         suppressed: Vec::new(),
         warnings: Vec::new(),
-        owners: Default::default(),
+        ..Report::default()
     };
     report.sort();
     report
