@@ -25,6 +25,8 @@ mod lsp;
 mod pss;
 #[path = "serve.rs"]
 mod serve;
+#[path = "supply.rs"]
+mod supply;
 #[path = "test_cmd.rs"]
 mod test_cmd;
 #[path = "watch.rs"]
