@@ -111,6 +111,7 @@ pub(super) fn policy_options(
         // `rules: {ID: off}`: not evaluated at all (config::apply drops the rest).
         disabled_rules: cfg.map(Config::disabled_rules).unwrap_or_default(),
         input_kinds: None,
+        combine: p.combine,
     })
 }
 

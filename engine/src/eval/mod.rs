@@ -10,6 +10,9 @@
 //! ([`suppress`]). Nothing here formats. [`ReloadablePolicySet`] keeps a set that can be
 //! reloaded while it is in use (the editor loop).
 
+pub mod cluster;
+pub mod combine;
+pub mod inventory;
 mod locate;
 pub mod policies;
 pub mod pss;
@@ -74,7 +77,7 @@ pub fn evaluate_document(
         .rego
         .packages
         .iter()
-        .filter(|p| p.applies_to(doc.kind))
+        .filter(|p| p.applies_to(doc.kind) && !p.combined)
         .collect();
     if !packages.is_empty() {
         // The conftest Dockerfile view is built only when a package asks for it.
@@ -131,6 +134,38 @@ pub fn evaluate_document(
     (findings, errors)
 }
 
+/// Evaluates `docs` as one run on the current thread, with `worker` (made for `set`):
+/// the run-wide step ([`cluster::prepare`]), every document, then the combined packages.
+/// Inline suppressions are not applied (what [`evaluate`] adds). This is what `policy
+/// test` runs a case's input with, so that cross-document cases behave as in a run.
+pub fn evaluate_documents(
+    set: &PolicySet,
+    worker: &mut Worker,
+    docs: &[&Document],
+) -> (Vec<Finding>, Vec<ErrorRecord>) {
+    let (prepared, mut errors) = cluster::prepare(set, docs);
+    let mut own;
+    let worker = match &prepared {
+        std::borrow::Cow::Borrowed(_) => worker,
+        std::borrow::Cow::Owned(s) => {
+            own = Worker::new(s);
+            &mut own
+        }
+    };
+    let mut findings = Vec::new();
+    for doc in docs {
+        let (f, e) = evaluate_document(&prepared, worker, doc);
+        findings.extend(f);
+        errors.extend(e);
+    }
+    if !prepared.combined.is_empty() {
+        let (f, e) = combine::evaluate(&prepared, docs);
+        findings.extend(f);
+        errors.extend(e);
+    }
+    (findings, errors)
+}
+
 /// Resolves a raw result into a finding with an exact location.
 fn resolve(
     r: RawResult,
@@ -164,6 +199,10 @@ pub struct EvalOptions {
 /// findings they cover are in [`Report::suppressed`], their problems in
 /// [`Report::warnings`]. (A caller of [`evaluate_document`] applies them itself.)
 pub fn evaluate(set: &PolicySet, files: Vec<FileReport>, opts: &EvalOptions) -> Report {
+    let docs: Vec<&Document> = files.iter().flat_map(|f| f.documents.iter()).collect();
+    // The run-wide step: `data.inventory`, Pod Security from Namespace labels.
+    let (set, cluster_errors) = cluster::prepare(set, &docs);
+    let set: &PolicySet = &set;
     let mut report = Report {
         errors: set.errors.clone(),
         rules: set.rules(),
@@ -171,7 +210,7 @@ pub fn evaluate(set: &PolicySet, files: Vec<FileReport>, opts: &EvalOptions) -> 
         unloaded: set.unloaded.clone(),
         ..Report::default()
     };
-    let docs: Vec<&Document> = files.iter().flat_map(|f| f.documents.iter()).collect();
+    report.errors.extend(cluster_errors);
     let run = || {
         docs.par_iter()
             .map_init(|| Worker::new(set), |w, doc| evaluate_document(set, w, doc))
@@ -189,6 +228,11 @@ pub fn evaluate(set: &PolicySet, files: Vec<FileReport>, opts: &EvalOptions) -> 
         run()
     };
     for (findings, errors) in results {
+        report.findings.extend(findings);
+        report.errors.extend(errors);
+    }
+    if !set.combined.is_empty() {
+        let (findings, errors) = combine::evaluate(set, &docs);
         report.findings.extend(findings);
         report.errors.extend(errors);
     }
