@@ -39,10 +39,10 @@ denies_ingress(spec) if {
 	count(object.get(spec, "ingress", [])) == 0
 }
 
-default_deny(ns) if {
+# Namespaces with a default-deny policy, in one pass over the run.
+default_deny := {cluster.namespace(np) |
 	some np in cluster.kube
 	np.kind == "NetworkPolicy"
-	cluster.namespace(np) == ns
 	empty_selector(np.spec.podSelector)
 	denies_ingress(np.spec)
 }
@@ -50,11 +50,10 @@ default_deny(ns) if {
 anchor(ns) := [i, "contents", "metadata", "name"] if {
 	i := cluster.namespace_index[ns]
 } else := cluster.namespace_path(i, cluster.workloads[i]) if {
-	i := min({j | some j, w in cluster.workloads; cluster.namespace(w) == ns})
+	i := cluster.first_workload[ns]
 }
 
 deny contains {"msg": msg, "path": anchor(ns)} if {
-	some ns in workload_namespaces
-	not default_deny(ns)
+	some ns in workload_namespaces - default_deny
 	msg := sprintf("namespace %q runs workloads but no NetworkPolicy of this set denies ingress to all its pods by default: add one with podSelector {} and policyTypes [Ingress], then allow what each workload needs", [ns])
 }

@@ -7,7 +7,8 @@
 #   without its Service. Reported at the Service's `spec.selector`. Services without a
 #   selector (endpoints managed by hand, ExternalName) are not judged, and neither is a
 #   run that deploys no workload at all (the workloads live elsewhere). A cross-document
-#   rule, evaluated once over the whole run (`custom.input: combined`, docs/inputs.md).
+#   rule, evaluated once over the whole run (`custom.input: combined`, docs/inputs.md);
+#   each Service is compared with the workloads of its own namespace only.
 # related_resources:
 # - https://kubernetes.io/docs/concepts/services-networking/service/#defining-a-service
 # custom:
@@ -32,9 +33,8 @@ services[i] := svc if {
 selected(i) if {
 	svc := services[i]
 	ns := cluster.namespace(svc)
-	some w in cluster.workloads
-	cluster.namespace(w) == ns
-	labels := cluster.pod_labels(w)
+	some j in cluster.workloads_in(ns)
+	labels := cluster.pod_labels(cluster.workloads[j])
 	every k, v in svc.spec.selector {
 		labels[k] == v
 	}

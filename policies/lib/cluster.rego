@@ -69,11 +69,47 @@ containers(obj) := [{"container": c, "path": array.concat(pod_spec_path(obj), [f
 	is_object(c)
 ]
 
-# Namespace objects of the run, by name (the first one wins).
-namespace_index[name] := i if {
-	some name in {n | some o in kube; o.kind == "Namespace"; n := o.metadata.name; is_string(n)}
-	i := min({j | some j, o in kube; o.kind == "Namespace"; o.metadata.name == name})
+# Grouping without quadratic work: `[key, index]` pairs sorted once, and the first
+# pair of each key (runs can hold thousands of namespaces and workloads).
+first_of(pairs) := {p[0]: p[1] |
+	some k, p in pairs
+	first_in_group(pairs, k)
 }
+
+first_in_group(_, k) if k == 0
+
+first_in_group(pairs, k) if {
+	k > 0
+	pairs[k - 1][0] != pairs[k][0]
+}
+
+# Namespace objects of the run, by name: the index of the first one.
+namespace_index := first_of(sort([[n, i] |
+	some i, o in kube
+	o.kind == "Namespace"
+	n := o.metadata.name
+	is_string(n)
+]))
+
+# Workloads sorted by namespace, then index; and each namespace's range in that list.
+workloads_by_namespace := sort([[namespace(w), i] | some i, w in workloads])
+
+namespace_start := first_of([[p[0], k] | some k, p in workloads_by_namespace])
+
+namespace_end[p[0]] := k + 1 if {
+	some k, p in workloads_by_namespace
+	not same_as_next(k)
+}
+
+same_as_next(k) if workloads_by_namespace[k + 1][0] == workloads_by_namespace[k][0]
+
+# The first workload of each namespace, in input order.
+first_workload := first_of(workloads_by_namespace)
+
+# The indices of the workloads of namespace `ns`.
+workloads_in(ns) := [p[1] |
+	some p in array.slice(workloads_by_namespace, namespace_start[ns], namespace_end[ns])
+]
 
 # A name for messages.
 display(obj) := sprintf("%s %q", [obj.kind, n]) if {

@@ -8,6 +8,9 @@
 //! A combined package is evaluated once per run, after the per-document rules, never per
 //! document.
 //!
+//! Time: the time limit of one rule on one document (`--timeout`) applies once per
+//! started 100 documents of the run, since one evaluation covers all of them.
+//!
 //! Locations: a result whose `path` starts with an index into the array and `contents`
 //! (`[3, "contents", "spec", "selector"]`, or the pointer `/3/contents/spec/selector`)
 //! points at that node of that document, exactly like a per-document result. A result
@@ -95,6 +98,13 @@ pub fn evaluate(set: &PolicySet, docs: &[&Document]) -> (Vec<Finding>, Vec<Error
         return (findings, errors);
     }
     let mut worker = Worker::new(set);
+    // One evaluation covers the whole run: the limit of one rule on one document, once
+    // per started 100 documents.
+    let base = worker.rego.time_limit();
+    let scale = u32::try_from(docs.len().div_ceil(100))
+        .unwrap_or(u32::MAX)
+        .max(1);
+    worker.rego.set_time_limit(base.saturating_mul(scale));
     worker.rego.set_input(&input(docs));
     for (pkg, kind) in packages {
         let (results, failures) = worker.rego.evaluate_packages(&[pkg], kind);

@@ -23,3 +23,23 @@ impl RegoPolicySet {
         Ok(set)
     }
 }
+
+impl super::RegoEvaluator {
+    /// Changes the time limit of this evaluator's rule evaluations (a combined package
+    /// looks at the whole run in one evaluation, so it gets a limit that grows with the
+    /// run, see [`crate::eval::combine`]).
+    pub fn set_time_limit(&mut self, limit: std::time::Duration) {
+        let config = regorus::utils::limits::ExecutionTimerConfig {
+            limit,
+            check_interval: super::DEFAULT_CHECK_INTERVAL,
+        };
+        self.engine.set_execution_timer_config(config);
+        self.pristine.set_execution_timer_config(config);
+        self.timeout = limit;
+    }
+
+    /// The time limit of one rule evaluation.
+    pub fn time_limit(&self) -> std::time::Duration {
+        self.timeout
+    }
+}
