@@ -50,6 +50,7 @@ fn builtin_rule_cases() {
         },
         builtin_cases: true,
         filter: None,
+        namespaces: Vec::new(),
     });
     let mut failures = Vec::new();
     // The embedded case files are the ones on disk, and every one of them is a

@@ -7,9 +7,10 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use policy_engine::eval::{PolicySet, Worker};
+use policy_engine::eval::Worker;
 use policy_engine::lsp::analysis;
 use policy_engine::lsp::settings::{InitOptions, Settings};
+use policy_engine::session::Session;
 
 const DEPLOYMENT: &str = "apiVersion: apps/v1
 kind: Deployment
@@ -62,8 +63,8 @@ fn bench(c: &mut Criterion) {
     // An empty root: no .policy.yaml, the built-in set only.
     let root = tempfile::tempdir().expect("tempdir");
     let (settings, _) = Settings::resolve(root.path(), InitOptions::default());
-    let set = PolicySet::load(&settings.policy);
-    let rules = set.rules();
+    let session = Session::new(settings.resolved.clone()).expect("session");
+    let set = session.policies();
     let mut worker = Worker::new(&set);
     let mut group = c.benchmark_group("editor_loop");
     for (name, lang, text) in [
@@ -72,12 +73,12 @@ fn bench(c: &mut Criterion) {
     ] {
         let path = root.path().join(name);
         let path = path.to_string_lossy().into_owned();
-        let n = analysis::analyze(&set, &rules, &mut worker, &settings, &path, lang, text)
+        let n = analysis::analyze(&session, &set, &mut worker, &settings, &path, lang, text)
             .diagnostics
             .len();
         assert!(n > 0, "{name}: the sample has findings");
         group.bench_function(format!("lsp_keystroke/{name}"), |b| {
-            b.iter(|| analysis::analyze(&set, &rules, &mut worker, &settings, &path, lang, text))
+            b.iter(|| analysis::analyze(&session, &set, &mut worker, &settings, &path, lang, text))
         });
         // The same file through a fresh `policy eval` process (what a save hook pays).
         let bin = PathBuf::from(env!("CARGO_MANIFEST_DIR"))

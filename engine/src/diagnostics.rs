@@ -86,6 +86,35 @@ impl ErrorKind {
             ErrorKind::PolicyError => "policy-error",
         }
     }
+
+    /// A human title, used where rules have titles (SARIF, JUnit, GitHub annotations).
+    pub fn title(self) -> &'static str {
+        match self {
+            ErrorKind::ParseError => "Input could not be parsed",
+            ErrorKind::RuleError => "Rule failed during evaluation",
+            ErrorKind::RuleTimeout => "Rule exceeded its time limit",
+            ErrorKind::PolicyError => "Policy could not be loaded",
+        }
+    }
+
+    /// A longer description (SARIF `fullDescription`).
+    pub fn description(self) -> &'static str {
+        match self {
+            ErrorKind::ParseError => {
+                "An input file could not be read or parsed, so no rule checked it."
+            }
+            ErrorKind::RuleError => {
+                "A rule raised an error, trapped or returned a malformed result while evaluating \
+                 an input; its findings for that input are unknown."
+            }
+            ErrorKind::RuleTimeout => {
+                "A rule did not finish within its time limit; its findings for that input are unknown."
+            }
+            ErrorKind::PolicyError => {
+                "A policy file could not be loaded or compiled, so none of its rules ran."
+            }
+        }
+    }
 }
 
 /// Something that could not be checked.
@@ -109,17 +138,42 @@ pub struct ErrorRecord {
     pub message: String,
 }
 
-impl From<crate::inputs::InputError> for ErrorRecord {
-    fn from(e: crate::inputs::InputError) -> Self {
+impl ErrorRecord {
+    /// An error of `kind` about `file` at a 1-based line and column.
+    pub fn new(
+        kind: ErrorKind,
+        file: impl Into<String>,
+        line: u32,
+        column: u32,
+        message: impl Into<String>,
+    ) -> Self {
         ErrorRecord {
-            kind: ErrorKind::ParseError,
-            file: e.path,
-            line: e.line,
-            column: e.column,
+            kind,
+            file: file.into(),
+            line,
+            column,
             rule: None,
             input: None,
-            message: e.message,
+            message: message.into(),
         }
+    }
+
+    /// The same error, naming the rule involved.
+    pub fn with_rule(mut self, rule: impl Into<String>) -> Self {
+        self.rule = Some(rule.into());
+        self
+    }
+
+    /// The same error, naming the input being evaluated.
+    pub fn with_input(mut self, input: impl Into<String>) -> Self {
+        self.input = Some(input.into());
+        self
+    }
+}
+
+impl From<crate::inputs::InputError> for ErrorRecord {
+    fn from(e: crate::inputs::InputError) -> Self {
+        ErrorRecord::new(ErrorKind::ParseError, e.path, e.line, e.column, e.message)
     }
 }
 
@@ -200,6 +254,81 @@ pub struct Warning {
     pub message: String,
 }
 
+/// A conftest `exception` that applied: a package's `exception` rule named an entry rule
+/// (`exception contains ["run_as_root"]` for `deny_run_as_root`), so that rule's results
+/// for one document were not reported. conftest counts and lists these (`EXCP`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleException {
+    /// The entry rule left out.
+    pub rule: Arc<RuleMeta>,
+    /// Its level.
+    pub level: Level,
+    /// The Rego package (without `data.`).
+    pub package: String,
+    /// The name the exception gave (`run_as_root`).
+    pub name: String,
+    /// The document it applied to (its first line).
+    pub location: Location,
+}
+
+impl RuleException {
+    /// conftest's wording: the query that found the exception,
+    /// `data.main.exception[_][_] == "run_as_root"`.
+    pub fn query(&self) -> String {
+        format!(
+            "data.{}.exception[_][_] == {}",
+            self.package,
+            serde_json::Value::from(self.name.as_str())
+        )
+    }
+
+    /// The exception as a finding of its rule at the document, for formats that list
+    /// exceptions as suppressed results (SARIF).
+    pub fn as_finding(&self) -> Finding {
+        Finding {
+            rule: Arc::clone(&self.rule),
+            severity: self.rule.severity,
+            level: self.level,
+            message: self.message(),
+            location: self.location.clone(),
+        }
+    }
+
+    /// `not checked: exception "run_as_root" of data.main.exception applies`.
+    pub fn message(&self) -> String {
+        format!(
+            "not checked: exception {} of data.{}.exception applies",
+            serde_json::Value::from(self.name.as_str()),
+            self.package
+        )
+    }
+}
+
+/// One Rego package's entry rules evaluated on one document. conftest counts each rule
+/// definition (body) as a test, so its summaries need these counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageCheck {
+    /// The input file.
+    pub file: Arc<str>,
+    /// Index of the document within the file.
+    pub document: usize,
+    /// The Rego package (without `data.`).
+    pub package: String,
+    /// The entry rule definitions evaluated.
+    pub definitions: usize,
+}
+
+/// One line a Rego policy wrote with `print()` while evaluating a document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrintLine {
+    /// The input being evaluated.
+    pub input: Arc<str>,
+    /// Its document index.
+    pub document: usize,
+    /// `policy.rego:LINE: message`.
+    pub text: String,
+}
+
 /// The complete result of a run: what reporters format.
 #[derive(Debug, Clone, Default)]
 pub struct Report {
@@ -228,6 +357,40 @@ pub struct Report {
     /// Notes about the run that do not change its outcome (a suppression naming an unknown
     /// rule, one that suppressed nothing, one without a reason), sorted by file and position.
     pub warnings: Vec<Warning>,
+    /// conftest `exception`s that applied, by file and document.
+    pub exceptions: Vec<RuleException>,
+    /// The Rego packages evaluated on each document, with their rule counts.
+    pub checks: Vec<PackageCheck>,
+    /// `print()` output, in input order (shown on stderr by the CLI, not by reporters).
+    pub prints: Vec<PrintLine>,
+    /// `--trace` explanations, one per Rego entry rule and document, in input order
+    /// (shown on stderr by the CLI).
+    pub traces: Vec<PrintLine>,
+    /// The input each document path belongs to, where the two differ (an OCI layout's
+    /// documents are named after their blobs), for [`Report::split_by_input`].
+    pub owners: std::collections::BTreeMap<String, String>,
+}
+
+/// How a run ended, as a process exit code ([`Report::exit_status`] decides it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// Nothing at or above the threshold.
+    Success,
+    /// Findings at or above the threshold.
+    Failure,
+    /// Something could not be checked (usage, policy, input or internal error).
+    Error,
+}
+
+impl ExitStatus {
+    /// The process exit code.
+    pub fn code(self) -> u8 {
+        match self {
+            ExitStatus::Success => 0,
+            ExitStatus::Failure => 1,
+            ExitStatus::Error => 2,
+        }
+    }
 }
 
 impl Report {
@@ -261,7 +424,99 @@ impl Report {
         });
         self.warnings.sort();
         self.warnings.dedup();
+        self.exceptions.sort_by(|a, b| {
+            (
+                &a.location.file,
+                a.location.document,
+                &a.package,
+                &a.rule.id,
+            )
+                .cmp(&(
+                    &b.location.file,
+                    b.location.document,
+                    &b.package,
+                    &b.rule.id,
+                ))
+        });
+        self.checks.sort_by(|a, b| {
+            (&a.file, a.document, &a.package).cmp(&(&b.file, b.document, &b.package))
+        });
         self.rules.sort_by(|a, b| a.id.cmp(&b.id));
         self.rules.dedup_by(|a, b| a.id == b.id);
+    }
+
+    /// Splits the report into one report per input, in input order: each holds that
+    /// input's summary, findings, suppressed findings, warnings, errors (a rule error
+    /// goes with the input it failed on) and source text. A file named in the report
+    /// belongs to the input itself, the input its document came from
+    /// ([`owners`](Self::owners)), or the input directory holding it; one that belongs to
+    /// no input (a policy file's load error) gets a report of its own, listed as a
+    /// failed input, after the others. The rule catalog is not copied.
+    pub fn split_by_input(self) -> Vec<Report> {
+        let mut per: Vec<Report> = self
+            .inputs
+            .iter()
+            .map(|i| Report {
+                inputs: vec![i.clone()],
+                ..Report::default()
+            })
+            .collect();
+        let index: std::collections::HashMap<&str, usize> = self
+            .inputs
+            .iter()
+            .enumerate()
+            .map(|(n, i)| (i.path.as_str(), n))
+            .collect();
+        let owners = &self.owners;
+        let inputs = &self.inputs;
+        let owner_of = |file: &str, per: &mut Vec<Report>| -> usize {
+            let owner = owners.get(file).map(String::as_str).unwrap_or(file);
+            if let Some(n) = index.get(owner) {
+                return *n;
+            }
+            if let Some(n) = inputs
+                .iter()
+                .position(|i| std::path::Path::new(file).starts_with(&i.path))
+            {
+                return n;
+            }
+            if let Some(n) = per.iter().position(|r| r.inputs[0].path == file) {
+                return n;
+            }
+            per.push(Report {
+                inputs: vec![InputSummary {
+                    path: file.to_owned(),
+                    status: InputStatus::Failed,
+                }],
+                ..Report::default()
+            });
+            per.len() - 1
+        };
+        for f in self.findings {
+            let n = owner_of(&f.location.file, &mut per);
+            per[n].findings.push(f);
+        }
+        for s in self.suppressed {
+            let n = owner_of(&s.finding.location.file, &mut per);
+            per[n].suppressed.push(s);
+        }
+        for w in self.warnings {
+            let n = owner_of(&w.file, &mut per);
+            per[n].warnings.push(w);
+        }
+        for e in self.errors {
+            let n = owner_of(e.input.as_deref().unwrap_or(&e.file), &mut per);
+            per[n].errors.push(e);
+        }
+        for (file, text) in self.sources {
+            let n = owner_of(&file, &mut per);
+            per[n].sources.insert(file, text);
+        }
+        for (doc, input) in self.owners {
+            if let Some(n) = index.get(input.as_str()) {
+                per[*n].owners.insert(doc, input);
+            }
+        }
+        per
     }
 }

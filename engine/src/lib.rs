@@ -6,9 +6,17 @@
 //! [`eval`] turns their results into [`diagnostics::Finding`]s with exact locations.
 //! Reporters in [`report`] format findings; the engine itself never formats.
 //! [`testing`] runs policy tests (case files and Rego `test_*` rules) for `policy test`.
+//! [`session::Session`] is the facade every front end checks through: the settings
+//! layered by [`config::resolve`], a reloadable policy set, and the checks.
 //!
-//! Dependencies point one way: `source → inputs → rules → runtimes → eval → report →
-//! cli/lsp`; [`lsp`] is the language server behind `policy lsp`.
+//! Dependencies point one way: `source → inputs → rules → runtimes → eval → config →
+//! session → report → cli/lsp/serve` ([`diagnostics`] holds the result types shared from
+//! `eval` on); [`lsp`] is the language server behind `policy lsp`, [`serve`] the
+//! admission webhook behind `policy serve`. docs/architecture.md
+//! says where each concept lives and how to add an input kind, a runtime, a front end
+//! or an output format.
+
+#![warn(missing_docs)]
 
 pub mod cli;
 pub mod config;
@@ -20,6 +28,8 @@ pub mod lsp;
 pub mod report;
 pub mod rules;
 pub mod runtimes;
+pub mod serve;
+pub mod session;
 pub mod source;
 pub mod testing;
 

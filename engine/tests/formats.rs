@@ -30,7 +30,10 @@ macro_rules! format_snapshot {
         fn $name() {
             let (code, output) = run($format);
             assert_eq!(code, 1, "findings exit 1");
-            insta::assert_snapshot!(output);
+            // Named as when this file was a test binary of its own.
+            insta::with_settings!({ prepend_module_to_snapshot => false }, {
+                insta::assert_snapshot!(concat!("formats__", stringify!($name)), output);
+            });
         }
     };
 }

@@ -612,3 +612,37 @@ fn closing_stdin_without_exit_ends_with_code_1() {
     c.initialize(dir.path(), json!({"noBuiltin": true, "policyPaths": []}));
     assert_eq!(c.wait_exit(), 1);
 }
+
+#[test]
+fn a_policy_file_created_on_disk_is_picked_up_without_client_watchers() {
+    let dir = tmp();
+    let policies = dir.path().join("policies");
+    std::fs::create_dir(&policies).expect("mkdir");
+
+    // The client declares no capabilities: no dynamic file-watcher registration.
+    let mut c = Client::spawn(dir.path());
+    c.initialize(
+        dir.path(),
+        json!({"policyPaths": ["policies"], "noBuiltin": true}),
+    );
+    let uri = file_uri(&dir.path().join("Dockerfile"));
+    c.open(&uri, "dockerfile", "FROM alpine:3.20\nADD app /app\n");
+    let diags = c.diagnostics(&uri, Some(1));
+    assert!(diags.is_empty(), "{diags:#?}");
+    assert!(
+        !c.backlog
+            .iter()
+            .any(|m| m["method"] == "client/registerCapability"),
+        "no watcher is registered with a client that cannot take one"
+    );
+
+    // Another tool (a git pull, a generator) writes a policy: the editor says nothing,
+    // neither didSave nor didChangeWatchedFiles.
+    let staged = dir.path().join("no_add.tmp");
+    std::fs::write(&staged, GOOD_REGO).expect("write");
+    std::fs::rename(&staged, policies.join("no_add.rego")).expect("rename");
+    let diags = c.diagnostics(&uri, Some(1));
+    assert_eq!(codes(&diags), ["CUSTOM001"], "{diags:#?}");
+    assert_eq!(diags[0]["range"], range(1, 0, 1, 12));
+    assert_eq!(c.shutdown_and_exit(), 0);
+}

@@ -41,6 +41,10 @@ pub enum Command {
     Watch(WatchArgs),
     /// Run the language server on stdin/stdout, for editors (see docs/lsp.md).
     Lsp(LspArgs),
+    /// Serve the policies over HTTPS: a Kubernetes validating admission webhook and a
+    /// JSON evaluation API (see docs/admission.md).
+    #[command(long_about = super::serve::SERVE_ABOUT, after_help = super::serve::SERVE_AFTER_HELP)]
+    Serve(super::serve::ServeArgs),
 }
 
 /// Colour choice.
@@ -70,7 +74,8 @@ pub enum DockerfileInput {
 pub struct InputArgs {
     /// Files or directories to check (`-` reads stdin). Directories are walked
     /// recursively, honouring .gitignore.
-    #[arg(default_value = ".")]
+    // An empty argument is accepted here and left out later, as conftest does.
+    #[arg(default_value = ".", value_parser = clap::builder::TypedValueParser::map(clap::builder::OsStringValueParser::new(), PathBuf::from))]
     pub paths: Vec<PathBuf>,
     /// Treat every input as this kind instead of detecting it
     /// (dockerfile, kubernetes, image, workflow, yaml, json).
@@ -82,6 +87,9 @@ pub struct InputArgs {
     /// Skip files larger than this many bytes.
     #[arg(long, value_name = "BYTES", default_value_t = 16 * 1024 * 1024)]
     pub max_file_size: u64,
+    /// An empty YAML file is one document with `input = null` (set by `--conftest`).
+    #[arg(skip)]
+    pub empty_yaml_as_null: bool,
 }
 
 /// Options that choose the configuration file.
@@ -152,9 +160,9 @@ pub struct EvalArgs {
     /// Policies.
     #[command(flatten)]
     pub policy: PolicyArgs,
-    /// Output format.
-    #[arg(short = 'f', long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    /// Output format [default: text; conftest with --conftest].
+    #[arg(short = 'f', long, value_enum)]
+    pub format: Option<Format>,
     /// Write the report to this file instead of stdout.
     #[arg(short = 'o', long, value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -171,6 +179,9 @@ pub struct EvalArgs {
     /// When to use colour in text output.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+    /// conftest compatibility.
+    #[command(flatten)]
+    pub conftest: super::conftest::ConftestArgs,
 }
 
 /// `policy parse`.
@@ -193,6 +204,11 @@ pub struct ParseArgs {
     /// inputs.
     #[arg(long, conflicts_with = "spans")]
     pub inventory: bool,
+    /// `policy`: every file with its documents, kinds and errors. `conftest`: what
+    /// `conftest parse` prints (one file: its configuration; several: an object keyed
+    /// by path), with conftest's Dockerfile shape and `null` for an empty YAML file.
+    #[arg(long, value_enum, default_value_t = super::conftest::ParseFormat::Policy)]
+    pub format: super::conftest::ParseFormat,
 }
 
 /// Output format of `policy rules`.

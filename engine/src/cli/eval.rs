@@ -1,4 +1,5 @@
-//! `policy eval`: inputs → policies → report → exit code.
+//! `policy eval`: inputs → policies → report → exit code, a thin adapter over
+//! [`Session`]: the command line's layers in, a formatted report and an exit code out.
 
 use std::io::{IsTerminal, Write};
 
@@ -6,30 +7,18 @@ use anyhow::{bail, Context};
 
 use super::args::{ColorChoice, ConfigArgs, DockerfileInput, EvalArgs, InputArgs, PolicyArgs};
 use super::ExitStatus;
+use crate::config::resolve::{ConfigSource, Flags, Layers};
 use crate::config::{self, Config};
-use crate::diagnostics::Report;
-use crate::eval::{self, EvalOptions, PolicyOptions, PolicySet};
-use crate::inputs::{self, DocumentKind, FileReport, LoadOptions};
+use crate::eval::PolicyOptions;
+use crate::inputs::{self, FileReport};
 use crate::report::{self, ReportOptions};
-use crate::runtimes::rego::{DockerfileShape, RegoOptions};
-use crate::runtimes::wasm::WasmLimits;
-use crate::Severity;
+use crate::runtimes::rego::DockerfileShape;
+use crate::session::Session;
 
 /// The configuration file in effect: `--config FILE`, else the nearest `.policy.yaml`,
 /// unless `--no-config`. A bad file is an error whose text names `file:line:col`.
 pub(super) fn load_config(c: &ConfigArgs) -> anyhow::Result<Option<Config>> {
-    if c.no_config {
-        return Ok(None);
-    }
-    let cwd = std::env::current_dir().context("cannot read the current directory")?;
-    let file = match &c.config {
-        Some(f) => f.clone(),
-        None => match config::discover(&cwd) {
-            Some(f) => f,
-            None => return Ok(None),
-        },
-    };
-    Ok(Some(config::load(&cwd, &file)?))
+    Ok(layers(c, None, None)?.resolve()?.config)
 }
 
 /// Prints the configuration's warnings to stderr as `file:line:col: warning: ...`.
@@ -45,74 +34,65 @@ pub(super) fn print_config_warnings(cfg: &Config, warnings: &[config::Warning]) 
     }
 }
 
-/// The command line's policy options over the configuration's: `-p` and `-d` add to the
-/// configuration's lists, `--pss` replaces its `pss`.
-fn merged_policy_args(p: &PolicyArgs, cfg: Option<&Config>) -> PolicyArgs {
-    let mut p = p.clone();
-    if let Some(cfg) = cfg {
-        p.policies = cfg.policies.iter().cloned().chain(p.policies).collect();
-        p.data = cfg.data.iter().cloned().chain(p.data).collect();
-        if p.pss.is_none() {
-            p.pss = cfg.pss.clone();
+/// The command line's layers: the current directory, the configuration file it names
+/// (`--config`, `--no-config`, else the nearest `.policy.yaml`), and its flags.
+pub(super) fn layers(
+    c: &ConfigArgs,
+    p: Option<&PolicyArgs>,
+    i: Option<&InputArgs>,
+) -> anyhow::Result<Layers> {
+    let root = std::env::current_dir().context("cannot read the current directory")?;
+    let config = if c.no_config {
+        ConfigSource::None
+    } else {
+        match &c.config {
+            Some(f) => ConfigSource::File(f.clone()),
+            None => ConfigSource::Discover,
         }
-    }
-    p
+    };
+    Ok(Layers {
+        root,
+        config,
+        flags: flags(p, i),
+        ..Layers::default()
+    })
 }
 
-/// Builds the policy options from the command line and the configuration file.
+/// The command line's policy and input options as the flag layer.
+fn flags(p: Option<&PolicyArgs>, i: Option<&InputArgs>) -> Flags {
+    let mut f = Flags::default();
+    if let Some(p) = p {
+        f.policies.clone_from(&p.policies);
+        f.no_builtin = p.no_builtin;
+        f.data.clone_from(&p.data);
+        f.pss.clone_from(&p.pss);
+        f.namespaces.clone_from(&p.namespaces);
+        f.dockerfile_shape = match p.dockerfile_input {
+            DockerfileInput::Native => DockerfileShape::Native,
+            DockerfileInput::Conftest => DockerfileShape::Conftest,
+        };
+        f.timeout_ms = p.timeout;
+        f.wasm_memory_mib = p.wasm_memory;
+        f.wasm_cache.clone_from(&p.wasm_cache);
+        f.combine = p.combine;
+    }
+    if let Some(i) = i {
+        f.kind.clone_from(&i.kind);
+        f.stdin_filename.clone_from(&i.stdin_filename);
+        f.max_file_size = i.max_file_size;
+    }
+    f
+}
+
+/// Builds the policy options from the command line and an already loaded configuration
+/// file (layered by [`crate::config::resolve`]).
 pub(super) fn policy_options(
     p: &PolicyArgs,
     cfg: Option<&Config>,
 ) -> anyhow::Result<PolicyOptions> {
-    let p = &merged_policy_args(p, cfg);
-    let mut namespaces = Vec::new();
-    for ns in &p.namespaces {
-        let glob =
-            globset::Glob::new(ns).with_context(|| format!("invalid --namespace glob {ns:?}"))?;
-        namespaces.push(glob.compile_matcher());
-    }
-    if p.timeout == 0 {
-        bail!("--timeout must be at least 1 millisecond");
-    }
-    let mut extra_data = Vec::new();
-    if let Some(flag) = &p.pss {
-        extra_data.push(eval::pss::parse_flag(flag).with_context(|| {
-            format!(
-                "invalid --pss {flag:?} (use LEVEL[@VERSION], e.g. restricted or baseline@v1.24)"
-            )
-        })?);
-    }
-    if let Some(settings) = cfg.and_then(|c| c.settings.clone()) {
-        extra_data.push(serde_json::json!({ "settings": settings }));
-    }
-    Ok(PolicyOptions {
-        paths: p.policies.clone(),
-        builtin: !p.no_builtin,
-        data: p.data.clone(),
-        extra_data,
-        rego: RegoOptions {
-            timeout: std::time::Duration::from_millis(p.timeout),
-            namespaces,
-            dockerfile_shape: match p.dockerfile_input {
-                DockerfileInput::Native => DockerfileShape::Native,
-                DockerfileInput::Conftest => DockerfileShape::Conftest,
-            },
-            ..RegoOptions::default()
-        },
-        wasm: WasmLimits {
-            deadline: std::time::Duration::from_millis(p.timeout),
-            memory_bytes: p
-                .wasm_memory
-                .checked_mul(1 << 20)
-                .context("--wasm-memory is too large")?,
-            ..WasmLimits::default()
-        },
-        wasm_cache: p.wasm_cache.clone(),
-        // `rules: {ID: off}`: not evaluated at all (config::apply drops the rest).
-        disabled_rules: cfg.map(Config::disabled_rules).unwrap_or_default(),
-        input_kinds: None,
-        combine: p.combine,
-    })
+    Ok(with_config(layers(&no_config(), Some(p), None)?, cfg)
+        .resolve()?
+        .policy)
 }
 
 /// How inputs are found and loaded, as the command line says, leaving out what the
@@ -121,30 +101,27 @@ pub(super) fn discover_options(
     a: &InputArgs,
     cfg: Option<&Config>,
 ) -> anyhow::Result<inputs::discover::DiscoverOptions> {
-    let kind = match &a.kind {
-        Some(k) => Some(DocumentKind::parse(k).with_context(|| {
-            format!(
-                "unknown --kind {k:?}: use dockerfile, kubernetes, image, workflow, yaml or json"
-            )
-        })?),
-        None => None,
-    };
-    let exclude = match cfg.filter(|c| c.exclude.is_some()) {
-        Some(cfg) => {
-            let cwd = std::env::current_dir().context("cannot read the current directory")?;
-            cfg.exclude_filter(&cwd)
-        }
-        None => None,
-    };
-    Ok(inputs::discover::DiscoverOptions {
-        stdin_filename: a.stdin_filename.clone(),
-        load: LoadOptions {
-            kind,
-            max_file_size: a.max_file_size,
-            ..LoadOptions::default()
+    Ok(with_config(layers(&no_config(), None, Some(a))?, cfg)
+        .resolve()?
+        .discover)
+}
+
+fn no_config() -> ConfigArgs {
+    ConfigArgs {
+        config: None,
+        no_config: true,
+    }
+}
+
+/// `layers` with a configuration that is already loaded (or none).
+fn with_config(layers: Layers, cfg: Option<&Config>) -> Layers {
+    Layers {
+        config: match cfg {
+            Some(c) => ConfigSource::Loaded(Box::new(c.clone())),
+            None => ConfigSource::None,
         },
-        exclude,
-    })
+        ..layers
+    }
 }
 
 /// Reads every input named on the command line, except those the configuration's
@@ -153,63 +130,53 @@ pub(super) fn collect_inputs(
     a: &InputArgs,
     cfg: Option<&Config>,
 ) -> anyhow::Result<Vec<FileReport>> {
-    let opts = discover_options(a, cfg)?;
-    Ok(inputs::discover::collect(&a.paths, &opts))
+    let mut opts = discover_options(a, cfg)?;
+    opts.load.empty_yaml_as_null = a.empty_yaml_as_null;
+    Ok(inputs::discover::collect(&input_paths(a)?, &opts))
 }
 
-/// The kinds of the documents among `files`.
-fn input_kinds(files: &[FileReport]) -> Vec<DocumentKind> {
-    let mut kinds: Vec<DocumentKind> = Vec::new();
-    for doc in files.iter().flat_map(|f| &f.documents) {
-        if !kinds.contains(&doc.kind) {
-            kinds.push(doc.kind);
-        }
-    }
-    kinds
-}
-
-/// The exit status a report deserves. An input that was skipped (too large, or of a kind
-/// that cannot be told) was not checked, so it counts like an error: CI must not pass
-/// because a file was silently left out.
-pub fn exit_status(report: &Report, opts: &ReportOptions) -> ExitStatus {
-    let skipped = report
-        .inputs
+/// The path arguments. An empty one (`policy eval x.yaml ""`, from a shell variable that
+/// is unset) names no file: it is left out, as conftest does, unless nothing else is given.
+fn input_paths(a: &InputArgs) -> anyhow::Result<Vec<std::path::PathBuf>> {
+    let paths: Vec<_> = a
+        .paths
         .iter()
-        .any(|i| matches!(i.status, crate::diagnostics::InputStatus::Skipped { .. }));
-    if !report.errors.is_empty() || skipped {
-        ExitStatus::Error
-    } else if report.findings.iter().any(|f| opts.is_failing(f)) {
-        ExitStatus::Failure
-    } else {
-        ExitStatus::Success
+        .filter(|p| !p.as_os_str().is_empty())
+        .cloned()
+        .collect();
+    if paths.is_empty() {
+        bail!("no input paths: every path argument is empty");
     }
+    Ok(paths)
 }
 
-pub(super) fn run(a: EvalArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatus> {
-    let cfg = load_config(&a.config)?;
-    let fail_on = match &a.fail_on {
-        Some(flag) => Severity::parse(flag).with_context(|| {
-            format!("unknown --fail-on {flag:?}: use critical, high, medium, low or info")
-        })?,
-        None => cfg
-            .as_ref()
-            .and_then(|c| c.fail_on)
-            .unwrap_or(Severity::Low),
-    };
-    let popts = policy_options(&a.policy, cfg.as_ref())?;
-    if !popts.builtin && popts.paths.is_empty() {
-        bail!("no policies to run: --no-builtin needs at least one -p/--policy PATH");
-    }
-    let files = collect_inputs(&a.input, cfg.as_ref())?;
+pub(super) fn run(mut a: EvalArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatus> {
+    super::conftest::apply(&mut a);
+    let format = a.format.unwrap_or_default();
+    let mut layers = layers(&a.config, Some(&a.policy), Some(&a.input))?;
+    layers.flags.fail_on.clone_from(&a.fail_on);
+    layers.flags.threads = a.threads;
+    layers.require_policies = true;
+    let mut settings = layers.resolve()?;
+    settings.discover.load.empty_yaml_as_null = a.input.empty_yaml_as_null;
+    settings.trace = a.conftest.trace;
+    let fail_on = settings.fail_on;
+    let files = inputs::discover::collect(&input_paths(&a.input)?, &settings.discover);
     // The inputs are known: built-in WASM modules for other kinds need not be compiled.
-    let mut popts = popts;
-    popts.input_kinds = Some(input_kinds(&files));
-    let set = PolicySet::load(&popts);
-    let mut report = eval::evaluate(&set, files, &EvalOptions { threads: a.threads });
-    if let Some(cfg) = &cfg {
-        let cwd = std::env::current_dir().context("cannot read the current directory")?;
-        let warnings = config::apply(cfg, &mut report, &cwd, config::Date::today());
-        print_config_warnings(cfg, &warnings);
+    let session = Session::for_files(settings, &files)?;
+    let set = session.policies();
+    if !session.settings().policy.builtin && set.user_files == 0 && set.errors.is_empty() {
+        let paths: Vec<String> = (session.settings().policy.paths.iter())
+            .map(|p| p.display().to_string())
+            .collect();
+        bail!(
+            "no policies to run: no .rego or .wasm file under {}",
+            paths.join(", ")
+        );
+    }
+    let report = session.check_with(&set, files);
+    if let Some(cfg) = session.config() {
+        print_config_warnings(cfg, &session.config_warnings());
     }
 
     let to_terminal = a.output.is_none() && std::io::stdout().is_terminal();
@@ -226,13 +193,23 @@ pub(super) fn run(a: EvalArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatus
         fail_on_warn: a.fail_on_warn,
         ..ReportOptions::default()
     };
+    super::conftest::print_lines(&report, format);
     // Every format but JUnit carries the report's warnings; for JUnit they go to stderr.
-    if a.format == report::Format::Junit {
+    if format == report::Format::Junit {
         for w in &report.warnings {
             eprintln!("{}:{}:{}: warning: {}", w.file, w.line, w.column, w.message);
         }
     }
-    let reporter = report::reporter(a.format, &ropts);
+    let reporter = match format {
+        report::Format::Conftest => Box::new(report::conftest::ConftestReporter::new(
+            ropts.clone(),
+            report::conftest::ConftestOptions {
+                quiet: a.conftest.quiet,
+                suppress_exceptions: a.conftest.suppress_exceptions,
+            },
+        )),
+        _ => report::reporter(format, &ropts),
+    };
     match &a.output {
         Some(path) => {
             let mut buf = Vec::new();
@@ -242,5 +219,5 @@ pub(super) fn run(a: EvalArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatus
         }
         None => reporter.write(&report, out)?,
     }
-    Ok(exit_status(&report, &ropts))
+    Ok(report.exit_status(&ropts))
 }

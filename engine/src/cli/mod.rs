@@ -7,10 +7,12 @@
 //! - `2`: usage, configuration or policy errors, or an input that could not be checked.
 
 mod args;
+mod conftest;
 mod eval;
 mod lsp;
 mod parse;
 mod rules;
+mod serve;
 mod test;
 mod watch;
 
@@ -21,27 +23,7 @@ use clap::Parser;
 
 pub use args::{Cli, Command};
 
-/// How a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExitStatus {
-    /// Nothing at or above the threshold.
-    Success,
-    /// Findings at or above the threshold.
-    Failure,
-    /// Something could not be checked (usage, policy, input or internal error).
-    Error,
-}
-
-impl ExitStatus {
-    /// The process exit code.
-    pub fn code(self) -> u8 {
-        match self {
-            ExitStatus::Success => 0,
-            ExitStatus::Failure => 1,
-            ExitStatus::Error => 2,
-        }
-    }
-}
+pub use crate::diagnostics::ExitStatus;
 
 /// Runs the CLI with `args` (including the program name), writing results to `out`.
 pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitStatus> {
@@ -52,6 +34,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitStatus> {
         Command::Test(a) => test::run(a, out),
         Command::Watch(a) => watch::run(a, out),
         Command::Lsp(a) => lsp::run(a),
+        Command::Serve(a) => serve::run(a),
     }
 }
 

@@ -9,8 +9,13 @@ use super::eval::{collect_inputs, load_config};
 use super::ExitStatus;
 use crate::inputs::{dockerfile, DocumentKind};
 
-pub(super) fn run(a: ParseArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatus> {
+pub(super) fn run(mut a: ParseArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatus> {
     let cfg = load_config(&a.config)?;
+    if a.format == super::conftest::ParseFormat::Conftest {
+        a.input.empty_yaml_as_null = true;
+        let files = collect_inputs(&a.input, cfg.as_ref())?;
+        return super::conftest::write_parsed(&files, out);
+    }
     let files = collect_inputs(&a.input, cfg.as_ref())?;
     if a.inventory {
         return print_inventory(&files, out);

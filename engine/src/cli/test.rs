@@ -20,7 +20,8 @@ pub(super) const TEST_EXIT_CODES: &str = "Exit codes:
   1  a test failed
   2  an error: a policy that does not compile, a malformed case file, a case file whose
      rule is not loaded, a test that could not run (input parse error, rule error,
-     timeout), or no tests found at all";
+     timeout), or no tests found at all (with --namespace, none matching is
+     \"0 tests\" and exit 0, as conftest verify)";
 
 /// Output format of `policy test`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -30,6 +31,10 @@ pub enum TestFormat {
     Text,
     /// The documented JSON wire format (docs/testing.md).
     Json,
+    /// Test Anything Protocol (as `conftest verify -o tap`).
+    Tap,
+    /// A table of results (as `conftest verify -o table`).
+    Table,
 }
 
 /// `policy test`.
@@ -56,6 +61,10 @@ pub struct TestArgs {
     /// `data.<package>.<rule>`) or rule ID matches this regular expression.
     #[arg(long = "run", value_name = "REGEX")]
     pub run: Option<String>,
+    /// Run only the Rego unit tests of packages matching this glob (e.g. `main`, `k8s.*`);
+    /// repeatable. Nothing matching is "0 tests" and exit 0, as `conftest verify`.
+    #[arg(short = 'n', long = "namespace", value_name = "GLOB")]
+    pub namespaces: Vec<String>,
     /// List passing tests too.
     #[arg(short = 'v', long)]
     pub verbose: bool,
@@ -128,16 +137,36 @@ pub(super) fn run(a: TestArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatus
     if policies.paths.is_empty() && !policies.builtin {
         bail!("nothing to test: give policy PATHs or --builtin");
     }
+    let mut namespaces = Vec::new();
+    for ns in &a.namespaces {
+        let glob =
+            globset::Glob::new(ns).with_context(|| format!("invalid --namespace glob {ns:?}"))?;
+        namespaces.push(glob.compile_matcher());
+    }
     let run = testing::run(&TestOptions {
         policies,
         builtin_cases: a.builtin,
         filter,
+        namespaces,
     });
     match a.format {
         TestFormat::Text => render::write_text(&run, a.verbose, out)?,
         TestFormat::Json => render::write_json(&run, env!("CARGO_PKG_VERSION"), out)?,
+        TestFormat::Tap => crate::report::tap::write_test_run(&run, out)?,
+        TestFormat::Table => crate::report::table::write_test_run(&run, out)?,
     }
     let s = run.summary();
+    if run.tests.is_empty() && s.errors == 0 && !a.namespaces.is_empty() {
+        // conftest verify: no test in the selected packages is a green, empty run.
+        if a.format == TestFormat::Text {
+            writeln!(
+                out,
+                "0 tests: no Rego test in the packages matching --namespace {}",
+                a.namespaces.join(", ")
+            )?;
+        }
+        return Ok(ExitStatus::Success);
+    }
     if run.tests.is_empty() && s.errors == 0 {
         let what = match &a.run {
             Some(re) if run.filtered > 0 => {

@@ -42,17 +42,17 @@ use anyhow::{bail, Context};
 use notify::{EventKind, RecursiveMode, Watcher};
 
 use super::args::{ColorChoice, WatchArgs, WatchFormat};
-use super::eval::{discover_options, load_config, policy_options, print_config_warnings};
+use super::eval::{layers, print_config_warnings};
 use super::ExitStatus;
-use crate::config::{self, Config};
-use crate::diagnostics::{ErrorKind, InputStatus, InputSummary, Report};
+use crate::diagnostics::{ErrorKind, Report};
 use crate::eval::policies::{DATA_EXTENSIONS, POLICY_EXTENSIONS};
-use crate::eval::{self, EvalOptions, PolicySet, ReloadablePolicySet};
-use crate::inputs::discover::{self, DiscoverOptions};
+use crate::eval::PolicySet;
+use crate::inputs::discover;
 use crate::report::watch::{
     Cycle, CycleWriter, JsonlWriter, PolicyStatus, PolicyUpdate, TextWriter,
 };
 use crate::report::ReportOptions;
+use crate::session::Session;
 
 /// The longest a burst of events can delay a cycle.
 const MAX_BATCH: Duration = Duration::from_secs(2);
@@ -69,13 +69,10 @@ pub(super) fn run(a: WatchArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatu
     if a.input.paths.iter().any(|p| p.as_os_str() == "-") {
         bail!("`policy watch` cannot watch standard input (`-`): name files or directories");
     }
-    let cfg = load_config(&a.config)?;
-    let popts = policy_options(&a.policy, cfg.as_ref())?;
-    if !popts.builtin && popts.paths.is_empty() {
-        bail!("no policies to run: --no-builtin needs at least one -p/--policy PATH");
-    }
-    let discover = discover_options(&a.input, cfg.as_ref())?;
-    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let mut layers = layers(&a.config, Some(&a.policy), Some(&a.input))?;
+    layers.flags.threads = a.threads;
+    layers.require_policies = true;
+    let settings = layers.resolve()?;
     let writer: Box<dyn CycleWriter> = match a.format {
         WatchFormat::Jsonl => Box::new(JsonlWriter),
         WatchFormat::Text => {
@@ -111,25 +108,22 @@ pub(super) fn run(a: WatchArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatu
         watcher,
         dirs: BTreeSet::new(),
     };
+    let popts = &settings.policy;
     let mut roots: Vec<PathBuf> = a.input.paths.clone();
     roots.extend(popts.paths.iter().cloned());
     roots.extend(popts.data.iter().cloned());
     // Watch before the first load, so that an edit made meanwhile is not missed.
     let _ = watches.sync(dirs_to_watch(&roots));
 
-    let mut session = Session {
+    let mut session = WatchState {
         policy_roots: popts
             .paths
             .iter()
             .chain(popts.data.iter())
             .flat_map(|p| [absolute(p), canonical_key(p)])
             .collect(),
-        policies: ReloadablePolicySet::load(popts),
+        engine: Session::new(settings)?,
         roots: a.input.paths.clone(),
-        discover,
-        cfg,
-        cwd,
-        threads: a.threads,
         known: HashMap::new(),
     };
     let result = (|| -> anyhow::Result<()> {
@@ -158,16 +152,13 @@ pub(super) fn run(a: WatchArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatu
 }
 
 /// The state kept between cycles.
-struct Session {
-    policies: ReloadablePolicySet,
+struct WatchState {
+    /// The engine: settings, the reloadable policy set, the checks.
+    engine: Session,
     /// Policy and data roots, absolute and canonical, to tell policy events apart.
     policy_roots: Vec<PathBuf>,
     /// The input roots as given.
     roots: Vec<PathBuf>,
-    discover: DiscoverOptions,
-    cfg: Option<Config>,
-    cwd: PathBuf,
-    threads: usize,
     /// Every input of the last cycle, by the path it is listed under.
     known: HashMap<PathBuf, Known>,
 }
@@ -181,7 +172,7 @@ struct Known {
     key: PathBuf,
 }
 
-impl Session {
+impl WatchState {
     /// Runs one cycle: `touched` holds the paths events named (`None`: the first cycle).
     fn cycle(&mut self, touched: Option<&BTreeSet<PathBuf>>) -> Cycle {
         let started = Instant::now();
@@ -190,15 +181,16 @@ impl Session {
         let touched = touched.unwrap_or(&empty);
 
         let policies = if initial {
-            let set = self.policies.current();
+            let set = self.engine.policies();
             Some(PolicyUpdate {
                 status: PolicyStatus::Loaded,
                 rules: set.rules().len(),
                 errors: set.errors.clone(),
             })
-        } else if self.policies.sources_changed() || touched.iter().any(|p| self.is_policy_file(p))
+        } else if self.engine.policy_handle().sources_changed()
+            || touched.iter().any(|p| self.is_policy_file(p))
         {
-            Some(match self.policies.reload() {
+            Some(match self.engine.reload() {
                 Ok(set) => PolicyUpdate {
                     status: PolicyStatus::Reloaded,
                     rules: set.rules().len(),
@@ -220,16 +212,17 @@ impl Session {
 
         // The configuration's `exclude` is in `self.discover`: excluded files are not
         // listed (nor fingerprinted, nor read).
-        let listed: Vec<(PathBuf, Known)> = discover::list(&self.roots, &self.discover)
-            .into_iter()
-            .map(|p| {
-                let known = Known {
-                    fingerprint: fingerprint(&p),
-                    key: canonical_key(&p),
-                };
-                (p, known)
-            })
-            .collect();
+        let listed: Vec<(PathBuf, Known)> =
+            discover::list(&self.roots, &self.engine.settings().discover)
+                .into_iter()
+                .map(|p| {
+                    let known = Known {
+                        fingerprint: fingerprint(&p),
+                        key: canonical_key(&p),
+                    };
+                    (p, known)
+                })
+                .collect();
         let recheck: Vec<PathBuf> = listed
             .iter()
             .filter(|(path, now)| {
@@ -253,7 +246,7 @@ impl Session {
         removed.sort();
         self.known = listed.into_iter().collect();
 
-        let set = self.policies.current();
+        let set = self.engine.policies();
         let files = self.check(&set, &recheck, initial);
         Cycle {
             initial,
@@ -279,98 +272,19 @@ impl Session {
         if paths.is_empty() {
             return Vec::new();
         }
-        let files = discover::collect_with_stdin(paths, &self.discover, &mut std::io::empty());
-        // Which input each document path belongs to (an OCI layout's documents are
-        // named after their blobs).
-        let mut owners: HashMap<String, String> = HashMap::new();
-        for f in &files {
-            for doc in &f.documents {
-                owners.insert(doc.path.to_string(), f.path.to_string());
-            }
-        }
-        let mut report = eval::evaluate(
-            set,
-            files,
-            &EvalOptions {
-                threads: self.threads,
-            },
+        let files = discover::collect_with_stdin(
+            paths,
+            &self.engine.settings().discover,
+            &mut std::io::empty(),
         );
+        let mut report = self.engine.check_with(set, files);
         // The policy set's own errors belong to `policies` events, not to inputs.
         report.errors.retain(|e| e.kind != ErrorKind::PolicyError);
-        if let Some(cfg) = &self.cfg {
-            let warnings = config::apply(cfg, &mut report, &self.cwd, config::Date::today());
-            if initial {
-                print_config_warnings(cfg, &warnings);
-            }
+        if let (Some(cfg), true) = (self.engine.config(), initial) {
+            print_config_warnings(cfg, &self.engine.config_warnings());
         }
-        split(report, &owners)
+        report.split_by_input()
     }
-}
-
-/// Splits a report into one report per input, in input order.
-fn split(report: Report, owners: &HashMap<String, String>) -> Vec<Report> {
-    let mut per: Vec<Report> = report
-        .inputs
-        .iter()
-        .map(|i| Report {
-            inputs: vec![i.clone()],
-            ..Report::default()
-        })
-        .collect();
-    let index: HashMap<String, usize> = report
-        .inputs
-        .iter()
-        .enumerate()
-        .map(|(n, i)| (i.path.clone(), n))
-        .collect();
-    // The input a file named in a finding, an error or a source belongs to: the input
-    // itself, the input a document came from, or the input directory holding the file.
-    let owner_of = |file: &str, per: &mut Vec<Report>| -> usize {
-        let owner = owners.get(file).map(String::as_str).unwrap_or(file);
-        if let Some(n) = index.get(owner) {
-            return *n;
-        }
-        if let Some(n) = report
-            .inputs
-            .iter()
-            .position(|i| Path::new(file).starts_with(&i.path))
-        {
-            return n;
-        }
-        // Not an input we know (should not happen): report it under its own name.
-        if let Some(n) = per.iter().position(|r| r.inputs[0].path == file) {
-            return n;
-        }
-        per.push(Report {
-            inputs: vec![InputSummary {
-                path: file.to_owned(),
-                status: InputStatus::Failed,
-            }],
-            ..Report::default()
-        });
-        per.len() - 1
-    };
-    for f in report.findings {
-        let n = owner_of(&f.location.file, &mut per);
-        per[n].findings.push(f);
-    }
-    for s in report.suppressed {
-        let n = owner_of(&s.finding.location.file, &mut per);
-        per[n].suppressed.push(s);
-    }
-    for w in report.warnings {
-        let n = owner_of(&w.file, &mut per);
-        per[n].warnings.push(w);
-    }
-    for e in report.errors {
-        let n = owner_of(e.input.as_deref().unwrap_or(&e.file), &mut per);
-        per[n].errors.push(e);
-    }
-    for (file, text) in report.sources {
-        let n = owner_of(&file, &mut per);
-        per[n].sources.insert(file, text);
-    }
-    per
 }
 
 /// Waits for a burst of relevant events and returns the paths they named, or `None`

@@ -25,7 +25,8 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use crate::diagnostics::{
-    ErrorKind, ErrorRecord, Finding, InputStatus, InputSummary, Location, Report,
+    ErrorKind, ErrorRecord, Finding, InputStatus, InputSummary, Location, PackageCheck, PrintLine,
+    Report, RuleException,
 };
 use crate::inputs::{dockerfile, Document, DocumentKind, FileReport};
 use crate::runtimes::rego::{DockerfileShape, RegoEvaluator};
@@ -50,19 +51,20 @@ impl Worker {
 }
 
 fn failure_record(f: RuleFailure, doc: &Document) -> ErrorRecord {
-    ErrorRecord {
-        kind: if f.timeout {
-            ErrorKind::RuleTimeout
-        } else {
-            ErrorKind::RuleError
-        },
-        file: doc.path.to_string(),
-        line: doc.span.start.line,
-        column: doc.span.start.column,
-        rule: Some(f.rule),
-        input: Some(doc.path.to_string()),
-        message: format!("{} (policy {})", f.message, f.file),
-    }
+    let kind = if f.timeout {
+        ErrorKind::RuleTimeout
+    } else {
+        ErrorKind::RuleError
+    };
+    ErrorRecord::new(
+        kind,
+        doc.path.to_string(),
+        doc.span.start.line,
+        doc.span.start.column,
+        format!("{} (policy {})", f.message, f.file),
+    )
+    .with_rule(f.rule)
+    .with_input(doc.path.to_string())
 }
 
 /// Evaluates every applicable rule of `set` on one document.
@@ -71,13 +73,48 @@ pub fn evaluate_document(
     worker: &mut Worker,
     doc: &Document,
 ) -> (Vec<Finding>, Vec<ErrorRecord>) {
+    let outcome = evaluate_document_outcome(set, worker, doc);
+    (outcome.findings, outcome.errors)
+}
+
+/// Everything one document's evaluation produced.
+#[derive(Debug, Default)]
+pub struct DocumentOutcome {
+    /// Findings.
+    pub findings: Vec<Finding>,
+    /// Rule errors and timeouts.
+    pub errors: Vec<ErrorRecord>,
+    /// conftest exceptions that applied.
+    pub exceptions: Vec<RuleException>,
+    /// The Rego packages evaluated, with their rule counts.
+    pub checks: Vec<PackageCheck>,
+    /// `print()` output.
+    pub prints: Vec<PrintLine>,
+}
+
+/// [`evaluate_document`], with the exceptions that applied and the packages evaluated.
+pub fn evaluate_document_outcome(
+    set: &PolicySet,
+    worker: &mut Worker,
+    doc: &Document,
+) -> DocumentOutcome {
     let mut findings = Vec::new();
     let mut errors = Vec::new();
+    let mut exceptions = Vec::new();
     let packages: Vec<_> = set
         .rego
         .packages
         .iter()
         .filter(|p| p.applies_to(doc.kind) && !p.combined)
+        .collect();
+    let checks = packages
+        .iter()
+        .map(|p| PackageCheck {
+            file: doc.path.clone(),
+            document: doc.index,
+            package: p.name.clone(),
+            definitions: p.definitions(doc.kind),
+        })
         .collect();
     if !packages.is_empty() {
         // The conftest Dockerfile view is built only when a package asks for it.
@@ -122,6 +159,24 @@ pub fn evaluate_document(
             let (results, failures) = worker.rego.evaluate_packages(&of_shape, doc.kind);
             errors.extend(failures.into_iter().map(|f| failure_record(f, doc)));
             findings.extend(results.into_iter().map(|r| resolve(r, doc, conftest_lines)));
+            exceptions.extend(
+                worker
+                    .rego
+                    .take_excepted()
+                    .into_iter()
+                    .map(|e| RuleException {
+                        rule: e.rule,
+                        level: e.level,
+                        package: e.package,
+                        name: e.name,
+                        location: Location {
+                            file: doc.path.clone(),
+                            document: doc.index,
+                            span: crate::source::Span::point(doc.span.start),
+                            path: Vec::new(),
+                        },
+                    }),
+            );
         }
     }
     for policy in set
@@ -131,7 +186,22 @@ pub fn evaluate_document(
     {
         wasm::evaluate(set, policy, doc, &mut findings, &mut errors);
     }
-    (findings, errors)
+    DocumentOutcome {
+        findings,
+        errors,
+        exceptions,
+        checks,
+        prints: worker
+            .rego
+            .take_prints()
+            .into_iter()
+            .map(|text| PrintLine {
+                input: doc.path.clone(),
+                document: doc.index,
+                text,
+            })
+            .collect(),
+    }
 }
 
 /// Evaluates `docs` as one run on the current thread, with `worker` (made for `set`):
@@ -192,6 +262,54 @@ fn resolve(
 pub struct EvalOptions {
     /// Worker threads (0 = rayon's default).
     pub threads: usize,
+    /// Explain each Rego entry rule's outcome on each document ([`Report::traces`]).
+    pub trace: bool,
+}
+
+/// `--trace`: the rule-level explanation of every Rego entry rule on `doc`, with the
+/// input shape each package receives.
+fn trace_document(set: &PolicySet, worker: &mut Worker, doc: &Document) -> Vec<PrintLine> {
+    let packages: Vec<_> = set
+        .rego
+        .packages
+        .iter()
+        .filter(|p| p.applies_to(doc.kind))
+        .collect();
+    let mut lines = Vec::new();
+    for shape in [DockerfileShape::Native, DockerfileShape::Conftest] {
+        let of_shape: Vec<_> = packages
+            .iter()
+            .copied()
+            .filter(|p| {
+                let s = if doc.kind == DocumentKind::Dockerfile {
+                    p.dockerfile_shape
+                } else {
+                    DockerfileShape::Native
+                };
+                s == shape
+            })
+            .collect();
+        if of_shape.is_empty() {
+            continue;
+        }
+        if shape == DockerfileShape::Conftest {
+            worker.rego.set_input(&dockerfile::conftest_view(doc).0);
+        } else {
+            worker.rego.set_input(&doc.value);
+        }
+        lines.extend(
+            worker
+                .rego
+                .trace(&of_shape, doc.kind)
+                .into_iter()
+                .map(|text| PrintLine {
+                    input: doc.path.clone(),
+                    document: doc.index,
+                    text,
+                }),
+        );
+    }
+    lines
 }
 
 /// Evaluates every document of every file report, in parallel, into a sorted [`Report`],
@@ -201,19 +319,14 @@ pub struct EvalOptions {
 pub fn evaluate(set: &PolicySet, files: Vec<FileReport>, opts: &EvalOptions) -> Report {
     let docs: Vec<&Document> = files.iter().flat_map(|f| f.documents.iter()).collect();
     // The run-wide step: `data.inventory`, Pod Security from Namespace labels.
-    let (set, cluster_errors) = cluster::prepare(set, &docs);
-    let set: &PolicySet = &set;
-    let mut report = Report {
-        errors: set.errors.clone(),
-        rules: set.rules(),
-        disabled: set.disabled.clone(),
-        unloaded: set.unloaded.clone(),
-        ..Report::default()
-    };
-    report.errors.extend(cluster_errors);
+    let (prepared, cluster_errors) = cluster::prepare(set, &docs);
+    let set: &PolicySet = &prepared;
     let run = || {
         docs.par_iter()
-            .map_init(|| Worker::new(set), |w, doc| evaluate_document(set, w, doc))
+            .map_init(
+                || Worker::new(set),
+                |w, doc| evaluate_document_outcome(set, w, doc),
+            )
             .collect::<Vec<_>>()
     };
     let results = if opts.threads > 0 {
@@ -227,16 +340,69 @@ pub fn evaluate(set: &PolicySet, files: Vec<FileReport>, opts: &EvalOptions) -> 
     } else {
         run()
     };
-    for (findings, errors) in results {
-        report.findings.extend(findings);
-        report.errors.extend(errors);
+    let traces = if opts.trace {
+        let mut worker = Worker::new(set);
+        docs.iter()
+            .flat_map(|doc| trace_document(set, &mut worker, doc))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    drop(docs);
+    let mut report = assemble(set, files, results);
+    report.errors.extend(cluster_errors);
+    report.traces = traces;
+    report
+}
+
+/// [`evaluate`] on the calling thread with a worker the caller keeps (an editor checks
+/// one buffer many times: the worker's cloned engines are reused).
+pub fn evaluate_with(set: &PolicySet, worker: &mut Worker, files: Vec<FileReport>) -> Report {
+    let docs: Vec<&Document> = files.iter().flat_map(|f| f.documents.iter()).collect();
+    // The run-wide step, as in `evaluate`: the files given are the whole set.
+    let (prepared, cluster_errors) = cluster::prepare(set, &docs);
+    let mut own;
+    let worker = match &prepared {
+        std::borrow::Cow::Borrowed(_) => worker,
+        std::borrow::Cow::Owned(s) => {
+            own = Worker::new(s);
+            &mut own
+        }
+    };
+    let results: Vec<_> = docs
+        .iter()
+        .map(|doc| evaluate_document_outcome(&prepared, worker, doc))
+        .collect();
+    drop(docs);
+    let mut report = assemble(&prepared, files, results);
+    report.errors.extend(cluster_errors);
+    report
+}
+
+/// The report of `files` from the per-document results, in document order.
+fn assemble(set: &PolicySet, files: Vec<FileReport>, results: Vec<DocumentOutcome>) -> Report {
+    let mut report = Report {
+        errors: set.errors.clone(),
+        rules: set.rules(),
+        disabled: set.disabled.clone(),
+        unloaded: set.unloaded.clone(),
+        ..Report::default()
+    };
+    for outcome in results {
+        report.findings.extend(outcome.findings);
+        report.errors.extend(outcome.errors);
+        report.exceptions.extend(outcome.exceptions);
+        report.checks.extend(outcome.checks);
+        report.prints.extend(outcome.prints);
     }
+    let docs: Vec<&Document> = files.iter().flat_map(|f| f.documents.iter()).collect();
     if !set.combined.is_empty() {
         let (findings, errors) = combine::evaluate(set, &docs);
         report.findings.extend(findings);
         report.errors.extend(errors);
     }
     suppress::apply(&mut report, &docs);
+    drop(docs);
     for f in files {
         let status = if let Some(reason) = f.skipped {
             InputStatus::Skipped { reason }
@@ -253,6 +419,11 @@ pub fn evaluate(set: &PolicySet, files: Vec<FileReport>, opts: &EvalOptions) -> 
         // Code frames: every document's text under its own path (an OCI layout's
         // documents point into their blobs), and the text of a file that failed to parse.
         for doc in &f.documents {
+            if *doc.path != *f.path {
+                report
+                    .owners
+                    .insert(doc.path.to_string(), f.path.to_string());
+            }
             report
                 .sources
                 .entry(doc.path.to_string())

@@ -121,6 +121,8 @@ pub struct PolicySet {
     /// they were left out (no `data.pss`): a run whose Namespaces carry Pod Security
     /// Admission labels loads them after all ([`crate::eval::cluster`]).
     pub(crate) pss_deferred: Option<Arc<PssDeferred>>,
+    /// How many policy files (`.rego`, `.wasm`) were found under [`PolicyOptions::paths`].
+    pub user_files: usize,
 }
 
 /// The inputs of [`RegoPolicySet::compile`] for a set without the PSS rules, plus those
@@ -178,6 +180,10 @@ pub(crate) fn files_with(
     for entry in ignore::WalkBuilder::new(path)
         .hidden(false)
         .require_git(false)
+        // A ConfigMap or Secret volume keeps each version of its files in a `..TIMESTAMP`
+        // directory behind a `..data` symlink; the visible names are symlinks into it.
+        // Walking those directories too would load every policy twice.
+        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with(".."))
         .build()
     {
         match entry {
@@ -253,8 +259,10 @@ impl PolicySet {
                 }
             }
         }
+        let mut user_files = 0;
         for root in &opts.paths {
             for file in files_with(root, POLICY_EXTENSIONS, &mut errors) {
+                user_files += 1;
                 if file.extension().is_some_and(|e| e == "rego") {
                     match std::fs::read_to_string(&file) {
                         Ok(text) => rego_sources.push(RegoSource {
@@ -361,6 +369,7 @@ impl PolicySet {
             uses_inventory,
             combined,
             pss_deferred,
+            user_files,
         }
     }
 
@@ -463,6 +472,24 @@ mod tests {
         ));
         assert!(!builtin_wasm_needed(path, Some(&[])));
         assert!(builtin_wasm_needed("policies/unknown.wasm", Some(&[])));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_configmap_volume_is_read_once() {
+        // The layout the kubelet's atomic writer makes: `..TIMESTAMP/` holds the files,
+        // `..data` points at it, and each visible name points into `..data`.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let version = dir.path().join("..2026_12_03_17_00_00.000000001");
+        std::fs::create_dir(&version).expect("mkdir");
+        std::fs::write(version.join("a.rego"), "package a\n").expect("write");
+        std::os::unix::fs::symlink(&version, dir.path().join("..data")).expect("symlink");
+        std::os::unix::fs::symlink(dir.path().join("..data/a.rego"), dir.path().join("a.rego"))
+            .expect("symlink");
+        let mut errors = Vec::new();
+        let files = files_with(dir.path(), POLICY_EXTENSIONS, &mut errors);
+        assert_eq!(files, [dir.path().join("a.rego")]);
+        assert!(errors.is_empty(), "{errors:?}");
     }
 
     #[test]

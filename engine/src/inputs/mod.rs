@@ -189,6 +189,9 @@ pub struct LoadOptions {
     pub max_file_size: u64,
     /// Maximum nesting depth of YAML/JSON values.
     pub max_depth: usize,
+    /// An empty YAML file (nothing but comments or `---`) is one document whose value is
+    /// `null`, as conftest gives it to policies, instead of an error (`--conftest`).
+    pub empty_yaml_as_null: bool,
 }
 
 impl Default for LoadOptions {
@@ -197,6 +200,7 @@ impl Default for LoadOptions {
             kind: None,
             max_file_size: 16 * 1024 * 1024,
             max_depth: 256,
+            empty_yaml_as_null: false,
         }
     }
 }
@@ -439,6 +443,15 @@ pub fn load_bytes(
     };
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     if text.trim().is_empty() {
+        // conftest evaluates an empty YAML file (or stdin) once, with `input = null`.
+        let yaml = match opts.kind {
+            Some(DocumentKind::Dockerfile | DocumentKind::Json | DocumentKind::Image) => false,
+            Some(_) => true,
+            None => matches!(by_name, None | Some(Format::Yaml)),
+        };
+        if opts.empty_yaml_as_null && yaml {
+            return load_text(display, text, Format::Yaml, opts);
+        }
         return FileReport::failed(
             display,
             InputError::new(display, Position::START, "empty file: nothing to check"),

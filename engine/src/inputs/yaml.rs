@@ -82,7 +82,12 @@ pub(crate) struct RawDoc {
 /// ignored.
 pub fn parse_yaml(path: &str, text: &str, opts: &LoadOptions) -> (Vec<Document>, Vec<InputError>) {
     let (raws, mut errors) = parse_stream(path, text, opts, "YAML");
-    let docs = into_documents(path, text, raws.into_iter().flat_map(classify_yaml));
+    let mut docs = into_documents(path, text, raws.into_iter().flat_map(classify_yaml));
+    if docs.is_empty() && errors.is_empty() && opts.empty_yaml_as_null {
+        let start = Span::point(Position::START);
+        let null = (DocumentKind::Yaml, Value::Null, Spans::default(), start);
+        docs = into_documents(path, text, std::iter::once(null));
+    }
     if docs.is_empty() && errors.is_empty() {
         errors.push(InputError::new(
             path,

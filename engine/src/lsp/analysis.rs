@@ -1,9 +1,9 @@
 //! One editor buffer in, LSP diagnostics out.
 //!
 //! The buffer's text is parsed in memory exactly as `policy eval` parses a file (same
-//! kind detection, same parsers, same limits), evaluated with
-//! [`eval::evaluate_document`], graded by the configuration's rule overrides and
-//! exceptions, and turned into diagnostics with UTF-16 ranges. The result is kept per
+//! kind detection, same parsers, same limits) and checked by the server's [`Session`]
+//! ([`Session::check_file_with`]: suppressions, then the configuration's rule overrides
+//! and exceptions), and turned into diagnostics with UTF-16 ranges. The result is kept per
 //! open document so that hover and code actions answer from the findings the user sees.
 //!
 //! ## Severity mapping
@@ -20,7 +20,6 @@
 //! | a rule failed or timed out on it (`POL001`, `POL002`) | Warning |
 
 use std::path::Path;
-use std::sync::Arc;
 
 use lsp_types::{
     CodeDescription, Diagnostic, DiagnosticSeverity, NumberOrString, Position as LspPosition,
@@ -29,11 +28,10 @@ use lsp_types::{
 
 use super::position::{utf16_len, TextIndex};
 use super::settings::Settings;
-use crate::config;
 use crate::diagnostics::{ErrorKind, ErrorRecord, Finding, Level, Report};
-use crate::eval::{self, PolicySet, Worker};
+use crate::eval::{PolicySet, Worker};
 use crate::inputs::{self, FileReport, Format, LoadOptions};
-use crate::rules::RuleMeta;
+use crate::session::Session;
 use crate::source::Position;
 use crate::Severity;
 
@@ -77,8 +75,8 @@ pub fn buffer_format(name: &str, language_id: &str) -> Option<Format> {
 
 /// Parses and evaluates one buffer.
 pub fn analyze(
+    session: &Session,
     set: &PolicySet,
-    rules: &[Arc<RuleMeta>],
     worker: &mut Worker,
     settings: &Settings,
     name: &str,
@@ -111,31 +109,13 @@ pub fn analyze(
         return out;
     }
     let index = TextIndex::new(text);
-    let file = inputs::load_bytes(name, text.as_bytes(), Some(format), &load);
-    let mut findings = Vec::new();
-    let mut errors: Vec<ErrorRecord> = file.errors.iter().cloned().map(Into::into).collect();
-    for doc in &file.documents {
-        let (f, e) = eval::evaluate_document(set, worker, doc);
-        findings.extend(f);
-        errors.extend(e);
-    }
-    let mut report = Report {
-        findings,
-        errors,
-        rules: rules.to_vec(),
-        disabled: set.disabled.clone(),
-        ..Report::default()
-    };
-    // `# policy:ignore=` comments and the `policy.dev/ignore` annotation, as `policy eval`
-    // applies them; their warnings (unknown or unused IDs) become diagnostics too.
-    let docs: Vec<&crate::inputs::Document> = file.documents.iter().collect();
-    eval::suppress::apply(&mut report, &docs);
-    if let Some(cfg) = &settings.config {
-        // Rule overrides and exceptions, as `policy eval` applies them. Its warnings
-        // (unknown rule IDs, expired exceptions) are shown once, when policies load.
-        config::apply(cfg, &mut report, &settings.root, config::Date::today());
-    }
-    report.sort();
+    let file = session.load_text_as(name, text, None, Some(format));
+    // Checked as `policy eval` checks a file: in-source suppressions (whose warnings
+    // become diagnostics too), then the configuration's rule overrides and exceptions
+    // (whose warnings are shown once, when policies load).
+    let mut report: Report = session.check_file_with(set, worker, file.clone());
+    // The policy set's own errors are published on the policy files, not on buffers.
+    report.errors.retain(|e| e.kind != ErrorKind::PolicyError);
     for f in report.findings {
         let range = index.to_lsp_range(f.location.span);
         out.diagnostics

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{RecvTimeoutError, Sender};
+use crossbeam_channel::{Receiver, Sender};
 use lsp_server::{Connection, ErrorCode, Message, Notification, Request, RequestId, Response};
 use lsp_types::notification::{
     DidChangeTextDocument, DidChangeWatchedFiles, DidCloseTextDocument, DidOpenTextDocument,
@@ -44,8 +44,9 @@ use super::uri;
 use super::LspError;
 use crate::config;
 use crate::diagnostics::{ErrorRecord, Report};
-use crate::eval::{PolicySet, Worker};
+use crate::eval::{PolicyOptions, PolicySet, ReloadRejected, Worker};
 use crate::rules::RuleMeta;
+use crate::session::Session;
 
 /// How long edits are collected before a buffer is evaluated.
 pub const DEBOUNCE: Duration = Duration::from_millis(150);
@@ -106,14 +107,16 @@ pub fn serve(conn: &Connection) -> Result<Exit, LspError> {
     send(&conn.sender, Response::new_ok(id, result))?;
     let (settings, more) = Settings::resolve(&root, init);
     problems.extend(more);
-    let set = PolicySet::load(&settings.policy);
-    let mut server = Server::new(conn.sender.clone(), settings, set, watch);
+    let session = Session::new(settings.resolved.clone())
+        .map_err(|e| LspError::Io(std::io::Error::other(e.to_string())))?;
+    let mut server = Server::new(conn.sender.clone(), settings, session, watch);
     for p in problems {
         server.show(MessageType::WARNING, p);
     }
+    server.watch_disk();
     let errors = server.set.errors.clone();
     server.config_warnings();
-    server.after_load(&errors, false);
+    server.after_load(&errors, false, true);
     server.run(conn)
 }
 
@@ -208,6 +211,15 @@ struct OpenDoc {
 struct Server {
     sender: Sender<Message>,
     settings: Settings,
+    /// The engine: resolved settings, the policy set, and the watcher over the policy
+    /// files on disk (which works whatever the client supports).
+    session: Session,
+    /// Policy files the session's watcher saw change on disk.
+    disk_tx: Sender<PathBuf>,
+    disk_rx: Receiver<PathBuf>,
+    /// A policy file changed on disk: reload if it really changed since the last load.
+    disk_pending: bool,
+    /// The snapshot of the session's policy set the buffers are evaluated with.
     set: Arc<PolicySet>,
     rules: Vec<Arc<RuleMeta>>,
     worker: Worker,
@@ -228,13 +240,19 @@ struct Server {
 }
 
 impl Server {
-    fn new(sender: Sender<Message>, settings: Settings, set: PolicySet, watch: bool) -> Self {
+    fn new(sender: Sender<Message>, settings: Settings, session: Session, watch: bool) -> Self {
+        let set = session.policies();
+        let (disk_tx, disk_rx) = crossbeam_channel::unbounded();
         Server {
             sender,
             settings,
+            session,
+            disk_tx,
+            disk_rx,
+            disk_pending: false,
             worker: Worker::new(&set),
             rules: set.rules(),
-            set: Arc::new(set),
+            set,
             docs: HashMap::new(),
             dirty: BTreeSet::new(),
             reload_pending: false,
@@ -248,18 +266,25 @@ impl Server {
 
     fn run(&mut self, conn: &Connection) -> Result<Exit, LspError> {
         loop {
-            let msg = match self.deadline {
-                Some(deadline) => match conn.receiver.recv_deadline(deadline) {
-                    Ok(msg) => msg,
-                    Err(RecvTimeoutError::Timeout) => {
-                        self.guarded(|s| s.flush_all());
-                        continue;
-                    }
-                    Err(RecvTimeoutError::Disconnected) => return Ok(Exit::WithoutShutdown),
-                },
-                None => match conn.receiver.recv() {
+            let timer = match self.deadline {
+                Some(deadline) => crossbeam_channel::at(deadline),
+                None => crossbeam_channel::never(),
+            };
+            let disk = self.disk_rx.clone();
+            let msg = crossbeam_channel::select! {
+                recv(conn.receiver) -> msg => match msg {
                     Ok(msg) => msg,
                     Err(_) => return Ok(Exit::WithoutShutdown),
+                },
+                recv(disk) -> path => {
+                    if let Ok(path) = path {
+                        self.on_disk_change(&path);
+                    }
+                    continue;
+                },
+                recv(timer) -> _ => {
+                    self.guarded(|s| s.flush_all());
+                    continue;
                 },
             };
             match msg {
@@ -468,6 +493,34 @@ impl Server {
             .get_or_insert_with(|| Instant::now() + DEBOUNCE);
     }
 
+    /// A policy, data or configuration file changed on disk (seen by the session's own
+    /// watcher, so also in clients that register no file watchers).
+    fn on_disk_change(&mut self, path: &Path) {
+        if self.shutdown {
+            return;
+        }
+        if self.settings.resolved.is_config_file(path) {
+            self.reload_pending = true;
+        } else {
+            self.disk_pending = true;
+        }
+        self.schedule();
+    }
+
+    /// Starts the session's watcher over the policy files; a failure is shown and the
+    /// server relies on the client's notifications.
+    fn watch_disk(&mut self) {
+        let tx = self.disk_tx.clone();
+        if let Err(e) = self.session.watch_policies(move |p| {
+            let _ = tx.send(p);
+        }) {
+            self.log(
+                MessageType::WARNING,
+                format!("{e}: policy changes are picked up on save only"),
+            );
+        }
+    }
+
     fn maybe_reload(&mut self, uris: impl IntoIterator<Item = Uri>) {
         let relevant = uris
             .into_iter()
@@ -483,8 +536,11 @@ impl Server {
     /// the dirty buffers.
     fn flush_all(&mut self) {
         self.deadline = None;
+        let disk = std::mem::take(&mut self.disk_pending);
         if std::mem::take(&mut self.reload_pending) {
-            self.reload();
+            self.reload(true);
+        } else if disk {
+            self.reload(false);
         }
         let dirty = std::mem::take(&mut self.dirty);
         for key in dirty {
@@ -507,8 +563,8 @@ impl Server {
         };
         let name = uri::display_name(&doc.uri);
         let analysis = analysis::analyze(
+            &self.session,
             &self.set,
-            &self.rules,
             &mut self.worker,
             &self.settings,
             &name,
@@ -528,30 +584,65 @@ impl Server {
         }
     }
 
-    fn reload(&mut self) {
-        let (settings, problems) =
-            Settings::resolve(&self.settings.root, self.settings.init.clone());
-        for p in problems {
-            self.show(MessageType::WARNING, p);
+    /// Reloads the policies. `forced` (a save the client reported, or a configuration
+    /// change): the settings are resolved again and the set is loaded again. Otherwise (a
+    /// change the watcher saw): only if a policy or data file changed since the last load
+    /// (accepted or not), so that late events for one edit do not reload twice.
+    fn reload(&mut self, forced: bool) {
+        let outcome = if forced {
+            let (settings, problems) =
+                Settings::resolve(&self.settings.root, self.settings.init.clone());
+            for p in problems {
+                self.show(MessageType::WARNING, p);
+            }
+            let same = same_policies(&self.settings.policy, &settings.policy);
+            self.settings = settings;
+            if same {
+                self.session.reload()
+            } else {
+                // Other policy paths: a new session. A set with errors is refused and the
+                // last one stays. (The first set is used even with errors, like
+                // `policy eval` does: there is nothing to keep yet.)
+                match Session::new(self.settings.resolved.clone()) {
+                    Ok(candidate) if candidate.policies().errors.is_empty() => {
+                        self.session = candidate;
+                        self.watch_disk();
+                        Ok(self.session.policies())
+                    }
+                    Ok(candidate) => Err(candidate.policies().errors.clone()),
+                    Err(e) => {
+                        self.show(MessageType::ERROR, format!("policy: {e}"));
+                        return;
+                    }
+                }
+                .map_err(|errors| ReloadRejected {
+                    new_errors: errors.clone(),
+                    errors,
+                    kept: Arc::clone(&self.set),
+                })
+            }
+        } else {
+            match self.session.reload_if_changed() {
+                Some(outcome) => outcome,
+                None => return,
+            }
+        };
+        match outcome {
+            Ok(set) => {
+                let errors = set.errors.clone();
+                self.rules = set.rules();
+                self.worker = Worker::new(&set);
+                self.set = set;
+                self.config_warnings();
+                self.after_load(&errors, true, true);
+            }
+            Err(rejected) => self.after_load(&rejected.errors, true, false),
         }
-        self.settings = settings;
-        // A set with errors is refused and the last one stays. (The first set is used
-        // even with errors, like `policy eval` does: there is nothing to keep yet.)
-        let set = PolicySet::load(&self.settings.policy);
-        let errors = set.errors.clone();
-        if errors.is_empty() {
-            self.rules = set.rules();
-            self.worker = Worker::new(&set);
-            self.set = Arc::new(set);
-            self.config_warnings();
-        }
-        self.after_load(&errors, true);
     }
 
-    /// Reports a load or a `reload` (whose set is in use only without errors) and
-    /// re-evaluates every open buffer.
-    fn after_load(&mut self, errors: &[ErrorRecord], reload: bool) {
-        let accepted = !reload || errors.is_empty();
+    /// Reports a load or a `reload` (`accepted`: its set is in use; otherwise the last
+    /// good set stays) and re-evaluates every open buffer.
+    fn after_load(&mut self, errors: &[ErrorRecord], reload: bool, accepted: bool) {
         self.publish_policy_errors(errors);
         if !errors.is_empty() {
             let mut lines: Vec<String> = errors
@@ -694,6 +785,15 @@ impl Server {
             ),
         );
     }
+}
+
+/// Whether two settings load the same policy set (then a reload keeps the session).
+fn same_policies(a: &PolicyOptions, b: &PolicyOptions) -> bool {
+    a.paths == b.paths
+        && a.data == b.data
+        && a.builtin == b.builtin
+        && a.extra_data == b.extra_data
+        && a.disabled_rules == b.disabled_rules
 }
 
 fn params<P: DeserializeOwned>(req: &Request) -> Result<P, String> {

@@ -386,6 +386,7 @@ pub(crate) fn report() -> Report {
         .collect(),
         suppressed: Vec::new(),
         warnings: Vec::new(),
+        ..Report::default()
     };
     report.sort();
     report

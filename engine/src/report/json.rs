@@ -105,6 +105,8 @@ struct Wire<'a> {
     findings: Vec<WireFinding<'a>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     suppressed: Vec<WireSuppressed<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    exceptions: Vec<WireException<'a>>,
     errors: Vec<WireError<'a>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     warnings: Vec<WireWarning<'a>>,
@@ -122,6 +124,7 @@ impl<'a> Wire<'a> {
             summary: WireSummary::new(&Summary::of(report)),
             findings: report.findings.iter().map(WireFinding::new).collect(),
             suppressed: report.suppressed.iter().map(WireSuppressed::new).collect(),
+            exceptions: report.exceptions.iter().map(WireException::new).collect(),
             errors: report.errors.iter().map(WireError::new).collect(),
             warnings: report.warnings.iter().map(WireWarning::new).collect(),
             inputs: report.inputs.iter().map(WireInput::new).collect(),
@@ -133,6 +136,34 @@ impl<'a> Wire<'a> {
 struct Tool<'a> {
     name: &'a str,
     version: &'a str,
+}
+
+/// A conftest exception that applied: its rule was not checked on that document.
+#[derive(Serialize)]
+struct WireException<'a> {
+    rule_id: &'a str,
+    package: &'a str,
+    exception: &'a str,
+    query: String,
+    file: &'a str,
+    document: usize,
+    line: u32,
+    column: u32,
+}
+
+impl<'a> WireException<'a> {
+    fn new(e: &'a crate::diagnostics::RuleException) -> Self {
+        WireException {
+            rule_id: &e.rule.id,
+            package: &e.package,
+            exception: &e.name,
+            query: e.query(),
+            file: &e.location.file,
+            document: e.location.document,
+            line: e.location.span.start.line,
+            column: e.location.span.start.column,
+        }
+    }
 }
 
 /// A suppressed finding, with the reason and who suppressed it.
@@ -202,6 +233,8 @@ struct WireSummary {
     findings: usize,
     #[serde(skip_serializing_if = "is_zero")]
     suppressed: usize,
+    #[serde(skip_serializing_if = "is_zero")]
+    exceptions: usize,
     by_severity: BySeverity,
     deny: usize,
     warn: usize,
@@ -215,6 +248,7 @@ impl WireSummary {
         WireSummary {
             findings: s.findings,
             suppressed: s.suppressed,
+            exceptions: s.exceptions,
             by_severity: BySeverity {
                 critical: s.count(Severity::Critical),
                 high: s.count(Severity::High),

@@ -11,6 +11,9 @@
 //! | `sarif`  | [`sarif`]  | GitHub code scanning and other SARIF 2.1.0 consumers       |
 //! | `junit`  | [`junit`]  | CI test tabs (Jenkins, GitLab)                             |
 //! | `github` | [`github`] | GitHub Actions annotations (workflow commands)             |
+//! | `conftest` | [`conftest`] | conftest's standard output (`FAIL - file - ns - msg`)  |
+//! | `tap`    | [`tap`]    | Test Anything Protocol consumers (conftest `-o tap`)       |
+//! | `table`  | [`table`]  | a boxed table of results (conftest `-o table`)             |
 //!
 //! `policy watch` writes a stream of cycles instead of one report; [`watch`] formats it
 //! (JSON Lines or text) from the same pieces.
@@ -26,11 +29,14 @@
 //! line-bounded ends) and [`uri_path`] (paths as forward-slash relative references).
 //! [`explain`] renders one rule's documentation (`policy rules --explain`, LSP hover).
 
+pub mod conftest;
 pub mod explain;
 pub mod github;
 pub mod json;
 pub mod junit;
 pub mod sarif;
+pub mod table;
+pub mod tap;
 pub mod testing;
 pub mod text;
 pub mod watch;
@@ -42,7 +48,7 @@ use std::io;
 use std::rc::Rc;
 use std::str::FromStr;
 
-use crate::diagnostics::{ErrorKind, Finding, InputStatus, Level, Report};
+use crate::diagnostics::{ErrorKind, ExitStatus, Finding, InputStatus, Level, Report};
 use crate::source::{LineIndex, Position, Span};
 use crate::Severity;
 
@@ -66,16 +72,25 @@ pub enum Format {
     Junit,
     /// GitHub Actions workflow commands (annotations).
     Github,
+    /// conftest's standard output: FAIL/WARN/EXCP lines and its test counts.
+    Conftest,
+    /// Test Anything Protocol (as conftest `-o tap`).
+    Tap,
+    /// A table of results (as conftest `-o table`).
+    Table,
 }
 
 impl Format {
     /// Every format, in the order of `--help`.
-    pub const ALL: [Format; 5] = [
+    pub const ALL: [Format; 8] = [
         Format::Text,
         Format::Json,
         Format::Sarif,
         Format::Junit,
         Format::Github,
+        Format::Conftest,
+        Format::Tap,
+        Format::Table,
     ];
 
     /// The name used on the command line.
@@ -86,6 +101,9 @@ impl Format {
             Format::Sarif => "sarif",
             Format::Junit => "junit",
             Format::Github => "github",
+            Format::Conftest => "conftest",
+            Format::Tap => "tap",
+            Format::Table => "table",
         }
     }
 }
@@ -98,7 +116,9 @@ impl fmt::Display for Format {
 
 /// The error of parsing an unknown format name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown output format `{0}` (expected one of: text, json, sarif, junit, github)")]
+#[error(
+    "unknown output format `{0}` (expected one of: text, json, sarif, junit, github, conftest, tap, table)"
+)]
 pub struct UnknownFormat(pub String);
 
 impl FromStr for Format {
@@ -151,6 +171,27 @@ impl ReportOptions {
     }
 }
 
+impl Report {
+    /// The exit status this report deserves under `opts`: [`ExitStatus::Error`] when
+    /// something could not be checked (an error, or an input that was skipped: too
+    /// large, or of a kind that cannot be told; CI must not pass because a file was
+    /// silently left out), else [`ExitStatus::Failure`] when a finding fails the run
+    /// ([`ReportOptions::is_failing`]), else [`ExitStatus::Success`].
+    pub fn exit_status(&self, opts: &ReportOptions) -> ExitStatus {
+        let skipped = self
+            .inputs
+            .iter()
+            .any(|i| matches!(i.status, InputStatus::Skipped { .. }));
+        if !self.errors.is_empty() || skipped {
+            ExitStatus::Error
+        } else if self.findings.iter().any(|f| opts.is_failing(f)) {
+            ExitStatus::Failure
+        } else {
+            ExitStatus::Success
+        }
+    }
+}
+
 /// The name tools see us as (SARIF `tool.driver.name`, JSON `tool.name`).
 pub const TOOL_NAME: &str = "policy";
 
@@ -162,6 +203,12 @@ pub fn reporter(format: Format, opts: &ReportOptions) -> Box<dyn Reporter> {
         Format::Sarif => Box::new(sarif::SarifReporter::new(opts.clone())),
         Format::Junit => Box::new(junit::JunitReporter::new(opts.clone())),
         Format::Github => Box::new(github::GithubReporter::new(opts.clone())),
+        Format::Conftest => Box::new(conftest::ConftestReporter::new(
+            opts.clone(),
+            conftest::ConftestOptions::default(),
+        )),
+        Format::Tap => Box::new(tap::TapReporter),
+        Format::Table => Box::new(table::TableReporter),
     }
 }
 
@@ -175,6 +222,8 @@ pub struct Summary {
     pub suppressed: usize,
     /// Of `suppressed`, those suppressed in the source (comments and annotations).
     pub suppressed_in_source: usize,
+    /// conftest `exception`s that applied (rules not checked on a document).
+    pub exceptions: usize,
     /// Findings per severity, indexed like [`Severity::ALL`] (info first).
     pub by_severity: [usize; 5],
     /// Findings from `deny`/`violation` rules.
@@ -202,6 +251,7 @@ impl Summary {
             findings: report.findings.len(),
             errors: report.errors.len(),
             suppressed: report.suppressed.len(),
+            exceptions: report.exceptions.len(),
             suppressed_in_source: report
                 .suppressed
                 .iter()
@@ -295,33 +345,15 @@ fn error_kind_index(kind: ErrorKind) -> usize {
     }
 }
 
-/// A human title for an error kind, used where rules have titles.
+/// A human title for an error kind, used where rules have titles ([`ErrorKind::title`]).
 pub fn error_kind_title(kind: ErrorKind) -> &'static str {
-    match kind {
-        ErrorKind::ParseError => "Input could not be parsed",
-        ErrorKind::RuleError => "Rule failed during evaluation",
-        ErrorKind::RuleTimeout => "Rule exceeded its time limit",
-        ErrorKind::PolicyError => "Policy could not be loaded",
-    }
+    kind.title()
 }
 
-/// A longer description of an error kind, for SARIF `fullDescription`.
+/// A longer description of an error kind, for SARIF `fullDescription`
+/// ([`ErrorKind::description`]).
 pub fn error_kind_description(kind: ErrorKind) -> &'static str {
-    match kind {
-        ErrorKind::ParseError => {
-            "An input file could not be read or parsed, so no rule checked it."
-        }
-        ErrorKind::RuleError => {
-            "A rule raised an error, trapped or returned a malformed result while evaluating \
-             an input; its findings for that input are unknown."
-        }
-        ErrorKind::RuleTimeout => {
-            "A rule did not finish within its time limit; its findings for that input are unknown."
-        }
-        ErrorKind::PolicyError => {
-            "A policy file could not be loaded or compiled, so none of its rules ran."
-        }
-    }
+    kind.description()
 }
 
 /// `1 finding` / `3 findings`.

@@ -67,13 +67,16 @@ impl SarifReporter {
 
     /// The SARIF log as a JSON value (what [`Reporter::write`] prints).
     pub fn to_value(&self, report: &Report) -> serde_json::Value {
-        serde_json::to_value(build(report, &self.opts)).unwrap_or(serde_json::Value::Null)
+        let excepted = excepted(report);
+        serde_json::to_value(build(report, &excepted, &self.opts))
+            .unwrap_or(serde_json::Value::Null)
     }
 }
 
 impl Reporter for SarifReporter {
     fn write(&self, report: &Report, out: &mut dyn io::Write) -> io::Result<()> {
-        let log = build(report, &self.opts);
+        let excepted = excepted(report);
+        let log = build(report, &excepted, &self.opts);
         serde_json::to_writer_pretty(&mut *out, &log).map_err(io::Error::from)?;
         writeln!(out)
     }
@@ -308,7 +311,20 @@ struct DescriptorRef<'a> {
 // ---------------------------------------------------------------------------------------
 // Building.
 
-fn build<'a>(report: &'a Report, opts: &'a ReportOptions) -> Log<'a> {
+/// The conftest exceptions of `report` as findings of their rules, with their query.
+fn excepted(report: &Report) -> Vec<(Finding, String)> {
+    report
+        .exceptions
+        .iter()
+        .map(|e| (e.as_finding(), e.query()))
+        .collect()
+}
+
+fn build<'a>(
+    report: &'a Report,
+    excepted: &'a [(Finding, String)],
+    opts: &'a ReportOptions,
+) -> Log<'a> {
     let catalog = Catalog::new(report);
     let sources = Sources::new(report);
     let mut results: Vec<SarifResult<'a>> = report
@@ -338,6 +354,17 @@ fn build<'a>(report: &'a Report, opts: &'a ReportOptions) -> Log<'a> {
         });
         r
     }));
+    // conftest exceptions: the rule was not checked on that document, by the policy's
+    // own decision; listed like a suppression decided outside the input.
+    for (f, query) in excepted {
+        let mut r = finding_result(&sources, &catalog, f);
+        r.suppressions.push(Suppression {
+            kind: "external",
+            justification: query,
+            location: None,
+        });
+        results.push(r);
+    }
     results.extend(
         report
             .errors

@@ -231,6 +231,13 @@ impl TextReporter {
                 plural(s.suppressed_in_source, "finding", "findings")
             )?;
         }
+        if !report.exceptions.is_empty() {
+            writeln!(
+                out,
+                "{} applied (conftest `exception` rules): those rules were not checked there",
+                plural(report.exceptions.len(), "exception", "exceptions")
+            )?;
+        }
         if s.errors > 0 {
             let parts: Vec<String> = ERROR_KINDS
                 .iter()
@@ -277,6 +284,19 @@ impl TextReporter {
         }
         for e in &report.errors {
             self.write_error(&sources, e, out)?;
+        }
+        for e in &report.exceptions {
+            let at = e.location.span.start;
+            writeln!(
+                out,
+                "{}: EXCP [{}] {}",
+                self.paint(bold(), &location(&e.location.file, at)),
+                clean(&e.rule.id),
+                clean(&e.message()),
+            )?;
+        }
+        if !report.exceptions.is_empty() {
+            writeln!(out)?;
         }
         for w in &report.warnings {
             writeln!(

@@ -163,6 +163,9 @@ pub struct TestOptions {
     pub builtin_cases: bool,
     /// Run only the tests this matches (see [`TestRun`] for what it is matched against).
     pub filter: Option<regex::Regex>,
+    /// Run only the Rego unit tests of packages matching one of these globs (conftest
+    /// `verify --namespace`); empty means every package. Case files are not affected.
+    pub namespaces: Vec<globset::GlobMatcher>,
 }
 
 /// Which kind of test a result is.
@@ -530,6 +533,9 @@ pub fn run(opts: &TestOptions) -> TestRun {
         .rego
         .tests
         .iter()
+        .filter(|t| {
+            opts.namespaces.is_empty() || opts.namespaces.iter().any(|g| g.is_match(&t.package))
+        })
         .filter(|t| {
             let keep = selected(&[&format!("{}: {}", t.file, t.query())]);
             filtered += usize::from(!keep);

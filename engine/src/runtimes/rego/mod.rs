@@ -13,10 +13,12 @@
 //! builtins that can build a huge value in one call are size-checked (`limits.rs`), and
 //! a panic inside regorus is contained. A runaway rule becomes a [`RuleFailure`].
 
+pub mod conftest;
 mod extra_data;
 mod limits;
 mod results;
 pub mod shell;
+mod trace;
 
 pub use limits::{MAX_RANGE_ELEMENTS, MAX_STRING_BYTES};
 
@@ -115,6 +117,22 @@ pub struct EntryRule {
     annotated: bool,
     /// The rule's path, `data.<package>.<rule>`.
     query: String,
+    /// How many times the rule is defined (its bodies): conftest counts each as a test.
+    pub definitions: usize,
+}
+
+/// A conftest `exception` that applied: the package's `exception` rule named this entry
+/// rule for the current input, so its results were not reported.
+#[derive(Debug, Clone)]
+pub struct Excepted {
+    /// The entry rule left out.
+    pub rule: Arc<RuleMeta>,
+    /// Its level.
+    pub level: Level,
+    /// The name the exception gave (`run_as_root` for `deny_run_as_root`).
+    pub name: String,
+    /// The package path without `data.`.
+    pub package: String,
 }
 
 /// A Rego package with at least one entry rule.
@@ -134,6 +152,16 @@ pub struct RegoPackage {
 }
 
 impl RegoPackage {
+    /// How many entry rule definitions (bodies) apply to `kind`: what conftest counts as
+    /// the tests of this package on one document.
+    pub fn definitions(&self, kind: DocumentKind) -> usize {
+        self.entries
+            .iter()
+            .filter(|e| e.meta.applies_to(kind))
+            .map(|e| e.definitions)
+            .sum()
+    }
+
     /// Whether any entry rule applies to `kind`.
     pub fn applies_to(&self, kind: DocumentKind) -> bool {
         self.entries.iter().any(|e| e.meta.applies_to(kind))
@@ -358,6 +386,9 @@ fn add_policy(engine: &mut regorus::Engine, src: &RegoSource) -> anyhow::Result<
 fn new_engine(opts: &RegoOptions) -> regorus::Engine {
     let mut engine = regorus::Engine::new();
     engine.set_rego_v0(false);
+    // `print()` output is collected with its `file:line` and shown by the front end
+    // (stderr), instead of regorus writing bare lines to stderr from worker threads.
+    engine.set_gather_prints(true);
     engine.set_execution_timer_config(ExecutionTimerConfig {
         limit: opts.timeout,
         check_interval: opts.check_interval,
@@ -389,8 +420,21 @@ impl RegoPolicySet {
         // engine; when preparing fails because of one file, drop it and retry.
         let mut excluded: Vec<String> = Vec::new();
         let mut engine;
+        // conftest's parse_config* builtins resolve relative paths in these too.
+        let mut dirs: Vec<std::path::PathBuf> = Vec::new();
+        for src in sources.iter().filter(|s| !s.builtin) {
+            if let Some(d) = std::path::Path::new(&src.path).parent() {
+                if !dirs.iter().any(|x| x == d) {
+                    dirs.push(d.to_path_buf());
+                }
+            }
+        }
+        let dirs = Arc::new(dirs);
         loop {
             engine = new_engine(opts);
+            if let Err(e) = conftest::install(&mut engine, Arc::clone(&dirs)) {
+                debug_assert!(false, "conftest builtins: {e}");
+            }
             let mut data_ok = true;
             for d in data {
                 if let Err(e) = engine.add_data(regorus::Value::from(d.clone())) {
@@ -524,6 +568,9 @@ impl RegoPolicySet {
                 };
                 let annotated = head.annotations.is_some();
                 let existing = pkg.entries.iter().position(|e| e.name == head.name);
+                if let Some(i) = existing {
+                    pkg.entries[i].definitions += 1;
+                }
                 // A rule defined in several places: the first rule-scoped METADATA wins.
                 if existing.is_some_and(|i| pkg.entries[i].annotated || !annotated) {
                     continue;
@@ -547,6 +594,7 @@ impl RegoPolicySet {
                     meta,
                     annotated,
                     query: format!("data.{pkg_name}.{}", head.name),
+                    definitions: 1,
                 });
             }
         }
@@ -604,6 +652,8 @@ impl RegoPolicySet {
             batch_timed_out: Arc::clone(&self.batch_timed_out),
             plans: Arc::clone(&self.plans),
             stats: BatchStats::default(),
+            excepted: Vec::new(),
+            prints: Vec::new(),
         }
     }
 }
@@ -648,6 +698,11 @@ pub struct RegoEvaluator {
     batch_timed_out: Arc<AtomicBool>,
     plans: Arc<[BatchPlan]>,
     stats: BatchStats,
+    /// Exceptions that applied since the last [`RegoEvaluator::take_excepted`].
+    excepted: Vec<Excepted>,
+    /// `print()` output since the last [`RegoEvaluator::take_prints`], each line
+    /// `policy.rego:LINE: message`.
+    prints: Vec<String>,
 }
 
 /// How often an evaluator's batched query was used and how often it fell back to
@@ -756,11 +811,17 @@ impl RegoEvaluator {
     ) -> (Vec<RawResult>, Vec<RuleFailure>) {
         if self.batch && !self.batch_timed_out.load(Ordering::Relaxed) {
             match self.evaluate_batched(pkgs, kind) {
-                Batched::Done(results) => {
+                Batched::Done((results, excepted)) => {
                     self.stats.batched += 1;
+                    self.excepted.extend(excepted);
+                    self.gather_prints(true);
                     return (results, Vec::new());
                 }
-                Batched::Failed => self.stats.fallbacks += 1,
+                // The rules run again one by one: their prints come from that run.
+                Batched::Failed => {
+                    self.stats.fallbacks += 1;
+                    self.gather_prints(false);
+                }
                 Batched::NotWorthIt => {}
             }
         }
@@ -769,7 +830,28 @@ impl RegoEvaluator {
         for pkg in pkgs {
             self.evaluate_rule_by_rule(pkg, kind, &mut results, &mut failures);
         }
+        self.gather_prints(true);
         (results, failures)
+    }
+
+    /// The conftest exceptions that applied in the evaluations since the last call, in
+    /// evaluation order.
+    pub fn take_excepted(&mut self) -> Vec<Excepted> {
+        std::mem::take(&mut self.excepted)
+    }
+
+    /// The `print()` output of the evaluations since the last call, in order, each line
+    /// `policy.rego:LINE: message`.
+    pub fn take_prints(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.prints)
+    }
+
+    /// Moves what `print()` wrote during the last regorus calls to [`Self::prints`].
+    fn gather_prints(&mut self, keep: bool) {
+        let lines = self.engine.take_prints().unwrap_or_default();
+        if keep {
+            self.prints.extend(lines);
+        }
     }
 
     /// Counts of batched queries and fallbacks so far.
@@ -858,7 +940,16 @@ impl RegoEvaluator {
             if !entry.meta.applies_to(kind) {
                 continue;
             }
-            if exceptions.iter().any(|n| n == exception_name(&entry.name)) {
+            if let Some(name) = exceptions
+                .iter()
+                .find(|n| *n == exception_name(&entry.name))
+            {
+                self.excepted.push(Excepted {
+                    rule: Arc::clone(&entry.meta),
+                    level: entry.level,
+                    name: name.clone(),
+                    package: pkg.name.clone(),
+                });
                 continue;
             }
             match self.eval_rule(&entry.query) {
@@ -875,7 +966,13 @@ impl RegoEvaluator {
         self.engine = self.pristine.clone();
         self.input = None;
         let query = test.query();
-        match self.eval_rule(&query) {
+        let value = self.eval_rule(&query);
+        // A test's `print()` output goes to stderr at once, with its `file:line`, as
+        // `opa test` shows it.
+        for line in self.engine.take_prints().unwrap_or_default() {
+            eprintln!("{line}");
+        }
+        match value {
             Ok(regorus::Value::Bool(true)) => Ok(TestValue::True),
             Ok(regorus::Value::Bool(false)) => Ok(TestValue::False),
             Ok(regorus::Value::Undefined) => Ok(TestValue::Undefined),
@@ -947,8 +1044,8 @@ impl RegoEvaluator {
 
 /// What [`RegoEvaluator::evaluate_batched`] did.
 enum Batched {
-    /// The results of every rule.
-    Done(Vec<RawResult>),
+    /// The results of every rule, and the exceptions that applied.
+    Done((Vec<RawResult>, Vec<Excepted>)),
     /// The query failed: evaluate rule by rule.
     Failed,
     /// One rule or none: nothing to share, evaluate rule by rule.
@@ -977,7 +1074,7 @@ fn unpack(
     values: &[regorus::Value],
     pkgs: &[&RegoPackage],
     kind: DocumentKind,
-) -> Option<Vec<RawResult>> {
+) -> Option<(Vec<RawResult>, Vec<Excepted>)> {
     let mut values = values.iter();
     let mut take = || match values.next()? {
         regorus::Value::Array(items) => match items.as_slice() {
@@ -988,6 +1085,7 @@ fn unpack(
         _ => None,
     };
     let mut results = Vec::new();
+    let mut excepted = Vec::new();
     for pkg in pkgs {
         let exceptions = if pkg.has_exceptions {
             results::exception_names(&take()?)
@@ -996,13 +1094,22 @@ fn unpack(
         };
         for entry in pkg.entries.iter().filter(|e| e.meta.applies_to(kind)) {
             let value = take()?;
-            if exceptions.iter().any(|n| n == exception_name(&entry.name)) {
+            if let Some(name) = exceptions
+                .iter()
+                .find(|n| *n == exception_name(&entry.name))
+            {
+                excepted.push(Excepted {
+                    rule: Arc::clone(&entry.meta),
+                    level: entry.level,
+                    name: name.clone(),
+                    package: pkg.name.clone(),
+                });
                 continue;
             }
             results::collect(&value, entry, pkg, &mut results);
         }
     }
-    values.next().is_none().then_some(results)
+    values.next().is_none().then_some((results, excepted))
 }
 
 /// The package of the generated batch rules (not a name users' policies would pick).

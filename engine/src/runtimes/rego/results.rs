@@ -29,8 +29,9 @@ pub(super) fn collect(
     };
     match json {
         Value::Array(items) => items.iter().for_each(|i| push(i, entry, out)),
-        Value::Bool(true) => push(&Value::String(entry.meta.title.clone()), entry, out),
-        Value::Bool(false) | Value::Null => {}
+        // A boolean rule (`deny if { … }`) has no message: conftest counts it as a test
+        // that passed, whatever its value, and so does this engine.
+        Value::Bool(_) | Value::Null => {}
         Value::Object(ref map) if !map.contains_key("msg") && !map.contains_key("message") => {
             // A partial object rule (`deny[key] := value`): every value is a result.
             map.values().for_each(|i| push(i, entry, out));
