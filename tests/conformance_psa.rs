@@ -17,7 +17,15 @@
 //!   it exists, else at its nearest existing parent, never at the document start.
 //!
 //! Prints `psa fixtures: N/N agree (baseline B/B, restricted R/R)` and every
-//! disagreement; exits non-zero unless all agree. The corpus is located through
+//! disagreement.
+//!
+//! Second mode, Pod Security from Namespace labels (docs/pss.md): every fixture is
+//! placed in a Namespace of its own labelled `pod-security.kubernetes.io/enforce:
+//! <level>` and `enforce-version: <version>`, as a Pod and wrapped in a Deployment and a
+//! CronJob, and all of them (every level and version) are evaluated in one run with no
+//! `--pss` at all. Each of the three workloads must get the fixture's verdict, with its
+//! findings inside its own document. Prints `psa fixtures in labelled namespaces: N/N
+//! agree`. Exits non-zero unless both modes agree on every fixture. The corpus is located through
 //! `POLICY_SHARED_CORPORA` or `<CARGO_MANIFEST_DIR>/../../shared/corpora`; when absent
 //! the test is skipped.
 
@@ -247,11 +255,187 @@ fn main() -> ExitCode {
         println!("psa fixtures: no fixtures found under {}", root.display());
         return ExitCode::FAILURE;
     }
-    if agree == total {
+    let labelled = namespace_mode(&root);
+    if agree == total && labelled {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// A fixture of the corpus: level, version, outcome, file.
+struct Fixture {
+    level: &'static str,
+    minor: u32,
+    outcome: &'static str,
+    file: PathBuf,
+}
+
+fn fixtures(root: &Path) -> Vec<Fixture> {
+    let mut out = Vec::new();
+    for level in ["baseline", "restricted"] {
+        for dir in sorted_entries(&root.join(level)) {
+            let Some(minor) = dir.file_name().and_then(|n| n.to_str()).and_then(minor) else {
+                continue;
+            };
+            for outcome in ["pass", "fail"] {
+                for file in sorted_entries(&dir.join(outcome)) {
+                    if file.extension().is_some_and(|e| e == "yaml") {
+                        out.push(Fixture {
+                            level,
+                            minor,
+                            outcome,
+                            file,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The Namespace and the three workloads of fixture `n`, as one multi-document file
+/// (pretty JSON documents, which are YAML, so findings have real lines).
+fn labelled_file(n: usize, fx: &Fixture, pod: &serde_json::Value) -> String {
+    let ns = format!("f{n}");
+    let namespace = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": ns, "labels": {
+            "pod-security.kubernetes.io/enforce": fx.level,
+            "pod-security.kubernetes.io/enforce-version": format!("v1.{}", fx.minor),
+        }},
+    });
+    let mut bare = pod.clone();
+    bare["metadata"]["namespace"] = serde_json::json!(ns);
+    let template = serde_json::json!({
+        "metadata": {
+            "labels": {"app": "x"},
+            "annotations": pod.pointer("/metadata/annotations").cloned().unwrap_or(serde_json::json!({})),
+        },
+        "spec": pod.get("spec").cloned().unwrap_or(serde_json::Value::Null),
+    });
+    let deployment = serde_json::json!({
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "d", "namespace": ns},
+        "spec": {"selector": {"matchLabels": {"app": "x"}}, "template": template},
+    });
+    let cronjob = serde_json::json!({
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": {"name": "c", "namespace": ns},
+        "spec": {"schedule": "0 * * * *", "jobTemplate": {"spec": {"template": template}}},
+    });
+    [namespace, bare, deployment, cronjob]
+        .iter()
+        .map(|d| serde_json::to_string_pretty(d).expect("JSON"))
+        .collect::<Vec<_>>()
+        .join("\n---\n")
+}
+
+/// The second mode; true when every fixture agrees.
+fn namespace_mode(root: &Path) -> bool {
+    use policy_engine::eval::EvalOptions;
+    use policy_engine::inputs::Format;
+    let fixtures = fixtures(root);
+    let mut files = Vec::new();
+    let mut problems = Vec::new();
+    for (n, fx) in fixtures.iter().enumerate() {
+        let report = inputs::load_file(&fx.file, &LoadOptions::default(), true);
+        let Some(doc) = report.documents.first() else {
+            problems.push(format!("{}: no document", fx.file.display()));
+            continue;
+        };
+        let text = labelled_file(n, fx, &doc.value);
+        files.push(inputs::load_text(
+            &format!("ns{n}.yaml"),
+            &text,
+            Format::Yaml,
+            &LoadOptions::default(),
+        ));
+    }
+    let loaded: Vec<Vec<Document>> = files.iter().map(|f| f.documents.clone()).collect();
+    let set = PolicySet::load(&PolicyOptions {
+        builtin: true,
+        ..PolicyOptions::default()
+    });
+    let report = eval::evaluate(&set, files, &EvalOptions::default());
+    if !report.errors.is_empty() {
+        problems.push(format!(
+            "errors: {:?}",
+            &report.errors[..report.errors.len().min(5)]
+        ));
+    }
+    let mut by_doc: std::collections::HashMap<(String, usize), Vec<&Finding>> =
+        std::collections::HashMap::new();
+    for f in report
+        .findings
+        .iter()
+        .filter(|f| f.rule.id.starts_with("PSS-"))
+    {
+        by_doc
+            .entry((f.location.file.to_string(), f.location.document))
+            .or_default()
+            .push(f);
+    }
+    let mut agree = 0;
+    let total = fixtures.len() * 3;
+    for (n, fx) in fixtures.iter().enumerate() {
+        let file = format!("ns{n}.yaml");
+        let name = format!(
+            "{}/v1.{}/{}/{}",
+            fx.level,
+            fx.minor,
+            fx.outcome,
+            file_label(&fx.file)
+        );
+        if by_doc.contains_key(&(file.clone(), 0)) {
+            problems.push(format!("{name}: a PSS finding on the Namespace"));
+        }
+        for (index, wrapper) in [(1, "Pod"), (2, "Deployment"), (3, "CronJob")] {
+            let pss = by_doc
+                .get(&(file.clone(), index))
+                .cloned()
+                .unwrap_or_default();
+            let mut wrong: Vec<String> = match loaded.get(n).and_then(|d| d.get(index)) {
+                Some(doc) => pss
+                    .iter()
+                    .filter_map(|f| location_problem(f, doc))
+                    .collect(),
+                None => vec!["document missing".into()],
+            };
+            if fx.outcome == "pass" && !pss.is_empty() {
+                wrong.push(format!(
+                    "admitted by PSA, but got {}",
+                    render(&pss).join("; ")
+                ));
+            }
+            if fx.outcome == "fail" {
+                match expected_rule(&fx.file, fx.level, fx.minor) {
+                    Some(id) if !pss.iter().any(|f| f.rule.id == id) => wrong.push(format!(
+                        "rejected by PSA ({id}), but got [{}]",
+                        render(&pss).join("; ")
+                    )),
+                    None if pss.is_empty() => {
+                        wrong.push("rejected by PSA, but no PSS finding".into())
+                    }
+                    _ => {}
+                }
+            }
+            if wrong.is_empty() {
+                agree += 1;
+            } else {
+                problems.push(format!("{name} as {wrapper}: {}", wrong.join(" | ")));
+            }
+        }
+    }
+    println!("psa fixtures in labelled namespaces: {agree}/{total} agree (Pod, Deployment, CronJob; no --pss)");
+    for p in &problems {
+        println!("  disagree: {p}");
+    }
+    total > 0 && agree == total && problems.is_empty()
 }
 
 fn file_label(file: &Path) -> String {

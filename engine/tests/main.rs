@@ -9,6 +9,8 @@
 
 #[path = "cli.rs"]
 mod cli;
+#[path = "cluster.rs"]
+mod cluster;
 #[path = "config.rs"]
 mod config;
 #[path = "conftest_cli.rs"]

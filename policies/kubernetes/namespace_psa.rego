@@ -7,6 +7,12 @@
 #   otherwise; `warn` and `audit` labels only report. An explicit `enforce: privileged`
 #   switches enforcement off for the namespace and is reported separately: it may be
 #   needed for system components, and then deserves a suppression with a reason.
+#
+#   When the run declares Namespaces, a workload whose namespace is not among them is
+#   reported too, at its `metadata.namespace` (at `metadata` when it has none and runs
+#   in `default`): nothing in the run says which standard its namespace enforces. Runs
+#   without any Namespace object are not judged this way (the namespaces are managed
+#   elsewhere). This reads `data.inventory` (docs/inputs.md).
 # related_resources:
 # - https://kubernetes.io/docs/concepts/security/pod-security-admission/
 # - https://kubernetes.io/docs/tasks/configure-pod-container/enforce-standards-namespace-labels/
@@ -41,4 +47,25 @@ deny contains {"msg": msg, "path": ["metadata", "labels", enforce]} if {
 	input.kind == "Namespace"
 	labels[enforce] == "privileged"
 	msg := sprintf("Namespace %q enforces the privileged Pod Security Standard, which allows everything: enforce restricted or baseline", [name])
+}
+
+pod_kinds := {"Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job", "CronJob"}
+
+namespaces := object.get(data, ["inventory", "cluster", "v1", "Namespace"], {})
+
+workload_namespace := ns if {
+	ns := input.metadata.namespace
+	is_string(ns)
+	ns != ""
+} else := "default"
+
+namespace_path := ["metadata", "namespace"] if is_string(input.metadata.namespace)
+
+else := ["metadata"]
+
+deny contains {"msg": msg, "path": namespace_path} if {
+	input.kind in pod_kinds
+	count(namespaces) > 0
+	not namespaces[workload_namespace]
+	msg := sprintf("%s %q runs in namespace %q, which is not declared in this set, so nothing here says which Pod Security Standard it enforces: add the Namespace with pod-security.kubernetes.io/enforce=restricted (or baseline)", [input.kind, name, workload_namespace])
 }

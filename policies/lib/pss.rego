@@ -9,8 +9,57 @@ package lib.pss
 
 import rego.v1
 
-# The level: "baseline" or "restricted". Undefined (every PSS rule is silent) otherwise.
-level := data.pss.level if data.pss.level in {"baseline", "restricted"}
+# Where the level and version come from (docs/pss.md, "Namespace labels"):
+# 1. the `pod-security.kubernetes.io/<mode>` label (and `<mode>-version`) of the
+#    workload's Namespace, when that Namespace is in the run (data.inventory);
+# 2. else, for the enforce mode only, data.pss (`--pss`, `pss:` in .policy.yaml).
+# `mode` is "enforce" unless the engine evaluates the warn or audit labels
+# (data.pss_mode). An unknown label value is judged as restricted, and an unknown
+# version as latest, as Pod Security Admission does.
+mode := m if {
+	m := data.pss_mode
+	m in {"enforce", "warn", "audit"}
+} else := "enforce"
+
+# The workload's namespace (no namespace: `default`).
+namespace := ns if {
+	ns := input.metadata.namespace
+	is_string(ns)
+	ns != ""
+} else := "default"
+
+namespace_labels := l if {
+	l := data.inventory.cluster.v1.Namespace[namespace].metadata.labels
+	is_object(l)
+}
+
+label_level := v if {
+	raw := namespace_labels[concat("", ["pod-security.kubernetes.io/", mode])]
+	v := valid_level(raw)
+}
+
+valid_level(raw) := raw if raw in {"privileged", "baseline", "restricted"}
+
+else := "restricted"
+
+label_version := v if {
+	raw := namespace_labels[concat("", ["pod-security.kubernetes.io/", mode, "-version"])]
+	is_string(raw)
+	regex.match(`^(latest|v?1\.[0-9]{1,6})$`, raw)
+	v := raw
+} else := "latest"
+
+# The setting that applies to this document.
+setting := {"level": label_level, "version": label_version, "source": "namespace"} if {
+	label_level
+} else := {"level": data.pss.level, "version": object.get(data, ["pss", "version"], "latest"), "source": "flag"} if {
+	mode == "enforce"
+	is_string(data.pss.level)
+}
+
+# The level: "baseline" or "restricted". Undefined (every PSS rule is silent) otherwise,
+# which includes workloads in a namespace labelled privileged.
+level := setting.level if setting.level in {"baseline", "restricted"}
 
 # Any level runs the baseline checks.
 enabled if level
@@ -18,7 +67,7 @@ enabled if level
 # Only restricted runs the restricted checks and their overrides.
 restricted if level == "restricted"
 
-raw_version := object.get(data, ["pss", "version"], "latest")
+raw_version := setting.version
 
 # The Kubernetes minor version (1.<minor>) whose checks apply; "latest" is newer than
 # every listed version.
@@ -34,7 +83,9 @@ minor := to_number(parts[1]) if {
 since(n) if minor >= n
 
 # The level and version, for messages.
-label := sprintf("%s, Kubernetes %s", [level, raw_version])
+label := sprintf("%s, Kubernetes %s", [level, raw_version]) if setting.source == "flag"
+
+else := sprintf("%s, Kubernetes %s, %s label of Namespace %q", [level, raw_version, mode, namespace])
 
 # Where the pod spec of every pod-bearing kind lives (as in lib.kubernetes, kept separate
 # so that malformed input that trips other rules never affects these).

@@ -146,6 +146,11 @@ pub struct PolicyArgs {
     /// ~/.cache/policy/wasm).
     #[arg(long, value_name = "DIR")]
     pub wasm_cache: Option<PathBuf>,
+    /// conftest's `--combine`: every package of the --policy files receives the whole
+    /// run at once, as `input = [{path, contents}]`, and is evaluated once (see
+    /// docs/inputs.md). A package can opt in alone with `custom.input: combined`.
+    #[arg(long)]
+    pub combine: bool,
 }
 
 /// `policy eval`.
@@ -202,6 +207,11 @@ pub struct ParseArgs {
     /// Print the conftest Dockerfile shape instead of the native one.
     #[arg(long, value_enum, default_value_t = DockerfileInput::Native)]
     pub dockerfile_input: DockerfileInput,
+    /// Print the run's combined view instead: `{"inventory": ...}`, what rules read as
+    /// `data.inventory` (docs/inputs.md), built from the Kubernetes documents of all
+    /// inputs.
+    #[arg(long, conflicts_with = "spans")]
+    pub inventory: bool,
     /// `policy`: every file with its documents, kinds and errors. `conftest`: what
     /// `conftest parse` prints (one file: its configuration; several: an object keyed
     /// by path), with conftest's Dockerfile shape and `null` for an empty YAML file.

@@ -74,6 +74,7 @@ fn flags(p: Option<&PolicyArgs>, i: Option<&InputArgs>) -> Flags {
         f.timeout_ms = p.timeout;
         f.wasm_memory_mib = p.wasm_memory;
         f.wasm_cache.clone_from(&p.wasm_cache);
+        f.combine = p.combine;
     }
     if let Some(i) = i {
         f.kind.clone_from(&i.kind);

@@ -122,6 +122,7 @@ pub(super) fn run(a: TestArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatus
         timeout: a.timeout,
         wasm_memory: a.wasm_memory,
         wasm_cache: a.wasm_cache.clone(),
+        combine: false,
     };
     let cfg_without_policies = cfg.map(|mut c| {
         c.policies.clear();

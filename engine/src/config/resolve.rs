@@ -122,6 +122,8 @@ pub struct Flags {
     pub max_file_size: u64,
     /// `-j/--threads` (0: one per core).
     pub threads: usize,
+    /// `--combine`: every user package receives the whole run at once.
+    pub combine: bool,
 }
 
 impl Default for Flags {
@@ -142,6 +144,7 @@ impl Default for Flags {
             stdin_filename: None,
             max_file_size: LoadOptions::default().max_file_size,
             threads: 0,
+            combine: false,
         }
     }
 }
@@ -481,6 +484,7 @@ impl Layers {
                 .map(Config::disabled_rules)
                 .unwrap_or_default(),
             input_kinds: None,
+            combine: flags.combine,
         };
         let discover = DiscoverOptions {
             stdin_filename: flags.stdin_filename.clone(),

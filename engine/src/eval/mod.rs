@@ -10,6 +10,9 @@
 //! ([`suppress`]). Nothing here formats. [`ReloadablePolicySet`] keeps a set that can be
 //! reloaded while it is in use (the editor loop).
 
+pub mod cluster;
+pub mod combine;
+pub mod inventory;
 mod locate;
 pub mod policies;
 pub mod pss;
@@ -102,7 +105,7 @@ pub fn evaluate_document_outcome(
         .rego
         .packages
         .iter()
-        .filter(|p| p.applies_to(doc.kind))
+        .filter(|p| p.applies_to(doc.kind) && !p.combined)
         .collect();
     let checks = packages
         .iter()
@@ -201,6 +204,38 @@ pub fn evaluate_document_outcome(
     }
 }
 
+/// Evaluates `docs` as one run on the current thread, with `worker` (made for `set`):
+/// the run-wide step ([`cluster::prepare`]), every document, then the combined packages.
+/// Inline suppressions are not applied (what [`evaluate`] adds). This is what `policy
+/// test` runs a case's input with, so that cross-document cases behave as in a run.
+pub fn evaluate_documents(
+    set: &PolicySet,
+    worker: &mut Worker,
+    docs: &[&Document],
+) -> (Vec<Finding>, Vec<ErrorRecord>) {
+    let (prepared, mut errors) = cluster::prepare(set, docs);
+    let mut own;
+    let worker = match &prepared {
+        std::borrow::Cow::Borrowed(_) => worker,
+        std::borrow::Cow::Owned(s) => {
+            own = Worker::new(s);
+            &mut own
+        }
+    };
+    let mut findings = Vec::new();
+    for doc in docs {
+        let (f, e) = evaluate_document(&prepared, worker, doc);
+        findings.extend(f);
+        errors.extend(e);
+    }
+    if !prepared.combined.is_empty() {
+        let (f, e) = combine::evaluate(&prepared, docs);
+        findings.extend(f);
+        errors.extend(e);
+    }
+    (findings, errors)
+}
+
 /// Resolves a raw result into a finding with an exact location.
 fn resolve(
     r: RawResult,
@@ -283,6 +318,9 @@ fn trace_document(set: &PolicySet, worker: &mut Worker, doc: &Document) -> Vec<P
 /// [`Report::warnings`]. (A caller of [`evaluate_document`] applies them itself.)
 pub fn evaluate(set: &PolicySet, files: Vec<FileReport>, opts: &EvalOptions) -> Report {
     let docs: Vec<&Document> = files.iter().flat_map(|f| f.documents.iter()).collect();
+    // The run-wide step: `data.inventory`, Pod Security from Namespace labels.
+    let (prepared, cluster_errors) = cluster::prepare(set, &docs);
+    let set: &PolicySet = &prepared;
     let run = || {
         docs.par_iter()
             .map_init(
@@ -312,6 +350,7 @@ pub fn evaluate(set: &PolicySet, files: Vec<FileReport>, opts: &EvalOptions) -> 
     };
     drop(docs);
     let mut report = assemble(set, files, results);
+    report.errors.extend(cluster_errors);
     report.traces = traces;
     report
 }
@@ -319,12 +358,25 @@ pub fn evaluate(set: &PolicySet, files: Vec<FileReport>, opts: &EvalOptions) -> 
 /// [`evaluate`] on the calling thread with a worker the caller keeps (an editor checks
 /// one buffer many times: the worker's cloned engines are reused).
 pub fn evaluate_with(set: &PolicySet, worker: &mut Worker, files: Vec<FileReport>) -> Report {
-    let results: Vec<_> = files
+    let docs: Vec<&Document> = files.iter().flat_map(|f| f.documents.iter()).collect();
+    // The run-wide step, as in `evaluate`: the files given are the whole set.
+    let (prepared, cluster_errors) = cluster::prepare(set, &docs);
+    let mut own;
+    let worker = match &prepared {
+        std::borrow::Cow::Borrowed(_) => worker,
+        std::borrow::Cow::Owned(s) => {
+            own = Worker::new(s);
+            &mut own
+        }
+    };
+    let results: Vec<_> = docs
         .iter()
-        .flat_map(|f| f.documents.iter())
-        .map(|doc| evaluate_document_outcome(set, worker, doc))
+        .map(|doc| evaluate_document_outcome(&prepared, worker, doc))
         .collect();
-    assemble(set, files, results)
+    drop(docs);
+    let mut report = assemble(&prepared, files, results);
+    report.errors.extend(cluster_errors);
+    report
 }
 
 /// The report of `files` from the per-document results, in document order.
@@ -344,6 +396,11 @@ fn assemble(set: &PolicySet, files: Vec<FileReport>, results: Vec<DocumentOutcom
         report.prints.extend(outcome.prints);
     }
     let docs: Vec<&Document> = files.iter().flat_map(|f| f.documents.iter()).collect();
+    if !set.combined.is_empty() {
+        let (findings, errors) = combine::evaluate(set, &docs);
+        report.findings.extend(findings);
+        report.errors.extend(errors);
+    }
     suppress::apply(&mut report, &docs);
     drop(docs);
     for f in files {

@@ -53,6 +53,10 @@ pub struct PolicyOptions {
     /// is then not loaded at all: compiling it would only slow down the run. `None` loads
     /// every module (the rule catalog, the editor loop and tests need them all).
     pub input_kinds: Option<Vec<DocumentKind>>,
+    /// conftest's `--combine`: every package of the user's policies (not the built-in
+    /// ones) receives the whole run as one input, `[{path, contents}]`, as if each
+    /// declared `custom.input: combined` (see [`crate::eval::combine`]).
+    pub combine: bool,
 }
 
 /// The document kinds a built-in WASM module declares (in its guest crate's
@@ -107,8 +111,27 @@ pub struct PolicySet {
     /// ([`PolicyOptions::input_kinds`]). Known, like [`PolicySet::disabled`], so naming one
     /// in `.policy.yaml` is no typo.
     pub unloaded: Vec<String>,
+    /// Whether a loaded Rego file reads `data.inventory`: then [`crate::eval::evaluate`]
+    /// builds the run's inventory ([`crate::eval::inventory`]) before evaluating.
+    pub uses_inventory: bool,
+    /// Rego packages that receive the whole run as one input (`custom.input: combined`
+    /// in their package METADATA, or every user package with `--combine`), sorted.
+    pub combined: Vec<String>,
+    /// What recompiling this set with the built-in Pod Security rules takes, kept when
+    /// they were left out (no `data.pss`): a run whose Namespaces carry Pod Security
+    /// Admission labels loads them after all ([`crate::eval::cluster`]).
+    pub(crate) pss_deferred: Option<Arc<PssDeferred>>,
     /// How many policy files (`.rego`, `.wasm`) were found under [`PolicyOptions::paths`].
     pub user_files: usize,
+}
+
+/// The inputs of [`RegoPolicySet::compile`] for a set without the PSS rules, plus those
+/// rules.
+#[derive(Debug)]
+pub(crate) struct PssDeferred {
+    pub(crate) sources: Vec<RegoSource>,
+    pub(crate) data: Vec<serde_json::Value>,
+    pub(crate) options: RegoOptions,
 }
 
 /// Deep-merges `from` into `into` (objects merge key by key; anything else replaces).
@@ -293,14 +316,31 @@ impl PolicySet {
             errors.push(policy_error(Path::new("<data>"), 1, 1, e.to_string()));
             false
         });
-        if !pss_on {
-            rego_sources.retain(|s| !(s.builtin && super::pss::is_pss_policy(&s.path)));
-        }
         let mut rego_opts = opts.rego.clone();
+        rego_opts.combine |= opts.combine;
         rego_opts
             .disabled_rules
             .extend(opts.disabled_rules.iter().cloned());
+        let pss_deferred = (!pss_on).then(|| {
+            Arc::new(PssDeferred {
+                sources: rego_sources.clone(),
+                data: data.clone(),
+                options: rego_opts.clone(),
+            })
+        });
+        if !pss_on {
+            rego_sources.retain(|s| !(s.builtin && super::pss::is_pss_policy(&s.path)));
+        }
+        let uses_inventory = rego_sources
+            .iter()
+            .any(|s| super::inventory::references_inventory(&s.text));
         let rego = RegoPolicySet::compile(&rego_sources, &data, &rego_opts);
+        let combined = rego
+            .packages
+            .iter()
+            .filter(|p| p.combined)
+            .map(|p| p.name.clone())
+            .collect();
         errors.extend(rego.errors.iter().cloned());
         let mut wasm = load_wasm(&wasm_modules, opts, &mut errors);
         let mut disabled = rego.disabled.clone();
@@ -326,6 +366,9 @@ impl PolicySet {
             errors,
             disabled,
             unloaded,
+            uses_inventory,
+            combined,
+            pss_deferred,
             user_files,
         }
     }

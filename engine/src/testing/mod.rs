@@ -137,12 +137,11 @@ pub fn evaluate_text(
         .unwrap_or(inputs::Format::Yaml);
     let report = inputs::load_text(filename, text, format, &opts);
     let mut errors: Vec<ErrorRecord> = report.errors.into_iter().map(ErrorRecord::from).collect();
-    let mut findings = Vec::new();
-    for doc in &report.documents {
-        let (f, e) = eval::evaluate_document(set, worker, doc);
-        findings.extend(f);
-        errors.extend(e);
-    }
+    // The documents of a case are one run: cross-document rules see all of them.
+    let docs: Vec<&inputs::Document> = report.documents.iter().collect();
+    let (findings, e) = eval::evaluate_documents(set, worker, &docs);
+    let mut findings = findings;
+    errors.extend(e);
     findings.sort_by(|a, b| {
         (a.location.span.start, &a.rule.id, &a.message).cmp(&(
             b.location.span.start,

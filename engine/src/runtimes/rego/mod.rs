@@ -14,6 +14,7 @@
 //! a panic inside regorus is contained. A runaway rule becomes a [`RuleFailure`].
 
 pub mod conftest;
+mod extra_data;
 mod limits;
 mod results;
 pub mod shell;
@@ -78,6 +79,9 @@ pub struct RegoOptions {
     /// [`RegoPolicySet::disabled`] instead. A package whose entry rules are all disabled
     /// is not evaluated at all (not even its `exception` rules).
     pub disabled_rules: Vec<String>,
+    /// conftest's `--combine`: every package of a user's file (not built in) is a
+    /// combined package ([`RegoPackage::combined`]).
+    pub combine: bool,
 }
 
 impl Default for RegoOptions {
@@ -89,6 +93,7 @@ impl Default for RegoOptions {
             check_interval: DEFAULT_CHECK_INTERVAL,
             batch: true,
             disabled_rules: Vec::new(),
+            combine: false,
         }
     }
 }
@@ -141,6 +146,9 @@ pub struct RegoPackage {
     pub has_exceptions: bool,
     /// The Dockerfile shape this package expects.
     pub dockerfile_shape: DockerfileShape,
+    /// The package receives the whole run as one input (`custom.input: combined`, or
+    /// [`RegoOptions::combine`]); it is evaluated once per run, never per document.
+    pub combined: bool,
 }
 
 impl RegoPackage {
@@ -535,6 +543,7 @@ impl RegoPolicySet {
                         } else {
                             opts.dockerfile_shape
                         },
+                        combined: opts.combine && !src.builtin,
                     });
                     packages.len() - 1
                 }
@@ -542,6 +551,7 @@ impl RegoPolicySet {
             let pkg = &mut packages[idx];
             let pkg_ann = scan.package_annotations.as_ref();
             if let Some(shape) = pkg_ann.and_then(|a| a.custom.input.as_deref()) {
+                pkg.combined |= shape.eq_ignore_ascii_case("combined");
                 pkg.dockerfile_shape = if shape.eq_ignore_ascii_case("conftest") {
                     DockerfileShape::Conftest
                 } else {
@@ -1137,7 +1147,7 @@ fn add_batch_module(
             // The same selection as `eval::evaluate_document`.
             let pkgs: Vec<&RegoPackage> = packages
                 .iter()
-                .filter(|p| p.applies_to(kind))
+                .filter(|p| p.applies_to(kind) && !p.combined)
                 .filter(|p| kind != DocumentKind::Dockerfile || p.dockerfile_shape == shape)
                 .collect();
             let paths = batch_paths(&pkgs, kind);

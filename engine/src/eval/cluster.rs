@@ -1,0 +1,103 @@
+//! The run-wide step before evaluation: what a policy set needs once every input is
+//! read.
+//!
+//! Per-document rules need nothing from other documents, so a run whose rules are all
+//! per-document goes straight to evaluation. Two things depend on the whole run:
+//!
+//! * `data.inventory` ([`super::inventory`]), built only when a loaded rule reads it;
+//! * the built-in Pod Security rules, which are loaded when `data.pss` is set (`--pss`)
+//!   or, as here, when the run contains a Namespace with a Pod Security Admission label:
+//!   then each workload is judged at the level its Namespace enforces (docs/pss.md).
+//!
+//! [`prepare`] returns the set to evaluate with (the one given when nothing was needed).
+
+use std::borrow::Cow;
+
+use crate::diagnostics::{ErrorKind, ErrorRecord};
+use crate::inputs::{Document, DocumentKind};
+use crate::runtimes::rego::RegoPolicySet;
+
+use super::{inventory, PolicySet};
+
+/// The label prefix of Pod Security Admission.
+pub const PSA_PREFIX: &str = "pod-security.kubernetes.io/";
+
+/// The PSA label modes, strongest first.
+pub const PSA_MODES: &[&str] = &["enforce", "warn", "audit"];
+
+/// Whether a document is a Namespace with at least one PSA mode label.
+pub fn has_psa_labels(doc: &Document) -> bool {
+    doc.kind == DocumentKind::Kubernetes
+        && doc.value.get("kind").and_then(|k| k.as_str()) == Some("Namespace")
+        && doc
+            .value
+            .pointer("/metadata/labels")
+            .and_then(|l| l.as_object())
+            .is_some_and(|labels| {
+                PSA_MODES
+                    .iter()
+                    .any(|m| labels.contains_key(&format!("{PSA_PREFIX}{m}")))
+            })
+}
+
+fn data_error(message: String) -> ErrorRecord {
+    ErrorRecord {
+        kind: ErrorKind::PolicyError,
+        file: "<data>".into(),
+        line: 1,
+        column: 1,
+        rule: None,
+        input: None,
+        message,
+    }
+}
+
+impl PolicySet {
+    /// This set with the built-in Pod Security rules compiled in (a no-op when they are
+    /// already loaded).
+    pub fn with_pss_rules(&self) -> PolicySet {
+        let Some(deferred) = &self.pss_deferred else {
+            return self.clone();
+        };
+        let rego = RegoPolicySet::compile(&deferred.sources, &deferred.data, &deferred.options);
+        let mut set = self.clone();
+        // Errors of the files already loaded are in `set.errors` once.
+        for e in &rego.errors {
+            if !set.errors.contains(e) {
+                set.errors.push(e.clone());
+            }
+        }
+        set.rego = rego;
+        set.uses_inventory |= deferred.sources.iter().any(|s| {
+            super::pss::is_pss_policy(&s.path) && inventory::references_inventory(&s.text)
+        });
+        set.pss_deferred = None;
+        set
+    }
+}
+
+/// The set to evaluate `docs` with, and the problems met preparing it.
+pub fn prepare<'a>(
+    set: &'a PolicySet,
+    docs: &[&Document],
+) -> (Cow<'a, PolicySet>, Vec<ErrorRecord>) {
+    let mut errors = Vec::new();
+    let mut current = Cow::Borrowed(set);
+    if set.pss_deferred.is_some() && docs.iter().any(|d| has_psa_labels(d)) {
+        current = Cow::Owned(set.with_pss_rules());
+    }
+    // The inventory holds Kubernetes objects only: a run without any has none.
+    if current.uses_inventory && docs.iter().any(|d| d.kind == DocumentKind::Kubernetes) {
+        let inv = inventory::build(docs.iter().copied());
+        match current
+            .rego
+            .with_data(serde_json::json!({ "inventory": inv }))
+        {
+            Ok(rego) => current.to_mut().rego = rego,
+            Err(e) => errors.push(data_error(format!(
+                "cannot add data.inventory (does a data file set `inventory`?): {e}"
+            ))),
+        }
+    }
+    (current, errors)
+}

@@ -1,0 +1,159 @@
+//! Combined packages: policies that receive the whole run as one input.
+//!
+//! conftest's `--combine` hands a policy every parsed document at once, as an array of
+//! `{"path": FILE, "contents": DOCUMENT}` (one entry per document, so a multi-document
+//! YAML file gives several entries with the same path). Policies written for it, and
+//! whole-set checks that need one look at everything, opt in with `custom.input:
+//! combined` in their package METADATA, or all user packages at once with `--combine`.
+//! A combined package is evaluated once per run, after the per-document rules, never per
+//! document.
+//!
+//! Time: the time limit of one rule on one document (`--timeout`) applies once per
+//! started 100 documents of the run, since one evaluation covers all of them.
+//!
+//! Locations: a result whose `path` starts with an index into the array and `contents`
+//! (`[3, "contents", "spec", "selector"]`, or the pointer `/3/contents/spec/selector`)
+//! points at that node of that document, exactly like a per-document result. A result
+//! with no such path is anchored at the start of the run's first document: the finding
+//! is about the set, and that anchor is documented (docs/inputs.md), not a guess.
+
+use serde_json::Value;
+
+use crate::diagnostics::{ErrorRecord, Finding};
+use crate::inputs::{Document, DocumentKind};
+use crate::runtimes::rego::RegoPackage;
+use crate::runtimes::RawResult;
+use crate::PathSegment;
+
+use super::{PolicySet, Worker};
+
+/// The combined input of `docs`: `[{path, contents}]` in input order.
+pub fn input(docs: &[&Document]) -> Value {
+    Value::Array(
+        docs.iter()
+            .map(|d| serde_json::json!({"path": &*d.path, "contents": &d.value}))
+            .collect(),
+    )
+}
+
+/// The document and the path inside it that a combined result points at, when its path
+/// starts with `[index, "contents", ...]`.
+fn target<'a>(
+    path: Option<&[PathSegment]>,
+    docs: &[&'a Document],
+) -> Option<(&'a Document, Vec<PathSegment>)> {
+    let path = path?;
+    let (PathSegment::Index(i), Some(PathSegment::Key(k))) = (path.first()?, path.get(1)) else {
+        return None;
+    };
+    if k != "contents" {
+        return None;
+    }
+    Some((*docs.get(*i)?, path[2..].to_vec()))
+}
+
+/// Resolves a combined result against the document it names (else the first one).
+fn resolve(mut r: RawResult, docs: &[&Document]) -> Option<Finding> {
+    let (doc, inner) = match target(r.location.path.as_deref(), docs) {
+        Some(hit) => hit,
+        None => {
+            r.location = Default::default();
+            (*docs.first()?, Vec::new())
+        }
+    };
+    r.location.path = (!inner.is_empty()).then_some(inner);
+    if r.location.path.is_some() {
+        // A line given beside a path would be a line of some other document.
+        r.location.line = None;
+        r.location.end_line = None;
+        r.location.column = None;
+        r.location.end_column = None;
+    }
+    Some(super::resolve(r, doc, None))
+}
+
+/// The kind under which a combined package is evaluated: the first kind present in the
+/// run that one of its rules selects. `None`: the run has nothing it looks at.
+fn kind_for(pkg: &RegoPackage, docs: &[&Document]) -> Option<DocumentKind> {
+    DocumentKind::ALL
+        .into_iter()
+        .find(|k| pkg.applies_to(*k) && docs.iter().any(|d| d.kind == *k))
+}
+
+/// Evaluates every combined package of `set` once over `docs`.
+pub fn evaluate(set: &PolicySet, docs: &[&Document]) -> (Vec<Finding>, Vec<ErrorRecord>) {
+    let mut findings = Vec::new();
+    let mut errors = Vec::new();
+    let packages: Vec<(&RegoPackage, DocumentKind)> = set
+        .rego
+        .packages
+        .iter()
+        .filter(|p| p.combined)
+        .filter_map(|p| Some((p, kind_for(p, docs)?)))
+        .collect();
+    let Some(first) = docs.first() else {
+        return (findings, errors);
+    };
+    if packages.is_empty() {
+        return (findings, errors);
+    }
+    let mut worker = Worker::new(set);
+    // One evaluation covers the whole run: the limit of one rule on one document, once
+    // per started 100 documents.
+    let base = worker.rego.time_limit();
+    let scale = u32::try_from(docs.len().div_ceil(100))
+        .unwrap_or(u32::MAX)
+        .max(1);
+    worker.rego.set_time_limit(base.saturating_mul(scale));
+    worker.rego.set_input(&input(docs));
+    for (pkg, kind) in packages {
+        let (results, failures) = worker.rego.evaluate_packages(&[pkg], kind);
+        errors.extend(
+            failures
+                .into_iter()
+                .map(|f| super::failure_record(f, first)),
+        );
+        findings.extend(results.into_iter().filter_map(|r| resolve(r, docs)));
+    }
+    (findings, errors)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inputs::{load_text, Format, LoadOptions};
+
+    #[test]
+    fn results_point_into_the_document_they_name() {
+        let a = load_text(
+            "a.yaml",
+            "kind: user\nname: x\n",
+            Format::Yaml,
+            &LoadOptions::default(),
+        );
+        let b = load_text(
+            "b.yaml",
+            "kind: team\nspec:\n  owner: [x, y]\n",
+            Format::Yaml,
+            &LoadOptions::default(),
+        );
+        let docs: Vec<&Document> = a.documents.iter().chain(&b.documents).collect();
+        assert_eq!(input(&docs)[1]["path"], "b.yaml");
+        let path = vec![
+            PathSegment::Index(1),
+            PathSegment::Key("contents".into()),
+            PathSegment::Key("spec".into()),
+            PathSegment::Key("owner".into()),
+            PathSegment::Index(1),
+        ];
+        let (doc, inner) = target(Some(&path), &docs).expect("a target");
+        assert_eq!(&*doc.path, "b.yaml");
+        assert_eq!(inner.len(), 3);
+        assert!(target(Some(&path[2..]), &docs).is_none());
+        assert!(target(
+            Some(&[PathSegment::Index(9), PathSegment::Key("contents".into())]),
+            &docs
+        )
+        .is_none());
+    }
+}

@@ -1,0 +1,163 @@
+//! `data.inventory`: the Kubernetes objects of the whole run, in Gatekeeper's shape.
+//!
+//! Most rules judge one document at a time. Some questions are about how documents
+//! relate (does a Service select any workload, which Pod Security level does a
+//! workload's Namespace enforce), and Gatekeeper's referential policies already answer
+//! them through `data.inventory`:
+//!
+//! ```text
+//! data.inventory.namespace[NAMESPACE][apiVersion][kind][name]   namespaced objects
+//! data.inventory.cluster[apiVersion][kind][name]                 cluster-scoped objects
+//! ```
+//!
+//! This module builds that value from every Kubernetes document of a run. It is only
+//! built when some loaded Rego file mentions `data.inventory` ([`references_inventory`]),
+//! so runs whose rules all look at one document at a time pay nothing. Rules that read it
+//! are still evaluated once per document (their `input` is that document), so their
+//! findings point into the document they were evaluated on.
+//!
+//! Conventions (documented in docs/inputs.md):
+//! * an object without `metadata.namespace` is in `default` unless its kind is
+//!   cluster-scoped ([`CLUSTER_SCOPED`]);
+//! * an object without a string `metadata.name` is left out (it cannot be keyed);
+//! * when two documents declare the same object, the first one (in input order) wins.
+
+use serde_json::{Map, Value};
+
+use crate::inputs::{Document, DocumentKind};
+
+/// Built-in Kubernetes (and common add-on) kinds that are not namespaced.
+pub const CLUSTER_SCOPED: &[&str] = &[
+    "APIService",
+    "CSIDriver",
+    "CSINode",
+    "CertificateSigningRequest",
+    "ClusterIssuer",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "ComponentStatus",
+    "CustomResourceDefinition",
+    "FlowSchema",
+    "IngressClass",
+    "MutatingWebhookConfiguration",
+    "Namespace",
+    "Node",
+    "PersistentVolume",
+    "PodSecurityPolicy",
+    "PriorityClass",
+    "PriorityLevelConfiguration",
+    "RuntimeClass",
+    "StorageClass",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
+    "ValidatingWebhookConfiguration",
+    "VolumeAttachment",
+];
+
+/// Whether a Rego source reads `data.inventory` (outside comments).
+pub fn references_inventory(text: &str) -> bool {
+    text.lines().any(|line| {
+        let code = line.split('#').next().unwrap_or("");
+        code.contains("data.inventory") || code.contains("data[\"inventory\"]")
+    })
+}
+
+/// Where one object goes: `(namespace or None for cluster-scoped, apiVersion, kind, name)`.
+pub fn key_of(value: &Value) -> Option<(Option<String>, String, String, String)> {
+    let api = value.get("apiVersion")?.as_str()?;
+    let kind = value.get("kind")?.as_str()?;
+    let meta = value.get("metadata")?;
+    let name = meta.get("name")?.as_str()?;
+    let namespace = if CLUSTER_SCOPED.contains(&kind) {
+        None
+    } else {
+        Some(
+            meta.get("namespace")
+                .and_then(Value::as_str)
+                .filter(|n| !n.is_empty())
+                .unwrap_or("default")
+                .to_string(),
+        )
+    };
+    Some((
+        namespace,
+        api.to_string(),
+        kind.to_string(),
+        name.to_string(),
+    ))
+}
+
+fn slot<'a>(map: &'a mut Map<String, Value>, key: &str) -> &'a mut Map<String, Value> {
+    let entry = map
+        .entry(key.to_string())
+        .or_insert_with(|| Value::Object(Map::new()));
+    if !entry.is_object() {
+        *entry = Value::Object(Map::new());
+    }
+    match entry {
+        Value::Object(m) => m,
+        _ => unreachable!("just made an object"),
+    }
+}
+
+/// The inventory of `docs`: `{"namespace": {...}, "cluster": {...}}` (both always
+/// present, possibly empty). Only Kubernetes documents are read.
+pub fn build<'a>(docs: impl IntoIterator<Item = &'a Document>) -> Value {
+    let mut namespaced = Map::new();
+    let mut cluster = Map::new();
+    for doc in docs {
+        if doc.kind != DocumentKind::Kubernetes {
+            continue;
+        }
+        let Some((ns, api, kind, name)) = key_of(&doc.value) else {
+            continue;
+        };
+        let root = match &ns {
+            Some(ns) => slot(&mut namespaced, ns),
+            None => &mut cluster,
+        };
+        let kinds = slot(slot(root, &api), &kind);
+        kinds.entry(name).or_insert_with(|| doc.value.clone());
+    }
+    serde_json::json!({"namespace": namespaced, "cluster": cluster})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inputs::{load_text, Format, LoadOptions};
+
+    #[test]
+    fn gatekeeper_shape_with_default_namespace_and_cluster_scope() {
+        let text = "apiVersion: v1\nkind: Namespace\nmetadata: {name: prod}\n---\n\
+                    apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: prod}\n---\n\
+                    apiVersion: v1\nkind: Service\nmetadata: {name: web}\n---\n\
+                    apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {second: true}\n---\n\
+                    apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n";
+        let report = load_text("all.yaml", text, Format::Yaml, &LoadOptions::default());
+        let inv = build(&report.documents);
+        assert_eq!(
+            inv["cluster"]["v1"]["Namespace"]["prod"]["kind"],
+            "Namespace"
+        );
+        assert_eq!(
+            inv["namespace"]["prod"]["apps/v1"]["Deployment"]["web"]["metadata"]["name"],
+            "web"
+        );
+        // No namespace: `default`; the first of two duplicates wins.
+        let svc = &inv["namespace"]["default"]["v1"]["Service"]["web"];
+        assert!(svc.get("spec").is_none(), "{svc}");
+        // Unnamed objects are left out.
+        assert!(inv["namespace"]["default"]["v1"].get("ConfigMap").is_none());
+    }
+
+    #[test]
+    fn references_skip_comments() {
+        assert!(references_inventory(
+            "package x\nns := data.inventory.cluster[\"v1\"]\n"
+        ));
+        assert!(!references_inventory(
+            "package x\n# data.inventory is not used\n"
+        ));
+    }
+}

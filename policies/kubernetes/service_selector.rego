@@ -1,0 +1,48 @@
+# METADATA
+# title: Service selects no workload of the set
+# description: |
+#   A Service routes to the pods its `spec.selector` matches in its own namespace. When
+#   no workload of the set has pod labels that include every key and value of the
+#   selector, the Service has no endpoints: a typo in a label, or a workload renamed
+#   without its Service. Reported at the Service's `spec.selector`. Services without a
+#   selector (endpoints managed by hand, ExternalName) are not judged, and neither is a
+#   run that deploys no workload at all (the workloads live elsewhere). A cross-document
+#   rule, evaluated once over the whole run (`custom.input: combined`, docs/inputs.md);
+#   each Service is compared with the workloads of its own namespace only.
+# related_resources:
+# - https://kubernetes.io/docs/concepts/services-networking/service/#defining-a-service
+# custom:
+#   id: K8S103
+#   severity: low
+#   kinds: [kubernetes]
+#   input: combined
+#   remediation: Make spec.selector match the pod template labels of the workload the Service is for (or remove the Service).
+package builtin.kubernetes.service_selector
+
+import data.lib.cluster
+import rego.v1
+
+services[i] := svc if {
+	some i, svc in cluster.kube
+	svc.kind == "Service"
+	svc.apiVersion == "v1"
+	is_object(svc.spec.selector)
+	count(svc.spec.selector) > 0
+}
+
+selected(i) if {
+	svc := services[i]
+	ns := cluster.namespace(svc)
+	some j in cluster.workloads_in(ns)
+	labels := cluster.pod_labels(cluster.workloads[j])
+	every k, v in svc.spec.selector {
+		labels[k] == v
+	}
+}
+
+deny contains {"msg": msg, "path": [i, "contents", "spec", "selector"]} if {
+	count(cluster.workloads) > 0
+	some i, svc in services
+	not selected(i)
+	msg := sprintf("%s in namespace %q selects %v, which no workload of this set labels its pods with, so it has no endpoints: fix the selector or the pod template labels", [cluster.display(svc), cluster.namespace(svc), svc.spec.selector])
+}
