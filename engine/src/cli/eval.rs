@@ -143,6 +143,7 @@ pub(super) fn discover_options(
             ..LoadOptions::default()
         },
         exclude,
+        follow_outside_symlinks: a.follow_outside_symlinks,
     })
 }
 

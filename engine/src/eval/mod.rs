@@ -46,6 +46,8 @@ impl Worker {
     }
 }
 
+/// A rule that failed on `doc`: the record points at the rule in its policy file (that is
+/// what needs fixing) and names the input it was evaluating.
 fn failure_record(f: RuleFailure, doc: &Document) -> ErrorRecord {
     ErrorRecord {
         kind: if f.timeout {
@@ -53,12 +55,12 @@ fn failure_record(f: RuleFailure, doc: &Document) -> ErrorRecord {
         } else {
             ErrorKind::RuleError
         },
-        file: doc.path.to_string(),
-        line: doc.span.start.line,
-        column: doc.span.start.column,
+        message: format!("{} (on input {})", f.message, doc.path),
+        file: f.file,
+        line: f.line,
+        column: f.column,
         rule: Some(f.rule),
         input: Some(doc.path.to_string()),
-        message: format!("{} (policy {})", f.message, f.file),
     }
 }
 
@@ -166,6 +168,7 @@ pub struct EvalOptions {
 pub fn evaluate(set: &PolicySet, files: Vec<FileReport>, opts: &EvalOptions) -> Report {
     let mut report = Report {
         errors: set.errors.clone(),
+        warnings: set.warnings.clone(),
         rules: set.rules(),
         disabled: set.disabled.clone(),
         unloaded: set.unloaded.clone(),
@@ -177,16 +180,10 @@ pub fn evaluate(set: &PolicySet, files: Vec<FileReport>, opts: &EvalOptions) -> 
             .map_init(|| Worker::new(set), |w, doc| evaluate_document(set, w, doc))
             .collect::<Vec<_>>()
     };
-    let results = if opts.threads > 0 {
-        match rayon::ThreadPoolBuilder::new()
-            .num_threads(opts.threads)
-            .build()
-        {
-            Ok(pool) => pool.install(run),
-            Err(_) => run(),
-        }
-    } else {
-        run()
+    // Large stacks for deep Rego call chains (see `runtimes::rego::budget`).
+    let results = match crate::runtimes::rego::budget::pool(opts.threads) {
+        Ok(pool) => pool.install(run),
+        Err(_) => run(),
     };
     for (findings, errors) in results {
         report.findings.extend(findings);
