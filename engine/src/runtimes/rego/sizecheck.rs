@@ -215,6 +215,27 @@ fn concat(args: Vec<Value>) -> Result<Value> {
                 ),
             ));
         }
+        // The common case, joined here (the built-in rules call `concat` often): every
+        // element a string, in array order or the set's sorted order, as regorus does.
+        let items: Vec<&Value> = match coll {
+            Value::Array(a) => a.iter().collect(),
+            Value::Set(s) => s.iter().collect(),
+            _ => Vec::new(),
+        };
+        if matches!(coll, Value::Array(_) | Value::Set(_))
+            && items.iter().all(|v| matches!(v, Value::String(_)))
+        {
+            let mut out = String::with_capacity(total);
+            for (i, v) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(delim);
+                }
+                if let Value::String(s) = v {
+                    out.push_str(s);
+                }
+            }
+            return Ok(Value::String(out.into()));
+        }
     }
     original("concat", args)
 }
