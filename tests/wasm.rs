@@ -387,8 +387,120 @@ fn disk_cache_round_trip() {
     std::fs::write(&file, b"not an artefact").expect("corrupt");
     let third = WasmHost::new(limits(), Some(dir.path().to_owned())).expect("host");
     let (policy, outcome) = third.load_traced(&path, &bytes, false).expect("load");
-    assert_eq!(outcome, CacheOutcome::Compiled);
+    assert_eq!(outcome, CacheOutcome::Recompiled);
     assert_eq!(policy.evaluate(&request()).expect("evaluate").len(), 2);
+}
+
+/// A fresh host on `dir` loads the `good` fixture: the outcome, the warning, and whether
+/// the module still evaluates.
+fn cold_load(dir: &Path) -> (CacheOutcome, Option<String>) {
+    let (path, bytes) = fixture("good");
+    let host = WasmHost::new(limits(), Some(dir.to_owned())).expect("host");
+    let (policy, outcome) = host.load_traced(&path, &bytes, false).expect("load");
+    assert_eq!(policy.evaluate(&request()).expect("evaluate").len(), 2);
+    (outcome, policy.cache_warning().map(str::to_owned))
+}
+
+fn only_artefact(dir: &Path) -> PathBuf {
+    let files: Vec<_> = std::fs::read_dir(dir)
+        .expect("read cache dir")
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "cwasm"))
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    files[0].clone()
+}
+
+/// Each way of damaging a cache entry: it is discarded with a warning naming it, the
+/// module is recompiled, and the run after that loads the rewritten entry from disk.
+#[test]
+fn damaged_cache_entries_are_discarded_and_recompiled() {
+    type Damage = fn(&Path);
+    let damages: [(&str, Damage, &str); 5] = [
+        (
+            "flipped bytes in the code",
+            |f| {
+                let mut b = std::fs::read(f).expect("read");
+                let mid = b.len() / 2;
+                for x in &mut b[mid..mid + 64] {
+                    *x ^= 0xff;
+                }
+                std::fs::write(f, b).expect("write");
+            },
+            "integrity check failed",
+        ),
+        (
+            "truncated",
+            |f| {
+                let b = std::fs::read(f).expect("read");
+                std::fs::write(f, &b[..b.len() / 3]).expect("write");
+            },
+            "integrity check failed",
+        ),
+        (
+            "an old entry without a header",
+            |f| std::fs::write(f, b"\x7fELF and so on").expect("write"),
+            "no integrity header",
+        ),
+        (
+            "a symlink to /dev/zero",
+            |f| {
+                std::fs::remove_file(f).expect("rm");
+                std::os::unix::fs::symlink("/dev/zero", f).expect("symlink");
+            },
+            "not a regular file",
+        ),
+        (
+            "a FIFO",
+            |f| {
+                std::fs::remove_file(f).expect("rm");
+                let status = std::process::Command::new("mkfifo")
+                    .arg(f)
+                    .status()
+                    .expect("mkfifo");
+                assert!(status.success());
+            },
+            "not a regular file",
+        ),
+    ];
+    for (what, damage, reason) in damages {
+        let dir = tempfile::tempdir().expect("tempdir");
+        assert_eq!(cold_load(dir.path()).0, CacheOutcome::Compiled, "{what}");
+        let file = only_artefact(dir.path());
+        damage(&file);
+        let (outcome, warning) = cold_load(dir.path());
+        assert_eq!(outcome, CacheOutcome::Recompiled, "{what}");
+        let warning = warning.expect("a warning");
+        assert!(
+            warning.contains(&file.display().to_string()),
+            "{what}: {warning}"
+        );
+        assert!(warning.contains(reason), "{what}: {warning}");
+        assert_eq!(cold_load(dir.path()), (CacheOutcome::Disk, None), "{what}");
+    }
+}
+
+/// Two cold runs at once on one cache directory never read each other's partial files:
+/// both compile or load a whole artefact, and exactly one entry remains.
+#[test]
+fn concurrent_cold_runs_share_the_cache_safely() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for _ in 0..3 {
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    let (outcome, warning) = cold_load(dir.path());
+                    assert!(
+                        matches!(outcome, CacheOutcome::Compiled | CacheOutcome::Disk),
+                        "{outcome:?}"
+                    );
+                    assert_eq!(warning, None);
+                });
+            }
+        });
+        only_artefact(dir.path());
+    }
 }
 
 // ---------------------------------------------------------------------------------------

@@ -19,6 +19,8 @@ mod conftest_cli;
 mod conftest_parity;
 #[path = "formats.rs"]
 mod formats;
+#[path = "hostile.rs"]
+mod hostile;
 #[path = "integrations.rs"]
 mod integrations;
 #[path = "lsp.rs"]

@@ -80,6 +80,7 @@ fn flags(p: Option<&PolicyArgs>, i: Option<&InputArgs>) -> Flags {
         f.kind.clone_from(&i.kind);
         f.stdin_filename.clone_from(&i.stdin_filename);
         f.max_file_size = i.max_file_size;
+        f.follow_outside_symlinks = i.follow_outside_symlinks;
     }
     f
 }

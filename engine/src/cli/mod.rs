@@ -55,6 +55,13 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 
 /// Entry point used by `main.rs`: parses arguments, runs, prints errors, exits.
 pub fn main() -> ExitCode {
+    // anyhow captures a backtrace for every error when RUST_BACKTRACE is set (CI often sets
+    // it). regorus re-wraps an error at every nested call, so a rule stopped at depth
+    // 100,000 by its timer then spent minutes unwinding. Error records never show
+    // backtraces; panics still get theirs from RUST_BACKTRACE.
+    if std::env::var_os("RUST_LIB_BACKTRACE").is_none() {
+        std::env::set_var("RUST_LIB_BACKTRACE", "0");
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -65,7 +72,17 @@ pub fn main() -> ExitCode {
     // Not `stdout().lock()`: `policy lsp` writes to stdout from its writer thread, which
     // would wait forever for a lock held here. `Stdout` locks per write call.
     let mut out = std::io::stdout();
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(cli, &mut out)));
+    // Rego evaluation recurses: every thread that may run it gets a large stack (rayon's
+    // global pool for `par_iter`, and this command's own thread).
+    let threads = match &cli.command {
+        Command::Eval(a) => a.threads,
+        Command::Watch(a) => a.threads,
+        _ => 0,
+    };
+    crate::runtimes::rego::budget::configure_global_pool(threads);
+    let result = crate::runtimes::rego::budget::on_eval_stack(|| {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(cli, &mut out)))
+    });
     match result {
         Ok(Ok(status)) => {
             let _ = out.flush();

@@ -92,6 +92,12 @@ pub fn load(cwd: &Path, file: &Path) -> Result<Config, ConfigError> {
         file: file.to_path_buf(),
         source,
     })?;
+    load_text(cwd, file, &text)
+}
+
+/// Validates the configuration `text` read from `file` (relative to `cwd`, or absolute):
+/// [`load`] without the read (the fuzz target `config` drives this).
+pub fn load_text(cwd: &Path, file: &Path, text: &str) -> Result<Config, ConfigError> {
     let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
     let abs_base = options::normalize(cwd, &base);
     let invalid = |problems| ConfigError::Invalid {
@@ -109,7 +115,7 @@ pub fn load(cwd: &Path, file: &Path) -> Result<Config, ConfigError> {
         kind: Some(DocumentKind::Yaml),
         ..LoadOptions::default()
     };
-    let (docs, errors) = yaml::parse_yaml(&file.display().to_string(), &text, &opts);
+    let (docs, errors) = yaml::parse_yaml(&file.display().to_string(), text, &opts);
     if !errors.is_empty() {
         return Err(invalid(
             errors

@@ -124,6 +124,8 @@ pub struct Flags {
     pub threads: usize,
     /// `--combine`: every user package receives the whole run at once.
     pub combine: bool,
+    /// `--follow-outside-symlinks`: follow links met while walking that leave the root.
+    pub follow_outside_symlinks: bool,
 }
 
 impl Default for Flags {
@@ -145,6 +147,7 @@ impl Default for Flags {
             max_file_size: LoadOptions::default().max_file_size,
             threads: 0,
             combine: false,
+            follow_outside_symlinks: false,
         }
     }
 }
@@ -494,6 +497,7 @@ impl Layers {
                 ..LoadOptions::default()
             },
             exclude,
+            follow_outside_symlinks: flags.follow_outside_symlinks,
         };
         let settings = ResolvedSettings {
             root,

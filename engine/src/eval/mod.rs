@@ -50,21 +50,22 @@ impl Worker {
     }
 }
 
+/// A rule that failed on `doc`: the record points at the rule in its policy file (that is
+/// what needs fixing) and names the input it was evaluating.
 fn failure_record(f: RuleFailure, doc: &Document) -> ErrorRecord {
-    let kind = if f.timeout {
-        ErrorKind::RuleTimeout
-    } else {
-        ErrorKind::RuleError
-    };
-    ErrorRecord::new(
-        kind,
-        doc.path.to_string(),
-        doc.span.start.line,
-        doc.span.start.column,
-        format!("{} (policy {})", f.message, f.file),
-    )
-    .with_rule(f.rule)
-    .with_input(doc.path.to_string())
+    ErrorRecord {
+        kind: if f.timeout {
+            ErrorKind::RuleTimeout
+        } else {
+            ErrorKind::RuleError
+        },
+        message: format!("{} (on input {})", f.message, doc.path),
+        file: f.file,
+        line: f.line,
+        column: f.column,
+        rule: Some(f.rule),
+        input: Some(doc.path.to_string()),
+    }
 }
 
 /// Evaluates every applicable rule of `set` on one document.
@@ -329,16 +330,10 @@ pub fn evaluate(set: &PolicySet, files: Vec<FileReport>, opts: &EvalOptions) -> 
             )
             .collect::<Vec<_>>()
     };
-    let results = if opts.threads > 0 {
-        match rayon::ThreadPoolBuilder::new()
-            .num_threads(opts.threads)
-            .build()
-        {
-            Ok(pool) => pool.install(run),
-            Err(_) => run(),
-        }
-    } else {
-        run()
+    // Large stacks for deep Rego call chains (see `runtimes::rego::budget`).
+    let results = match crate::runtimes::rego::budget::pool(opts.threads) {
+        Ok(pool) => pool.install(run),
+        Err(_) => run(),
     };
     let traces = if opts.trace {
         let mut worker = Worker::new(set);
@@ -383,6 +378,7 @@ pub fn evaluate_with(set: &PolicySet, worker: &mut Worker, files: Vec<FileReport
 fn assemble(set: &PolicySet, files: Vec<FileReport>, results: Vec<DocumentOutcome>) -> Report {
     let mut report = Report {
         errors: set.errors.clone(),
+        warnings: set.warnings.clone(),
         rules: set.rules(),
         disabled: set.disabled.clone(),
         unloaded: set.unloaded.clone(),

@@ -104,6 +104,8 @@ pub struct PolicySet {
     pub data: serde_json::Value,
     /// Load errors of every kind.
     pub errors: Vec<ErrorRecord>,
+    /// Notes from loading that change no outcome (a discarded WASM compile cache entry).
+    pub warnings: Vec<crate::diagnostics::Warning>,
     /// The rules [`PolicyOptions::disabled_rules`] turned off that were loaded, sorted by
     /// ID: not evaluated, not in [`PolicySet::rules`].
     pub disabled: Vec<Arc<RuleMeta>>,
@@ -209,10 +211,34 @@ pub(crate) fn files_with(
     out
 }
 
+/// The largest data file (`-d`) that is read. Parsed data costs about 60 times its size
+/// in memory (serde and regorus values both), so a 50 MB file alone passed 3 GiB; 4 MiB
+/// keeps it near 250 MiB. Real data files (allow lists, exceptions) are a few KiB.
+pub const MAX_DATA_FILE_BYTES: u64 = 4 * 1024 * 1024;
+
 /// Reads one data file (JSON or YAML) into a JSON value.
 pub fn read_data_file(path: &Path) -> Result<serde_json::Value, ErrorRecord> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| policy_error(path, 1, 1, format!("cannot read data file: {e}")))?;
+    let cannot =
+        |e: std::io::Error| policy_error(path, 1, 1, format!("cannot read data file: {e}"));
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    let mut text = String::new();
+    std::io::Read::read_to_string(
+        &mut std::io::Read::take(file, MAX_DATA_FILE_BYTES + 1),
+        &mut text,
+    )
+    .map_err(cannot)?;
+    if text.len() as u64 > MAX_DATA_FILE_BYTES {
+        return Err(policy_error(
+            path,
+            1,
+            1,
+            format!(
+                "data file is larger than the {} MiB limit; split it or keep only what the \
+                 policies read",
+                MAX_DATA_FILE_BYTES >> 20
+            ),
+        ));
+    }
     let is_json = path.extension().is_some_and(|e| e == "json");
     if is_json {
         serde_json::from_str(&text).map_err(|e| {
@@ -342,7 +368,8 @@ impl PolicySet {
             .map(|p| p.name.clone())
             .collect();
         errors.extend(rego.errors.iter().cloned());
-        let mut wasm = load_wasm(&wasm_modules, opts, &mut errors);
+        let mut warnings = Vec::new();
+        let mut wasm = load_wasm(&wasm_modules, opts, &mut errors, &mut warnings);
         let mut disabled = rego.disabled.clone();
         if !opts.disabled_rules.is_empty() {
             for policy in &mut wasm {
@@ -364,6 +391,7 @@ impl PolicySet {
             wasm,
             data: merged,
             errors,
+            warnings,
             disabled,
             unloaded,
             uses_inventory,
@@ -412,6 +440,7 @@ fn load_wasm(
     modules: &[(PathBuf, Vec<u8>, bool)],
     opts: &PolicyOptions,
     errors: &mut Vec<ErrorRecord>,
+    warnings: &mut Vec<crate::diagnostics::Warning>,
 ) -> Vec<WasmPolicy> {
     if modules.is_empty() {
         return Vec::new();
@@ -431,7 +460,17 @@ fn load_wasm(
     let mut out = Vec::new();
     for (path, bytes, builtin) in modules {
         match host.load(path, bytes, *builtin) {
-            Ok(p) => out.push(p),
+            Ok(p) => {
+                if let Some(w) = p.cache_warning() {
+                    warnings.push(crate::diagnostics::Warning {
+                        file: path.display().to_string(),
+                        line: 1,
+                        column: 1,
+                        message: w.to_string(),
+                    });
+                }
+                out.push(p)
+            }
             Err(e) => errors.push(policy_error(path, 1, 1, e.to_string())),
         }
     }

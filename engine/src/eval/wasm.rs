@@ -60,6 +60,8 @@ pub(super) fn evaluate(
             RuleFailure {
                 rule: rule_label(),
                 file: policy.path().display().to_string(),
+                line: 1,
+                column: 1,
                 timeout: e.is_timeout(),
                 message: e.to_string(),
             },

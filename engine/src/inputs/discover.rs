@@ -14,6 +14,12 @@
 //!   as `.github/workflows` are included, `.git/` is skipped, symbolic links are followed
 //!   (a loop becomes an error entry naming the path; the walk continues). Entries are sorted
 //!   by name.
+//! - A symbolic link met while walking that resolves outside the directory being walked is
+//!   not followed: an untrusted pull request must not be able to make the run read
+//!   `~/.ssh/id_rsa` or a CI secret and print it in a code frame. It is listed as skipped
+//!   with the reason (when it is a directory, or a file with an input name), unless
+//!   [`DiscoverOptions::follow_outside_symlinks`] (`--follow-outside-symlinks`) allows it.
+//!   Paths named on the command line are always read: the user chose them.
 //! - A walked file is an input when its name is one (`Dockerfile*`, `*.dockerfile`,
 //!   `Containerfile*`, `*.yaml`, `*.yml`, `*.json`). Other walked files (README.md, source
 //!   code) are not inputs and are not listed; a binary, unreadable, empty or oversized file
@@ -46,6 +52,9 @@ pub struct DiscoverOptions {
     /// Paths that are not inputs at all (the configuration's `exclude`): never opened,
     /// never listed.
     pub exclude: Option<Arc<dyn PathFilter>>,
+    /// Follow symbolic links met while walking that resolve outside the walked directory
+    /// (default: skip them with a reason).
+    pub follow_outside_symlinks: bool,
 }
 
 /// Decides which paths discovery leaves out, before they are opened.
@@ -108,6 +117,7 @@ pub fn list(paths: &[PathBuf], opts: &DiscoverOptions) -> Vec<PathBuf> {
         stdin_filename: None,
         load: LoadOptions::default(),
         exclude: opts.exclude.clone(),
+        follow_outside_symlinks: opts.follow_outside_symlinks,
     };
     plan(paths, &opts, &mut std::io::empty())
         .into_iter()
@@ -195,6 +205,15 @@ fn read_stdin(name: &str, stdin: &mut dyn Read, max: u64) -> Task {
 /// directories are not entered and excluded files not looked at.
 fn walk(root: &Path, opts: &DiscoverOptions, tasks: &mut Vec<Task>, seen: &mut HashSet<PathBuf>) {
     let exclude = opts.exclude.clone();
+    // Links leaving the root: decided in `filter_entry` (so a linked directory is never
+    // entered), reported below in walk order.
+    let outside: Arc<std::sync::Mutex<Vec<(PathBuf, PathBuf)>>> = Arc::default();
+    let guard = (!opts.follow_outside_symlinks).then(|| {
+        (
+            std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf()),
+            Arc::clone(&outside),
+        )
+    });
     let mut builder = ignore::WalkBuilder::new(root);
     builder
         .hidden(false)
@@ -209,6 +228,18 @@ fn walk(root: &Path, opts: &DiscoverOptions, tasks: &mut Vec<Task>, seen: &mut H
             if e.file_name() == ".git" {
                 return false;
             }
+            if let Some((root, outside)) = &guard {
+                if e.path_is_symlink() {
+                    if let Some(target) = leaves_root(e.path(), root) {
+                        let is_dir = target.is_dir();
+                        if is_dir || format_from_name(e.path()).is_some() {
+                            let mut list = outside.lock().unwrap_or_else(|p| p.into_inner());
+                            list.push((e.path().to_path_buf(), target));
+                        }
+                        return false;
+                    }
+                }
+            }
             match &exclude {
                 Some(f) if e.depth() > 0 => {
                     !f.excludes(e.path(), e.file_type().is_some_and(|t| t.is_dir()))
@@ -217,7 +248,24 @@ fn walk(root: &Path, opts: &DiscoverOptions, tasks: &mut Vec<Task>, seen: &mut H
             }
         });
     let mut layouts: Vec<PathBuf> = Vec::new();
+    let take_outside = |tasks: &mut Vec<Task>, seen: &mut HashSet<PathBuf>| {
+        let mut list = outside.lock().unwrap_or_else(|p| p.into_inner());
+        for (link, target) in list.drain(..) {
+            if seen.insert(link.clone()) {
+                let display = link.display().to_string();
+                tasks.push(Task::Done(FileReport::skipped(
+                    display.as_str(),
+                    format!(
+                        "symbolic link to {}, outside the directory being checked; not \
+                         followed (--follow-outside-symlinks allows it)",
+                        target.display()
+                    ),
+                )));
+            }
+        }
+    };
     for entry in builder.build() {
+        take_outside(tasks, seen);
         let entry = match entry {
             Ok(e) => e,
             Err(err) => {
@@ -252,6 +300,14 @@ fn walk(root: &Path, opts: &DiscoverOptions, tasks: &mut Vec<Task>, seen: &mut H
             });
         }
     }
+    take_outside(tasks, seen);
+}
+
+/// Where the symbolic link `link` resolves to, when that is outside `root` (canonical).
+/// A dangling link resolves nowhere and is left to the loader, which reports it.
+fn leaves_root(link: &Path, root: &Path) -> Option<PathBuf> {
+    let target = std::fs::canonicalize(link).ok()?;
+    (!target.starts_with(root)).then_some(target)
 }
 
 /// A report for an error met while walking (symlink loop, unreadable directory, bad

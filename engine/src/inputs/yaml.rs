@@ -22,8 +22,9 @@ use serde_json::{Map, Number, Value};
 use super::{image, Document, DocumentKind, InputError, LoadOptions};
 use crate::source::{LineIndex, Position, SourceMap, Span};
 
-/// The most nodes that aliases (`*name`) may expand to in one document. Real files stay far
-/// below; a "billion laughs" document hits it after a few milliseconds.
+/// The most nodes that aliases (`*name`) may expand to in one file (all its documents
+/// together, so a stream of many small bombs cannot add up). Real files stay far below; a
+/// "billion laughs" document hits it after a few milliseconds.
 pub const MAX_ALIAS_NODES: usize = 100_000;
 
 /// Value and key spans of one parsed document, by JSON Pointer.
@@ -325,23 +326,25 @@ pub(crate) fn parse_stream(
             format!("invalid {language}: {}", fatal.message),
         )
     };
-    let (docs, outcome) = parse_chunk(text, &index, 1, text.len(), opts);
+    let mut alias_nodes = 0;
+    let (docs, outcome) = parse_chunk(text, &index, 1, text.len(), opts, &mut alias_nodes);
     let fatal = match outcome {
         Ok(()) => return (docs, Vec::new()),
         Err(fatal) => fatal,
     };
     let starts = chunk_starts(text, &index);
-    if starts.len() <= 1 {
+    if starts.len() <= 1 || fatal.budget {
         return (docs, vec![error(fatal)]);
     }
     let mut docs = Vec::new();
     let mut errors = Vec::new();
+    let mut alias_nodes = 0;
     for (i, &line) in starts.iter().enumerate() {
         let end = starts
             .get(i + 1)
             .and_then(|next| index.line_start(*next))
             .unwrap_or(text.len());
-        let (mut part, outcome) = parse_chunk(text, &index, line, end, opts);
+        let (mut part, outcome) = parse_chunk(text, &index, line, end, opts, &mut alias_nodes);
         docs.append(&mut part);
         if let Err(fatal) = outcome {
             errors.push(error(fatal));
@@ -357,10 +360,13 @@ fn parse_chunk(
     line: u32,
     end: usize,
     opts: &LoadOptions,
+    alias_nodes: &mut usize,
 ) -> (Vec<RawDoc>, Result<(), Fatal>) {
     let start = index.line_start(line).unwrap_or(text.len()).min(end);
     let mut builder = Builder::new(text, index, line - 1, opts);
+    builder.alias_nodes = *alias_nodes;
     let outcome = builder.run(&text[start..end]);
+    *alias_nodes = builder.alias_nodes;
     (builder.docs, outcome)
 }
 
@@ -397,6 +403,8 @@ fn chunk_starts(text: &str, index: &LineIndex) -> Vec<u32> {
 struct Fatal {
     pos: Position,
     message: String,
+    /// A per-file budget ran out: parsing the rest document by document cannot help.
+    budget: bool,
 }
 
 /// A container being built.
@@ -492,6 +500,7 @@ impl<'a> Builder<'a> {
         Fatal {
             pos,
             message: message.into(),
+            budget: false,
         }
     }
 
@@ -511,7 +520,6 @@ impl<'a> Builder<'a> {
                 Event::StreamStart | Event::StreamEnd | Event::Nothing => {}
                 Event::DocumentStart(_) => {
                     self.anchors.clear();
-                    self.alias_nodes = 0;
                     self.spans = Spans::default();
                     self.root = None;
                     self.stack.clear();
@@ -570,13 +578,15 @@ impl<'a> Builder<'a> {
                     };
                     self.alias_nodes = self.alias_nodes.saturating_add(nodes);
                     if self.alias_nodes > MAX_ALIAS_NODES {
-                        return Err(self.fatal(
+                        let mut fatal = self.fatal(
                             start,
                             format!(
-                                "aliases expand to more than {MAX_ALIAS_NODES} nodes; refusing a \
-                                 possible alias bomb (\"billion laughs\")"
+                                "aliases in this file expand to more than {MAX_ALIAS_NODES} \
+                                 nodes; refusing a possible alias bomb (\"billion laughs\")"
                             ),
-                        ));
+                        );
+                        fatal.budget = true;
+                        return Err(fatal);
                     }
                     if self.stack.len() + height > self.max_depth {
                         return Err(self.fatal(start, self.depth_message()));
@@ -810,7 +820,6 @@ impl<'a> Builder<'a> {
         self.spans = Spans::default();
         self.root_empty = false;
         self.anchors.clear();
-        self.alias_nodes = 0;
     }
 
     /// The end of a block scalar without its trailing blank lines and indentation.
@@ -1047,6 +1056,19 @@ mod tests {
         assert!(docs.is_empty());
         assert_eq!(errors.len(), 1);
         assert!(errors[0].message.starts_with("no documents"));
+    }
+
+    #[test]
+    fn alias_budget_is_per_file_not_per_document() {
+        // Each document stays under the budget on its own; together they exceed it.
+        let doc = format!("a: &a [{}]\nb: [{}]\n", "1, ".repeat(99), "*a, ".repeat(20));
+        let per_doc = 20 * 100;
+        let count = MAX_ALIAS_NODES / per_doc + 2;
+        let text = vec![doc; count].join("---\n");
+        let (docs, errors) = load(&text);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].message.contains("in this file"), "{errors:?}");
+        assert!(docs.len() < count, "{} of {count} documents", docs.len());
     }
 
     #[test]

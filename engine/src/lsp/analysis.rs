@@ -184,13 +184,24 @@ pub fn finding_diagnostic(f: &Finding, range: Range, fail_on: Severity) -> Diagn
 
 /// A parse or rule error as a diagnostic from its position to the end of that line.
 pub fn error_diagnostic(e: &ErrorRecord, index: &TextIndex<'_>) -> Diagnostic {
-    let start = index.to_lsp(Position::new(e.line.max(1), e.column.max(1)));
+    // A rule error's own location is in its policy file; in the buffer it evaluated, it
+    // belongs on the first line.
+    let in_buffer = !matches!(e.kind, ErrorKind::RuleError | ErrorKind::RuleTimeout);
+    let (line, column) = if in_buffer {
+        (e.line, e.column)
+    } else {
+        (1, 1)
+    };
+    let start = index.to_lsp(Position::new(line.max(1), column.max(1)));
     let line_end = utf16_len(index.line(start.line as usize));
     let end = LspPosition::new(start.line, line_end.max(start.character));
-    let message = match &e.rule {
+    let mut message = match &e.rule {
         Some(rule) => format!("rule {rule}: {}", e.message),
         None => e.message.clone(),
     };
+    if !in_buffer {
+        message.push_str(&format!(" [{}:{}:{}]", e.file, e.line, e.column));
+    }
     Diagnostic {
         range: Range::new(start, end),
         severity: Some(if e.kind == ErrorKind::ParseError {

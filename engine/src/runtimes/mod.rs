@@ -52,6 +52,10 @@ pub struct RuleFailure {
     pub rule: String,
     /// The policy file.
     pub file: String,
+    /// 1-based line of the rule in the policy file (1 when unknown).
+    pub line: u32,
+    /// 1-based column of the rule in the policy file (1 when unknown).
+    pub column: u32,
     /// Whether it ran out of time.
     pub timeout: bool,
     /// What happened.

@@ -287,6 +287,11 @@ fn is_comment(s: &str) -> bool {
     s.trim_start().starts_with('#')
 }
 
+/// The most instructions a Dockerfile may have. A parsed instruction costs about 15 KB
+/// (its object, source-map entries and the conftest view), so this bounds one file's
+/// document near 150 MB whatever the file size limit.
+pub(crate) const MAX_INSTRUCTIONS: usize = 10_000;
+
 /// Parses `text` (BOM allowed at offset 0).
 pub(crate) fn parse(text: &str) -> Result<Ast, AstError> {
     let lines = physical_lines(text);
@@ -356,6 +361,15 @@ pub(crate) fn parse(text: &str) -> Result<Ast, AstError> {
             let (piece, e) = trim_continuation(tok, escape);
             eol = e;
             logical.push(piece, pl.start);
+        }
+        if instrs.len() >= MAX_INSTRUCTIONS {
+            return Err(AstError::new(
+                token_start,
+                format!(
+                    "more than {MAX_INSTRUCTIONS} instructions: refusing to build a document \
+                     this large (real Dockerfiles have a few hundred); split the file"
+                ),
+            ));
         }
         let node = node_from_line(&logical.text, 0, escape)
             .map_err(|(off, msg)| AstError::new(logical.src(off), msg))?;

@@ -17,6 +17,7 @@ mod words;
 #[cfg(test)]
 mod tests;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
@@ -28,7 +29,7 @@ pub use words::go_quote;
 use super::{Document, DocumentKind, InputError};
 use crate::source::{LineIndex, SourceMap, Span};
 use ast::{Instr, Node};
-use words::{process_word, Word};
+use words::{expand_word, process_word, ExpandError, Word};
 
 /// Parses a Dockerfile into one document (kind `dockerfile`, index 0).
 ///
@@ -42,8 +43,13 @@ pub fn parse(path: &str, text: &str) -> Result<Document, InputError> {
         idx: &idx,
         map: SourceMap::new(),
         escape: tree.escape,
+        expanded: 0,
+        error: None,
     };
     let value = b.document(&tree);
+    if let Some((offset, message)) = b.error {
+        return Err(InputError::new(path, idx.position(text, offset), message));
+    }
     let span = idx.span(text, 0, text.len());
     b.map.insert(String::new(), span);
     Ok(Document {
@@ -65,23 +71,31 @@ struct Builder<'a> {
     idx: &'a LineIndex,
     map: SourceMap,
     escape: char,
+    /// Bytes produced by variable expansion so far (see [`MAX_EXPANDED_PER_FILE`]).
+    expanded: usize,
+    /// The first expansion that was refused: source offset and message. The file then
+    /// fails with POL000 there instead of growing without bound.
+    error: Option<(usize, String)>,
 }
+
+/// Bytes that variable expansion may produce in one file, on top of the file's own size.
+/// With [`words::MAX_EXPANDED_BYTES`] per word this keeps a file of a million `ARG` lines
+/// that each copy a 64 KiB value from costing gigabytes.
+pub(crate) const MAX_EXPANDED_PER_FILE: usize = 1024 * 1024;
 
 /// What the builder knows while walking instructions: global ARGs and stage names.
 #[derive(Default)]
 struct Context {
-    global_args: Vec<(String, Option<String>)>,
+    /// Name → expanded default (the last declaration wins), hashed so a file of many
+    /// `ARG`s stays linear.
+    global_args: HashMap<String, Option<String>>,
     stage_names: Vec<Option<String>>,
     seen_from: bool,
 }
 
 impl Context {
     fn lookup(&self, name: &str) -> Option<String> {
-        self.global_args
-            .iter()
-            .rev()
-            .find(|(n, _)| n == name)
-            .and_then(|(_, v)| v.clone())
+        self.global_args.get(name).cloned().flatten()
     }
 }
 
@@ -101,7 +115,38 @@ impl Builder<'_> {
     }
 
     fn unquote(&self, s: &str) -> String {
-        process_word(s, self.escape, None, &mut Vec::new())
+        process_word(s, self.escape)
+    }
+
+    /// Expands `w` with `env` within the per-word and per-file budgets. A refusal is kept
+    /// (the first one wins) and yields an empty string, so the walk finishes quickly.
+    fn expand(
+        &mut self,
+        instr: &Instr,
+        w: &Word,
+        raw: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+        unresolved: &mut Vec<String>,
+    ) -> String {
+        if self.error.is_some() {
+            return String::new();
+        }
+        let result = expand_word(raw, self.escape, env, unresolved).and_then(|v| {
+            self.expanded = self.expanded.saturating_add(v.len());
+            if self.expanded > MAX_EXPANDED_PER_FILE.saturating_add(self.text.len()) {
+                Err(ExpandError(format!(
+                    "variable expansion in this file exceeds {} MiB plus the file's size; \
+                     refusing a possible expansion bomb: shorten the ARG defaults",
+                    MAX_EXPANDED_PER_FILE / (1024 * 1024)
+                )))
+            } else {
+                Ok(v)
+            }
+        });
+        result.unwrap_or_else(|e| {
+            self.error = Some((instr.logical.src(w.start), e.0));
+            String::new()
+        })
     }
 
     fn document(&mut self, tree: &ast::Ast) -> Value {
@@ -232,7 +277,7 @@ impl Builder<'_> {
 
     /// Builds one instruction object and its relative source-map entries.
     fn instruction(
-        &self,
+        &mut self,
         instr: &Instr,
         node: &Node,
         stage: Option<usize>,
@@ -423,9 +468,9 @@ impl Builder<'_> {
                         let resolved = v.as_ref().map(|v| {
                             let raw = w.text.split_once('=').map(|(_, r)| r).unwrap_or(v);
                             let env = |n: &str| ctx.lookup(n);
-                            process_word(raw, self.escape, Some(&env), &mut Vec::new())
+                            self.expand(instr, w, raw, &env, &mut Vec::new())
                         });
-                        ctx.global_args.push((k.clone(), resolved));
+                        ctx.global_args.insert(k.clone(), resolved);
                     }
                     pairs.push(json!({"key": k, "value": v}));
                     e.push((format!("/pairs/{p}"), self.word_span(instr, w)));
@@ -500,13 +545,13 @@ impl Builder<'_> {
     }
 
     /// The `image` object of a FROM and the span of its image token.
-    fn base_image(&self, instr: &Instr, node: &Node, ctx: &Context) -> (Value, Option<Span>) {
+    fn base_image(&mut self, instr: &Instr, node: &Node, ctx: &Context) -> (Value, Option<Span>) {
         let Some(w) = node.args.first() else {
             return (Value::Null, None);
         };
         let mut unresolved = Vec::new();
         let env = |n: &str| ctx.lookup(n);
-        let image = process_word(&w.text, self.escape, Some(&env), &mut unresolved);
+        let image = self.expand(instr, w, &w.text, &env, &mut unresolved);
         let stage = ctx
             .stage_names
             .iter()

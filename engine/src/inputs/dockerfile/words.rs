@@ -288,18 +288,65 @@ pub(crate) fn json_string_ranges(s: &str) -> Vec<(usize, usize)> {
     out
 }
 
-/// Shell-style word processing as BuildKit applies it when it evaluates an instruction:
-/// removes quotes and escapes and, when `env` is given, expands `$VAR`, `${VAR}`,
-/// `${VAR:-word}`, `${VAR-word}`, `${VAR:+word}`, `${VAR+word}`, `${VAR:?msg}` and
-/// `${VAR?msg}`. Names that are not set are pushed onto `unresolved`.
-pub(crate) fn process_word(
+/// The longest value one `ARG` default or `FROM` image may expand to. Real values are a few
+/// hundred bytes; `ARG A1=${A0}${A0}` doubling reaches this after a dozen lines.
+pub(crate) const MAX_EXPANDED_BYTES: usize = 64 * 1024;
+
+/// The deepest nesting of `${VAR:-${VAR:-…}}` defaults that is expanded. Each level rescans
+/// its argument, so unbounded nesting is quadratic in the word's length.
+pub(crate) const MAX_EXPANSION_DEPTH: usize = 16;
+
+/// Why a variable expansion was refused; the caller places it at the word's line:col.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ExpandError(pub String);
+
+/// Shell-style word processing as BuildKit applies it when it evaluates an instruction,
+/// without variable expansion: removes quotes and escapes. The result is never longer than
+/// `word`.
+pub(crate) fn process_word(word: &str, escape: char) -> String {
+    let mut out = String::new();
+    let chars: Vec<char> = word.chars().collect();
+    // Without an environment nothing expands, so no budget can be exceeded.
+    let _ = process_chars(&chars, escape, None, &mut Vec::new(), 0, &mut out);
+    out
+}
+
+/// Shell-style word processing with expansion of `$VAR`, `${VAR}`, `${VAR:-word}`,
+/// `${VAR-word}`, `${VAR:+word}`, `${VAR+word}`, `${VAR:?msg}` and `${VAR?msg}`. Names that
+/// are not set are pushed onto `unresolved`. Fails when the result would exceed
+/// [`MAX_EXPANDED_BYTES`] or the defaults nest deeper than [`MAX_EXPANSION_DEPTH`].
+pub(crate) fn expand_word(
     word: &str,
+    escape: char,
+    env: &dyn Fn(&str) -> Option<String>,
+    unresolved: &mut Vec<String>,
+) -> Result<String, ExpandError> {
+    let chars: Vec<char> = word.chars().collect();
+    let mut out = String::new();
+    process_chars(&chars, escape, Some(env), unresolved, 0, &mut out)?;
+    Ok(out)
+}
+
+fn push_checked(out: &mut String, s: &str) -> Result<(), ExpandError> {
+    if out.len().saturating_add(s.len()) > MAX_EXPANDED_BYTES {
+        return Err(ExpandError(format!(
+            "variable expansion exceeds {} KiB; refusing a possible expansion bomb (ARG values \
+             that double each other): shorten the ARG defaults",
+            MAX_EXPANDED_BYTES / 1024
+        )));
+    }
+    out.push_str(s);
+    Ok(())
+}
+
+fn process_chars(
+    chars: &[char],
     escape: char,
     env: Env<'_>,
     unresolved: &mut Vec<String>,
-) -> String {
-    let chars: Vec<char> = word.chars().collect();
-    let mut out = String::new();
+    depth: usize,
+    out: &mut String,
+) -> Result<(), ExpandError> {
     let mut i = 0;
     while i < chars.len() {
         let c = chars[i];
@@ -322,7 +369,7 @@ pub(crate) fn process_word(
                     out.push(n);
                     i += 2;
                 } else if d == '$' && env.is_some() {
-                    i = expand_var(&chars, i, escape, env, unresolved, &mut out);
+                    i = expand_var(chars, i, escape, env, unresolved, depth, out)?;
                 } else {
                     out.push(d);
                     i += 1;
@@ -335,13 +382,16 @@ pub(crate) fn process_word(
             }
             i += 2;
         } else if c == '$' && env.is_some() {
-            i = expand_var(&chars, i, escape, env, unresolved, &mut out);
+            i = expand_var(chars, i, escape, env, unresolved, depth, out)?;
         } else {
             out.push(c);
             i += 1;
         }
     }
-    out
+    if out.len() > MAX_EXPANDED_BYTES {
+        return push_checked(out, "");
+    }
+    Ok(())
 }
 
 fn is_name_char(c: char) -> bool {
@@ -355,8 +405,9 @@ fn expand_var(
     escape: char,
     env: Env<'_>,
     unresolved: &mut Vec<String>,
+    depth: usize,
     out: &mut String,
-) -> usize {
+) -> Result<usize, ExpandError> {
     let lookup = |name: &str, unresolved: &mut Vec<String>| -> Option<String> {
         let v = env.and_then(|f| f(name));
         if v.is_none() && !unresolved.iter().any(|u| u == name) {
@@ -373,14 +424,14 @@ fn expand_var(
         }
         let name: String = chars[name_start..j].iter().collect();
         // find the matching close brace
-        let mut depth = 1;
+        let mut braces = 1;
         let mut k = j;
         while k < chars.len() {
             match chars[k] {
-                '{' => depth += 1,
+                '{' => braces += 1,
                 '}' => {
-                    depth -= 1;
-                    if depth == 0 {
+                    braces -= 1;
+                    if braces == 0 {
                         break;
                     }
                 }
@@ -388,51 +439,53 @@ fn expand_var(
             }
             k += 1;
         }
-        let modifier: String = chars[j..k.min(chars.len())].iter().collect();
+        let modifier = &chars[j..k.min(chars.len())];
         let next = (k + 1).min(chars.len() + 1);
-        let (op, arg) = if let Some(r) = modifier.strip_prefix(":-") {
-            (":-", r)
-        } else if let Some(r) = modifier.strip_prefix(":+") {
-            (":+", r)
-        } else if let Some(r) = modifier.strip_prefix(":?") {
-            (":?", r)
-        } else if let Some(r) = modifier.strip_prefix('-') {
-            ("-", r)
-        } else if let Some(r) = modifier.strip_prefix('+') {
-            ("+", r)
-        } else if let Some(r) = modifier.strip_prefix('?') {
-            ("?", r)
-        } else {
-            ("", modifier.as_str())
+        let (op, arg): (&str, &[char]) = match modifier {
+            [':', '-', r @ ..] => (":-", r),
+            [':', '+', r @ ..] => (":+", r),
+            [':', '?', r @ ..] => (":?", r),
+            ['-', r @ ..] => ("-", r),
+            ['+', r @ ..] => ("+", r),
+            ['?', r @ ..] => ("?", r),
+            r => ("", r),
         };
         let value = env.and_then(|f| f(&name));
-        let expand_arg = |unresolved: &mut Vec<String>| process_word(arg, escape, env, unresolved);
+        let expand_arg = |unresolved: &mut Vec<String>, out: &mut String| {
+            if depth + 1 >= MAX_EXPANSION_DEPTH {
+                return Err(ExpandError(format!(
+                    "variable defaults nest deeper than {MAX_EXPANSION_DEPTH} levels \
+                     (${{A:-${{B:-…}}}}); flatten them"
+                )));
+            }
+            process_chars(arg, escape, env, unresolved, depth + 1, out)
+        };
         match op {
             ":-" => match value {
-                Some(v) if !v.is_empty() => out.push_str(&v),
-                _ => out.push_str(&expand_arg(unresolved)),
+                Some(v) if !v.is_empty() => push_checked(out, &v)?,
+                _ => expand_arg(unresolved, out)?,
             },
             "-" => match value {
-                Some(v) => out.push_str(&v),
-                None => out.push_str(&expand_arg(unresolved)),
+                Some(v) => push_checked(out, &v)?,
+                None => expand_arg(unresolved, out)?,
             },
             ":+" => {
                 if matches!(&value, Some(v) if !v.is_empty()) {
-                    out.push_str(&expand_arg(unresolved));
+                    expand_arg(unresolved, out)?;
                 }
             }
             "+" => {
                 if value.is_some() {
-                    out.push_str(&expand_arg(unresolved));
+                    expand_arg(unresolved, out)?;
                 }
             }
             _ => {
                 if let Some(v) = lookup(&name, unresolved) {
-                    out.push_str(&v);
+                    push_checked(out, &v)?;
                 }
             }
         }
-        return next.min(chars.len());
+        return Ok(next.min(chars.len()));
     }
     let name_start = j;
     while j < chars.len() && is_name_char(chars[j]) {
@@ -440,13 +493,13 @@ fn expand_var(
     }
     if j == name_start {
         out.push('$');
-        return i + 1;
+        return Ok(i + 1);
     }
     let name: String = chars[name_start..j].iter().collect();
     if let Some(v) = lookup(&name, unresolved) {
-        out.push_str(&v);
+        push_checked(out, &v)?;
     }
-    j
+    Ok(j)
 }
 
 /// Splits a logical line into shell words the way BuildKit's heredoc detection does
@@ -544,8 +597,7 @@ pub(crate) fn parse_heredoc_word(word: &str) -> Option<HeredocMarker> {
     if split.len() != 1 {
         return None;
     }
-    let mut unresolved = Vec::new();
-    let name = process_word(rest, '\\', None, &mut unresolved);
+    let name = process_word(rest, '\\');
     let quotes = |s: &str| s.chars().filter(|c| *c == '\'' || *c == '"').count();
     let expand = quotes(&name) == quotes(rest);
     let fd = if digits > 0 {
@@ -629,7 +681,7 @@ mod tests {
         };
         let env: &dyn Fn(&str) -> Option<String> = &env;
         let mut u = Vec::new();
-        let mut p = |s: &str| process_word(s, '\\', Some(env), &mut u);
+        let mut p = |s: &str| expand_word(s, '\\', env, &mut u).expect("within budget");
         assert_eq!(p("${A}:$A"), "a:a");
         assert_eq!(p("${X:-def}"), "def");
         assert_eq!(p("${E:-def}"), "def");
@@ -640,6 +692,25 @@ mod tests {
         assert_eq!(p("'$A'\"$A\"\\$A"), "$Aa$A");
         assert_eq!(p("img:${MISSING}"), "img:");
         assert_eq!(u, vec!["MISSING".to_string()]);
+    }
+
+    #[test]
+    fn expansion_is_bounded_in_size_and_depth() {
+        let big = "x".repeat(MAX_EXPANDED_BYTES / 2 + 1);
+        let env = |n: &str| (n == "A").then(|| big.clone());
+        let mut u = Vec::new();
+        assert_eq!(
+            expand_word("$A", '\\', &env, &mut u).map(|s| s.len()),
+            Ok(big.len())
+        );
+        let err = expand_word("${A}${A}", '\\', &env, &mut u).unwrap_err();
+        assert!(err.0.contains("exceeds 64 KiB"), "{}", err.0);
+        // nesting within the limit expands; one level more is refused
+        let nest = |n: usize| format!("{}z{}", "${U:-".repeat(n), "}".repeat(n));
+        let ok = expand_word(&nest(MAX_EXPANSION_DEPTH - 1), '\\', &env, &mut u);
+        assert_eq!(ok, Ok("z".to_string()));
+        let err = expand_word(&nest(100_000), '\\', &env, &mut u).unwrap_err();
+        assert!(err.0.contains("nest deeper than 16"), "{}", err.0);
     }
 
     #[test]

@@ -33,6 +33,7 @@ pub(super) fn install(engine: &mut regorus::Engine) -> Result<()> {
     engine.add_extension("numbers.range_step".into(), 3, Box::new(range_step))?;
     engine.add_extension("replace".into(), 3, Box::new(replace))?;
     engine.add_extension("strings.replace_n".into(), 2, Box::new(replace_n))?;
+    super::sizecheck::install(engine)?;
     let mut regexes = RegexCache::default();
     engine.add_extension(
         "regex.replace".into(),

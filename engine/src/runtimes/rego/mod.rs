@@ -13,11 +13,13 @@
 //! builtins that can build a huge value in one call are size-checked (`limits.rs`), and
 //! a panic inside regorus is contained. A runaway rule becomes a [`RuleFailure`].
 
+pub mod budget;
 pub mod conftest;
 mod extra_data;
 mod limits;
 mod results;
 pub mod shell;
+mod sizecheck;
 mod trace;
 
 pub use limits::{MAX_RANGE_ELEMENTS, MAX_STRING_BYTES};
@@ -119,6 +121,10 @@ pub struct EntryRule {
     query: String,
     /// How many times the rule is defined (its bodies): conftest counts each as a test.
     pub definitions: usize,
+    /// 1-based line and column of its first definition in [`RuleOrigin::file`].
+    ///
+    /// [`RuleOrigin::file`]: crate::rules::RuleOrigin::file
+    pub position: (u32, u32),
 }
 
 /// A conftest `exception` that applied: the package's `exception` rule named this entry
@@ -595,6 +601,7 @@ impl RegoPolicySet {
                     annotated,
                     query: format!("data.{pkg_name}.{}", head.name),
                     definitions: 1,
+                    position: (head.line, head_column(&src.text, head.line)),
                 });
             }
         }
@@ -656,6 +663,15 @@ impl RegoPolicySet {
             prints: Vec::new(),
         }
     }
+}
+
+/// The 1-based column where the rule head on 1-based `line` of `text` starts.
+fn head_column(text: &str, line: u32) -> u32 {
+    text.lines()
+        .nth(line.saturating_sub(1) as usize)
+        .map_or(1, |l| {
+            l.chars().take_while(|c| c.is_whitespace()).count() as u32 + 1
+        })
 }
 
 /// Condenses a regorus error (a code frame followed by `error: ...`) to its message plus
@@ -755,7 +771,9 @@ impl RegoEvaluator {
     ) -> Result<T, Failed> {
         let start = std::time::Instant::now();
         let engine = &mut self.engine;
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| call(engine)));
+        let outcome = budget::quietly(|| {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| call(engine)))
+        });
         let took = start.elapsed();
         match outcome {
             Ok(Ok(_)) if took > self.timeout => Err(Failed::Overran(took)),
@@ -979,17 +997,29 @@ impl RegoEvaluator {
                     .map(|s| s.trim().to_string())
                     .unwrap_or_else(|_| format!("{other:?}")),
             )),
-            Err(failed) => Err(self.failure_in(&query, &test.file, failed)),
+            Err(failed) => {
+                let mut f = self.failure_in(&query, &test.file, failed);
+                f.line = test.line;
+                Err(f)
+            }
         }
     }
 
     fn failure(&self, rule: &str, pkg: &RegoPackage, failed: Failed) -> RuleFailure {
-        let file = pkg
+        // The failing entry rule, else (an `exception` set) the package's first one.
+        let entry = pkg
             .entries
-            .first()
+            .iter()
+            .find(|e| e.meta.id == rule)
+            .or(pkg.entries.first());
+        let file = entry
             .map(|e| e.meta.origin.file.clone())
             .unwrap_or_default();
-        self.failure_in(rule, &file, failed)
+        let mut f = self.failure_in(rule, &file, failed);
+        if let Some(e) = entry {
+            (f.line, f.column) = e.position;
+        }
+        f
     }
 
     fn failure_in(&self, rule: &str, file: &str, failed: Failed) -> RuleFailure {
@@ -1033,6 +1063,8 @@ impl RegoEvaluator {
         RuleFailure {
             rule: rule.to_string(),
             file: file.to_string(),
+            line: 1,
+            column: 1,
             timeout,
             message,
         }

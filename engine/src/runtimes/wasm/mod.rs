@@ -138,15 +138,14 @@ impl WasmHost {
         builtin: bool,
     ) -> Result<(WasmPolicy, CacheOutcome)> {
         let inner = &self.inner;
-        let (module, outcome, digest) =
-            inner
-                .cache
-                .get_or_compile(&inner.engine, bytes)
-                .map_err(|e| WasmError::Compile {
-                    path: path.to_owned(),
-                    message: e.to_string(),
-                    source: e.into(),
-                })?;
+        let (module, outcome, digest, cache_warning) = inner
+            .cache
+            .get_or_compile(&inner.engine, bytes)
+            .map_err(|e| WasmError::Compile {
+                path: path.to_owned(),
+                message: e.to_string(),
+                source: e.into(),
+            })?;
         pre::check_module(path, &module)?;
         let pre = pre::instance_pre(&inner.linker, path, &module)?;
 
@@ -163,12 +162,7 @@ impl WasmHost {
         self.forward_logs(path, session.take_logs());
         drop(session);
 
-        let metadata: PolicyMetadata =
-            serde_json::from_slice(&reply).map_err(|e| WasmError::Metadata {
-                path: path.to_owned(),
-                message: format!("reply is not a PolicyMetadata JSON object: {e}"),
-            })?;
-        let rules = rule_metas(path, &metadata, builtin)?;
+        let (metadata, rules) = decode_metadata_reply(path, &reply, builtin)?;
         let rule_ids = rules.iter().map(|r| r.id.clone()).collect();
         Ok((
             WasmPolicy {
@@ -179,6 +173,7 @@ impl WasmHost {
                 rule_ids,
                 pre,
                 host: self.clone(),
+                cache_warning,
             },
             outcome,
         ))
@@ -256,6 +251,7 @@ pub struct WasmPolicy {
     rule_ids: HashSet<String>,
     pre: InstancePre<HostState>,
     host: WasmHost,
+    cache_warning: Option<String>,
 }
 
 impl std::fmt::Debug for WasmPolicy {
@@ -268,6 +264,12 @@ impl std::fmt::Debug for WasmPolicy {
 }
 
 impl WasmPolicy {
+    /// Set when this load found a bad compile cache entry, discarded it and recompiled:
+    /// names the file and the reason ([`CacheOutcome::Recompiled`]).
+    pub fn cache_warning(&self) -> Option<&str> {
+        self.cache_warning.as_deref()
+    }
+
     /// Where the module was loaded from.
     pub fn path(&self) -> &Path {
         &self.path
@@ -292,28 +294,54 @@ impl WasmPolicy {
         self.host.forward_logs(&self.path, session.take_logs());
         drop(session);
         let reply = result?;
-        let response: EvaluateResponse =
-            serde_json::from_slice(&reply).map_err(|e| WasmError::BadReply {
-                path: self.path.clone(),
-                function: policy_sdk::abi::names::EVALUATE,
-                message: format!("reply is not an EvaluateResponse JSON object: {e}"),
-            })?;
-        match response {
-            EvaluateResponse::Error { error } => Err(WasmError::Guest {
-                path: self.path.clone(),
-                message: error,
-            }),
-            EvaluateResponse::Findings { findings } => {
-                if let Some(f) = findings.iter().find(|f| !self.rule_ids.contains(&f.rule)) {
-                    return Err(WasmError::UndeclaredRule {
-                        path: self.path.clone(),
-                        rule: f.rule.clone(),
-                    });
-                }
-                Ok(findings)
+        decode_evaluate_reply(&self.path, &self.rule_ids, &reply)
+    }
+}
+
+/// Decodes the bytes a guest's `evaluate` returned: the findings of rules it declared, or
+/// an error naming the module. Never panics, whatever the bytes (fuzz target `wasm_reply`).
+pub fn decode_evaluate_reply(
+    path: &Path,
+    rule_ids: &HashSet<String>,
+    reply: &[u8],
+) -> Result<Vec<GuestFinding>> {
+    let response: EvaluateResponse =
+        serde_json::from_slice(reply).map_err(|e| WasmError::BadReply {
+            path: path.to_owned(),
+            function: policy_sdk::abi::names::EVALUATE,
+            message: format!("reply is not an EvaluateResponse JSON object: {e}"),
+        })?;
+    match response {
+        EvaluateResponse::Error { error } => Err(WasmError::Guest {
+            path: path.to_owned(),
+            message: error,
+        }),
+        EvaluateResponse::Findings { findings } => {
+            if let Some(f) = findings.iter().find(|f| !rule_ids.contains(&f.rule)) {
+                return Err(WasmError::UndeclaredRule {
+                    path: path.to_owned(),
+                    rule: f.rule.clone(),
+                });
             }
+            Ok(findings)
         }
     }
+}
+
+/// Decodes a guest's `metadata` reply into its rules, refusing empty, duplicate or
+/// unknown data (fuzz target `wasm_reply`).
+pub fn decode_metadata_reply(
+    path: &Path,
+    reply: &[u8],
+    builtin: bool,
+) -> Result<(PolicyMetadata, Vec<Arc<RuleMeta>>)> {
+    let metadata: PolicyMetadata =
+        serde_json::from_slice(reply).map_err(|e| WasmError::Metadata {
+            path: path.to_owned(),
+            message: format!("reply is not a PolicyMetadata JSON object: {e}"),
+        })?;
+    let rules = rule_metas(path, &metadata, builtin)?;
+    Ok((metadata, rules))
 }
 
 #[cfg(test)]
