@@ -204,7 +204,11 @@ pub(super) fn run(a: EvalArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatus
     let mut popts = popts;
     popts.input_kinds = Some(input_kinds(&files));
     let set = PolicySet::load(&popts);
-    let mut report = eval::evaluate(&set, files, &EvalOptions { threads: a.threads });
+    let eopts = EvalOptions {
+        threads: a.threads,
+        no_peer_ignores: cfg.as_ref().is_some_and(|c| !c.peer_ignores),
+    };
+    let mut report = eval::evaluate(&set, files, &eopts);
     if let Some(cfg) = &cfg {
         let cwd = std::env::current_dir().context("cannot read the current directory")?;
         let warnings = config::apply(cfg, &mut report, &cwd, config::Date::today());

@@ -293,6 +293,7 @@ impl Session {
             files,
             &EvalOptions {
                 threads: self.threads,
+                no_peer_ignores: self.cfg.as_ref().is_some_and(|c| !c.peer_ignores),
             },
         );
         // The policy set's own errors belong to `policies` events, not to inputs.

@@ -38,6 +38,8 @@ pub struct Config {
     pub settings: Option<serde_json::Map<String, serde_json::Value>>,
     /// `exceptions`.
     pub exceptions: Vec<Exception>,
+    /// `peer-ignores`: honour hadolint and checkov inline ignores (default true).
+    pub peer_ignores: bool,
 }
 
 /// What `rules: {ID: ...}` does to a rule.

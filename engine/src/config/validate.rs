@@ -15,7 +15,7 @@ use crate::source::{json_pointer, Position};
 use crate::{PathSegment, Severity};
 
 /// The top-level keys, in documentation order.
-pub const KEYS: [&str; 8] = [
+pub const KEYS: [&str; 9] = [
     "policies",
     "data",
     "fail-on",
@@ -24,6 +24,7 @@ pub const KEYS: [&str; 8] = [
     "rules",
     "settings",
     "exceptions",
+    "peer-ignores",
 ];
 
 /// The keys of one `exceptions` entry.
@@ -304,6 +305,7 @@ pub fn validate(
         rules: BTreeMap::new(),
         settings: None,
         exceptions: Vec::new(),
+        peer_ignores: true,
     };
     let map = match &doc.value {
         Value::Object(map) => map,
@@ -360,6 +362,10 @@ pub fn validate(
                 other => c.wrong_type(&path, k, "a mapping", other),
             },
             "exceptions" => config.exceptions = c.exceptions(v),
+            "peer-ignores" => match v {
+                Value::Bool(b) => config.peer_ignores = *b,
+                other => c.wrong_type(&path, k, "true or false", other),
+            },
             _ => {
                 let pos = c.key_pos(&path);
                 c.at(pos, format!("unknown key `{k}`{}", hint(k, &KEYS)));

@@ -11,8 +11,10 @@
 //! reloaded while it is in use (the editor loop).
 
 mod locate;
+pub mod peer_ignore;
 pub mod policies;
 pub mod pss;
+pub mod related;
 pub mod reload;
 pub mod suppress;
 mod wasm;
@@ -139,6 +141,7 @@ fn resolve(
 ) -> Finding {
     let (span, path) = locate::locate(&r, doc, conftest);
     Finding {
+        related_rules: Vec::new(),
         severity: r.severity.unwrap_or(r.rule.severity),
         level: r.level,
         message: r.message,
@@ -157,6 +160,9 @@ fn resolve(
 pub struct EvalOptions {
     /// Worker threads (0 = rayon's default).
     pub threads: usize,
+    /// Do not honour hadolint and checkov inline ignores ([`peer_ignore`]); the
+    /// configuration's `peer-ignores: false`.
+    pub no_peer_ignores: bool,
 }
 
 /// Evaluates every document of every file report, in parallel, into a sorted [`Report`],
@@ -192,7 +198,11 @@ pub fn evaluate(set: &PolicySet, files: Vec<FileReport>, opts: &EvalOptions) -> 
         report.findings.extend(findings);
         report.errors.extend(errors);
     }
+    related::merge_pss(&mut report.findings);
     suppress::apply(&mut report, &docs);
+    if !opts.no_peer_ignores {
+        peer_ignore::apply(&mut report, &docs);
+    }
     for f in files {
         let status = if let Some(reason) = f.skipped {
             InputStatus::Skipped { reason }
