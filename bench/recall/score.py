@@ -8,8 +8,11 @@ Every finding of every tool is normalised to a *problem key* (file, anchor, clas
 - class: the problem, named by our rule ID when one covers it (peer IDs are mapped through
   engine/src/rules/peers/*.tsv), else the peer's own ID;
 - anchor: for Dockerfiles the first line of the instruction the finding is on (`-` for
-  problems of the whole file: no HEALTHCHECK, no USER), for manifests the document
-  index in the file (checkov reports whole resources, not lines).
+  problems of the whole file: no HEALTHCHECK, no USER), for manifests the resource
+  (`Kind/name`; checkov reports whole resources, not lines).
+
+PARSED_DIR holds `policy parse FILE` output for every input, named after its path with
+`/` replaced by `__`.
 
 LABELS lists the real problems (file, anchor, class). A tool's finding is a true positive
 when its key is labelled; recall is labelled keys found / labelled keys, precision is true
@@ -35,10 +38,15 @@ for peer in ("hadolint", "checkov"):
 
 FILE_LEVEL = {"DF009", "DF002"}
 
+# Checks that name a broader root cause than the rule the tables map them to: scored
+# under their own ID so that they are judged on their own.
+OWN_CLASS = {"CKV_K8S_29", "CKV_K8S_30"}
+# Rules of ours that split one root cause in two (mutable image reference).
+SAME_CLASS = {"K8S035": "K8S009"}
+
 def cls(rule):
-    c = peer_map.get(rule, rule)
-    # PSS-style duplicates map to their K8S rule; DF101 is the other half of DL3003
-    return c
+    c = rule if rule in OWN_CLASS else peer_map.get(rule, rule)
+    return SAME_CLASS.get(c, c)
 
 # Dockerfile instruction ranges and YAML document ranges
 ins_ranges = {}
@@ -46,7 +54,9 @@ def instruction_start(path, line):
     if path not in ins_ranges:
         p = os.path.join(parsed_dir, path.replace("/", "__") + ".json")
         rs = []
-        if os.path.exists(p):
+        if not os.path.exists(p):
+            p = None
+        if p:
             d = json.load(open(p))
             v = d[0]["documents"][0]["input"]
             for i in v.get("instructions", []):
@@ -57,42 +67,46 @@ def instruction_start(path, line):
             return a
     return line
 
-doc_ranges = {}
-def document_of(path, line):
-    if path not in doc_ranges:
-        text = open(os.path.join(corpora, path)).read().split("\n")
-        starts, cur, has = [], 1, False
-        chunks = []
-        start = 1
-        for n, l in enumerate(text, 1):
-            if re.match(r"^---\s*($|#)", l):
-                chunks.append((start, n - 1))
-                start = n + 1
-        chunks.append((start, len(text)))
-        docs = []
-        for a, b in chunks:
-            body = [l for l in text[a - 1:b] if l.strip() and not l.lstrip().startswith("#")]
-            if body:
-                docs.append((a, b))
-        doc_ranges[path] = docs
-    for k, (a, b) in enumerate(doc_ranges[path]):
-        if a <= line <= b:
-            return k
-    return 0
+docs_of = {}
+def documents(path):
+    """(kind, name) of every document of a manifest, from `policy parse`."""
+    if path not in docs_of:
+        p = os.path.join(parsed_dir, path.replace("/", "__") + ".json")
+        out = []
+        if os.path.exists(p):
+            for d in json.load(open(p))[0]["documents"]:
+                v = d["input"] if isinstance(d["input"], dict) else {}
+                md = v.get("metadata") if isinstance(v.get("metadata"), dict) else {}
+                out.append((str(v.get("kind")), str(md.get("name"))))
+        docs_of[path] = out
+    return docs_of[path]
 
-def key(path, line, rule):
+def anchor_of_doc(path, index):
+    ds = documents(path)
+    return "%s/%s" % ds[index] if index < len(ds) else "doc%d" % index
+
+def anchor_of_resource(path, resource):
+    kind = resource.split(".")[0]
+    for k, n in documents(path):
+        if k == kind and resource.endswith("." + n):
+            return "%s/%s" % (k, n)
+    return resource
+
+def key(path, line, rule, doc=None, resource=None):
     c = cls(rule)
     if path.endswith(".Dockerfile") or os.path.basename(path).startswith("Dockerfile"):
         anchor = "-" if c in FILE_LEVEL else str(instruction_start(path, line))
+    elif resource is not None:
+        anchor = anchor_of_resource(path, resource)
     else:
-        anchor = "doc%d" % document_of(path, line)
+        anchor = anchor_of_doc(path, doc)
     return (path, anchor, c)
 
 tools = defaultdict(set)
 # policy
 for f in json.load(open(policy_json))["findings"]:
     path = os.path.relpath(f["file"], corpora) if os.path.isabs(f["file"]) else f["file"]
-    tools["policy"].add(key(path, f["start_line"], f["rule_id"]))
+    tools["policy"].add(key(path, f["start_line"], f["rule_id"], doc=f["document"]))
 # hadolint
 for line in open(hadolint_jsonl):
     line = line.strip()
@@ -107,7 +121,7 @@ for part in json.load(open(checkov_json)):
     for f in part["results"]["failed_checks"]:
         path = f["file_path"].lstrip("/")
         start = max(f["file_line_range"][0], 1)
-        tools["checkov"].add(key(path, start, f["check_id"]))
+        tools["checkov"].add(key(path, start, f["check_id"], resource=f["resource"]))
 
 labels = set()
 for row in csv.reader(open(labels_path), delimiter="\t"):
