@@ -245,6 +245,31 @@ pub struct Report {
     /// Notes about the run that do not change its outcome (a suppression naming an unknown
     /// rule, one that suppressed nothing, one without a reason), sorted by file and position.
     pub warnings: Vec<Warning>,
+    /// The input each document path belongs to, where the two differ (an OCI layout's
+    /// documents are named after their blobs), for [`Report::split_by_input`].
+    pub owners: std::collections::BTreeMap<String, String>,
+}
+
+/// How a run ended, as a process exit code ([`Report::exit_status`] decides it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// Nothing at or above the threshold.
+    Success,
+    /// Findings at or above the threshold.
+    Failure,
+    /// Something could not be checked (usage, policy, input or internal error).
+    Error,
+}
+
+impl ExitStatus {
+    /// The process exit code.
+    pub fn code(self) -> u8 {
+        match self {
+            ExitStatus::Success => 0,
+            ExitStatus::Failure => 1,
+            ExitStatus::Error => 2,
+        }
+    }
 }
 
 impl Report {
@@ -280,5 +305,80 @@ impl Report {
         self.warnings.dedup();
         self.rules.sort_by(|a, b| a.id.cmp(&b.id));
         self.rules.dedup_by(|a, b| a.id == b.id);
+    }
+
+    /// Splits the report into one report per input, in input order: each holds that
+    /// input's summary, findings, suppressed findings, warnings, errors (a rule error
+    /// goes with the input it failed on) and source text. A file named in the report
+    /// belongs to the input itself, the input its document came from
+    /// ([`owners`](Self::owners)), or the input directory holding it; one that belongs to
+    /// no input (a policy file's load error) gets a report of its own, listed as a
+    /// failed input, after the others. The rule catalog is not copied.
+    pub fn split_by_input(self) -> Vec<Report> {
+        let mut per: Vec<Report> = self
+            .inputs
+            .iter()
+            .map(|i| Report {
+                inputs: vec![i.clone()],
+                ..Report::default()
+            })
+            .collect();
+        let index: std::collections::HashMap<&str, usize> = self
+            .inputs
+            .iter()
+            .enumerate()
+            .map(|(n, i)| (i.path.as_str(), n))
+            .collect();
+        let owners = &self.owners;
+        let inputs = &self.inputs;
+        let owner_of = |file: &str, per: &mut Vec<Report>| -> usize {
+            let owner = owners.get(file).map(String::as_str).unwrap_or(file);
+            if let Some(n) = index.get(owner) {
+                return *n;
+            }
+            if let Some(n) = inputs
+                .iter()
+                .position(|i| std::path::Path::new(file).starts_with(&i.path))
+            {
+                return n;
+            }
+            if let Some(n) = per.iter().position(|r| r.inputs[0].path == file) {
+                return n;
+            }
+            per.push(Report {
+                inputs: vec![InputSummary {
+                    path: file.to_owned(),
+                    status: InputStatus::Failed,
+                }],
+                ..Report::default()
+            });
+            per.len() - 1
+        };
+        for f in self.findings {
+            let n = owner_of(&f.location.file, &mut per);
+            per[n].findings.push(f);
+        }
+        for s in self.suppressed {
+            let n = owner_of(&s.finding.location.file, &mut per);
+            per[n].suppressed.push(s);
+        }
+        for w in self.warnings {
+            let n = owner_of(&w.file, &mut per);
+            per[n].warnings.push(w);
+        }
+        for e in self.errors {
+            let n = owner_of(e.input.as_deref().unwrap_or(&e.file), &mut per);
+            per[n].errors.push(e);
+        }
+        for (file, text) in self.sources {
+            let n = owner_of(&file, &mut per);
+            per[n].sources.insert(file, text);
+        }
+        for (doc, input) in self.owners {
+            if let Some(n) = index.get(input.as_str()) {
+                per[*n].owners.insert(doc, input);
+            }
+        }
+        per
     }
 }

@@ -6,6 +6,8 @@
 //! [`eval`] turns their results into [`diagnostics::Finding`]s with exact locations.
 //! Reporters in [`report`] format findings; the engine itself never formats.
 //! [`testing`] runs policy tests (case files and Rego `test_*` rules) for `policy test`.
+//! [`session::Session`] is the facade every front end checks through: the settings
+//! layered by [`config::resolve`], a reloadable policy set, and the checks.
 //!
 //! Dependencies point one way: `source → inputs → rules → runtimes → eval → report →
 //! cli/lsp`; [`lsp`] is the language server behind `policy lsp`.
@@ -20,6 +22,7 @@ pub mod lsp;
 pub mod report;
 pub mod rules;
 pub mod runtimes;
+pub mod session;
 pub mod source;
 pub mod testing;
 

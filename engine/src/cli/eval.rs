@@ -1,35 +1,24 @@
-//! `policy eval`: inputs → policies → report → exit code.
+//! `policy eval`: inputs → policies → report → exit code, a thin adapter over
+//! [`Session`]: the command line's layers in, a formatted report and an exit code out.
 
 use std::io::{IsTerminal, Write};
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 
 use super::args::{ColorChoice, ConfigArgs, DockerfileInput, EvalArgs, InputArgs, PolicyArgs};
 use super::ExitStatus;
+use crate::config::resolve::{ConfigSource, Flags, Layers};
 use crate::config::{self, Config};
-use crate::diagnostics::Report;
-use crate::eval::{self, EvalOptions, PolicyOptions, PolicySet};
-use crate::inputs::{self, DocumentKind, FileReport, LoadOptions};
+use crate::eval::PolicyOptions;
+use crate::inputs::{self, FileReport};
 use crate::report::{self, ReportOptions};
-use crate::runtimes::rego::{DockerfileShape, RegoOptions};
-use crate::runtimes::wasm::WasmLimits;
-use crate::Severity;
+use crate::runtimes::rego::DockerfileShape;
+use crate::session::Session;
 
 /// The configuration file in effect: `--config FILE`, else the nearest `.policy.yaml`,
 /// unless `--no-config`. A bad file is an error whose text names `file:line:col`.
 pub(super) fn load_config(c: &ConfigArgs) -> anyhow::Result<Option<Config>> {
-    if c.no_config {
-        return Ok(None);
-    }
-    let cwd = std::env::current_dir().context("cannot read the current directory")?;
-    let file = match &c.config {
-        Some(f) => f.clone(),
-        None => match config::discover(&cwd) {
-            Some(f) => f,
-            None => return Ok(None),
-        },
-    };
-    Ok(Some(config::load(&cwd, &file)?))
+    Ok(layers(c, None, None)?.resolve()?.config)
 }
 
 /// Prints the configuration's warnings to stderr as `file:line:col: warning: ...`.
@@ -45,73 +34,64 @@ pub(super) fn print_config_warnings(cfg: &Config, warnings: &[config::Warning]) 
     }
 }
 
-/// The command line's policy options over the configuration's: `-p` and `-d` add to the
-/// configuration's lists, `--pss` replaces its `pss`.
-fn merged_policy_args(p: &PolicyArgs, cfg: Option<&Config>) -> PolicyArgs {
-    let mut p = p.clone();
-    if let Some(cfg) = cfg {
-        p.policies = cfg.policies.iter().cloned().chain(p.policies).collect();
-        p.data = cfg.data.iter().cloned().chain(p.data).collect();
-        if p.pss.is_none() {
-            p.pss = cfg.pss.clone();
+/// The command line's layers: the current directory, the configuration file it names
+/// (`--config`, `--no-config`, else the nearest `.policy.yaml`), and its flags.
+pub(super) fn layers(
+    c: &ConfigArgs,
+    p: Option<&PolicyArgs>,
+    i: Option<&InputArgs>,
+) -> anyhow::Result<Layers> {
+    let root = std::env::current_dir().context("cannot read the current directory")?;
+    let config = if c.no_config {
+        ConfigSource::None
+    } else {
+        match &c.config {
+            Some(f) => ConfigSource::File(f.clone()),
+            None => ConfigSource::Discover,
         }
-    }
-    p
+    };
+    Ok(Layers {
+        root,
+        config,
+        flags: flags(p, i),
+        ..Layers::default()
+    })
 }
 
-/// Builds the policy options from the command line and the configuration file.
+/// The command line's policy and input options as the flag layer.
+fn flags(p: Option<&PolicyArgs>, i: Option<&InputArgs>) -> Flags {
+    let mut f = Flags::default();
+    if let Some(p) = p {
+        f.policies.clone_from(&p.policies);
+        f.no_builtin = p.no_builtin;
+        f.data.clone_from(&p.data);
+        f.pss.clone_from(&p.pss);
+        f.namespaces.clone_from(&p.namespaces);
+        f.dockerfile_shape = match p.dockerfile_input {
+            DockerfileInput::Native => DockerfileShape::Native,
+            DockerfileInput::Conftest => DockerfileShape::Conftest,
+        };
+        f.timeout_ms = p.timeout;
+        f.wasm_memory_mib = p.wasm_memory;
+        f.wasm_cache.clone_from(&p.wasm_cache);
+    }
+    if let Some(i) = i {
+        f.kind.clone_from(&i.kind);
+        f.stdin_filename.clone_from(&i.stdin_filename);
+        f.max_file_size = i.max_file_size;
+    }
+    f
+}
+
+/// Builds the policy options from the command line and an already loaded configuration
+/// file (layered by [`crate::config::resolve`]).
 pub(super) fn policy_options(
     p: &PolicyArgs,
     cfg: Option<&Config>,
 ) -> anyhow::Result<PolicyOptions> {
-    let p = &merged_policy_args(p, cfg);
-    let mut namespaces = Vec::new();
-    for ns in &p.namespaces {
-        let glob =
-            globset::Glob::new(ns).with_context(|| format!("invalid --namespace glob {ns:?}"))?;
-        namespaces.push(glob.compile_matcher());
-    }
-    if p.timeout == 0 {
-        bail!("--timeout must be at least 1 millisecond");
-    }
-    let mut extra_data = Vec::new();
-    if let Some(flag) = &p.pss {
-        extra_data.push(eval::pss::parse_flag(flag).with_context(|| {
-            format!(
-                "invalid --pss {flag:?} (use LEVEL[@VERSION], e.g. restricted or baseline@v1.24)"
-            )
-        })?);
-    }
-    if let Some(settings) = cfg.and_then(|c| c.settings.clone()) {
-        extra_data.push(serde_json::json!({ "settings": settings }));
-    }
-    Ok(PolicyOptions {
-        paths: p.policies.clone(),
-        builtin: !p.no_builtin,
-        data: p.data.clone(),
-        extra_data,
-        rego: RegoOptions {
-            timeout: std::time::Duration::from_millis(p.timeout),
-            namespaces,
-            dockerfile_shape: match p.dockerfile_input {
-                DockerfileInput::Native => DockerfileShape::Native,
-                DockerfileInput::Conftest => DockerfileShape::Conftest,
-            },
-            ..RegoOptions::default()
-        },
-        wasm: WasmLimits {
-            deadline: std::time::Duration::from_millis(p.timeout),
-            memory_bytes: p
-                .wasm_memory
-                .checked_mul(1 << 20)
-                .context("--wasm-memory is too large")?,
-            ..WasmLimits::default()
-        },
-        wasm_cache: p.wasm_cache.clone(),
-        // `rules: {ID: off}`: not evaluated at all (config::apply drops the rest).
-        disabled_rules: cfg.map(Config::disabled_rules).unwrap_or_default(),
-        input_kinds: None,
-    })
+    Ok(with_config(layers(&no_config(), Some(p), None)?, cfg)
+        .resolve()?
+        .policy)
 }
 
 /// How inputs are found and loaded, as the command line says, leaving out what the
@@ -120,30 +100,27 @@ pub(super) fn discover_options(
     a: &InputArgs,
     cfg: Option<&Config>,
 ) -> anyhow::Result<inputs::discover::DiscoverOptions> {
-    let kind = match &a.kind {
-        Some(k) => Some(DocumentKind::parse(k).with_context(|| {
-            format!(
-                "unknown --kind {k:?}: use dockerfile, kubernetes, image, workflow, yaml or json"
-            )
-        })?),
-        None => None,
-    };
-    let exclude = match cfg.filter(|c| c.exclude.is_some()) {
-        Some(cfg) => {
-            let cwd = std::env::current_dir().context("cannot read the current directory")?;
-            cfg.exclude_filter(&cwd)
-        }
-        None => None,
-    };
-    Ok(inputs::discover::DiscoverOptions {
-        stdin_filename: a.stdin_filename.clone(),
-        load: LoadOptions {
-            kind,
-            max_file_size: a.max_file_size,
-            ..LoadOptions::default()
+    Ok(with_config(layers(&no_config(), None, Some(a))?, cfg)
+        .resolve()?
+        .discover)
+}
+
+fn no_config() -> ConfigArgs {
+    ConfigArgs {
+        config: None,
+        no_config: true,
+    }
+}
+
+/// `layers` with a configuration that is already loaded (or none).
+fn with_config(layers: Layers, cfg: Option<&Config>) -> Layers {
+    Layers {
+        config: match cfg {
+            Some(c) => ConfigSource::Loaded(Box::new(c.clone())),
+            None => ConfigSource::None,
         },
-        exclude,
-    })
+        ..layers
+    }
 }
 
 /// Reads every input named on the command line, except those the configuration's
@@ -156,63 +133,19 @@ pub(super) fn collect_inputs(
     Ok(inputs::discover::collect(&a.paths, &opts))
 }
 
-/// The kinds of the documents among `files`.
-fn input_kinds(files: &[FileReport]) -> Vec<DocumentKind> {
-    let mut kinds: Vec<DocumentKind> = Vec::new();
-    for doc in files.iter().flat_map(|f| &f.documents) {
-        if !kinds.contains(&doc.kind) {
-            kinds.push(doc.kind);
-        }
-    }
-    kinds
-}
-
-/// The exit status a report deserves. An input that was skipped (too large, or of a kind
-/// that cannot be told) was not checked, so it counts like an error: CI must not pass
-/// because a file was silently left out.
-pub fn exit_status(report: &Report, opts: &ReportOptions) -> ExitStatus {
-    let skipped = report
-        .inputs
-        .iter()
-        .any(|i| matches!(i.status, crate::diagnostics::InputStatus::Skipped { .. }));
-    if !report.errors.is_empty() || skipped {
-        ExitStatus::Error
-    } else if report.findings.iter().any(|f| opts.is_failing(f)) {
-        ExitStatus::Failure
-    } else {
-        ExitStatus::Success
-    }
-}
-
 pub(super) fn run(a: EvalArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatus> {
-    let cfg = load_config(&a.config)?;
-    let fail_on = match &a.fail_on {
-        Some(flag) => Severity::parse(flag).with_context(|| {
-            format!("unknown --fail-on {flag:?}: use critical, high, medium, low or info")
-        })?,
-        None => cfg
-            .as_ref()
-            .and_then(|c| c.fail_on)
-            .unwrap_or(Severity::Low),
-    };
-    let popts = policy_options(&a.policy, cfg.as_ref())?;
-    if !popts.builtin && popts.paths.is_empty() {
-        bail!("no policies to run: --no-builtin needs at least one -p/--policy PATH");
-    }
-    let files = collect_inputs(&a.input, cfg.as_ref())?;
+    let mut layers = layers(&a.config, Some(&a.policy), Some(&a.input))?;
+    layers.flags.fail_on.clone_from(&a.fail_on);
+    layers.flags.threads = a.threads;
+    layers.require_policies = true;
+    let settings = layers.resolve()?;
+    let fail_on = settings.fail_on;
+    let files = inputs::discover::collect(&a.input.paths, &settings.discover);
     // The inputs are known: built-in WASM modules for other kinds need not be compiled.
-    let mut popts = popts;
-    popts.input_kinds = Some(input_kinds(&files));
-    let set = PolicySet::load(&popts);
-    let eopts = EvalOptions {
-        threads: a.threads,
-        no_peer_ignores: cfg.as_ref().is_some_and(|c| !c.peer_ignores),
-    };
-    let mut report = eval::evaluate(&set, files, &eopts);
-    if let Some(cfg) = &cfg {
-        let cwd = std::env::current_dir().context("cannot read the current directory")?;
-        let warnings = config::apply(cfg, &mut report, &cwd, config::Date::today());
-        print_config_warnings(cfg, &warnings);
+    let session = Session::for_files(settings, &files)?;
+    let report = session.check_files(files);
+    if let Some(cfg) = session.config() {
+        print_config_warnings(cfg, &session.config_warnings());
     }
 
     let to_terminal = a.output.is_none() && std::io::stdout().is_terminal();
@@ -245,5 +178,5 @@ pub(super) fn run(a: EvalArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatus
         }
         None => reporter.write(&report, out)?,
     }
-    Ok(exit_status(&report, &ropts))
+    Ok(report.exit_status(&ropts))
 }

@@ -21,27 +21,7 @@ use clap::Parser;
 
 pub use args::{Cli, Command};
 
-/// How a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExitStatus {
-    /// Nothing at or above the threshold.
-    Success,
-    /// Findings at or above the threshold.
-    Failure,
-    /// Something could not be checked (usage, policy, input or internal error).
-    Error,
-}
-
-impl ExitStatus {
-    /// The process exit code.
-    pub fn code(self) -> u8 {
-        match self {
-            ExitStatus::Success => 0,
-            ExitStatus::Failure => 1,
-            ExitStatus::Error => 2,
-        }
-    }
-}
+pub use crate::diagnostics::ExitStatus;
 
 /// Runs the CLI with `args` (including the program name), writing results to `out`.
 pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitStatus> {

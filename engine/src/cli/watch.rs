@@ -45,7 +45,7 @@ use super::args::{ColorChoice, WatchArgs, WatchFormat};
 use super::eval::{discover_options, load_config, policy_options, print_config_warnings};
 use super::ExitStatus;
 use crate::config::{self, Config};
-use crate::diagnostics::{ErrorKind, InputStatus, InputSummary, Report};
+use crate::diagnostics::{ErrorKind, Report};
 use crate::eval::policies::{DATA_EXTENSIONS, POLICY_EXTENSIONS};
 use crate::eval::{self, EvalOptions, PolicySet, ReloadablePolicySet};
 use crate::inputs::discover::{self, DiscoverOptions};
@@ -280,14 +280,6 @@ impl Session {
             return Vec::new();
         }
         let files = discover::collect_with_stdin(paths, &self.discover, &mut std::io::empty());
-        // Which input each document path belongs to (an OCI layout's documents are
-        // named after their blobs).
-        let mut owners: HashMap<String, String> = HashMap::new();
-        for f in &files {
-            for doc in &f.documents {
-                owners.insert(doc.path.to_string(), f.path.to_string());
-            }
-        }
         let mut report = eval::evaluate(
             set,
             files,
@@ -304,74 +296,8 @@ impl Session {
                 print_config_warnings(cfg, &warnings);
             }
         }
-        split(report, &owners)
+        report.split_by_input()
     }
-}
-
-/// Splits a report into one report per input, in input order.
-fn split(report: Report, owners: &HashMap<String, String>) -> Vec<Report> {
-    let mut per: Vec<Report> = report
-        .inputs
-        .iter()
-        .map(|i| Report {
-            inputs: vec![i.clone()],
-            ..Report::default()
-        })
-        .collect();
-    let index: HashMap<String, usize> = report
-        .inputs
-        .iter()
-        .enumerate()
-        .map(|(n, i)| (i.path.clone(), n))
-        .collect();
-    // The input a file named in a finding, an error or a source belongs to: the input
-    // itself, the input a document came from, or the input directory holding the file.
-    let owner_of = |file: &str, per: &mut Vec<Report>| -> usize {
-        let owner = owners.get(file).map(String::as_str).unwrap_or(file);
-        if let Some(n) = index.get(owner) {
-            return *n;
-        }
-        if let Some(n) = report
-            .inputs
-            .iter()
-            .position(|i| Path::new(file).starts_with(&i.path))
-        {
-            return n;
-        }
-        // Not an input we know (should not happen): report it under its own name.
-        if let Some(n) = per.iter().position(|r| r.inputs[0].path == file) {
-            return n;
-        }
-        per.push(Report {
-            inputs: vec![InputSummary {
-                path: file.to_owned(),
-                status: InputStatus::Failed,
-            }],
-            ..Report::default()
-        });
-        per.len() - 1
-    };
-    for f in report.findings {
-        let n = owner_of(&f.location.file, &mut per);
-        per[n].findings.push(f);
-    }
-    for s in report.suppressed {
-        let n = owner_of(&s.finding.location.file, &mut per);
-        per[n].suppressed.push(s);
-    }
-    for w in report.warnings {
-        let n = owner_of(&w.file, &mut per);
-        per[n].warnings.push(w);
-    }
-    for e in report.errors {
-        let n = owner_of(e.input.as_deref().unwrap_or(&e.file), &mut per);
-        per[n].errors.push(e);
-    }
-    for (file, text) in report.sources {
-        let n = owner_of(&file, &mut per);
-        per[n].sources.insert(file, text);
-    }
-    per
 }
 
 /// Waits for a burst of relevant events and returns the paths they named, or `None`

@@ -11,6 +11,7 @@
 //! format.
 
 pub mod options;
+pub mod resolve;
 pub mod validate;
 
 use std::path::{Path, PathBuf};

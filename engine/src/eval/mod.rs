@@ -219,6 +219,11 @@ pub fn evaluate(set: &PolicySet, files: Vec<FileReport>, opts: &EvalOptions) -> 
         // Code frames: every document's text under its own path (an OCI layout's
         // documents point into their blobs), and the text of a file that failed to parse.
         for doc in &f.documents {
+            if *doc.path != *f.path {
+                report
+                    .owners
+                    .insert(doc.path.to_string(), f.path.to_string());
+            }
             report
                 .sources
                 .entry(doc.path.to_string())

@@ -1,6 +1,7 @@
 //! What the server checks with: `initializationOptions`, the workspace root and its
 //! `.policy.yaml`, merged the way `policy eval` merges flags and the configuration file.
 //!
+//! The layering itself is [`crate::config::resolve`], shared with the command line.
 //! Relative paths (in the options and in the configuration file) resolve against the
 //! workspace root, not the server's working directory, which editors set arbitrarily.
 //! Nothing here fails: a bad option or configuration file becomes a message for the
@@ -8,49 +9,14 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
-
-use crate::config::{self, options::normalize, Config};
-use crate::eval::{pss, PolicyOptions};
+use crate::config::resolve::{ConfigSource, Layers};
+use crate::config::{self, Config};
+use crate::eval::PolicyOptions;
 use crate::Severity;
 
-/// `initializationOptions`, all optional. Unknown keys are ignored.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct InitOptions {
-    /// Policy files or directories, added after the configuration's `policies`.
-    pub policy_paths: OneOrMany,
-    /// Data files or directories, added after the configuration's `data`.
-    pub data: OneOrMany,
-    /// Findings below this severity are shown as hints (default: the configuration's
-    /// `fail-on`, else `low`).
-    pub fail_on: Option<String>,
-    /// Run only `policyPaths`, not the built-in rules.
-    pub no_builtin: bool,
-    /// Pod Security Standards level (`baseline`, `restricted`, optionally `@v1.N`).
-    pub pss: Option<String>,
-}
-
-/// A list of paths, or one path as a plain string.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(from = "OneOrManyRepr")]
-pub struct OneOrMany(pub Vec<String>);
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum OneOrManyRepr {
-    One(String),
-    Many(Vec<String>),
-}
-
-impl From<OneOrManyRepr> for OneOrMany {
-    fn from(r: OneOrManyRepr) -> Self {
-        match r {
-            OneOrManyRepr::One(s) => OneOrMany(vec![s]),
-            OneOrManyRepr::Many(v) => OneOrMany(v),
-        }
-    }
-}
+/// `initializationOptions`, all optional (the editor layer of [`crate::config::resolve`]).
+pub use crate::config::resolve::EditorOptions as InitOptions;
+pub use crate::config::resolve::OneOrMany;
 
 /// Everything resolved: what to load and how to grade findings.
 #[derive(Debug, Clone)]
@@ -73,81 +39,23 @@ impl Settings {
     /// Resolves `init` against `root` and the `.policy.yaml` found from it. The strings
     /// returned are problems to show the user (each naming its file or option).
     pub fn resolve(root: &Path, init: InitOptions) -> (Settings, Vec<String>) {
-        let mut problems = Vec::new();
-        let config_file = config::discover(root).map(|f| normalize(root, &f));
-        let config = config_file
-            .as_ref()
-            .and_then(|f| match config::load(root, f) {
-                Ok(c) => Some(c),
-                Err(e) => {
-                    problems.push(format!("{e} (the configuration file is ignored)"));
-                    None
-                }
-            });
-        let abs = |p: &String| normalize(root, Path::new(p));
-        let mut paths: Vec<PathBuf> = Vec::new();
-        let mut data: Vec<PathBuf> = Vec::new();
-        let mut pss_flag = None;
-        let mut fail_on = Severity::Low;
-        if let Some(c) = &config {
-            paths.extend(c.policies.iter().map(|p| normalize(root, p)));
-            data.extend(c.data.iter().map(|p| normalize(root, p)));
-            pss_flag.clone_from(&c.pss);
-            fail_on = c.fail_on.unwrap_or(fail_on);
-        }
-        paths.extend(init.policy_paths.0.iter().map(abs));
-        data.extend(init.data.0.iter().map(abs));
-        if init.pss.is_some() {
-            pss_flag.clone_from(&init.pss);
-        }
-        if let Some(s) = &init.fail_on {
-            match Severity::parse(s) {
-                Some(sev) => fail_on = sev,
-                None => problems.push(format!(
-                    "initializationOptions.failOn: unknown severity {s:?} (use critical, high, medium, low or info)"
-                )),
-            }
-        }
-        let mut extra_data = Vec::new();
-        if let Some(flag) = &pss_flag {
-            match pss::parse_flag(flag) {
-                Ok(v) => extra_data.push(v),
-                Err(e) => problems.push(format!(
-                    "pss: invalid value {flag:?}: {e} (use LEVEL[@VERSION], e.g. restricted or baseline@v1.24)"
-                )),
-            }
-        }
-        if let Some(settings) = config.as_ref().and_then(|c| c.settings.clone()) {
-            extra_data.push(serde_json::json!({ "settings": settings }));
-        }
-        let disabled_rules = config
-            .as_ref()
-            .map(Config::disabled_rules)
-            .unwrap_or_default();
-        let builtin = !init.no_builtin;
-        if !builtin && paths.is_empty() {
-            problems.push(
-                "initializationOptions.noBuiltin is set but no policyPaths are given: no rule will run"
-                    .to_string(),
-            );
-        }
-        let settings = Settings {
+        let (resolved, problems) = Layers {
             root: root.to_path_buf(),
+            config: ConfigSource::Discover,
+            absolute_paths: true,
+            editor: Some(init.clone()),
+            ..Layers::default()
+        }
+        .resolve_lenient();
+        let settings = Settings {
+            root: resolved.root,
             init,
-            config,
-            config_file,
-            policy: PolicyOptions {
-                paths,
-                builtin,
-                data,
-                extra_data,
-                // `rules: {ID: off}`: not evaluated, as in `policy eval`.
-                disabled_rules,
-                ..PolicyOptions::default()
-            },
-            fail_on,
+            config: resolved.config,
+            config_file: resolved.config_file,
+            policy: resolved.policy,
+            fail_on: resolved.fail_on,
         };
-        (settings, problems)
+        (settings, problems.iter().map(ToString::to_string).collect())
     }
 
     /// Whether saving `path` changes the policy set: a `.rego` or `.wasm` file under a

@@ -389,6 +389,7 @@ pub(crate) fn report() -> Report {
         .collect(),
         suppressed: Vec::new(),
         warnings: Vec::new(),
+        owners: Default::default(),
     };
     report.sort();
     report

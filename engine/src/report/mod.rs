@@ -43,7 +43,7 @@ use std::io;
 use std::rc::Rc;
 use std::str::FromStr;
 
-use crate::diagnostics::{ErrorKind, Finding, InputStatus, Level, Report};
+use crate::diagnostics::{ErrorKind, ExitStatus, Finding, InputStatus, Level, Report};
 use crate::source::{LineIndex, Position, Span};
 use crate::Severity;
 
@@ -149,6 +149,27 @@ impl ReportOptions {
     /// Whether `finding` fails the run under these options.
     pub fn is_failing(&self, finding: &Finding) -> bool {
         finding.severity >= self.fail_on && (finding.level == Level::Deny || self.fail_on_warn)
+    }
+}
+
+impl Report {
+    /// The exit status this report deserves under `opts`: [`ExitStatus::Error`] when
+    /// something could not be checked (an error, or an input that was skipped: too
+    /// large, or of a kind that cannot be told; CI must not pass because a file was
+    /// silently left out), else [`ExitStatus::Failure`] when a finding fails the run
+    /// ([`ReportOptions::is_failing`]), else [`ExitStatus::Success`].
+    pub fn exit_status(&self, opts: &ReportOptions) -> ExitStatus {
+        let skipped = self
+            .inputs
+            .iter()
+            .any(|i| matches!(i.status, InputStatus::Skipped { .. }));
+        if !self.errors.is_empty() || skipped {
+            ExitStatus::Error
+        } else if self.findings.iter().any(|f| opts.is_failing(f)) {
+            ExitStatus::Failure
+        } else {
+            ExitStatus::Success
+        }
     }
 }
 
