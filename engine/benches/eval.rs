@@ -83,7 +83,16 @@ fn bench_eval(c: &mut Criterion) {
             // The input clone is setup, not measured (it was ~11% of the samples).
             b.iter_batched(
                 || files.clone(),
-                |files| eval::evaluate(&set, files, &EvalOptions { threads }),
+                |files| {
+                    eval::evaluate(
+                        &set,
+                        files,
+                        &EvalOptions {
+                            threads,
+                            ..EvalOptions::default()
+                        },
+                    )
+                },
                 criterion::BatchSize::LargeInput,
             )
         });

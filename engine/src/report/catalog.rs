@@ -41,7 +41,7 @@ pub fn rules_markdown(rules: &[Arc<RuleMeta>], examples: &BTreeMap<String, Examp
          text; `policy rules --peer hadolint|checkov` prints the coverage tables at the end.\n"
     );
     let mut sorted: Vec<&Arc<RuleMeta>> = rules.iter().collect();
-    sorted.sort_by(|a, b| id_key(&a.id).cmp(&id_key(&b.id)));
+    sorted.sort_by_key(|a| id_key(&a.id));
     let groups = [
         ("DF", "Dockerfile"),
         ("K8S", "Kubernetes"),
