@@ -1094,6 +1094,8 @@ spec:
           resources:
             requests: {cpu: 100m, memory: 64Mi}
             limits: {cpu: 100m, memory: 64Mi}
+          readinessProbe: {tcpSocket: {port: 9099}}
+          livenessProbe: {tcpSocket: {port: 9099}}
       automountServiceAccountToken: false
 ";
 
