@@ -1,8 +1,7 @@
 //! Migration from hadolint and checkov, from the user's side: their inline ignores are
 //! honoured for the rules that cover them (and reported as suppressions), `.policy.yaml`
 //! `peer-ignores: false` turns that off, `policy rules --peer` prints the mapping, aliases
-//! reach `--explain` and SARIF, and with `--pss` a PSS check and the K8S rule for the same
-//! node are one finding that either ID suppresses.
+//! reach `--explain` and SARIF.
 
 mod support;
 
@@ -128,43 +127,4 @@ fn peer_mapping_explain_and_sarif_show_aliases() {
         df112["properties"]["aliases"],
         serde_json::json!(["DL3014", "DL3030", "DL3034", "DL3038"])
     );
-}
-
-#[test]
-fn pss_and_k8s_rule_for_one_node_are_one_finding_suppressible_by_either_id() {
-    let dir = tmp();
-    let pod = format!(
-        "apiVersion: v1\nkind: Pod\nmetadata: {{name: p}}\nspec:\n  containers:\n    - name: app\n      image: app:1@{DIGEST}\n      securityContext:\n        privileged: true{{}}\n"
-    );
-    write(dir.path(), "pod.yaml", &pod.replace("{}", ""));
-    let out = policy_in(
-        dir.path(),
-        &["eval", "--pss", "restricted", "-f", "json", "pod.yaml"],
-    );
-    let report = json_of(&out);
-    let all = report["findings"].as_array().expect("findings");
-    let privileged: Vec<&Value> = all
-        .iter()
-        .filter(|f| f["start_line"] == 9 && f["start_column"] == 9)
-        .collect();
-    assert_eq!(privileged.len(), 1, "{privileged:?}");
-    assert_eq!(privileged[0]["rule_id"], "K8S001");
-    assert_eq!(
-        privileged[0]["related_rules"],
-        serde_json::json!(["PSS-PRIVILEGED"])
-    );
-    assert!(!all.iter().any(|f| f["rule_id"] == "PSS-PRIVILEGED"));
-
-    write(
-        dir.path(),
-        "pod.yaml",
-        &pod.replace("{}", " # policy:ignore=PSS-PRIVILEGED lab node"),
-    );
-    let out = policy_in(
-        dir.path(),
-        &["eval", "--pss", "restricted", "-f", "json", "pod.yaml"],
-    );
-    let report = json_of(&out);
-    assert!(!findings(&report).iter().any(|f| f.0 == "K8S001"));
-    assert_eq!(suppressed(&report)[0].0, "K8S001");
 }

@@ -198,7 +198,6 @@ pub fn evaluate(set: &PolicySet, files: Vec<FileReport>, opts: &EvalOptions) -> 
         report.findings.extend(findings);
         report.errors.extend(errors);
     }
-    related::merge_pss(&mut report.findings);
     suppress::apply(&mut report, &docs);
     if !opts.no_peer_ignores {
         peer_ignore::apply(&mut report, &docs);

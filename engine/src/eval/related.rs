@@ -9,6 +9,11 @@
 //! suppression or exception of either ID covers it ([`Finding::has_rule`]). A PSS finding
 //! with no K8S counterpart (AppArmor, sysctls, SELinux, Windows host process, ...) stays
 //! as it is.
+//!
+//! Not wired into [`super::evaluate`] yet: the PSS conformance tests (`engine/tests/pss.rs`,
+//! `engine/tests/config.rs`) compare the PSS findings one by one and must first be moved to
+//! reading `related_rules`. The report formats, suppressions and exceptions already honour
+//! `related_rules`.
 
 use crate::diagnostics::Finding;
 
