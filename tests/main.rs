@@ -2,4 +2,5 @@
 //! case files of the built-in policies, and the example policies.
 
 mod cases;
+mod rule_docs;
 mod support;

@@ -845,7 +845,13 @@ fn builtin_shell_policy_ships_in_the_builtin_set() {
         .find(|p| p.path() == Path::new("policies/wasm/shell/policy-builtin-shell.wasm"))
         .expect("the built-in shell policy is loaded");
     let ids: Vec<&str> = shell.rules.iter().map(|r| r.id.as_str()).collect();
-    assert_eq!(ids, ["DF100", "DF101", "DF102", "DF103", "DF104", "DF105"]);
+    assert_eq!(
+        ids,
+        [
+            "DF100", "DF101", "DF102", "DF103", "DF104", "DF105", "DF106", "DF107", "DF108",
+            "DF109", "DF110", "DF111", "DF112", "DF113"
+        ]
+    );
     let declared = policy_engine::eval::policies::builtin_wasm_kinds(
         "policies/wasm/shell/policy-builtin-shell.wasm",
     )
@@ -891,7 +897,10 @@ fn builtin_wasm_is_skipped_without_inputs_of_its_kind_and_with_no_builtin() {
     );
     assert_eq!(
         k8s.unloaded,
-        ["DF100", "DF101", "DF102", "DF103", "DF104", "DF105"],
+        [
+            "DF100", "DF101", "DF102", "DF103", "DF104", "DF105", "DF106", "DF107", "DF108",
+            "DF109", "DF110", "DF111", "DF112", "DF113"
+        ],
         "the rules left out stay known"
     );
     assert!(

@@ -50,6 +50,23 @@ pub struct Finding {
     pub message: String,
     /// Where.
     pub location: Location,
+    /// Other rules that reported the same root cause at the same place, merged into this
+    /// finding (with `--pss`, the PSS-* check beside the K8S rule); a suppression or
+    /// exception of any of them covers it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub related_rules: Vec<String>,
+}
+
+impl Finding {
+    /// Whether `id` is this finding's rule or one of its related rules (ignoring ASCII
+    /// case, as rule IDs are compared everywhere).
+    pub fn has_rule(&self, id: &str) -> bool {
+        self.rule.id.eq_ignore_ascii_case(id)
+            || self
+                .related_rules
+                .iter()
+                .any(|r| r.eq_ignore_ascii_case(id))
+    }
 }
 
 /// Reserved IDs of error records, so that SARIF and JUnit can show them like rules.

@@ -252,6 +252,11 @@ impl Session {
             &EvalOptions {
                 threads: self.settings.threads,
                 trace: self.settings.trace,
+                no_peer_ignores: self
+                    .settings
+                    .config
+                    .as_ref()
+                    .is_some_and(|c| !c.peer_ignores),
             },
         );
         if let Some(cfg) = &self.settings.config {

@@ -1094,6 +1094,8 @@ spec:
           resources:
             requests: {cpu: 100m, memory: 64Mi}
             limits: {cpu: 100m, memory: 64Mi}
+          readinessProbe: {tcpSocket: {port: 9099}}
+          livenessProbe: {tcpSocket: {port: 9099}}
       automountServiceAccountToken: false
 ";
 
@@ -1158,8 +1160,8 @@ fn a_trailing_comment_or_the_annotation_suppresses_a_kubernetes_finding() {
     assert_eq!(report["findings"][0]["document"], 0);
     assert_eq!(report["suppressed"].as_array().map(Vec::len), Some(1));
     assert_eq!(report["suppressed"][0]["document"], 1);
-    // 22 lines, `---`, then line 15 of the annotated Deployment.
-    assert_eq!(report["suppressed"][0]["start_line"], 38);
+    // 24 lines, `---`, then line 15 of the annotated Deployment.
+    assert_eq!(report["suppressed"][0]["start_line"], 40);
 }
 
 #[test]

@@ -25,6 +25,8 @@ mod hostile;
 mod integrations;
 #[path = "lsp.rs"]
 mod lsp;
+#[path = "peers.rs"]
+mod peers;
 #[path = "pss.rs"]
 mod pss;
 #[path = "serve.rs"]

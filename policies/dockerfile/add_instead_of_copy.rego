@@ -15,6 +15,7 @@
 #   id: DF006
 #   severity: low
 #   kinds: [dockerfile]
+#   aliases: [DL3020, CKV_DOCKER_4]
 #   remediation: Replace ADD with COPY for local files and directories; keep ADD only to extract a local tar archive.
 package builtin.dockerfile.add_instead_of_copy
 

@@ -16,6 +16,7 @@
 #   id: DF008
 #   severity: high
 #   kinds: [dockerfile]
+#   aliases: [DL3026]
 #   remediation: Mirror the base image into an allowed registry and reference it from there, or extend settings.allowed_registries.
 package builtin.dockerfile.allowed_registries
 

@@ -15,6 +15,7 @@
 #   id: DF015
 #   severity: low
 #   kinds: [dockerfile]
+#   aliases: [DL3019]
 #   remediation: Use `apk add --no-cache <packages>` (and drop the separate `apk update`).
 package builtin.dockerfile.apk_no_cache
 

@@ -14,6 +14,7 @@
 #   id: DF014
 #   severity: low
 #   kinds: [dockerfile]
+#   aliases: [DL3015]
 #   remediation: Add --no-install-recommends to apt-get install (and clean /var/lib/apt/lists in the same RUN).
 package builtin.dockerfile.apt_no_recommends
 

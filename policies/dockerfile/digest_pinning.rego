@@ -3,7 +3,8 @@
 # description: |
 #   Tags are mutable: `alpine:3.20` can be re-pushed. Only a digest names exactly the
 #   image you reviewed and scanned, which is what a signed, reproducible supply chain
-#   needs.
+#   needs. Build stages (whose image does not ship) are reported as info: a tampered
+#   builder can still change the artifact, but the final image's base matters most.
 # related_resources:
 # - https://docs.docker.com/reference/dockerfile/#from
 # custom:
@@ -13,9 +14,10 @@
 #   remediation: Append the digest to the base image (image:tag@sha256:...); let a bot such as Renovate keep it fresh.
 package builtin.dockerfile.digest_pinning
 
+import data.lib.dockerfile as df
 import rego.v1
 
-deny contains {"msg": msg, "path": ["stages", i, "base"]} if {
+deny contains result if {
 	some i, stage in input.stages
 	base := stage.base
 	not base.scratch
@@ -23,5 +25,16 @@ deny contains {"msg": msg, "path": ["stages", i, "base"]} if {
 	base.digest == null
 	base.tag != null
 	base.tag != "latest"
-	msg := sprintf("base image %q is not pinned by digest: append @sha256:<digest>", [base.image])
+	result := finding(i, base)
+}
+
+finding(i, base) := {
+	"msg": sprintf("base image %q is not pinned by digest: append @sha256:<digest>", [base.image]),
+	"path": ["stages", i, "base"],
+} if {
+	i in df.final_chain
+} else := {
+	"msg": sprintf("base image %q of a build stage is not pinned by digest: append @sha256:<digest>", [base.image]),
+	"path": ["stages", i, "base"],
+	"severity": "info",
 }

@@ -15,6 +15,7 @@
 #   id: DF012
 #   severity: medium
 #   kinds: [dockerfile]
+#   aliases: [CKV_DOCKER_1]
 #   remediation: Do not run sshd in the container; remove `EXPOSE 22` and use `docker exec`, `kubectl exec` or `kubectl debug` to get a shell.
 package builtin.dockerfile.expose_ssh
 

@@ -10,6 +10,7 @@
 #   id: DF001
 #   severity: medium
 #   kinds: [dockerfile]
+#   aliases: [DL3006, DL3007, CKV_DOCKER_7]
 #   remediation: Pin the base image to a version tag, and preferably a digest (image:1.2.3@sha256:...).
 package builtin.dockerfile.latest_tag
 

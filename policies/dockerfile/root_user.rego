@@ -10,6 +10,7 @@
 #   id: DF002
 #   severity: high
 #   kinds: [dockerfile]
+#   aliases: [DL3002, CKV_DOCKER_3, CKV_DOCKER_8]
 #   remediation: Add `USER <non-root uid>` (for example `USER 65532`) to the final stage, after installing packages.
 package builtin.dockerfile.root_user
 

@@ -16,6 +16,7 @@
 #   id: DF013
 #   severity: medium
 #   kinds: [dockerfile]
+#   aliases: [DL3004, CKV2_DOCKER_1]
 #   remediation: Remove sudo; put `USER root` before the steps that need root and `USER <app user>` after them.
 package builtin.dockerfile.sudo
 

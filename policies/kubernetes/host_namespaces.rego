@@ -10,6 +10,7 @@
 #   id: K8S008
 #   severity: high
 #   kinds: [kubernetes]
+#   aliases: [CKV_K8S_17, CKV_K8S_18, CKV_K8S_19]
 #   remediation: Remove hostNetwork, hostPID and hostIPC (or set them to false).
 package builtin.kubernetes.host_namespaces
 

@@ -16,6 +16,7 @@
 #   id: K8S012
 #   severity: medium
 #   kinds: [kubernetes]
+#   aliases: [CKV_K8S_27]
 #   remediation: Replace the hostPath volume with a persistentVolumeClaim, configMap, secret, emptyDir or CSI volume; node agents that truly need it deserve a suppression with a reason.
 package builtin.kubernetes.host_path
 

@@ -14,6 +14,7 @@
 #   id: K8S013
 #   severity: medium
 #   kinds: [kubernetes]
+#   aliases: [CKV_K8S_26]
 #   remediation: Remove ports[].hostPort and expose the pod through a Service (NodePort or LoadBalancer if it must be reachable from outside).
 package builtin.kubernetes.host_port
 

@@ -10,6 +10,7 @@
 #   id: K8S009
 #   severity: medium
 #   kinds: [kubernetes]
+#   aliases: [CKV_K8S_14]
 #   remediation: Use an explicit version tag and pin by digest (image@sha256:...).
 package builtin.kubernetes.image_pinning
 

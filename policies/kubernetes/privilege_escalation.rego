@@ -10,6 +10,7 @@
 #   id: K8S005
 #   severity: medium
 #   kinds: [kubernetes]
+#   aliases: [CKV_K8S_20, CKV_K8S_29, CKV_K8S_30]
 #   remediation: Set securityContext.allowPrivilegeEscalation to false.
 package builtin.kubernetes.privilege_escalation
 

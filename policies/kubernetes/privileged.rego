@@ -10,6 +10,7 @@
 #   id: K8S001
 #   severity: high
 #   kinds: [kubernetes]
+#   aliases: [CKV_K8S_16]
 #   remediation: Remove securityContext.privileged or set it to false.
 package builtin.kubernetes.privileged
 

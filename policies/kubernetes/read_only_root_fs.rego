@@ -9,6 +9,7 @@
 #   id: K8S003
 #   severity: medium
 #   kinds: [kubernetes]
+#   aliases: [CKV_K8S_22]
 #   remediation: Set securityContext.readOnlyRootFilesystem to true and mount writable volumes where the app needs them.
 package builtin.kubernetes.read_only_root_fs
 

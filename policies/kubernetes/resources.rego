@@ -3,12 +3,14 @@
 # description: |
 #   Without memory and CPU limits one container can starve the node (a noisy neighbour
 #   or a denial of service); without requests the scheduler cannot place it safely.
+#   One finding per container, listing every missing setting.
 # related_resources:
 # - https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/
 # custom:
 #   id: K8S006
 #   severity: low
 #   kinds: [kubernetes]
+#   aliases: [CKV_K8S_10, CKV_K8S_12, CKV_K8S_13]
 #   remediation: Set resources.requests and resources.limits for cpu and memory.
 package builtin.kubernetes.resources
 
@@ -19,10 +21,16 @@ import rego.v1
 # requests already protect the node's scheduling.
 required := {"requests": ["cpu", "memory"], "limits": ["memory"]}
 
-deny contains {"msg": msg, "path": array.concat(c.path, ["resources", section, res])} if {
+# One finding per container, listing everything missing (one root cause: the container
+# declares no complete resources).
+deny contains {"msg": msg, "path": array.concat(c.path, ["resources", section])} if {
 	some c in k8s.containers
-	some section in ["requests", "limits"]
-	some res in required[section]
-	not c.container.resources[section][res]
-	msg := sprintf("container %q has no %s.%s: set resources.%s.%s", [k8s.name(c.container), section, res, section, res])
+	missing := [sprintf("%s.%s", [s, r]) |
+		some s in ["requests", "limits"]
+		some r in required[s]
+		not c.container.resources[s][r]
+	]
+	count(missing) > 0
+	section := split(missing[0], ".")[0]
+	msg := sprintf("container %q has no %s: set resources.%s", [k8s.name(c.container), concat(", ", missing), concat(", resources.", missing)])
 }

@@ -10,6 +10,7 @@
 #   id: K8S002
 #   severity: medium
 #   kinds: [kubernetes]
+#   aliases: [CKV_K8S_23, CKV_K8S_29, CKV_K8S_30]
 #   remediation: Set securityContext.runAsNonRoot to true (pod or container) and run as a non-zero runAsUser.
 package builtin.kubernetes.run_as_non_root
 
@@ -20,6 +21,8 @@ deny contains {"msg": msg, "path": array.concat(c.path, ["securityContext", "run
 	some c in k8s.containers
 	not k8s.container_setting(c.container, "runAsNonRoot") == true
 	not non_root_uid(c.container)
+	# runAsUser: 0 is the second rule's finding: one root cause, one finding.
+	not k8s.container_setting(c.container, "runAsUser") == 0
 	msg := sprintf("container %q may run as root: set securityContext.runAsNonRoot to true", [k8s.name(c.container)])
 }
 

@@ -10,6 +10,7 @@
 #   id: K8S007
 #   severity: medium
 #   kinds: [kubernetes]
+#   aliases: [CKV_K8S_31]
 #   remediation: Set securityContext.seccompProfile.type to RuntimeDefault (pod or container).
 package builtin.kubernetes.seccomp
 

@@ -18,6 +18,7 @@
 #   id: K8S011
 #   severity: info
 #   kinds: [kubernetes]
+#   aliases: [CKV_K8S_38, CKV_K8S_41]
 #   remediation: Set automountServiceAccountToken to false in the pod spec (or on its ServiceAccount) unless the pod calls the Kubernetes API.
 package builtin.kubernetes.service_account_token
 

@@ -263,6 +263,10 @@ pub struct RulesArgs {
     /// Show the full documentation of one rule.
     #[arg(long, value_name = "ID")]
     pub explain: Option<String>,
+    /// Print how another tool's checks map to ours: `hadolint` or `checkov` (every check
+    /// of the tool, the rules that cover it, or why none does).
+    #[arg(long, value_name = "TOOL", conflicts_with = "explain")]
+    pub peer: Option<String>,
     /// Output format.
     #[arg(short = 'f', long, value_enum, default_value_t = RulesFormat::Text)]
     pub format: RulesFormat,

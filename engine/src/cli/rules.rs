@@ -11,6 +11,8 @@ use crate::config::{self, RuleOverride};
 use crate::diagnostics::Report;
 use crate::eval::PolicySet;
 use crate::report::explain::{explain, ExplainStyle};
+use crate::rules::peers::{self, Peer};
+use crate::rules::RuleMeta;
 
 pub(super) fn run(a: RulesArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatus> {
     let cfg = load_config(&a.config)?;
@@ -39,7 +41,12 @@ pub(super) fn run(a: RulesArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatu
         print_config_warnings(cfg, &warnings);
         rules = report.rules;
     }
-    if let Some(id) = &a.explain {
+    if let Some(tool) = &a.peer {
+        let Some(peer) = Peer::parse(tool) else {
+            bail!("unknown tool {tool:?}: use --peer hadolint or --peer checkov");
+        };
+        print_peer(peer, &rules, a.format, out)?;
+    } else if let Some(id) = &a.explain {
         let Some(rule) = rules.iter().find(|r| r.id.eq_ignore_ascii_case(id)) else {
             if let Some(cfg) = &cfg {
                 if cfg
@@ -99,4 +106,66 @@ pub(super) fn run(a: RulesArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatu
     } else {
         ExitStatus::Error
     })
+}
+
+/// `policy rules --peer TOOL`: every check of the tool, with the loaded rules that cover
+/// it (and whether they are loaded), or the reason none does.
+fn print_peer(
+    peer: Peer,
+    rules: &[std::sync::Arc<RuleMeta>],
+    format: RulesFormat,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let loaded = |id: &str| rules.iter().any(|r| r.id.eq_ignore_ascii_case(id));
+    let rows = peers::table(peer);
+    match format {
+        RulesFormat::Json => {
+            let list: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|r| {
+                    serde_json::json!({
+                        "peer": peer.name(),
+                        "id": r.id,
+                        "title": r.title,
+                        "rules": r.ours,
+                        "loaded": r.ours.iter().all(|o| loaded(o)),
+                        "note": r.note,
+                    })
+                })
+                .collect();
+            serde_json::to_writer_pretty(&mut *out, &list)?;
+            writeln!(out)?;
+        }
+        RulesFormat::Text => {
+            let covered = rows.iter().filter(|r| !r.ours.is_empty()).count();
+            writeln!(
+                out,
+                "{} checks of {peer}: {covered} covered, {} not (with the reason)",
+                rows.len(),
+                rows.len() - covered
+            )?;
+            for r in &rows {
+                let ours = if r.ours.is_empty() {
+                    "-".to_string()
+                } else {
+                    r.ours
+                        .iter()
+                        .map(|o| {
+                            if loaded(o) {
+                                (*o).to_string()
+                            } else {
+                                format!("{o} (not loaded)")
+                            }
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                writeln!(out, "{:<14} {:<22} {}", r.id, ours, r.title)?;
+                if !r.note.is_empty() {
+                    writeln!(out, "{:<14} {:<22} {}", "", "", r.note)?;
+                }
+            }
+        }
+    }
+    Ok(())
 }

@@ -270,7 +270,7 @@ pub fn apply(config: &Config, report: &mut Report, cwd: &Path, today: Date) -> V
         let rel = config.relative(cwd, &f.location.file);
         let exception = config.exceptions.iter().find(|e| {
             !e.is_expired(today)
-                && e.rule.eq_ignore_ascii_case(&f.rule.id)
+                && f.has_rule(&e.rule)
                 && rel
                     .as_deref()
                     .is_some_and(|r| e.matcher.is_match_relative(r))
@@ -331,6 +331,7 @@ mod tests {
             kinds: Vec::new(),
             remediation: None,
             references: Vec::new(),
+            aliases: Vec::new(),
             origin: RuleOrigin {
                 builtin: true,
                 runtime: RuntimeKind::Rego,
@@ -342,6 +343,7 @@ mod tests {
 
     fn finding(rule: &Arc<RuleMeta>, file: &str) -> Finding {
         Finding {
+            related_rules: Vec::new(),
             rule: rule.clone(),
             severity: rule.severity,
             level: Level::Deny,

@@ -42,6 +42,8 @@ pub struct Config {
     pub images: Vec<(String, Position)>,
     /// `insecure-registries`: hosts that may answer plain HTTP.
     pub insecure_registries: Vec<String>,
+    /// `peer-ignores`: honour hadolint and checkov inline ignores (default true).
+    pub peer_ignores: bool,
 }
 
 /// What `rules: {ID: ...}` does to a rule.

@@ -15,7 +15,7 @@ use crate::source::{json_pointer, Position};
 use crate::{PathSegment, Severity};
 
 /// The top-level keys, in documentation order.
-pub const KEYS: [&str; 10] = [
+pub const KEYS: [&str; 11] = [
     "policies",
     "data",
     "fail-on",
@@ -26,6 +26,7 @@ pub const KEYS: [&str; 10] = [
     "exceptions",
     "images",
     "insecure-registries",
+    "peer-ignores",
 ];
 
 /// The keys of one `exceptions` entry.
@@ -308,6 +309,7 @@ pub fn validate(
         exceptions: Vec::new(),
         images: Vec::new(),
         insecure_registries: Vec::new(),
+        peer_ignores: true,
     };
     let map = match &doc.value {
         Value::Object(map) => map,
@@ -376,6 +378,10 @@ pub fn validate(
                 config.insecure_registries =
                     c.strings(&path, k, v).into_iter().map(|(s, _)| s).collect()
             }
+            "peer-ignores" => match v {
+                Value::Bool(b) => config.peer_ignores = *b,
+                other => c.wrong_type(&path, k, "true or false", other),
+            },
             _ => {
                 let pos = c.key_pos(&path);
                 c.at(pos, format!("unknown key `{k}`{}", hint(k, &KEYS)));

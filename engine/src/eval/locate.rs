@@ -106,6 +106,7 @@ mod tests {
                 kinds: vec![DocumentKind::Dockerfile],
                 remediation: None,
                 references: Vec::new(),
+                aliases: Vec::new(),
                 origin: RuleOrigin {
                     builtin: false,
                     runtime: RuntimeKind::Wasm,

@@ -14,8 +14,10 @@ pub mod cluster;
 pub mod combine;
 pub mod inventory;
 mod locate;
+pub mod peer_ignore;
 pub mod policies;
 pub mod pss;
+pub mod related;
 pub mod reload;
 pub mod suppress;
 mod wasm;
@@ -245,6 +247,7 @@ fn resolve(
 ) -> Finding {
     let (span, path) = locate::locate(&r, doc, conftest);
     Finding {
+        related_rules: Vec::new(),
         severity: r.severity.unwrap_or(r.rule.severity),
         level: r.level,
         message: r.message,
@@ -265,6 +268,9 @@ pub struct EvalOptions {
     pub threads: usize,
     /// Explain each Rego entry rule's outcome on each document ([`Report::traces`]).
     pub trace: bool,
+    /// Do not honour hadolint and checkov inline ignores ([`peer_ignore`]); the
+    /// configuration's `peer-ignores: false`.
+    pub no_peer_ignores: bool,
 }
 
 /// `--trace`: the rule-level explanation of every Rego entry rule on `doc`, with the
@@ -344,7 +350,7 @@ pub fn evaluate(set: &PolicySet, files: Vec<FileReport>, opts: &EvalOptions) -> 
         Vec::new()
     };
     drop(docs);
-    let mut report = assemble(set, files, results);
+    let mut report = assemble(set, files, results, !opts.no_peer_ignores);
     report.errors.extend(cluster_errors);
     report.traces = traces;
     report
@@ -369,13 +375,19 @@ pub fn evaluate_with(set: &PolicySet, worker: &mut Worker, files: Vec<FileReport
         .map(|doc| evaluate_document_outcome(&prepared, worker, doc))
         .collect();
     drop(docs);
-    let mut report = assemble(&prepared, files, results);
+    let mut report = assemble(&prepared, files, results, true);
     report.errors.extend(cluster_errors);
     report
 }
 
 /// The report of `files` from the per-document results, in document order.
-fn assemble(set: &PolicySet, files: Vec<FileReport>, results: Vec<DocumentOutcome>) -> Report {
+/// `peer_ignores`: honour hadolint and checkov inline ignores ([`peer_ignore`]).
+fn assemble(
+    set: &PolicySet,
+    files: Vec<FileReport>,
+    results: Vec<DocumentOutcome>,
+    peer_ignores: bool,
+) -> Report {
     let mut report = Report {
         errors: set.errors.clone(),
         warnings: set.warnings.clone(),
@@ -398,6 +410,9 @@ fn assemble(set: &PolicySet, files: Vec<FileReport>, results: Vec<DocumentOutcom
         report.errors.extend(errors);
     }
     suppress::apply(&mut report, &docs);
+    if peer_ignores {
+        peer_ignore::apply(&mut report, &docs);
+    }
     drop(docs);
     for f in files {
         let status = if let Some(reason) = f.skipped {

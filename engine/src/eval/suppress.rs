@@ -251,7 +251,7 @@ pub fn apply(report: &mut Report, documents: &[&Document]) {
                     continue;
                 }
                 for (j, r) in d.rules.iter().enumerate() {
-                    if active[i][j] && r.id.eq_ignore_ascii_case(&f.rule.id) {
+                    if active[i][j] && f.has_rule(&r.id) {
                         used[i][j] = true;
                         by.get_or_insert(d);
                     }

@@ -57,6 +57,17 @@ pub fn explain(rule: &RuleMeta, style: ExplainStyle) -> String {
             rule.origin.runtime, rule.origin.file
         );
     }
+    if !rule.aliases.is_empty() {
+        let aliases = rule.aliases.join(", ");
+        if md {
+            let _ = writeln!(out, "- Covers: {aliases}");
+        } else {
+            let _ = writeln!(
+                out,
+                "Covers: {aliases} (their inline ignores apply to this rule)"
+            );
+        }
+    }
     if !rule.description.is_empty() {
         let _ = writeln!(out, "\n{}", rule.description.trim_end());
     }
@@ -99,6 +110,7 @@ mod tests {
             kinds: vec![DocumentKind::Dockerfile],
             remediation: Some("Pin it.".into()),
             references: vec!["https://example.invalid/pin".into()],
+            aliases: Vec::new(),
             origin: RuleOrigin {
                 builtin: true,
                 runtime: RuntimeKind::Rego,

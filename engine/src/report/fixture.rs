@@ -72,6 +72,7 @@ fn rule(
         kinds: vec![kind],
         remediation: None,
         references: Vec::new(),
+        aliases: Vec::new(),
         origin,
     }
 }
@@ -93,6 +94,7 @@ fn finding(
     location: Location,
 ) -> Finding {
     Finding {
+        related_rules: Vec::new(),
         rule: Arc::clone(rule),
         severity,
         level,
@@ -190,6 +192,7 @@ pub(crate) fn report() -> Report {
         kinds: Vec::new(),
         remediation: None,
         references: Vec::new(),
+        aliases: Vec::new(),
         origin: RuleOrigin {
             builtin: false,
             runtime: RuntimeKind::Rego,

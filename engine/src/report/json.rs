@@ -319,6 +319,9 @@ pub(crate) struct WireFinding<'a> {
     pointer: String,
     remediation: Option<&'a str>,
     references: &'a [String],
+    /// Rules merged into this finding (same root cause, same place).
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    related_rules: &'a [String],
     policy: WirePolicy<'a>,
 }
 
@@ -344,6 +347,7 @@ impl<'a> WireFinding<'a> {
             pointer: json_pointer(&f.location.path),
             remediation: f.rule.remediation.as_deref(),
             references: &f.rule.references,
+            related_rules: &f.related_rules,
             policy: WirePolicy {
                 builtin: f.rule.origin.builtin,
                 runtime: match f.rule.origin.runtime {

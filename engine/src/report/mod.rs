@@ -29,6 +29,7 @@
 //! line-bounded ends) and [`uri_path`] (paths as forward-slash relative references).
 //! [`explain`] renders one rule's documentation (`policy rules --explain`, LSP hover).
 
+pub mod catalog;
 pub mod conftest;
 pub mod explain;
 pub mod github;

@@ -191,6 +191,9 @@ struct RuleProperties {
     #[serde(rename = "security-severity", skip_serializing_if = "Option::is_none")]
     security_severity: Option<&'static str>,
     tags: Vec<String>,
+    /// The hadolint/checkov checks the rule covers.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    aliases: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -237,6 +240,9 @@ struct ResultProperties {
     json_pointer: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error_kind: Option<&'static str>,
+    /// Rules merged into this finding (same root cause, same place).
+    #[serde(rename = "relatedRules", skip_serializing_if = "Vec::is_empty")]
+    related_rules: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -521,6 +527,7 @@ fn meta_rule(rule: &RuleMeta) -> Rule {
         properties: RuleProperties {
             security_severity: Some(security_severity(rule.severity)),
             tags,
+            aliases: rule.aliases.clone(),
         },
     }
 }
@@ -548,6 +555,7 @@ fn error_rule(kind: ErrorKind) -> Rule {
         properties: RuleProperties {
             security_severity: None,
             tags: vec!["tool-error".to_owned()],
+            aliases: Vec::new(),
         },
     }
 }
@@ -580,6 +588,7 @@ fn finding_result<'a>(sources: &Sources<'_>, catalog: &Catalog, f: &'a Finding) 
             document: Some(f.location.document),
             json_pointer: (!f.location.path.is_empty()).then_some(pointer),
             error_kind: None,
+            related_rules: f.related_rules.clone(),
         },
     }
 }

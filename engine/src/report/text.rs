@@ -93,6 +93,14 @@ impl TextReporter {
                 clean(reference)
             )?;
         }
+        if !f.related_rules.is_empty() {
+            writeln!(
+                out,
+                "{gutter}= {}: {} (same root cause, reported once)",
+                self.paint(help_style(), "also"),
+                clean(&f.related_rules.join(", "))
+            )?;
+        }
         writeln!(out)
     }
 

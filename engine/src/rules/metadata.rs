@@ -64,6 +64,8 @@ pub struct Custom {
     pub remediation: Option<String>,
     /// The input shape for Dockerfiles: `native` (default) or `conftest`.
     pub input: Option<String>,
+    /// The checks of other tools this rule covers (`[DL3008, CKV_K8S_43]`).
+    pub aliases: Option<Vec<String>>,
 }
 
 /// `kinds: dockerfile` or `kinds: [dockerfile, image]`.

@@ -6,6 +6,7 @@
 //! (later) LSP hover all render from it.
 
 pub mod metadata;
+pub mod peers;
 
 use serde::{Deserialize, Serialize};
 
@@ -57,6 +58,11 @@ pub struct RuleMeta {
     /// Reference URLs (`related_resources`).
     #[serde(default)]
     pub references: Vec<String>,
+    /// IDs of other tools' checks this rule covers (hadolint `DL3008`, checkov
+    /// `CKV_K8S_43`): `custom.aliases`, or for built-in WASM rules the coverage tables
+    /// ([`peers`]). Inline ignores written for those tools apply to this rule.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
     /// Where the rule came from.
     pub origin: RuleOrigin,
 }
@@ -73,7 +79,7 @@ impl RuleMeta {
     /// ```
     /// # use policy_engine::rules::{RuleMeta, RuleOrigin, RuntimeKind};
     /// # let meta = RuleMeta { id: "DF001".into(), title: String::new(), description: String::new(),
-    /// #     severity: policy_engine::Severity::Low, kinds: vec![], remediation: None, references: vec![],
+    /// #     severity: policy_engine::Severity::Low, kinds: vec![], remediation: None, references: vec![], aliases: vec![],
     /// #     origin: RuleOrigin { builtin: true, runtime: RuntimeKind::Rego, file: String::new(), package: None } };
     /// assert!(meta.is_one_of(&["df001".to_string()]));
     /// assert!(!meta.is_one_of(&["DF002".to_string()]));

@@ -360,6 +360,7 @@ fn rule(id: &str) -> Arc<RuleMeta> {
         kinds: Vec::new(),
         remediation: None,
         references: Vec::new(),
+        aliases: Vec::new(),
         origin: RuleOrigin {
             builtin: true,
             runtime: RuntimeKind::Rego,
@@ -371,6 +372,7 @@ fn rule(id: &str) -> Arc<RuleMeta> {
 
 fn finding(rule: &Arc<RuleMeta>, doc: &Document, line: u32) -> Finding {
     Finding {
+        related_rules: Vec::new(),
         rule: rule.clone(),
         severity: rule.severity,
         level: Level::Deny,

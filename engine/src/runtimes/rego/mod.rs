@@ -350,6 +350,10 @@ fn meta_from(
         kinds,
         remediation: pick(&|a| a.custom.remediation.clone()),
         references,
+        aliases: ann
+            .and_then(|a| a.custom.aliases.clone())
+            .or_else(|| pkg_ann.and_then(|a| a.custom.aliases.clone()))
+            .unwrap_or_default(),
         origin: RuleOrigin {
             builtin,
             runtime: RuntimeKind::Rego,

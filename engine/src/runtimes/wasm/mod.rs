@@ -227,6 +227,11 @@ fn rule_metas(path: &Path, metadata: &PolicyMetadata, builtin: bool) -> Result<V
             kinds,
             remediation: rule.remediation.clone(),
             references: rule.references.clone(),
+            aliases: if builtin {
+                crate::rules::peers::covered_by(id)
+            } else {
+                Vec::new()
+            },
             origin: RuleOrigin {
                 builtin,
                 runtime: RuntimeKind::Wasm,

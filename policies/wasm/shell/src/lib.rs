@@ -1,5 +1,5 @@
 //! `policy-builtin-shell`: the built-in, shell-aware checks of Dockerfile `RUN`
-//! instructions (DF100–DF105), written with `policy-sdk` and shipped as WASM inside the
+//! instructions (DF100–DF113), written with `policy-sdk` and shipped as WASM inside the
 //! `policy` binary.
 //!
 //! Token-level checks (a flag missing from `apt-get install`, `sudo`, …) are Rego rules
@@ -59,6 +59,15 @@ pub fn evaluate(input: &Input) -> Result<Vec<GuestFinding>, Error> {
     let mut findings = Vec::new();
     for rule in rules::RULES {
         for hit in (rule.check)(&checker) {
+            if let Some(index) = hit.instruction {
+                let path = JsonPath::root().key("instructions").index(index);
+                let mut f = GuestFinding::at_path(hit.rule, hit.msg.clone(), path);
+                if let Some(s) = hit.severity {
+                    f = f.with_severity(s);
+                }
+                findings.push(f);
+                continue;
+            }
             let Some(run) = analysis.runs.get(hit.run) else {
                 continue;
             };
@@ -71,6 +80,9 @@ pub fn evaluate(input: &Input) -> Result<Vec<GuestFinding>, Error> {
                 // Not mappable: the instruction itself (the path locates it).
                 None => f,
             };
+            if let Some(s) = hit.severity {
+                f = f.with_severity(s);
+            }
             findings.push(f);
         }
     }
@@ -88,7 +100,13 @@ mod tests {
     fn metadata_lists_every_rule_once() {
         let m = metadata();
         let ids: Vec<&str> = m.rules.iter().map(|r| r.id.as_str()).collect();
-        assert_eq!(ids, ["DF100", "DF101", "DF102", "DF103", "DF104", "DF105"]);
+        assert_eq!(
+            ids,
+            [
+                "DF100", "DF101", "DF102", "DF103", "DF104", "DF105", "DF106", "DF107", "DF108",
+                "DF109", "DF110", "DF111", "DF112", "DF113"
+            ]
+        );
         for r in &m.rules {
             assert!(
                 !r.description.is_empty() && r.remediation.is_some(),

@@ -12,9 +12,18 @@ use crate::syntax::Word;
 mod apt;
 mod apt_lists;
 mod apt_update;
+mod assume_yes;
 mod cd_last;
+mod cd_workdir;
+mod chmod;
+mod chpasswd;
 mod ignored_failure;
+mod packages;
+mod pinning;
 mod pipefail;
+mod pkg_cache;
+mod signatures;
+mod tls;
 mod unverified_exec;
 
 /// One finding, before it is located in the source.
@@ -32,6 +41,12 @@ pub struct Hit {
     pub end: usize,
     /// The message.
     pub msg: String,
+    /// A severity other than the rule's default, for this finding.
+    pub severity: Option<Severity>,
+    /// When set, the finding is about this instruction (index in the document's
+    /// `instructions`, e.g. an `ENV`), not about words of a `RUN`: `run`, `origin`,
+    /// `start` and `end` are then unused.
+    pub instruction: Option<usize>,
 }
 
 impl Hit {
@@ -51,7 +66,29 @@ impl Hit {
             start: first.start,
             end: last.end.max(first.end),
             msg,
+            severity: None,
+            instruction: None,
         }
+    }
+
+    /// A hit on a whole instruction (by its index in the document's `instructions`).
+    pub fn instruction(rule: &'static str, index: usize, msg: String) -> Self {
+        Hit {
+            rule,
+            run: 0,
+            origin: Origin::Value,
+            start: 0,
+            end: 0,
+            msg,
+            severity: None,
+            instruction: Some(index),
+        }
+    }
+
+    /// The same hit with another severity.
+    pub fn with_severity(mut self, severity: Severity) -> Self {
+        self.severity = Some(severity);
+        self
     }
 }
 
@@ -82,6 +119,14 @@ pub const RULES: &[&Rule] = &[
     &apt_lists::RULE,
     &unverified_exec::RULE,
     &ignored_failure::RULE,
+    &pinning::RULE,
+    &pkg_cache::RULE,
+    &tls::RULE,
+    &signatures::RULE,
+    &chpasswd::RULE,
+    &chmod::RULE,
+    &assume_yes::RULE,
+    &cd_workdir::RULE,
 ];
 
 /// `` `text` `` with the text shortened to `max` characters.
