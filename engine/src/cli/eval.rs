@@ -97,6 +97,7 @@ pub(super) fn policy_options(
                 DockerfileInput::Native => DockerfileShape::Native,
                 DockerfileInput::Conftest => DockerfileShape::Conftest,
             },
+            strict: p.strict,
             ..RegoOptions::default()
         },
         wasm: WasmLimits {
