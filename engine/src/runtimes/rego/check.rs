@@ -527,10 +527,8 @@ impl Walker<'_> {
                 }
                 // Indexes and roots that are not plain components.
                 match e {
-                    Expr::RefDot { refr, .. } => {
-                        if components(refr).is_empty() {
-                            self.expr(refr);
-                        }
+                    Expr::RefDot { refr, .. } if components(refr).is_empty() => {
+                        self.expr(refr);
                     }
                     Expr::RefBrack { refr, index, .. } => {
                         if components(refr).is_empty() {

@@ -19,9 +19,7 @@ pub(super) fn install(r: &mut Registrar<'_>) -> Result<()> {
         Ok(Value::from(re.is_match(string_arg(a, 1)?)))
     })?;
     r.add("any", 1, |a: &[Value]| {
-        Ok(Value::from(
-            members(a)?.iter().any(|v| *v == Value::Bool(true)),
-        ))
+        Ok(Value::from(members(a)?.contains(&Value::Bool(true))))
     })?;
     r.add("all", 1, |a: &[Value]| {
         Ok(Value::from(

@@ -117,7 +117,7 @@ pub(super) fn rego_term(v: &Value) -> String {
 }
 
 /// Argument `i` as a string.
-pub(super) fn string_arg<'a>(args: &'a [Value], i: usize) -> Result<&'a str> {
+pub(super) fn string_arg(args: &[Value], i: usize) -> Result<&str> {
     match args.get(i) {
         Some(Value::String(s)) => Ok(s.as_ref()),
         Some(other) => anyhow::bail!(

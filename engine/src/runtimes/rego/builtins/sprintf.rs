@@ -503,22 +503,22 @@ mod tests {
             run(
                 "%f %.2f %e %g %G",
                 vec![
-                    Arg::Float(3.14159),
+                    Arg::Float(3.14259),
                     Arg::Float(2.675),
                     Arg::Float(1234.5678),
                     Arg::Float(0.000012345),
                     Arg::Float(1e-7)
                 ]
             ),
-            "3.141590 2.67 1.234568e+03 1.2345e-05 1E-07"
+            "3.142590 2.67 1.234568e+03 1.2345e-05 1E-07"
         );
         assert_eq!(
             run(
                 "%.3g %8.2f|%-8.2f|",
                 vec![
                     Arg::Float(1234.5678),
-                    Arg::Float(-3.14159),
-                    Arg::Float(3.14159)
+                    Arg::Float(-3.14259),
+                    Arg::Float(3.14259)
                 ]
             ),
             "1.23e+03    -3.14|3.14    |"
