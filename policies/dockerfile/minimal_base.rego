@@ -65,7 +65,9 @@ deny contains {"msg": msg, "path": ["stages", root, "base"]} if {
 	not base.scratch
 	is_string(base.registry)
 	sprintf("%s/%s", [base.registry, base.repository]) in full_os
-	not minimal_tag(base.tag)
+	# A missing tag is not a minimal one (object.get: OPA evaluates call arguments
+	# outside `not`, so an undefined `base.tag` would make this line undefined).
+	not minimal_tag(object.get(base, "tag", null))
 	msg := sprintf("the final image is built on the full OS image %q: use a minimal base (distroless, a -slim variant, alpine, Chainguard) with only what the app needs", [base.image])
 }
 

@@ -39,7 +39,9 @@ else := "<unnamed>"
 
 deny contains {"msg": msg, "path": ["metadata", "labels", enforce]} if {
 	input.kind == "Namespace"
-	not is_string(labels[enforce])
+	# A missing label is not a string (object.get: an undefined argument inside `not`
+	# would make this line undefined, as in OPA).
+	not is_string(object.get(labels, enforce, null))
 	msg := sprintf("Namespace %q has no %s label, so no Pod Security Standard is enforced: label it restricted or baseline", [name, enforce])
 }
 

@@ -27,7 +27,9 @@ import rego.v1
 
 deny contains {"msg": msg, "path": array.concat(k8s.pod_spec_path, ["automountServiceAccountToken"])} if {
 	count(k8s.pod_spec) > 0
-	not is_boolean(k8s.pod_spec.automountServiceAccountToken)
+	# A missing field is not a boolean (object.get: OPA evaluates call arguments outside
+	# `not`, so an undefined argument would make this line undefined).
+	not is_boolean(object.get(k8s.pod_spec, "automountServiceAccountToken", null))
 	default_account
 	msg := sprintf("%s %q mounts a Kubernetes API token it probably does not need: set automountServiceAccountToken to false", [input.kind, k8s.resource_name])
 }

@@ -27,7 +27,9 @@ stage_parents[i] := parents if {
 # final chain (null when that is scratch or cannot be resolved).
 final_root := i if {
 	some i in final_chain
-	not is_number(input.stages[i].base.stage)
+	# object.get: a base without `stage` is external (an undefined argument inside
+	# `not` would make the line undefined, as in OPA).
+	not is_number(object.get(input.stages[i].base, "stage", null))
 }
 
 # Instructions of the stages in the final chain, with their index in input.instructions.

@@ -157,6 +157,11 @@ pub struct PolicyArgs {
     /// The Dockerfile input shape for packages that do not declare `custom.input`.
     #[arg(long, value_enum, default_value_t = DockerfileInput::Native)]
     pub dockerfile_input: DockerfileInput,
+    /// Make Rego builtin errors (`to_number("x")`, `1/0`, a bad regex) rule errors
+    /// (exit 2), as `conftest --strict`/`opa eval --strict-builtin-errors`. By default
+    /// they leave the expression undefined, as in conftest and OPA.
+    #[arg(long)]
+    pub strict: bool,
     /// Time limit of one rule (Rego) or one policy call (WASM) on one document, in
     /// milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 2000)]

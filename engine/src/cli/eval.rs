@@ -75,6 +75,7 @@ fn flags(p: Option<&PolicyArgs>, i: Option<&InputArgs>) -> Flags {
         f.wasm_memory_mib = p.wasm_memory;
         f.wasm_cache.clone_from(&p.wasm_cache);
         f.combine = p.combine;
+        f.strict = p.strict;
     }
     if let Some(i) = i {
         f.kind.clone_from(&i.kind);

@@ -74,6 +74,10 @@ pub struct TestArgs {
     /// The Dockerfile input shape for packages that do not declare `custom.input`.
     #[arg(long, value_enum, default_value_t = DockerfileInput::Native)]
     pub dockerfile_input: DockerfileInput,
+    /// Make Rego builtin errors rule errors, as `conftest verify --strict` (see
+    /// `policy eval --strict`).
+    #[arg(long)]
+    pub strict: bool,
     /// Time limit of one rule (Rego), one policy call (WASM) or one Rego test, in
     /// milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 2000)]
@@ -119,6 +123,7 @@ pub(super) fn run(a: TestArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatus
         namespaces: Vec::new(),
         all_namespaces: false,
         dockerfile_input: a.dockerfile_input,
+        strict: a.strict,
         timeout: a.timeout,
         wasm_memory: a.wasm_memory,
         wasm_cache: a.wasm_cache.clone(),

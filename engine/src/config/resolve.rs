@@ -126,6 +126,8 @@ pub struct Flags {
     pub combine: bool,
     /// `--follow-outside-symlinks`: follow links met while walking that leave the root.
     pub follow_outside_symlinks: bool,
+    /// `--strict`: Rego builtin errors are rule errors.
+    pub strict: bool,
 }
 
 impl Default for Flags {
@@ -148,6 +150,7 @@ impl Default for Flags {
             threads: 0,
             combine: false,
             follow_outside_symlinks: false,
+            strict: false,
         }
     }
 }
@@ -473,6 +476,7 @@ impl Layers {
                 timeout,
                 namespaces,
                 dockerfile_shape: flags.dockerfile_shape,
+                strict: flags.strict,
                 ..RegoOptions::default()
             },
             wasm: WasmLimits {

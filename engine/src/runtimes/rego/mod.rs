@@ -14,10 +14,14 @@
 //! a panic inside regorus is contained. A runaway rule becomes a [`RuleFailure`].
 
 pub mod budget;
+mod builtins;
+mod check;
 pub mod conftest;
 mod extra_data;
 mod limits;
+pub mod query;
 mod results;
+mod rewrite;
 pub mod shell;
 mod sizecheck;
 mod trace;
@@ -84,6 +88,10 @@ pub struct RegoOptions {
     /// conftest's `--combine`: every package of a user's file (not built in) is a
     /// combined package ([`RegoPackage::combined`]).
     pub combine: bool,
+    /// Builtin errors (`to_number("x")`, `1/0`) are rule errors (`--strict`, as
+    /// `opa eval --strict-builtin-errors`); by default they leave the expression
+    /// undefined, as in conftest and `opa eval`.
+    pub strict: bool,
 }
 
 impl Default for RegoOptions {
@@ -96,6 +104,7 @@ impl Default for RegoOptions {
             batch: true,
             disabled_rules: Vec::new(),
             combine: false,
+            strict: false,
         }
     }
 }
@@ -374,23 +383,79 @@ fn imports_rego_v1(text: &str) -> bool {
     })
 }
 
-/// Adds one policy file: as Rego v1 (regorus's and OPA 1.x's default), or, when it does
-/// not say `import rego.v1`, fails to parse as v1 and parses as v0 (`deny[msg] { ... }`,
-/// what conftest and OPA 0.x policies are written in), as v0. When both fail, the v1
-/// error is the one returned.
-fn add_policy(engine: &mut regorus::Engine, src: &RegoSource) -> anyhow::Result<()> {
-    match engine.add_policy(src.path.clone(), src.text.clone()) {
-        Ok(_) => Ok(()),
-        Err(v1_error) if !imports_rego_v1(&src.text) => {
-            // The parser mode is read per `add_policy` call (and by later queries):
-            // switch it for this file only.
-            engine.set_rego_v0(true);
-            let v0 = engine.add_policy(src.path.clone(), src.text.clone());
-            engine.set_rego_v0(false);
-            v0.map(|_| ()).map_err(|_| v1_error)
-        }
-        Err(e) => Err(e),
+/// Adds one policy file, as prepared by [`prepare`]: in the parser mode that accepted
+/// it, with its `not` literals rewritten. Should regorus refuse the rewritten text
+/// (it never should), the file as written is tried before giving up.
+fn add_policy(
+    engine: &mut regorus::Engine,
+    src: &RegoSource,
+    prepared: &Prepared,
+) -> anyhow::Result<()> {
+    // The parser mode is read per `add_policy` call (and by later queries): switch it
+    // for this file only.
+    engine.set_rego_v0(prepared.v0);
+    let mut added = engine.add_policy(src.path.clone(), prepared.text.clone());
+    if added.is_err() && prepared.text != src.text {
+        added = engine.add_policy(src.path.clone(), src.text.clone());
     }
+    engine.set_rego_v0(false);
+    added.map(|_| ())
+}
+
+/// A policy file ready for regorus.
+struct Prepared {
+    /// The text to load (`not` arguments hoisted, see `rewrite.rs`).
+    text: String,
+    /// It is Rego v0 (`deny[msg] { ... }`, what conftest and OPA 0.x policies are
+    /// written in): it does not say `import rego.v1`, fails to parse as v1 and parses as
+    /// v0.
+    v0: bool,
+}
+
+/// Parses every file (v1, else v0), runs the load-time checks over all of them
+/// together (`check.rs`), and rewrites the ones that pass. A file that does not parse
+/// or fails a check is added to `excluded` with its errors.
+fn prepare(
+    scanned: &[(&RegoSource, metadata::RegoScan)],
+    errors: &mut Vec<ErrorRecord>,
+    excluded: &mut Vec<String>,
+) -> std::collections::HashMap<String, Prepared> {
+    let mut parsed = Vec::new();
+    for (src, _) in scanned {
+        match rewrite::parse(&src.path, &src.text) {
+            Ok(p) => parsed.push((src, p)),
+            Err(e) => {
+                let msg = format!("{e:#}");
+                let (line, col) = error_position(&msg, &src.path);
+                errors.push(policy_error(&src.path, line, col, first_line(&msg)));
+                excluded.push(src.path.clone());
+            }
+        }
+    }
+    let modules: Vec<(String, &regorus::unstable::Module)> = parsed
+        .iter()
+        .map(|(src, p)| (src.path.clone(), &p.module))
+        .collect();
+    let mut refused = Vec::new();
+    for e in check::check(&modules, builtins::arities()) {
+        errors.push(policy_error(&e.file, e.line, e.column, e.message));
+        refused.push(e.file);
+    }
+    let mut prepared = std::collections::HashMap::new();
+    for (src, p) in &parsed {
+        if refused.contains(&src.path) {
+            excluded.push(src.path.clone());
+            continue;
+        }
+        prepared.insert(
+            src.path.clone(),
+            Prepared {
+                text: rewrite::hoist(p, &src.text),
+                v0: p.v0,
+            },
+        );
+    }
+    prepared
 }
 
 fn new_engine(opts: &RegoOptions) -> regorus::Engine {
@@ -409,6 +474,10 @@ fn new_engine(opts: &RegoOptions) -> regorus::Engine {
     }
     if let Err(e) = shell::install(&mut engine) {
         debug_assert!(false, "policy.shell_commands: {e}");
+    }
+    engine.set_strict_builtin_errors(opts.strict);
+    if let Err(e) = builtins::install(&mut engine, opts.strict) {
+        debug_assert!(false, "Go-compatible builtins: {e}");
     }
     engine
 }
@@ -429,6 +498,7 @@ impl RegoPolicySet {
         // Add files one by one; a parse error drops only that file. Then prepare the
         // engine; when preparing fails because of one file, drop it and retry.
         let mut excluded: Vec<String> = Vec::new();
+        let prepared = prepare(&scanned, &mut errors, &mut excluded);
         let mut engine;
         // conftest's parse_config* builtins resolve relative paths in these too.
         let mut dirs: Vec<std::path::PathBuf> = Vec::new();
@@ -462,7 +532,10 @@ impl RegoPolicySet {
                 if excluded.contains(&src.path) {
                     continue;
                 }
-                if let Err(e) = add_policy(&mut engine, src) {
+                let Some(prep) = prepared.get(&src.path) else {
+                    continue;
+                };
+                if let Err(e) = add_policy(&mut engine, src, prep) {
                     let msg = format!("{e:#}");
                     let (line, col) = error_position(&msg, &src.path);
                     errors.push(policy_error(&src.path, line, col, first_line(&msg)));
@@ -1221,3 +1294,6 @@ pub const DEFAULT_SEVERITY: Severity = Severity::Medium;
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod semantics_tests;
