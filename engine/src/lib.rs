@@ -31,6 +31,7 @@ pub mod runtimes;
 pub mod serve;
 pub mod session;
 pub mod source;
+pub mod supply;
 pub mod testing;
 
 pub use policy_sdk::abi::{PathSegment, Severity};

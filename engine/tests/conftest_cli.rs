@@ -57,6 +57,7 @@ test_service_warns if {
 }
 
 test_parse_config if {
+	print("checking", "parse_config")
 	parse_config("yaml", "kind: Service\nmetadata: {name: s}\n").kind == "Service"
 }
 "#;
@@ -365,6 +366,7 @@ fn test_namespace_filter_and_zero_tests() {
     let dir = project();
     let (status, out, err) = run(dir.path(), &["test", "--no-config", "policy", "-f", "json"]);
     assert_eq!(status, 0, "{out}{err}");
+    assert_eq!(err, "policy/main_test.rego:9: checking parse_config\n");
     let v: Value = serde_json::from_str(&out).expect("JSON");
     assert_eq!(v["summary"]["passed"], 2, "{out}");
     let (status, out, _) = run(dir.path(), &["test", "--no-config", "policy", "-f", "tap"]);

@@ -16,7 +16,7 @@
 //! agree (so the list stays true). Run with `--nocapture` to see the tally:
 //!
 //! ```sh
-//! POLICY_SHARED_CORPORA=/path/to/shared/corpora cargo test -p policy-engine --test conftest_parity -- --nocapture
+//! POLICY_SHARED_CORPORA=/path/to/shared/corpora cargo test -p policy-engine --test engine conftest_parity -- --nocapture
 //! ```
 
 use std::io::{Read, Write};

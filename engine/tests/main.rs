@@ -11,6 +11,10 @@
 mod cli;
 #[path = "config.rs"]
 mod config;
+#[path = "conftest_cli.rs"]
+mod conftest_cli;
+#[path = "conftest_parity.rs"]
+mod conftest_parity;
 #[path = "formats.rs"]
 mod formats;
 #[path = "integrations.rs"]
@@ -19,13 +23,11 @@ mod integrations;
 mod lsp;
 #[path = "pss.rs"]
 mod pss;
+#[path = "serve.rs"]
+mod serve;
+#[path = "supply.rs"]
+mod supply;
 #[path = "test_cmd.rs"]
 mod test_cmd;
 #[path = "watch.rs"]
 mod watch;
-#[path = "conftest_cli.rs"]
-mod conftest_cli;
-#[path = "conftest_parity.rs"]
-mod conftest_parity;
-#[path = "serve.rs"]
-mod serve;

@@ -24,7 +24,7 @@ runs_as_root if {
 }
 
 deny contains {"msg": msg, "path": ["user"]} if {
-	input.format in {"docker-inspect", "oci-config", "docker-config", "skopeo-inspect", "oci-layout"}
+	input.format in {"docker-inspect", "oci-config", "docker-config", "skopeo-inspect", "oci-layout", "registry"}
 	runs_as_root
 	msg := sprintf("image%s runs as root (%s): set a non-root USER when building it", [name, user_text])
 }

@@ -23,7 +23,7 @@ import rego.v1
 key := "org.opencontainers.image.source"
 
 deny contains {"msg": msg, "path": ["labels"]} if {
-	input.format in {"docker-inspect", "oci-config", "docker-config", "skopeo-inspect", "oci-layout"}
+	input.format in {"docker-inspect", "oci-config", "docker-config", "skopeo-inspect", "oci-layout", "registry"}
 	not has_source
 	msg := sprintf("image%s has no %s label: add it so the image can be traced to its source repository", [image_name, key])
 }

@@ -45,6 +45,11 @@ pub enum Command {
     /// JSON evaluation API (see docs/admission.md).
     #[command(long_about = super::serve::SERVE_ABOUT, after_help = super::serve::SERVE_AFTER_HELP)]
     Serve(super::serve::ServeArgs),
+    /// Push a policy directory to an OCI registry as a (signed) bundle
+    /// (see docs/supply-chain.md).
+    Push(super::supply::PushArgs),
+    /// Pull a policy bundle from an OCI registry into a directory.
+    Pull(super::supply::PullArgs),
 }
 
 /// Colour choice.
@@ -177,6 +182,9 @@ pub struct EvalArgs {
     /// conftest compatibility.
     #[command(flatten)]
     pub conftest: super::conftest::ConftestArgs,
+    /// Registry images, signatures and policy bundles.
+    #[command(flatten)]
+    pub supply: super::supply::SupplyArgs,
 }
 
 /// `policy parse`.

@@ -160,11 +160,27 @@ pub(super) fn run(mut a: EvalArgs, out: &mut dyn Write) -> anyhow::Result<ExitSt
     settings.discover.load.empty_yaml_as_null = a.input.empty_yaml_as_null;
     settings.trace = a.conftest.trace;
     let fail_on = settings.fail_on;
-    let files = inputs::discover::collect(&input_paths(&a.input)?, &settings.discover);
+    // Registry images, `oci://` policy bundles and `--verify-images` (docs/supply-chain.md).
+    let mut supply = super::supply::Supply::new(&a.supply, settings.config.as_ref())?;
+    let mut files = if super::supply::only_images(&supply, &a.input.paths) {
+        Vec::new()
+    } else {
+        inputs::discover::collect(&input_paths(&a.input)?, &settings.discover)
+    };
+    files.extend(supply.image_inputs()?);
+    let bundle_errors = supply.resolve_bundles(&mut settings.policy.paths)?;
+    settings
+        .policy
+        .extra_data
+        .extend(supply.workload_verification(&files)?);
     // The inputs are known: built-in WASM modules for other kinds need not be compiled.
     let session = Session::for_files(settings, &files)?;
     let set = session.policies();
-    if !session.settings().policy.builtin && set.user_files == 0 && set.errors.is_empty() {
+    if !session.settings().policy.builtin
+        && set.user_files == 0
+        && set.errors.is_empty()
+        && bundle_errors.is_empty()
+    {
         let paths: Vec<String> = (session.settings().policy.paths.iter())
             .map(|p| p.display().to_string())
             .collect();
@@ -173,7 +189,8 @@ pub(super) fn run(mut a: EvalArgs, out: &mut dyn Write) -> anyhow::Result<ExitSt
             paths.join(", ")
         );
     }
-    let report = session.check_with(&set, files);
+    let mut report = session.check_with(&set, files);
+    report.errors.extend(bundle_errors);
     if let Some(cfg) = session.config() {
         print_config_warnings(cfg, &session.config_warnings());
     }

@@ -13,6 +13,7 @@ mod lsp;
 mod parse;
 mod rules;
 mod serve;
+mod supply;
 mod test;
 mod watch;
 
@@ -35,6 +36,8 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitStatus> {
         Command::Watch(a) => watch::run(a, out),
         Command::Lsp(a) => lsp::run(a),
         Command::Serve(a) => serve::run(a),
+        Command::Push(a) => supply::push(a, out),
+        Command::Pull(a) => supply::pull(a, out),
     }
 }
 

@@ -148,6 +148,10 @@ pub(super) fn run(a: TestArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatus
         filter,
         namespaces,
     });
+    // What Rego tests wrote with `print()`, as `opa test` and `conftest verify` show it.
+    for line in run.tests.iter().flat_map(|t| &t.prints) {
+        eprintln!("{line}");
+    }
     match a.format {
         TestFormat::Text => render::write_text(&run, a.verbose, out)?,
         TestFormat::Json => render::write_json(&run, env!("CARGO_PKG_VERSION"), out)?,

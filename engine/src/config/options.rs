@@ -38,6 +38,10 @@ pub struct Config {
     pub settings: Option<serde_json::Map<String, serde_json::Value>>,
     /// `exceptions`.
     pub exceptions: Vec<Exception>,
+    /// `images`: registry image references to check, with where each is written.
+    pub images: Vec<(String, Position)>,
+    /// `insecure-registries`: hosts that may answer plain HTTP.
+    pub insecure_registries: Vec<String>,
 }
 
 /// What `rules: {ID: ...}` does to a rule.

@@ -15,7 +15,7 @@ use crate::source::{json_pointer, Position};
 use crate::{PathSegment, Severity};
 
 /// The top-level keys, in documentation order.
-pub const KEYS: [&str; 8] = [
+pub const KEYS: [&str; 10] = [
     "policies",
     "data",
     "fail-on",
@@ -24,6 +24,8 @@ pub const KEYS: [&str; 8] = [
     "rules",
     "settings",
     "exceptions",
+    "images",
+    "insecure-registries",
 ];
 
 /// The keys of one `exceptions` entry.
@@ -304,6 +306,8 @@ pub fn validate(
         rules: BTreeMap::new(),
         settings: None,
         exceptions: Vec::new(),
+        images: Vec::new(),
+        insecure_registries: Vec::new(),
     };
     let map = match &doc.value {
         Value::Object(map) => map,
@@ -313,7 +317,14 @@ pub fn validate(
             return Err(c.problems);
         }
     };
-    let resolve = |p: &str| -> PathBuf { base.join(p) };
+    // `oci://` policy bundles are references, not paths.
+    let resolve = |p: &str| -> PathBuf {
+        if p.starts_with("oci://") {
+            PathBuf::from(p)
+        } else {
+            base.join(p)
+        }
+    };
     for (k, v) in map {
         let path = [key(k)];
         match k.as_str() {
@@ -360,6 +371,11 @@ pub fn validate(
                 other => c.wrong_type(&path, k, "a mapping", other),
             },
             "exceptions" => config.exceptions = c.exceptions(v),
+            "images" => config.images = c.strings(&path, k, v),
+            "insecure-registries" => {
+                config.insecure_registries =
+                    c.strings(&path, k, v).into_iter().map(|(s, _)| s).collect()
+            }
             _ => {
                 let pos = c.key_pos(&path);
                 c.at(pos, format!("unknown key `{k}`{}", hint(k, &KEYS)));

@@ -152,7 +152,7 @@ pub fn scan(documents: &[&Document]) -> Scan {
             DocumentKind::Kubernetes | DocumentKind::Workflow | DocumentKind::Yaml => {
                 scan_yaml(&first.source, &mut out)
             }
-            DocumentKind::Image | DocumentKind::Json => {}
+            DocumentKind::Image | DocumentKind::Json | DocumentKind::Vulnerabilities => {}
         }
     }
     for doc in documents {

@@ -45,6 +45,8 @@ pub enum ImageFormat {
     SkopeoInspect,
     /// An OCI image-layout directory, combining index, manifest and config.
     OciLayout,
+    /// An image read from a registry (manifest and config; see `crate::supply`).
+    Registry,
 }
 
 impl ImageFormat {
@@ -61,6 +63,7 @@ impl ImageFormat {
             ImageFormat::DockerManifestList => "docker-manifest-list",
             ImageFormat::SkopeoInspect => "skopeo-inspect",
             ImageFormat::OciLayout => "oci-layout",
+            ImageFormat::Registry => "registry",
         }
     }
 }
@@ -76,6 +79,10 @@ pub fn detect(value: &Value) -> Option<ImageFormat> {
     let o = value.as_object()?;
     let has = |k: &str| o.contains_key(k);
     let s = |k: &str| o.get(k).and_then(Value::as_str);
+    // A registry image document saved with `policy parse --image` re-checks offline.
+    if s("format") == Some("registry") && has("source") && has("raw") {
+        return Some(ImageFormat::Registry);
+    }
     if has("Id") && (has("RepoTags") || has("RepoDigests")) && !has("State") {
         return Some(ImageFormat::DockerInspect);
     }
@@ -132,12 +139,19 @@ pub(crate) fn normalise(
     raw_spans: &Spans,
     doc_span: Span,
 ) -> (Value, Spans) {
+    if format == ImageFormat::Registry {
+        // Already normalised: kept as it is, with its own positions.
+        let mut spans = raw_spans.rebase("", "");
+        spans.values.insert(String::new(), doc_span);
+        return (raw.clone(), spans);
+    }
     let mut n = Norm::new(raw_spans, doc_span);
     match format {
         ImageFormat::DockerInspect => n.docker_inspect(raw),
-        ImageFormat::OciConfig | ImageFormat::DockerConfig | ImageFormat::OciLayout => {
-            n.config_blob(raw, "")
-        }
+        ImageFormat::OciConfig
+        | ImageFormat::DockerConfig
+        | ImageFormat::OciLayout
+        | ImageFormat::Registry => n.config_blob(raw, ""),
         ImageFormat::OciManifest | ImageFormat::DockerManifest => {
             if let Some((key, inner)) = ["SchemaV2Manifest", "OCIManifest"]
                 .iter()
@@ -687,6 +701,24 @@ pub fn load_layout(dir: &Path, opts: &LoadOptions) -> FileReport {
         ));
     }
     report
+}
+
+/// The normalised shape of an image read from a registry: `raw` is
+/// `{"index", "manifest", "config"}` as for a layout, and every field maps to `span` (the
+/// reference on the command line or in the configuration file).
+pub(crate) fn normalise_registry(
+    index: Option<&Value>,
+    manifest: &Value,
+    config: Option<&Value>,
+    span: Span,
+) -> (Value, crate::source::SourceMap) {
+    let raw = json!({ "index": index, "manifest": manifest, "config": config });
+    let spans = Spans::default();
+    let mut n = Norm::new(&spans, span);
+    n.config_blob(&raw, "/config");
+    n.manifest(&raw, "/manifest");
+    let (value, spans) = n.finish(ImageFormat::Registry, &raw);
+    (value, spans.into_source_map())
 }
 
 /// Whether a config descriptor names an image config (artifacts have other config types).

@@ -9,6 +9,7 @@
 pub mod discover;
 pub mod dockerfile;
 pub mod image;
+pub mod vulns;
 pub mod yaml;
 
 use std::path::Path;
@@ -34,17 +35,20 @@ pub enum DocumentKind {
     Yaml,
     /// Any other JSON document.
     Json,
+    /// A vulnerability scan report (trivy or grype JSON, SARIF), see [`vulns`].
+    Vulnerabilities,
 }
 
 impl DocumentKind {
     /// Every kind.
-    pub const ALL: [DocumentKind; 6] = [
+    pub const ALL: [DocumentKind; 7] = [
         DocumentKind::Dockerfile,
         DocumentKind::Kubernetes,
         DocumentKind::Image,
         DocumentKind::Workflow,
         DocumentKind::Yaml,
         DocumentKind::Json,
+        DocumentKind::Vulnerabilities,
     ];
 
     /// The lower-case name used in METADATA `custom.kinds` and `--kind`.
@@ -56,6 +60,7 @@ impl DocumentKind {
             DocumentKind::Workflow => "workflow",
             DocumentKind::Yaml => "yaml",
             DocumentKind::Json => "json",
+            DocumentKind::Vulnerabilities => "vulnerabilities",
         }
     }
 
@@ -68,6 +73,7 @@ impl DocumentKind {
             "workflow" | "github" | "github-actions" => DocumentKind::Workflow,
             "yaml" | "yml" => DocumentKind::Yaml,
             "json" => DocumentKind::Json,
+            "vulnerabilities" | "vulns" | "scan" => DocumentKind::Vulnerabilities,
             _ => return None,
         })
     }
@@ -459,7 +465,9 @@ pub fn load_bytes(
     }
     let format = match opts.kind {
         Some(DocumentKind::Dockerfile) => Format::Dockerfile,
-        Some(DocumentKind::Json) | Some(DocumentKind::Image) => Format::Json,
+        Some(DocumentKind::Json)
+        | Some(DocumentKind::Image)
+        | Some(DocumentKind::Vulnerabilities) => Format::Json,
         Some(_) => by_name
             .filter(|f| *f != Format::Dockerfile)
             .unwrap_or(Format::Yaml),

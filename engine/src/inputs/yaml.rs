@@ -266,6 +266,15 @@ fn classify_json(raw: RawDoc, opts: &LoadOptions) -> Result<Vec<Classified>, (Po
     if let Some(docs) = image_docs(&raw) {
         return Ok(docs);
     }
+    if let Some(format) = super::vulns::detect(&raw.value) {
+        let (value, spans) = super::vulns::normalise(format, &raw.value, &raw.spans, raw.span);
+        return Ok(vec![(
+            DocumentKind::Vulnerabilities,
+            value,
+            spans,
+            raw.span,
+        )]);
+    }
     Ok(vec![(DocumentKind::Json, raw.value, raw.spans, raw.span)])
 }
 

@@ -112,6 +112,7 @@ pub fn default_filename(kind: Option<DocumentKind>) -> &'static str {
         Some(DocumentKind::Kubernetes) | Some(DocumentKind::Yaml) => "manifest.yaml",
         Some(DocumentKind::Image) | Some(DocumentKind::Json) => "image.json",
         Some(DocumentKind::Workflow) => ".github/workflows/ci.yml",
+        Some(DocumentKind::Vulnerabilities) => "scan.json",
     }
 }
 

@@ -306,6 +306,8 @@ pub struct TestResult {
     pub input: Option<String>,
     /// How it ended.
     pub outcome: Outcome,
+    /// What a Rego test wrote with `print()`, each line `policy.rego:LINE: message`.
+    pub prints: Vec<String>,
 }
 
 /// A case file that was found, and the rule it tests.
@@ -594,6 +596,7 @@ fn run_case(
         rule: Some(rule.clone()),
         input: Some(job.filename.clone()),
         outcome,
+        prints: Vec::new(),
     }
 }
 
@@ -700,6 +703,7 @@ fn run_rego_test(ev: &mut crate::runtimes::rego::RegoEvaluator, t: &RegoTest) ->
         rule: None,
         input: None,
         outcome,
+        prints: ev.take_prints(),
     }
 }
 

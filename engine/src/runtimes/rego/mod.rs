@@ -957,11 +957,8 @@ impl RegoEvaluator {
         self.input = None;
         let query = test.query();
         let value = self.eval_rule(&query);
-        // A test's `print()` output goes to stderr at once, with its `file:line`, as
-        // `opa test` shows it.
-        for line in self.engine.take_prints().unwrap_or_default() {
-            eprintln!("{line}");
-        }
+        // A test's `print()` output, with its `file:line`: see `take_prints`.
+        self.gather_prints(true);
         match value {
             Ok(regorus::Value::Bool(true)) => Ok(TestValue::True),
             Ok(regorus::Value::Bool(false)) => Ok(TestValue::False),

@@ -1,0 +1,761 @@
+//! End-to-end tests of the ship phase against a real OCI registry on loopback: Debian's
+//! `docker-registry` (the CNCF distribution registry), started by each test on a free
+//! port with a temporary storage directory and stopped when the test ends. Images,
+//! signatures and policy bundles are pushed with the project's own client; the `policy`
+//! binary is then run on them as a CI job would. Hostile registries (garbage, a 100 MB
+//! manifest, a registry that never answers) are tiny servers on loopback in the test.
+//!
+//! `.ci/run` installs `docker-registry`; without it the tests print why and skip.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use policy_engine::supply::{cosign, Registry, RegistryOptions, SigningKey};
+use serde_json::{json, Value};
+use support::*;
+
+const REGISTRY_BIN: &str = "docker-registry";
+
+/// A registry process on 127.0.0.1, killed on drop.
+struct TestRegistry {
+    child: Child,
+    host: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for TestRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+fn registry_bin() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(REGISTRY_BIN))
+        .find(|p| p.is_file())
+}
+
+/// Starts a registry, or `None` (printing why) when the binary is not installed.
+fn start_registry() -> Option<TestRegistry> {
+    let Some(bin) = registry_bin() else {
+        eprintln!("skipped: `{REGISTRY_BIN}` is not installed (apt-get install docker-registry; .ci/run does)");
+        return None;
+    };
+    for _attempt in 0..3 {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = free_port();
+        let config = dir.path().join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
+                dir.path().join("data").display()
+            ),
+        )
+        .expect("config");
+        let child = Command::new(&bin)
+            .arg("serve")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn docker-registry");
+        let mut reg = TestRegistry {
+            child,
+            host: format!("127.0.0.1:{port}"),
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if http_get_status(&reg.host, "/v2/") == Some(200) {
+                return Some(reg);
+            }
+            if let Ok(Some(_)) = reg.child.try_wait() {
+                break; // port taken between probe and bind: try another
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = reg.child.kill();
+    }
+    panic!("docker-registry did not start");
+}
+
+/// The status of a plain HTTP GET, bounded.
+fn http_get_status(host: &str, path: &str) -> Option<u16> {
+    let mut s = TcpStream::connect(host).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut buf = [0u8; 64];
+    let n = s.read(&mut buf).ok()?;
+    let head = String::from_utf8_lossy(&buf[..n]);
+    head.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn client() -> Registry {
+    Registry::new(RegistryOptions {
+        timeout: Duration::from_secs(10),
+        docker_config: Some(PathBuf::from("/nonexistent/config.json")),
+        ..RegistryOptions::default()
+    })
+    .expect("client")
+}
+
+/// Pushes a small image (config + one layer) and returns its manifest digest.
+fn push_image(reg: &mut Registry, reference: &str, user: &str, label: &str) -> String {
+    let r: oci_ref::Reference = reference.parse().expect("ref");
+    let layer = format!("layer of {reference}").into_bytes();
+    let layer_size = layer.len();
+    let layer_digest = reg.push_blob(&r, layer).expect("push layer");
+    let config = serde_json::to_vec(&json!({
+        "architecture": "amd64",
+        "os": "linux",
+        "config": {"User": user, "Env": ["PATH=/usr/bin"], "Labels": {"org.opencontainers.image.source": label}},
+        "rootfs": {"type": "layers", "diff_ids": [layer_digest]},
+        "history": [{"created_by": "COPY app /app"}]
+    }))
+    .unwrap();
+    let config_size = config.len();
+    let config_digest = reg.push_blob(&r, config).expect("push config");
+    let manifest = serde_json::to_vec(&json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config_size},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": layer_digest, "size": layer_size}]
+    }))
+    .unwrap();
+    reg.push_manifest(&r, manifest, "application/vnd.oci.image.manifest.v1+json")
+        .expect("push manifest")
+}
+
+/// The `Reference` type of the client crate, re-exported under a short name.
+mod oci_ref {
+    pub use oci_client::Reference;
+}
+
+/// A generated key pair written as `NAME.key` / `NAME.pub` under `dir`.
+fn keypair(dir: &Path, name: &str) -> (SigningKey, PathBuf, PathBuf) {
+    let pem = SigningKey::generate_p256_pem().unwrap();
+    let key = SigningKey::from_pem(&pem).unwrap();
+    let private = dir.join(format!("{name}.key"));
+    let public = dir.join(format!("{name}.pub"));
+    std::fs::write(&private, &pem).unwrap();
+    std::fs::write(&public, key.public_key_pem().unwrap()).unwrap();
+    (key, private, public)
+}
+
+/// Runs `policy` in `cwd` with a private cache and no Docker credentials.
+fn run(cwd: &Path, cache: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_policy"))
+        .args(args)
+        .current_dir(cwd)
+        .env("NO_COLOR", "1")
+        .env("XDG_CACHE_HOME", cache)
+        .env("DOCKER_CONFIG", cache.join("no-docker"))
+        .output()
+        .expect("run policy")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// `(rule, file, line, column, message)` of each finding.
+fn located(report: &Value) -> Vec<(String, String, u64, u64, String)> {
+    report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            (
+                f["rule_id"].as_str().unwrap_or_default().to_string(),
+                f["file"].as_str().unwrap_or_default().to_string(),
+                f["start_line"].as_u64().unwrap_or_default(),
+                f["start_column"].as_u64().unwrap_or_default(),
+                f["message"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn errors(report: &Value) -> Vec<(String, String, String)> {
+    report["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|e| {
+            (
+                e["id"].as_str().unwrap_or_default().to_string(),
+                e["file"].as_str().unwrap_or_default().to_string(),
+                e["message"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn registry_image_findings_point_at_the_reference() {
+    let Some(server) = start_registry() else {
+        return;
+    };
+    let mut reg = client();
+    let image = format!("{}/team/app:1.0", server.host);
+    push_image(&mut reg, &image, "", "https://example.com/app");
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run(
+        tmp.path(),
+        tmp.path(),
+        &["eval", "--no-config", "--image", &image, "-f", "json"],
+    );
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let report = json_of(&out);
+    let got = located(&report);
+    assert!(
+        got.iter().any(|(id, file, line, col, msg)| id == "IMG001"
+            && file == &image
+            && *line == 1
+            && *col == 1
+            && msg.contains("runs as root")),
+        "{got:?}"
+    );
+    // The JSON path into the document goes with the finding.
+    let f = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule_id"] == "IMG001")
+        .unwrap();
+    assert_eq!(f["pointer"], json!("/user"), "{f}");
+    // Signatures were not asked for: no IMG005.
+    assert!(!got.iter().any(|g| g.0 == "IMG005"));
+    // Only --image: the current directory is not walked.
+    assert_eq!(report["inputs"].as_array().unwrap().len(), 1, "{report}");
+}
+
+#[test]
+fn signed_images_verify_and_others_fail_img005() {
+    let Some(server) = start_registry() else {
+        return;
+    };
+    let mut reg = client();
+    let tmp = tempfile::tempdir().unwrap();
+    let (ci_key, _, ci_pub) = keypair(tmp.path(), "ci");
+    let (other_key, _, _) = keypair(tmp.path(), "other");
+    let signed = format!("{}/team/signed:1", server.host);
+    let unsigned = format!("{}/team/unsigned:1", server.host);
+    let foreign = format!("{}/team/foreign:1", server.host);
+    let wrong_digest = format!("{}/team/wrongdigest:1", server.host);
+    let d = push_image(&mut reg, &signed, "1000", "x");
+    cosign::sign(&mut reg, &signed.parse().unwrap(), &d, &ci_key).unwrap();
+    push_image(&mut reg, &unsigned, "1000", "x");
+    let d = push_image(&mut reg, &foreign, "1000", "x");
+    cosign::sign(&mut reg, &foreign.parse().unwrap(), &d, &other_key).unwrap();
+    // A valid signature by the trusted key, but over a payload naming another digest,
+    // stored under this image's signature tag.
+    let d = push_image(&mut reg, &wrong_digest, "1000", "x");
+    let other_image = format!("{}/team/wrongdigest:2", server.host);
+    let other_d = push_image(&mut reg, &other_image, "1001", "y");
+    let payload = cosign::payload("x", &other_d);
+    push_signature(
+        &mut reg,
+        &wrong_digest,
+        &d,
+        &payload,
+        &ci_key.sign(&payload).unwrap(),
+    );
+
+    let ci_pub = ci_pub.to_str().unwrap();
+    let out = run(
+        tmp.path(),
+        tmp.path(),
+        &[
+            "eval",
+            "--no-config",
+            "--trusted-key",
+            ci_pub,
+            "--image",
+            &signed,
+            "--image",
+            &unsigned,
+            "--image",
+            &foreign,
+            "--image",
+            &wrong_digest,
+            "-f",
+            "json",
+        ],
+    );
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let got: Vec<_> = located(&json_of(&out))
+        .into_iter()
+        .filter(|f| f.0 == "IMG005")
+        .map(|f| (f.1, f.4))
+        .collect();
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert!(!got.iter().any(|(f, _)| f == &signed), "{got:?}");
+    let msg = |img: &str| {
+        got.iter()
+            .find(|(f, _)| f == img)
+            .map(|(_, m)| m.clone())
+            .unwrap()
+    };
+    assert!(
+        msg(&unsigned).contains("has no cosign signature"),
+        "{got:?}"
+    );
+    assert!(
+        msg(&foreign).contains("no trusted key verifies the signature"),
+        "{got:?}"
+    );
+    assert!(
+        msg(&wrong_digest).contains(&format!("the signed payload is for {other_d}")),
+        "{got:?}"
+    );
+}
+
+/// Stores a hand-made signature layer under the cosign tag of `digest`.
+fn push_signature(reg: &mut Registry, image: &str, digest: &str, payload: &[u8], sig: &[u8]) {
+    use base64::Engine as _;
+    let sig_ref: oci_ref::Reference = format!(
+        "{}:{}",
+        image.rsplit_once(':').unwrap().0,
+        cosign::signature_tag(digest).unwrap()
+    )
+    .parse()
+    .unwrap();
+    let payload_digest = reg.push_blob(&sig_ref, payload.to_vec()).unwrap();
+    let config_digest = reg.push_blob(&sig_ref, b"{}".to_vec()).unwrap();
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": 2},
+        "layers": [{
+            "mediaType": cosign::SIMPLE_SIGNING_MEDIA_TYPE,
+            "digest": payload_digest,
+            "size": payload.len(),
+            "annotations": {cosign::SIGNATURE_ANNOTATION: base64::engine::general_purpose::STANDARD.encode(sig)}
+        }]
+    });
+    reg.push_manifest(
+        &sig_ref,
+        serde_json::to_vec(&manifest).unwrap(),
+        "application/vnd.oci.image.manifest.v1+json",
+    )
+    .unwrap();
+}
+
+#[test]
+fn registry_errors_are_pol000_and_the_run_completes() {
+    let Some(server) = start_registry() else {
+        return;
+    };
+    let mut reg = client();
+    let good = format!("{}/team/good:1", server.host);
+    push_image(&mut reg, &good, "", "x");
+    let missing = format!("{}/team/missing:1", server.host);
+    let refused = format!("127.0.0.1:{}/team/app:1", free_port());
+    let hostile = Hostile::start();
+    let garbage = format!("{}/garbage/app:1", hostile.host);
+    let huge = format!("{}/huge/app:1", hostile.host);
+    let silent = format!("{}/silent/app:1", hostile.host);
+    let tmp = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let out = run(
+        tmp.path(),
+        tmp.path(),
+        &[
+            "eval",
+            "--no-config",
+            "--registry-timeout",
+            "2",
+            "--image",
+            &good,
+            "--image",
+            &missing,
+            "--image",
+            &refused,
+            "--image",
+            &garbage,
+            "--image",
+            &huge,
+            "--image",
+            &silent,
+            "--image",
+            "UPPER/Case::bad",
+            "-f",
+            "json",
+        ],
+    );
+    assert!(started.elapsed() < Duration::from_secs(60));
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    let report = json_of(&out);
+    let errs = errors(&report);
+    let find = |f: &str| {
+        errs.iter()
+            .find(|e| e.1 == f)
+            .unwrap_or_else(|| panic!("no error for {f} in {errs:?}"))
+    };
+    for f in [&missing, &refused, &garbage, &huge, &silent] {
+        assert_eq!(find(f).0, "POL000");
+    }
+    assert!(find(&missing).2.contains("not found"), "{errs:?}");
+    assert!(
+        find(&refused).2.contains("cannot reach the registry"),
+        "{errs:?}"
+    );
+    assert!(find(&garbage).2.contains("malformed"), "{errs:?}");
+    assert!(
+        find(&huge).2.contains("larger than the 4194304-byte limit"),
+        "{errs:?}"
+    );
+    assert!(find(&silent).2.contains("did not answer"), "{errs:?}");
+    assert!(
+        find("UPPER/Case::bad")
+            .2
+            .contains("invalid image reference"),
+        "{errs:?}"
+    );
+    // The good image was still checked.
+    assert!(located(&report)
+        .iter()
+        .any(|f| f.0 == "IMG001" && f.1 == good));
+    assert!(
+        hostile.huge_bytes_sent() < 100 << 20,
+        "the 100 MB manifest was read whole"
+    );
+}
+
+/// A loopback server with three bad registries: `/v2/garbage/...` answers non-JSON,
+/// `/v2/huge/...` a 100 MB manifest, `/v2/silent/...` never answers. Serves until dropped.
+struct Hostile {
+    host: String,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    sent: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Hostile {
+    fn start() -> Hostile {
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        use std::sync::Arc;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let host = listener.local_addr().unwrap().to_string();
+        let stop = Arc::new(AtomicBool::new(false));
+        let sent = Arc::new(AtomicUsize::new(0));
+        let (stop2, sent2) = (stop.clone(), sent.clone());
+        std::thread::spawn(move || {
+            let deadline = Instant::now() + Duration::from_secs(120);
+            while !stop2.load(Ordering::Relaxed) && Instant::now() < deadline {
+                match listener.accept() {
+                    Ok((s, _)) => {
+                        let sent = sent2.clone();
+                        let stop = stop2.clone();
+                        std::thread::spawn(move || serve_hostile(s, &sent, &stop));
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
+        });
+        Hostile { host, stop, sent }
+    }
+
+    fn huge_bytes_sent(&self) -> usize {
+        self.sent.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl Drop for Hostile {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+fn serve_hostile(
+    mut s: TcpStream,
+    sent: &std::sync::atomic::AtomicUsize,
+    stop: &std::sync::atomic::AtomicBool,
+) {
+    use std::sync::atomic::Ordering;
+    let _ = s.set_nonblocking(false);
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    let _ = s.set_write_timeout(Some(Duration::from_secs(5)));
+    let mut buf = vec![0u8; 8192];
+    let n = s.read(&mut buf).unwrap_or(0);
+    let req = String::from_utf8_lossy(&buf[..n]).into_owned();
+    let path = req.split_whitespace().nth(1).unwrap_or("").to_string();
+    if path == "/v2/" {
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}");
+    } else if path.starts_with("/v2/garbage/") {
+        let body = b"<html>definitely not a manifest</html>";
+        let _ = write!(s, "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.oci.image.manifest.v1+json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+        let _ = s.write_all(body);
+    } else if path.starts_with("/v2/huge/") {
+        // No Content-Length: the client must stop reading by itself.
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/vnd.oci.image.manifest.v1+json\r\nConnection: close\r\n\r\n{\"schemaVersion\": 2, \"layers\": [");
+        let chunk = vec![b' '; 64 << 10];
+        let total = 100usize << 20;
+        let mut done = 0;
+        while done < total && !stop.load(Ordering::Relaxed) {
+            if s.write_all(&chunk).is_err() {
+                break;
+            }
+            done += chunk.len();
+            sent.fetch_add(chunk.len(), Ordering::Relaxed);
+        }
+    } else if path.starts_with("/v2/silent/") {
+        let until = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < until && !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    } else {
+        let _ = s
+            .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    }
+}
+
+#[test]
+fn verify_images_checks_workload_images_k8s015() {
+    let Some(server) = start_registry() else {
+        return;
+    };
+    let mut reg = client();
+    let tmp = tempfile::tempdir().unwrap();
+    let (key, _, public) = keypair(tmp.path(), "ci");
+    let signed = format!("{}/team/api:2", server.host);
+    let unsigned = format!("{}/team/worker:2", server.host);
+    let d = push_image(&mut reg, &signed, "1000", "x");
+    cosign::sign(&mut reg, &signed.parse().unwrap(), &d, &key).unwrap();
+    push_image(&mut reg, &unsigned, "1000", "x");
+    let manifest = tmp.path().join("deploy.yaml");
+    std::fs::write(
+        &manifest,
+        format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: p}}\nspec:\n  containers:\n    - name: api\n      image: {signed}\n    - name: worker\n      image: {unsigned}\n"),
+    )
+    .unwrap();
+    let args = |verify: bool| {
+        let mut a = vec![
+            "eval",
+            "--no-config",
+            "-f",
+            "json",
+            "--trusted-key",
+            public.to_str().unwrap(),
+            "deploy.yaml",
+        ];
+        if verify {
+            a.push("--verify-images");
+        }
+        a.into_iter().map(String::from).collect::<Vec<_>>()
+    };
+    let a: Vec<String> = args(true);
+    let out = run(
+        tmp.path(),
+        tmp.path(),
+        &a.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let got: Vec<_> = located(&json_of(&out))
+        .into_iter()
+        .filter(|f| f.0 == "K8S015")
+        .collect();
+    assert_eq!(got.len(), 1, "{got:?} {}", stderr(&out));
+    assert_eq!(
+        (got[0].1.as_str(), got[0].2, got[0].3),
+        ("deploy.yaml", 9, 7),
+        "{got:?}"
+    );
+    assert!(got[0].4.contains("has no cosign signature"), "{got:?}");
+    let a: Vec<String> = args(false);
+    let out = run(
+        tmp.path(),
+        tmp.path(),
+        &a.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    assert!(!located(&json_of(&out)).iter().any(|f| f.0 == "K8S015"));
+}
+
+#[test]
+fn config_images_and_trusted_keys() {
+    let Some(server) = start_registry() else {
+        return;
+    };
+    let mut reg = client();
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, _, public) = keypair(tmp.path(), "ci");
+    let image = format!("{}/team/cfg:1", server.host);
+    push_image(&mut reg, &image, "1000", "x");
+    std::fs::write(
+        tmp.path().join(".policy.yaml"),
+        format!("settings:\n  trusted_keys: [ci.pub]\nimages:\n  - {image}\n"),
+    )
+    .unwrap();
+    let _ = public;
+    let out = run(
+        tmp.path(),
+        tmp.path(),
+        &["eval", "-f", "json", "--image", &image],
+    );
+    // The same image twice: once from the command line, once from the configuration.
+    let got: Vec<_> = located(&json_of(&out))
+        .into_iter()
+        .filter(|f| f.0 == "IMG005")
+        .collect();
+    assert_eq!(got.len(), 2, "{got:?} {}", stderr(&out));
+    assert!(got.iter().any(|f| f.1 == image && f.2 == 1), "{got:?}");
+    assert!(
+        got.iter()
+            .any(|f| f.1.ends_with(".policy.yaml") && f.2 == 4 && f.3 == 5),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn policy_bundles_push_pull_sign_and_cache() {
+    let Some(server) = start_registry() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, key, public) = keypair(tmp.path(), "ci");
+    let (_, _, wrong) = keypair(tmp.path(), "wrong");
+    let dir = tmp.path().join("org-policies");
+    std::fs::create_dir_all(dir.join("lib")).unwrap();
+    std::fs::write(
+        dir.join("no_latest.rego"),
+        "# METADATA\n# title: no latest\n# custom:\n#   id: ORG001\n#   severity: high\n#   kinds: [dockerfile]\npackage org.no_latest\nimport rego.v1\ndeny contains {\"msg\": \"org: no latest\", \"path\": [\"stages\", 0]} if {\n\tsome s in input.stages\n\tendswith(s.base.image, \":latest\")\n}\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("lib/data.json"), "{\"org\": {\"name\": \"acme\"}}").unwrap();
+    std::fs::write(dir.join("README.md"), "not bundled").unwrap();
+    std::fs::write(
+        tmp.path().join("Dockerfile"),
+        "FROM debian:latest\nUSER 1000\n",
+    )
+    .unwrap();
+    let signed = format!("oci://{}/org/policies:v1", server.host);
+    let unsigned = format!("oci://{}/org/policies:unsigned", server.host);
+    let p = |o: &Output| format!("{}{}", String::from_utf8_lossy(&o.stdout), stderr(o));
+
+    let out = run(
+        tmp.path(),
+        tmp.path(),
+        &[
+            "push",
+            &signed,
+            "-p",
+            "org-policies",
+            "--sign-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", p(&out));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(text.contains("(signed)"), "{text}");
+    let digest = text
+        .split('@')
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    // Different content (same content would have the same digest, and so the signature).
+    std::fs::write(dir.join("extra.rego"), "package org.extra\n").unwrap();
+    let out = run(
+        tmp.path(),
+        tmp.path(),
+        &["push", &unsigned, "-p", "org-policies"],
+    );
+    assert_eq!(code(&out), 0, "{}", p(&out));
+
+    // Consumed as if local, signature checked.
+    let eval = |policy: &str, key: &Path| {
+        run(
+            tmp.path(),
+            tmp.path(),
+            &[
+                "eval",
+                "--no-config",
+                "--no-builtin",
+                "-p",
+                policy,
+                "--verify-key",
+                key.to_str().unwrap(),
+                "-f",
+                "json",
+                "Dockerfile",
+            ],
+        )
+    };
+    let out = eval(&signed, &public);
+    assert_eq!(code(&out), 1, "{}", p(&out));
+    assert_eq!(
+        located(&json_of(&out))
+            .iter()
+            .filter(|f| f.0 == "ORG001")
+            .count(),
+        1
+    );
+    // Unsigned or wrongly signed: POL003, nothing loaded from it.
+    for (policy, key, why) in [
+        (&unsigned, &public, "has no signature"),
+        (&signed, &wrong, "no trusted key verifies"),
+    ] {
+        let out = eval(policy, key);
+        assert_eq!(code(&out), 2, "{}", p(&out));
+        let report = json_of(&out);
+        let errs = errors(&report);
+        assert!(
+            errs.iter()
+                .any(|e| e.0 == "POL003" && e.1 == *policy && e.2.contains(why)),
+            "{errs:?}"
+        );
+        assert!(located(&report).is_empty());
+    }
+    // `policy pull` writes the files out.
+    let out = run(
+        tmp.path(),
+        tmp.path(),
+        &[
+            "pull",
+            &signed,
+            "pulled",
+            "--verify-key",
+            public.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", p(&out));
+    assert!(tmp.path().join("pulled/no_latest.rego").is_file());
+    assert!(tmp.path().join("pulled/lib/data.json").is_file());
+    assert!(!tmp.path().join("pulled/README.md").exists());
+    // A digest-pinned bundle in the cache is never fetched again: it still works with the
+    // registry gone.
+    let pinned = format!("oci://{}/org/policies@{digest}", server.host);
+    let out = eval(&pinned, &public);
+    assert_eq!(code(&out), 1, "{}", p(&out));
+    drop(server);
+    let out = eval(&pinned, &public);
+    assert_eq!(code(&out), 1, "{}", p(&out));
+    assert_eq!(
+        located(&json_of(&out))
+            .iter()
+            .filter(|f| f.0 == "ORG001")
+            .count(),
+        1
+    );
+}
