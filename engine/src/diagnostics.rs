@@ -308,6 +308,7 @@ impl RuleException {
             level: self.level,
             message: self.message(),
             location: self.location.clone(),
+            related_rules: Vec::new(),
         }
     }
 

@@ -5,7 +5,10 @@
 #   pods is allowed: one compromised pod anywhere in the cluster can reach them. A
 #   default-deny policy (`podSelector: {}`, `policyTypes: [Ingress]` or no policyTypes,
 #   no `ingress` rules) closes that, and narrower policies then open what is needed.
-#   Reported once per namespace that runs workloads in this set: at the Namespace's
+#   Only judged when the run looks like an environment: it declares at least one
+#   Namespace (one application's manifests are not expected to ship the namespace's
+#   NetworkPolicies; K8S101 uses the same test). Reported once per namespace that runs
+#   workloads in this set: at the Namespace's
 #   `metadata.name` when the Namespace is in the run, else at the `metadata.namespace` of
 #   the namespace's first workload in input order (its `metadata` when it has none, in
 #   `default`). kube-system, kube-public and kube-node-lease are left alone. A
@@ -54,6 +57,7 @@ anchor(ns) := [i, "contents", "metadata", "name"] if {
 }
 
 deny contains {"msg": msg, "path": anchor(ns)} if {
+	count(cluster.namespace_index) > 0
 	some ns in workload_namespaces - default_deny
 	msg := sprintf("namespace %q runs workloads but no NetworkPolicy of this set denies ingress to all its pods by default: add one with podSelector {} and policyTypes [Ingress], then allow what each workload needs", [ns])
 }

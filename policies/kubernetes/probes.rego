@@ -27,7 +27,7 @@ deny contains {"msg": msg, "path": c.path} if {
 	input.kind in long_running
 	some c in k8s.containers
 	c.path[count(c.path) - 2] == "containers"
-	missing := [p | some p in ["livenessProbe", "readinessProbe"]; not is_object(c.container[p])]
+	missing := [p | some p in ["livenessProbe", "readinessProbe"]; not is_object(object.get(c.container, p, null))]
 	count(missing) > 0
 	msg := sprintf("container %q has no %s: add %s", [k8s.name(c.container), concat(" or ", missing), concat(" and ", missing)])
 }

@@ -59,7 +59,7 @@ pub fn scan(documents: &[&Document]) -> Vec<PeerIgnore> {
         DocumentKind::Kubernetes | DocumentKind::Yaml | DocumentKind::Workflow => {
             scan_yaml(first, documents)
         }
-        DocumentKind::Image | DocumentKind::Json => Vec::new(),
+        DocumentKind::Image | DocumentKind::Json | DocumentKind::Vulnerabilities => Vec::new(),
     }
 }
 

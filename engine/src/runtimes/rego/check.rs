@@ -117,49 +117,131 @@ pub(super) fn check(
 
 /// Every node on a cycle, with the cycle OPA would print.
 fn cycles(nodes: &BTreeMap<String, Node>) -> Vec<CheckError> {
-    let mut errors = Vec::new();
-    let mut reported = BTreeSet::new();
-    for start in nodes.keys() {
-        if reported.contains(start) {
+    // Strongly connected components (Tarjan, iterative): linear in rules and edges, so a
+    // chain of thousands of functions loads at once instead of searching from every rule.
+    let names: Vec<&String> = nodes.keys().collect();
+    let index_of: HashMap<&str, usize> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.as_str(), i))
+        .collect();
+    let edges: Vec<Vec<usize>> = names
+        .iter()
+        .map(|n| {
+            nodes[*n]
+                .deps
+                .iter()
+                .filter_map(|d| index_of.get(d.as_str()).copied())
+                .collect()
+        })
+        .collect();
+    let n = names.len();
+    let mut index = vec![usize::MAX; n];
+    let mut low = vec![0usize; n];
+    let mut on_stack = vec![false; n];
+    let mut stack = Vec::new();
+    let mut component = vec![usize::MAX; n];
+    let mut next_index = 0;
+    let mut components = 0;
+    for root in 0..n {
+        if index[root] != usize::MAX {
             continue;
         }
-        // Depth-first search for a path from `start` back to itself.
-        let mut stack: Vec<(String, Vec<String>)> = vec![(start.clone(), vec![start.clone()])];
-        let mut seen = BTreeSet::new();
-        let mut found = None;
-        while let Some((at, path)) = stack.pop() {
-            let Some(node) = nodes.get(&at) else { continue };
-            for dep in &node.deps {
-                if dep == start {
-                    let mut cycle = path.clone();
-                    cycle.push(dep.clone());
-                    found = Some(cycle);
-                    break;
+        let mut work: Vec<(usize, usize)> = vec![(root, 0)];
+        index[root] = next_index;
+        low[root] = next_index;
+        next_index += 1;
+        stack.push(root);
+        on_stack[root] = true;
+        while let Some(&mut (v, ref mut edge)) = work.last_mut() {
+            if *edge < edges[v].len() {
+                let w = edges[v][*edge];
+                *edge += 1;
+                if index[w] == usize::MAX {
+                    index[w] = next_index;
+                    low[w] = next_index;
+                    next_index += 1;
+                    stack.push(w);
+                    on_stack[w] = true;
+                    work.push((w, 0));
+                } else if on_stack[w] {
+                    low[v] = low[v].min(index[w]);
                 }
-                if seen.insert(dep.clone()) {
-                    let mut next = path.clone();
-                    next.push(dep.clone());
-                    stack.push((dep.clone(), next));
+            } else {
+                work.pop();
+                if let Some(&(parent, _)) = work.last() {
+                    low[parent] = low[parent].min(low[v]);
+                }
+                if low[v] == index[v] {
+                    while let Some(w) = stack.pop() {
+                        on_stack[w] = false;
+                        component[w] = components;
+                        if w == v {
+                            break;
+                        }
+                    }
+                    components += 1;
                 }
             }
-            if found.is_some() {
+        }
+    }
+    let mut size = vec![0usize; components];
+    for &c in &component {
+        size[c] += 1;
+    }
+    let mut errors = Vec::new();
+    for start in 0..n {
+        let c = component[start];
+        let recursive = size[c] > 1 || edges[start].contains(&start);
+        if !recursive {
+            continue;
+        }
+        // The shortest way back to `start` inside its component (breadth first).
+        let mut parent = vec![usize::MAX; n];
+        let mut queue = std::collections::VecDeque::from([start]);
+        let mut last = None;
+        'search: while let Some(v) = queue.pop_front() {
+            for &w in &edges[v] {
+                if component[w] != c {
+                    continue;
+                }
+                if w == start {
+                    last = Some(v);
+                    break 'search;
+                }
+                if parent[w] == usize::MAX {
+                    parent[w] = v;
+                    queue.push_back(w);
+                }
+            }
+        }
+        let mut cycle = vec![start];
+        let mut at = last;
+        let mut back = Vec::new();
+        while let Some(v) = at {
+            if v == start {
                 break;
             }
+            back.push(v);
+            at = Some(parent[v]);
         }
-        if let Some(cycle) = found {
-            let (file, line, column) = nodes[start].at.clone().unwrap_or_default();
-            let chain: Vec<String> = cycle.iter().map(|p| format!("data.{p}")).collect();
-            errors.push(CheckError {
-                file,
-                line,
-                column,
-                message: format!(
-                    "rego_recursion_error: rule data.{start} is recursive: {}",
-                    chain.join(" -> ")
-                ),
-            });
-            reported.insert(start.clone());
-        }
+        cycle.extend(back.into_iter().rev());
+        cycle.push(start);
+        let (file, line, column) = nodes[names[start]].at.clone().unwrap_or_default();
+        let chain: Vec<String> = cycle
+            .iter()
+            .map(|&i| format!("data.{}", names[i]))
+            .collect();
+        errors.push(CheckError {
+            file,
+            line,
+            column,
+            message: format!(
+                "rego_recursion_error: rule data.{} is recursive: {}",
+                names[start],
+                chain.join(" -> ")
+            ),
+        });
     }
     errors
 }
@@ -565,7 +647,7 @@ impl Walker<'_> {
                     {
                         let want = arities.iter().next().copied().unwrap_or_default();
                         self.error(
-                            span,
+                            fcn.span(),
                             format!(
                                 "rego_type_error: function data.{target} has arity {want}, got {n} argument{}",
                                 if n == 1 { "" } else { "s" }
@@ -578,7 +660,7 @@ impl Walker<'_> {
                         let n = params.len();
                         if name != "print" && n != want && n != want + 1 {
                             self.error(
-                                span,
+                                fcn.span(),
                                 format!(
                                     "rego_type_error: {name}: arity mismatch: have {n} argument{}, want {want}",
                                     if n == 1 { "" } else { "s" }
@@ -587,7 +669,10 @@ impl Walker<'_> {
                         }
                     }
                 } else {
-                    self.error(span, format!("rego_type_error: undefined function {name}"));
+                    self.error(
+                        fcn.span(),
+                        format!("rego_type_error: undefined function {name}"),
+                    );
                 }
             }
             Expr::Array { items, .. } | Expr::Set { items, .. } => {

@@ -468,16 +468,17 @@ fn new_engine(opts: &RegoOptions) -> regorus::Engine {
         limit: opts.timeout,
         check_interval: opts.check_interval,
     });
-    // Installing into a fresh engine cannot clash with an earlier extension.
+    // The Go-compatible builtins first: their `sprintf` and `net.cidr_expand` bound their
+    // own output, so the size-checked wrappers of `limits` leave those two alone.
+    engine.set_strict_builtin_errors(opts.strict);
+    if let Err(e) = builtins::install(&mut engine, opts.strict) {
+        debug_assert!(false, "Go-compatible builtins: {e}");
+    }
     if let Err(e) = limits::install(&mut engine) {
         debug_assert!(false, "bounded builtins: {e}");
     }
     if let Err(e) = shell::install(&mut engine) {
         debug_assert!(false, "policy.shell_commands: {e}");
-    }
-    engine.set_strict_builtin_errors(opts.strict);
-    if let Err(e) = builtins::install(&mut engine, opts.strict) {
-        debug_assert!(false, "Go-compatible builtins: {e}");
     }
     engine
 }

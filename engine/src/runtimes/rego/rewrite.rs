@@ -268,7 +268,11 @@ impl Hoister<'_> {
                 if stmt.with_mods.is_empty() {
                     let mut spans = Vec::new();
                     self.negated(expr, true, &mut spans);
-                    let end = (stmt.span.end as usize).max(max_end(expr));
+                    let mut end = (stmt.span.end as usize).max(max_end(expr));
+                    // A string literal's span stops before its closing quote.
+                    if matches!(self.text.as_bytes().get(end), Some(b'"' | b'`')) {
+                        end += 1;
+                    }
                     self.rewrite(stmt.span.start as usize, end, spans);
                 }
                 self.expr(expr);

@@ -51,8 +51,10 @@ const ORIGINALS: &[(&str, u8)] = &[
 
 /// Installs the checked builtins into `engine`.
 pub(super) fn install(engine: &mut regorus::Engine) -> Result<()> {
-    engine.add_extension("sprintf".into(), 2, Box::new(sprintf))?;
-    engine.add_extension("net.cidr_expand".into(), 1, Box::new(cidr_expand))?;
+    // Already taken by the Go-compatible versions (`builtins/`), which bound their output
+    // themselves; these wrappers stay for an engine without them.
+    let _ = engine.add_extension("sprintf".into(), 2, Box::new(sprintf));
+    let _ = engine.add_extension("net.cidr_expand".into(), 1, Box::new(cidr_expand));
     engine.add_extension("concat".into(), 2, Box::new(concat))?;
     engine.add_extension("array.concat".into(), 2, Box::new(array_concat))?;
     engine.add_extension("graph.reachable_paths".into(), 2, Box::new(reachable_paths))?;

@@ -82,9 +82,18 @@ pub(super) fn arities() -> &'static BTreeMap<String, u8> {
     static ARITIES: OnceLock<BTreeMap<String, u8>> = OnceLock::new();
     ARITIES.get_or_init(|| {
         let mut engine = regorus::Engine::new();
-        install(&mut engine, true)
+        let mut all: BTreeMap<String, u8> = install(&mut engine, true)
             .map(|added| added.into_iter().collect())
-            .unwrap_or_default()
+            .unwrap_or_default();
+        // conftest's builtins (`runtimes/rego/conftest.rs`), installed per policy set.
+        for (name, n) in [
+            ("parse_config", 2),
+            ("parse_config_file", 1),
+            ("parse_combined_config_files", 1),
+        ] {
+            all.insert(name.to_string(), n);
+        }
+        all
     })
 }
 
