@@ -55,10 +55,6 @@ const KNOWN: &[(&str, &str)] = &[
         "a builtin error is a rule error (exit 2), not an undefined test: non-strict builtin errors are issue 8's OPA half (another branch)",
     ),
     (
-        "Can verify policies that rely on annotations",
-        "rego.metadata.rule(): issue 8's OPA half (another branch)",
-    ),
-    (
         "Error is raised when if is used without contains",
         "`deny[msg] if` loads (regorus reads it as a partial set); OPA v1 refuses it: load-time compile checks are issue 8's OPA half (another branch)",
     ),

@@ -25,6 +25,20 @@ use std::sync::OnceLock;
 use anyhow::Result;
 use regorus::Value;
 
+/// A call refused because its result would exceed a size limit. Unlike a builtin error,
+/// it is never turned into "undefined" (that would let a resource cap pass silently): the
+/// rule fails with POL001, strict or not.
+#[derive(Debug)]
+pub(super) struct LimitExceeded(pub String);
+
+impl std::fmt::Display for LimitExceeded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for LimitExceeded {}
+
 /// Registers extensions into one engine.
 pub(super) struct Registrar<'a> {
     engine: &'a mut regorus::Engine,
@@ -49,7 +63,9 @@ impl Registrar<'_> {
             nargs,
             Box::new(move |args: Vec<Value>| match f(&args) {
                 Ok(v) => Ok(v),
-                Err(_) if !strict => Ok(Value::Undefined),
+                Err(e) if !strict && e.downcast_ref::<LimitExceeded>().is_none() => {
+                    Ok(Value::Undefined)
+                }
                 Err(e) => Err(anyhow::anyhow!("{label}: {e}")),
             }),
         );

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use anyhow::{anyhow, bail, Result};
+use anyhow::{anyhow, Result};
 use ipnet::IpNet;
 use regorus::Value;
 
@@ -23,7 +23,10 @@ pub(super) fn install(r: &mut Registrar<'_>) -> Result<()> {
         let net = cidr(string_arg(a, 0)?)?;
         let host_bits = u32::from(net.max_prefix_len() - net.prefix_len());
         if host_bits >= 64 || (1u64 << host_bits) > MAX_RANGE_ELEMENTS {
-            bail!("{net} has 2^{host_bits} addresses, over the limit of {MAX_RANGE_ELEMENTS}");
+            return Err(super::LimitExceeded(format!(
+                "net.cidr_expand: {net} has 2^{host_bits} addresses, over the limit of {MAX_RANGE_ELEMENTS}"
+            ))
+            .into());
         }
         let mut out = BTreeSet::new();
         match net {
