@@ -41,7 +41,7 @@ fn alias_bomb_is_refused() {
     assert!(e.message.contains("alias bomb"), "{}", e.message);
     assert!(e
         .to_string()
-        .contains("alias-bomb.yaml:6:10: invalid YAML: aliases expand"));
+        .contains("alias-bomb.yaml:6:10: invalid YAML: aliases in this file expand"));
 }
 
 #[test]
