@@ -937,7 +937,7 @@ pub(crate) fn resolve_plain(text: &str) -> Value {
 }
 
 /// `(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?` (sign already stripped).
-fn is_core_float(s: &str) -> bool {
+pub(crate) fn is_core_float(s: &str) -> bool {
     let b = s.as_bytes();
     let mut i = 0;
     let int_digits = b.iter().take_while(|c| c.is_ascii_digit()).count();

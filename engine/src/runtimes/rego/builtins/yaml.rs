@@ -179,7 +179,8 @@ pub(super) fn resolve(text: &str, style: ScalarStyle, tag: Option<&str>) -> Valu
         return Value::from(n);
     }
     let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
-    if is_float(digits) {
+    // go-yaml v2's float pattern is YAML 1.2 core's (sign stripped).
+    if crate::inputs::yaml::is_core_float(digits) {
         if let Ok(f) = text.parse::<f64>() {
             return Value::from(f);
         }
@@ -210,34 +211,6 @@ fn go_parse_int(s: &str) -> Option<i64> {
     }
     let n = i128::from_str_radix(digits, radix).ok()?;
     i64::try_from(if neg { -n } else { n }).ok()
-}
-
-/// go-yaml v2's float pattern (sign stripped).
-fn is_float(s: &str) -> bool {
-    let b = s.as_bytes();
-    let int = b.iter().take_while(|c| c.is_ascii_digit()).count();
-    let mut i = int;
-    let mut frac = 0;
-    if b.get(i) == Some(&b'.') {
-        i += 1;
-        frac = b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
-        i += frac;
-    }
-    if int == 0 && frac == 0 {
-        return false;
-    }
-    if matches!(b.get(i), Some(b'e' | b'E')) {
-        i += 1;
-        if matches!(b.get(i), Some(b'-' | b'+')) {
-            i += 1;
-        }
-        let exp = b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
-        if exp == 0 {
-            return false;
-        }
-        i += exp;
-    }
-    i == b.len()
 }
 
 #[cfg(test)]
