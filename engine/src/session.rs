@@ -43,7 +43,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use thiserror::Error;
@@ -73,7 +73,37 @@ pub struct Session {
     settings: ResolvedSettings,
     policies: ReloadablePolicySet,
     /// The watcher started by [`Session::watch_policies`], dropped with the session.
-    watcher: Mutex<Option<notify::RecommendedWatcher>>,
+    watcher: Mutex<Option<PolicyWatch>>,
+}
+
+/// The watcher of [`Session::watch_policies`] and what it watches, with each directory's
+/// identity when it was watched ([`dir_id`]).
+#[derive(Debug)]
+struct PolicyWatch {
+    watcher: notify::RecommendedWatcher,
+    targets: Vec<(PathBuf, notify::RecursiveMode, Option<DirId>)>,
+}
+
+/// A directory's identity: device and inode on Unix, so that a directory deleted and made
+/// again under the same name is told apart from the one that was watched.
+pub(crate) type DirId = (u64, u64);
+
+/// `path`'s identity ([`DirId`]); `None` when it cannot be read.
+pub(crate) fn dir_id(path: &Path) -> Option<DirId> {
+    let meta = std::fs::metadata(path).ok()?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        Some((meta.dev(), meta.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        let created = meta.created().ok()?;
+        let nanos = created
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        Some((0, nanos))
+    }
 }
 
 impl Session {
@@ -142,7 +172,27 @@ impl Session {
     /// Loads the policies again and swaps them in, unless the new set is broken; then
     /// the last good set stays in use and the error lists why ([`ReloadRejected`]).
     pub fn reload(&self) -> Result<Arc<PolicySet>, ReloadRejected> {
+        self.rewatch();
         self.policies.reload()
+    }
+
+    /// Watches again every directory of [`watch_policies`](Self::watch_policies) that was
+    /// deleted and made anew (or that appeared) since it was watched: the old watch died
+    /// with the old directory, so `rm -rf policies && mkdir policies` would otherwise
+    /// leave the new one unwatched.
+    fn rewatch(&self) {
+        use notify::Watcher;
+        let mut guard = self.watcher.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(w) = guard.as_mut() else { return };
+        for (path, mode, id) in &mut w.targets {
+            let now = dir_id(path);
+            if now.is_some() && now != *id {
+                let _ = w.watcher.unwatch(path);
+                if w.watcher.watch(path, *mode).is_ok() {
+                    *id = now;
+                }
+            }
+        }
     }
 
     /// [`reload`](Self::reload) if a policy or data file was added, removed or changed
@@ -199,12 +249,19 @@ impl Session {
                 targets.push(target);
             }
         }
-        for (path, mode) in &targets {
+        let mut watched = Vec::new();
+        for (path, mode) in targets {
+            let mut id = None;
             if path.exists() {
-                watcher.watch(path, *mode).map_err(SessionError::Watch)?;
+                watcher.watch(&path, mode).map_err(SessionError::Watch)?;
+                id = dir_id(&path);
             }
+            watched.push((path, mode, id));
         }
-        *self.watcher.lock().unwrap_or_else(PoisonError::into_inner) = Some(watcher);
+        *self.watcher.lock().unwrap_or_else(PoisonError::into_inner) = Some(PolicyWatch {
+            watcher,
+            targets: watched,
+        });
         Ok(())
     }
 

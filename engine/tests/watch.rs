@@ -385,6 +385,154 @@ fn a_broken_policy_is_rejected_and_the_last_good_rules_keep_working() {
     watch.stop();
 }
 
+/// Two rules in one file, both on `RUN`; `tag` makes each save's text different.
+fn two_rule_policy(tag: usize) -> String {
+    format!(
+        r#"# METADATA
+# title: RUN uses echo ({tag})
+# custom:
+#   id: USR001
+#   severity: high
+#   kinds: [dockerfile]
+package user.echo
+
+import rego.v1
+
+deny contains {{"msg": "RUN uses echo", "path": ["instructions", i]}} if {{
+	some i, ins in input.instructions
+	ins.cmd == "run"
+	contains(ins.value, "echo")
+}}
+
+# METADATA
+# title: RUN says hello ({tag})
+# custom:
+#   id: USR003
+#   severity: low
+#   kinds: [dockerfile]
+deny_hello contains {{"msg": "RUN says hello", "path": ["instructions", i]}} if {{
+	some i, ins in input.instructions
+	ins.cmd == "run"
+	contains(ins.value, "hello")
+}}
+"#
+    )
+}
+
+#[test]
+fn a_storm_of_in_place_saves_never_loads_a_half_written_policy() {
+    let (dir, _dockerfile) = project();
+    let policy = dir.path().join("policies/echo.rego");
+    std::fs::write(&policy, two_rule_policy(0)).expect("write");
+    let mut watch = Watch::start(dir.path());
+    watch.wait_for("the initial cycle", |events| {
+        events.iter().any(|e| e["event"] == "cycle")
+    });
+    // 3 s of saves in place (truncate, then write, in two halves), longer than the
+    // watcher's longest batch, so reloads happen while files are being written.
+    let started = Instant::now();
+    let mut n = 0;
+    while started.elapsed() < Duration::from_secs(3) {
+        n += 1;
+        let text = two_rule_policy(n);
+        let (a, b) = text.split_at(text.len() / 2);
+        let mut f = std::fs::File::create(&policy).expect("create");
+        std::io::Write::write_all(&mut f, a.as_bytes()).expect("write");
+        std::thread::sleep(Duration::from_millis(2));
+        std::io::Write::write_all(&mut f, b.as_bytes()).expect("write");
+        drop(f);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let events = watch.wait_for("the reload of the last save", |events| {
+        last_file_event(events, "inputs/Dockerfile").is_some_and(|e| {
+            findings(e).len() == 2 && events.iter().any(|e| e["event"] == "policies")
+        })
+    });
+    let mut all = watch.log.clone();
+    all.extend(events);
+    for e in all.iter().filter(|e| e["event"] == "policies") {
+        if e["status"] == "reloaded" {
+            assert_eq!(e["rules"], 2, "a reload saw a half-written file: {e}");
+            assert_eq!(e["errors"], serde_json::json!([]), "{e}");
+        }
+    }
+    for e in all.iter().filter(|e| e["event"] == "file") {
+        assert_eq!(
+            findings(e).len(),
+            2,
+            "an evaluation used a partial set: {e}"
+        );
+    }
+    watch.stop();
+}
+
+#[test]
+fn a_policy_directory_deleted_and_made_again_is_still_watched() {
+    let (dir, _dockerfile) = project();
+    let mut watch = Watch::start(dir.path());
+    expect_initial(&mut watch);
+    let policies = dir.path().join("policies");
+    std::fs::remove_dir_all(&policies).expect("rm -rf");
+    std::fs::create_dir(&policies).expect("mkdir");
+    std::fs::write(policies.join("echo.rego"), ECHO_RULE).expect("write");
+    watch.wait_for("the reload of the new directory", |events| {
+        events.iter().any(|e| e["event"] == "policies")
+    });
+    // Edits in the new directory are seen: the final one decides.
+    std::thread::sleep(Duration::from_millis(300));
+    save_via_rename(&policies.join("echo.rego"), ALPINE_RULE);
+    watch.wait_for("the edit in the made-again directory", |events| {
+        rules_of(events, "inputs/Dockerfile").is_some_and(|r| r == ["USR002"])
+    });
+    watch.stop();
+}
+
+#[test]
+fn a_recursive_policy_saved_while_watching_is_rejected_and_the_watcher_lives() {
+    let (dir, dockerfile) = project();
+    let policy = dir.path().join("policies/echo.rego");
+    let mut watch = Watch::start(dir.path());
+    expect_initial(&mut watch);
+    let recursive = ECHO_RULE.replace(
+        "deny contains",
+        "f(x) := y if { y := f(x + 1) }
+
+deny contains",
+    );
+    save_via_rename(&policy, &recursive);
+    let events = watch.wait_for("the rejected recursive policy", |events| {
+        events
+            .iter()
+            .any(|e| e["event"] == "policies" && e["status"] == "rejected")
+    });
+    let rejected = events
+        .iter()
+        .find(|e| e["event"] == "policies" && e["status"] == "rejected")
+        .expect("rejected");
+    assert_eq!(rejected["rules"], 1, "{rejected}");
+    assert_eq!(
+        rejected["errors"][0]["file"], "policies/echo.rego",
+        "{rejected}"
+    );
+    // The watcher is alive and still uses the last good rule.
+    std::fs::write(
+        &dockerfile,
+        "FROM alpine:3.20
+RUN true
+RUN echo again
+",
+    )
+    .expect("write");
+    watch.wait_for(
+        "the edited Dockerfile, checked by the last good rule",
+        |events| {
+            last_file_event(events, "inputs/Dockerfile")
+                .is_some_and(|e| findings(e) == [("USR001".to_owned(), 3)])
+        },
+    );
+    watch.stop();
+}
+
 #[test]
 fn watch_refuses_stdin_as_an_input() {
     let out = support::policy(&["watch", "--no-config", "-"]);

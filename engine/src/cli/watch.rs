@@ -30,7 +30,7 @@
 //!   input with `--exit-on-stdin-close`: the loop ends after the line it is writing, with
 //!   exit code 0.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -106,7 +106,7 @@ pub(super) fn run(a: WatchArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatu
 
     let mut watches = Watches {
         watcher,
-        dirs: BTreeSet::new(),
+        dirs: BTreeMap::new(),
     };
     let popts = &settings.policy;
     let mut roots: Vec<PathBuf> = a.input.paths.clone();
@@ -354,27 +354,40 @@ fn note(event: notify::Result<notify::Event>, touched: &mut BTreeSet<PathBuf>) -
 /// The directory watches.
 struct Watches {
     watcher: notify::RecommendedWatcher,
-    dirs: BTreeSet<PathBuf>,
+    /// Each watched directory with its identity when the watch was added: a directory
+    /// deleted and made again under the same name (`rm -rf dir && mkdir dir`) lost its
+    /// watch with the old inode and must be watched again.
+    dirs: BTreeMap<PathBuf, crate::session::DirId>,
 }
 
 impl Watches {
     /// Watches exactly `wanted` (as far as the platform lets us); whether a directory
-    /// was added.
+    /// was added (or watched again because it was made anew).
     fn sync(&mut self, wanted: BTreeSet<PathBuf>) -> bool {
         let mut added = false;
-        for gone in self.dirs.difference(&wanted) {
+        for gone in self.dirs.keys().filter(|d| !wanted.contains(*d)) {
             // Fails when the directory is gone, which removed the watch already.
             let _ = self.watcher.unwatch(gone);
         }
-        let mut now = BTreeSet::new();
+        let mut now = BTreeMap::new();
         for dir in wanted {
-            if self.dirs.contains(&dir) {
-                now.insert(dir);
+            let Some(id) = crate::session::dir_id(&dir) else {
                 continue;
+            };
+            match self.dirs.get(&dir) {
+                Some(old) if *old == id => {
+                    now.insert(dir, id);
+                    continue;
+                }
+                Some(_) => {
+                    // Made anew: the old watch died with the old directory.
+                    let _ = self.watcher.unwatch(&dir);
+                }
+                None => {}
             }
             match self.watcher.watch(&dir, RecursiveMode::NonRecursive) {
                 Ok(()) => {
-                    now.insert(dir);
+                    now.insert(dir, id);
                     added = true;
                 }
                 Err(e) => eprintln!("policy: warning: cannot watch {}: {e}", dir.display()),

@@ -17,19 +17,34 @@
 //!   the candidate with its file, line and column ([`ReloadRejected`]). Errors in a file
 //!   that was already broken do not block a reload: that file is left out of both sets,
 //!   so accepting loses nothing, and fixing another file must not wait for it.
+//! * **A load never mixes two saves.** The policy and data files are stamped (size,
+//!   modification time and a hash of the contents) before and after loading. When the
+//!   stamps differ, a file changed while it was being read (an editor saving in place, a
+//!   `git checkout` halfway through), so the candidate is thrown away and the load is
+//!   retried, up to [`MAX_LOAD_ATTEMPTS`] times; a file modified in the last
+//!   [`SETTLE`] is waited for first. A set that never holds still is rejected and the last
+//!   good set stays; the next change event tries again.
 //!
 //! It does not watch files, evaluate or format anything; callers decide when to reload
 //! (on a file event, on `workspace/didChangeWatchedFiles`) and how to report the outcome.
 
 use std::collections::BTreeSet;
+use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use super::policies::{files_with, DATA_EXTENSIONS, POLICY_EXTENSIONS};
 use super::{PolicyOptions, PolicySet};
-use crate::diagnostics::ErrorRecord;
+use crate::diagnostics::{ErrorKind, ErrorRecord};
+
+/// How many times a load is retried while its files keep changing under it.
+pub const MAX_LOAD_ATTEMPTS: usize = 5;
+
+/// How recently a policy file may have been modified before a load waits for it to
+/// settle: a file written in place is briefly empty or half written.
+pub const SETTLE: Duration = Duration::from_millis(20);
 
 /// A policy set that can be reloaded in place. `Send + Sync`: share it behind an `Arc`.
 #[derive(Debug)]
@@ -108,9 +123,25 @@ impl ReloadablePolicySet {
             .last_loaded
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        // Stamp before loading: an edit made while loading changes the stamp again.
-        *last = SourceStamp::of(&self.opts);
-        let candidate = PolicySet::load(&self.opts);
+        let candidate = match stable_load(&self.opts) {
+            Ok((stamp, candidate)) => {
+                *last = stamp;
+                candidate
+            }
+            Err(failed) => {
+                let (stamp, error) = *failed;
+                // Remember what was read: the next change event tries again.
+                *last = stamp;
+                let current = self.current();
+                let mut errors = current.errors.clone();
+                errors.push(error.clone());
+                return Err(ReloadRejected {
+                    errors,
+                    new_errors: vec![error],
+                    kept: current,
+                });
+            }
+        };
         let current = self.current();
         let new_errors = new_errors(&current, &candidate);
         if !new_errors.is_empty() {
@@ -164,8 +195,43 @@ fn new_errors(current: &PolicySet, candidate: &PolicySet) -> Vec<ErrorRecord> {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 struct SourceStamp(Vec<(PathBuf, Option<FileStamp>)>);
 
-/// A file's size and modification time.
-type FileStamp = (u64, Option<SystemTime>);
+/// A file's size, modification time and a hash of its contents (an in-place save within
+/// the file system's timestamp granularity keeps the size and the time).
+type FileStamp = (u64, Option<SystemTime>, u64);
+
+/// Loads `opts` on a quiet file tree: the stamp after the load must equal the stamp
+/// before it (module docs). On success, the stamp the set was loaded from; otherwise the
+/// last stamp seen and an error naming a file that kept changing.
+fn stable_load(
+    opts: &PolicyOptions,
+) -> Result<(SourceStamp, PolicySet), Box<(SourceStamp, ErrorRecord)>> {
+    let mut before = SourceStamp::of(opts);
+    let mut changing: Option<PathBuf> = None;
+    for _ in 0..MAX_LOAD_ATTEMPTS {
+        if let Some(wait) = before.settle_time() {
+            std::thread::sleep(wait);
+            before = SourceStamp::of(opts);
+        }
+        let candidate = PolicySet::load(opts);
+        let after = SourceStamp::of(opts);
+        if after == before {
+            return Ok((after, candidate));
+        }
+        changing = after.first_difference(&before);
+        before = after;
+    }
+    let error = ErrorRecord::new(
+        ErrorKind::PolicyError,
+        changing.map_or_else(String::new, |p| p.display().to_string()),
+        1,
+        1,
+        format!(
+            "the policy files kept changing while they were loaded ({MAX_LOAD_ATTEMPTS} attempts); \
+             the last good set stays in use until the next change"
+        ),
+    );
+    Err(Box::new((before, error)))
+}
 
 impl SourceStamp {
     fn of(opts: &PolicyOptions) -> SourceStamp {
@@ -182,13 +248,37 @@ impl SourceStamp {
             }
             let mut ignored = Vec::new();
             for file in files_with(root, exts, &mut ignored) {
-                let meta = std::fs::metadata(&file)
-                    .ok()
-                    .map(|m| (m.len(), m.modified().ok()));
+                let meta = std::fs::metadata(&file).ok().map(|m| {
+                    let mut h = std::collections::hash_map::DefaultHasher::new();
+                    std::fs::read(&file).unwrap_or_default().hash(&mut h);
+                    (m.len(), m.modified().ok(), h.finish())
+                });
                 entries.push((file, meta));
             }
         }
         SourceStamp(entries)
+    }
+
+    /// The first file whose stamp differs from `other`'s (added, removed or changed).
+    fn first_difference(&self, other: &SourceStamp) -> Option<PathBuf> {
+        let mine: BTreeSet<_> = self.0.iter().collect();
+        let theirs: BTreeSet<_> = other.0.iter().collect();
+        mine.symmetric_difference(&theirs)
+            .map(|(p, _)| p.clone())
+            .next()
+    }
+
+    /// How long to wait for the most recently modified file to be [`SETTLE`] old, if
+    /// one is younger.
+    fn settle_time(&self) -> Option<Duration> {
+        let now = SystemTime::now();
+        self.0
+            .iter()
+            .filter_map(|(_, s)| s.as_ref()?.1)
+            .filter_map(|m| now.duration_since(m).ok())
+            .filter(|age| *age < SETTLE)
+            .map(|age| SETTLE - age)
+            .max()
     }
 }
 

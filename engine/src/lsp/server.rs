@@ -37,7 +37,7 @@ use serde::de::DeserializeOwned;
 
 use super::actions;
 use super::analysis::{self, Analysis};
-use super::position::{apply_change, TextIndex};
+use super::position::{apply_changes, TextIndex};
 use super::settings::{InitOptions, Settings};
 use super::transport::MALFORMED;
 use super::uri;
@@ -432,9 +432,10 @@ impl Server {
                     let Some(doc) = self.docs.get_mut(&key) else {
                         return;
                     };
-                    for change in p.content_changes {
-                        apply_change(&mut doc.text, change.range, &change.text);
-                    }
+                    apply_changes(
+                        &mut doc.text,
+                        p.content_changes.iter().map(|c| (c.range, c.text.as_str())),
+                    );
                     doc.version = p.text_document.version;
                     self.dirty.insert(key);
                     self.schedule();
