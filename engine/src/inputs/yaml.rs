@@ -365,6 +365,8 @@ fn parse_chunk(
     let start = index.line_start(line).unwrap_or(text.len()).min(end);
     let mut builder = Builder::new(text, index, line - 1, opts);
     builder.alias_nodes = *alias_nodes;
+    builder.chunk_start = start;
+    builder.bare_cr = has_bare_cr(&text[start..end]);
     let outcome = builder.run(&text[start..end]);
     *alias_nodes = builder.alias_nodes;
     (builder.docs, outcome)
@@ -469,6 +471,23 @@ struct Builder<'a> {
     docs: Vec<RawDoc>,
     /// The position of the end of the text.
     eof: Position,
+    /// Byte offset of the chunk being parsed within `text`.
+    chunk_start: usize,
+    /// Whether the chunk holds a bare `\r`: YAML counts it as a line break and the
+    /// rest of the engine does not, so markers are then placed by their character index.
+    bare_cr: bool,
+    /// Last character index mapped to a byte offset within the chunk (markers mostly move
+    /// forward, so walking from here is linear overall).
+    cursor: std::cell::Cell<(usize, usize)>,
+}
+
+/// Whether `text` has a `\r` that is not part of a `\r\n` pair.
+fn has_bare_cr(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes
+        .iter()
+        .enumerate()
+        .any(|(i, b)| *b == b'\r' && bytes.get(i + 1) != Some(&b'\n'))
 }
 
 impl<'a> Builder<'a> {
@@ -486,14 +505,48 @@ impl<'a> Builder<'a> {
             root_empty: false,
             docs: Vec::new(),
             eof: index.position(text, text.len()),
+            chunk_start: 0,
+            bare_cr: false,
+            cursor: std::cell::Cell::new((0, 0)),
         }
     }
 
     fn pos(&self, m: Marker) -> Position {
+        if self.bare_cr {
+            return self.index.position(self.text, self.marker_byte(m.index()));
+        }
         Position::new(
             (m.line() as u32).saturating_add(self.line_offset),
             m.col() as u32 + 1,
         )
+    }
+
+    /// The byte offset in `text` of the chunk's `target`-th character.
+    fn marker_byte(&self, target: usize) -> usize {
+        let chunk = &self.text[self.chunk_start..];
+        let (mut ci, mut bi) = self.cursor.get();
+        if target >= ci {
+            for (b, _) in chunk[bi..].char_indices() {
+                if ci == target {
+                    bi += b;
+                    ci = target;
+                    self.cursor.set((ci, bi));
+                    return self.chunk_start + bi;
+                }
+                ci += 1;
+            }
+            self.cursor.set((ci, chunk.len()));
+            return self.chunk_start + chunk.len();
+        }
+        for (b, _) in chunk[..bi].char_indices().rev() {
+            ci -= 1;
+            if ci == target {
+                bi = b;
+                break;
+            }
+        }
+        self.cursor.set((ci, bi));
+        self.chunk_start + bi
     }
 
     fn fatal(&self, pos: Position, message: impl Into<String>) -> Fatal {
@@ -1056,6 +1109,25 @@ mod tests {
         assert!(docs.is_empty());
         assert_eq!(errors.len(), 1);
         assert!(errors[0].message.starts_with("no documents"));
+    }
+
+    /// YAML counts a bare `\r` as a line break; the engine's lines end at `\n`. Found by
+    /// the `yaml_json` fuzz target: spans pointed past the last line of the file.
+    #[test]
+    fn bare_carriage_returns_keep_spans_inside_the_text() {
+        let text = "kind: Pod\nspec:\n  a\r\r\r\rb: 1\nz: &x {q: 3}\nw: *x\n";
+        let (docs, errors) = load(text);
+        let lines = text.split('\n').count() as u32;
+        for doc in &docs {
+            assert!(doc.span.end.line <= lines, "{:?}", doc.span);
+            assert_eq!(doc.source_map.get("/w").map(|s| s.start), Some(p(5, 4)));
+        }
+        for e in &errors {
+            assert!(e.line <= lines, "{e:?}");
+        }
+        // CRLF files are unaffected: positions as without the `\r`.
+        let (docs, _) = load("kind: Pod\r\nspec:\r\n  x: 1\r\n");
+        assert_eq!(docs[0].source_map.get("/spec/x").map(|s| s.start), Some(p(3, 6)));
     }
 
     #[test]
