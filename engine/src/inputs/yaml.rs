@@ -1127,7 +1127,10 @@ mod tests {
         }
         // CRLF files are unaffected: positions as without the `\r`.
         let (docs, _) = load("kind: Pod\r\nspec:\r\n  x: 1\r\n");
-        assert_eq!(docs[0].source_map.get("/spec/x").map(|s| s.start), Some(p(3, 6)));
+        assert_eq!(
+            docs[0].source_map.get("/spec/x").map(|s| s.start),
+            Some(p(3, 6))
+        );
     }
 
     #[test]

@@ -120,12 +120,36 @@ pub fn apply_change(text: &mut String, range: Option<Range>, new_text: &str) {
             text.push_str(new_text);
         }
         Some(range) => {
-            let index = TextIndex::new(text);
-            let start = index.offset(range.start);
-            let end = index.offset(range.end).max(start);
+            // Scans only up to the edit (no index of the whole text): typing at the top of
+            // a large buffer costs no more than in a small one.
+            let start = byte_offset(text, range.start);
+            let end = byte_offset(text, range.end).max(start);
             text.replace_range(start..end, new_text);
         }
     }
+}
+
+/// The byte offset in `text` of an LSP position, with [`TextIndex::offset`]'s rules,
+/// found by scanning the text up to that position only.
+fn byte_offset(text: &str, pos: LspPosition) -> usize {
+    let mut start = 0;
+    for _ in 0..pos.line {
+        match text[start..].find('\n') {
+            Some(i) => start += i + 1,
+            None => return text.len(),
+        }
+    }
+    let rest = &text[start..];
+    let line = &rest[..rest.find('\n').unwrap_or(rest.len())];
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    let mut units = 0usize;
+    for (i, c) in line.char_indices() {
+        units += c.len_utf16();
+        if units > pos.character as usize {
+            return start + i;
+        }
+    }
+    start + line.len()
 }
 
 /// Applies the content changes of one `didChange` notification, in order. One change is
@@ -166,17 +190,23 @@ fn rope_char(rope: &ropey::Rope, pos: LspPosition) -> usize {
         return rope.len_chars();
     }
     let start = rope.line_to_char(line);
-    let mut units = 0usize;
-    for (i, c) in rope.line(line).chars().enumerate() {
-        if c == '\n' {
-            return start + i;
+    let text = rope.line(line);
+    // The line without its ending (`\n` or `\r\n`), as in [`TextIndex::line`].
+    let mut len = text.len_chars();
+    if len > 0 && text.char(len - 1) == '\n' {
+        len -= 1;
+        if len > 0 && text.char(len - 1) == '\r' {
+            len -= 1;
         }
+    }
+    let mut units = 0usize;
+    for (i, c) in text.chars().take(len).enumerate() {
         units += c.len_utf16();
         if units > pos.character as usize {
             return start + i;
         }
     }
-    start + rope.line(line).len_chars()
+    start + len
 }
 
 /// Whether `pos` lies within `range` (both ends included, so that an empty range at the
@@ -202,6 +232,21 @@ pub fn intersects(a: &Range, b: &Range) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scanning_offsets_agree_with_the_index() {
+        let text = "FROM a\r\nRUN 😀 é\n\nx\r\ny";
+        let idx = TextIndex::new(text);
+        let rope = ropey::Rope::from_str(text);
+        for line in 0..7 {
+            for character in 0..12 {
+                let pos = lsp(line, character);
+                let want = idx.offset(pos);
+                assert_eq!(byte_offset(text, pos), want, "{pos:?}");
+                assert_eq!(rope.char_to_byte(rope_char(&rope, pos)), want, "{pos:?}");
+            }
+        }
+    }
 
     #[test]
     fn a_batch_of_changes_equals_the_changes_one_by_one() {

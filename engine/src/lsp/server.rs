@@ -4,8 +4,9 @@
 //! Everything runs on one thread. Evaluating a buffer takes milliseconds, so there is no
 //! need for a worker pool; what matters is not evaluating stale text. Edits therefore
 //! only mark a buffer dirty, and dirty buffers are evaluated once [`DEBOUNCE`] after the
-//! first edit (all edits that arrived meanwhile are coalesced), or at once when a hover
-//! or code action needs their findings. Policy reloads are coalesced the same way, so a
+//! first edit (all edits that arrived meanwhile are coalesced; messages already queued
+//! are handled before the timer), or at once when a hover or code action needs their
+//! findings. Policy reloads are coalesced the same way, so a
 //! save that the client reports twice (`didSave` and a file watcher) reloads once.
 //!
 //! Every message is handled under `catch_unwind`: a bug in one handler answers that
@@ -50,6 +51,9 @@ use crate::session::Session;
 
 /// How long edits are collected before a buffer is evaluated.
 pub const DEBOUNCE: Duration = Duration::from_millis(150);
+
+/// How long past [`DEBOUNCE`] pending work may wait while messages keep arriving.
+const MAX_FLUSH_LAG: Duration = Duration::from_secs(1);
 
 /// At most this many policy errors are listed in one message.
 const MAX_LISTED_ERRORS: usize = 10;
@@ -270,8 +274,18 @@ impl Server {
                 Some(deadline) => crossbeam_channel::at(deadline),
                 None => crossbeam_channel::never(),
             };
+            // A client that never pauses still gets diagnostics, at most this late.
+            if self
+                .deadline
+                .is_some_and(|d| Instant::now() >= d + MAX_FLUSH_LAG)
+            {
+                self.guarded(|s| s.flush_all());
+                continue;
+            }
             let disk = self.disk_rx.clone();
-            let msg = crossbeam_channel::select! {
+            // Biased: queued messages are handled before the debounce timer, so a burst of
+            // edits already in the pipe is coalesced into one evaluation of the latest text.
+            let msg = crossbeam_channel::select_biased! {
                 recv(conn.receiver) -> msg => match msg {
                     Ok(msg) => msg,
                     Err(_) => return Ok(Exit::WithoutShutdown),
