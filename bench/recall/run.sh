@@ -20,4 +20,4 @@ for f in "${DF[@]}" "${K8S[@]}"; do
 done
 for f in "${DF[@]}"; do hadolint --no-fail -f json "$f"; echo; done > "$OUT/hadolint.jsonl"
 checkov --skip-download -o json --quiet --compact -f "${DF[@]}" "${K8S[@]}" > "$OUT/checkov.json" || true
-python3 "$HERE/score.py" "$CORPORA" "$HERE/labels.tsv" "$OUT/policy.json" "$OUT/hadolint.jsonl" "$OUT/checkov.json" "$OUT/parsed"
+python3 "$HERE/score.py" "$CORPORA" "$HERE/labels.tsv" "$OUT/policy.json" "$OUT/hadolint.jsonl" "$OUT/checkov.json" "$OUT/parsed" ${RECALL_VERBOSE:+-v}
