@@ -215,7 +215,10 @@ fn module_dependencies_follow_the_order_documented_in_lib_rs() {
             }
         }
     }
-    assert!(edges > 100, "the scan found only {edges} cross-module paths");
+    assert!(
+        edges > 100,
+        "the scan found only {edges} cross-module paths"
+    );
     assert!(
         wrong.is_empty(),
         "dependencies against the order documented in lib.rs:\n{}",
@@ -242,6 +245,10 @@ fn the_scanner_reads_grouped_multi_line_and_expression_paths() {
     let lib = "//! Dependencies point one way: `a, b → c →\n//! d`.\npub mod a;\n";
     assert_eq!(
         documented_order(lib),
-        [vec!["a".to_string(), "b".to_string()], vec!["c".into()], vec!["d".into()]]
+        [
+            vec!["a".to_string(), "b".to_string()],
+            vec!["c".into()],
+            vec!["d".into()]
+        ]
     );
 }

@@ -235,7 +235,7 @@ pub enum ResolveError {
     )]
     NoPoliciesOption,
     /// `--kind` names no input kind.
-    #[error("unknown --kind {0:?}: use dockerfile, kubernetes, image, workflow, yaml or json")]
+    #[error("unknown --kind {0:?}: use {names}", names = DocumentKind::names())]
     Kind(String),
 }
 
