@@ -23,6 +23,24 @@ pub enum RuntimeKind {
     Wasm,
 }
 
+impl RuntimeKind {
+    /// The lower-case name, as in the JSON output's `policy.runtime`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuntimeKind::Rego => "rego",
+            RuntimeKind::Wasm => "wasm",
+        }
+    }
+
+    /// The name people read, as in the rule catalog.
+    pub fn label(self) -> &'static str {
+        match self {
+            RuntimeKind::Rego => "Rego",
+            RuntimeKind::Wasm => "WASM",
+        }
+    }
+}
+
 /// Where a rule came from.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct RuleOrigin {
