@@ -11,7 +11,7 @@
 //!
 //! Dependencies point one way: each module uses only modules to its left, and modules
 //! of one group use neither each other:
-//! `source, hint → inputs → supply → rules → diagnostics → runtimes → eval → config →
+//! `source, hint → inputs → rules → supply → diagnostics → runtimes → eval → config →
 //! session → testing → report → lsp, serve → cli`.
 //! [`diagnostics`] holds the result types shared from `runtimes` on; [`lsp`] is the
 //! language server behind `policy lsp`, [`serve`] the admission webhook behind
