@@ -96,8 +96,13 @@ pub fn bundle_files(dir: &Path) -> Result<Vec<(String, PathBuf)>, SupplyError> {
     out.sort();
     if out.is_empty() {
         return Err(SupplyError::Bundle(format!(
-            "{}: no policy files (*.rego, *.wasm, *.json, *.yaml) to push",
-            dir.display()
+            "{}: no policy files ({}, *.json, *.yaml) to push",
+            dir.display(),
+            crate::rules::POLICY_EXTENSIONS
+                .iter()
+                .map(|e| format!("*.{e}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         )));
     }
     if out.len() > MAX_FILES {
