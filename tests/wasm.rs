@@ -840,11 +840,11 @@ fn builtin_shell_policy_ships_in_the_builtin_set() {
     let set = builtin_set(None);
     assert!(set.errors.is_empty(), "{:?}", set.errors);
     let shell = set
-        .wasm
+        .modules
         .iter()
         .find(|p| p.path() == Path::new("policies/wasm/shell/policy-builtin-shell.wasm"))
         .expect("the built-in shell policy is loaded");
-    let ids: Vec<&str> = shell.rules.iter().map(|r| r.id.as_str()).collect();
+    let ids: Vec<&str> = shell.rules().iter().map(|r| r.id.as_str()).collect();
     assert_eq!(
         ids,
         [
@@ -856,7 +856,7 @@ fn builtin_shell_policy_ships_in_the_builtin_set() {
         "policies/wasm/shell/policy-builtin-shell.wasm",
     )
     .expect("kinds declared in its Cargo.toml");
-    for rule in &shell.rules {
+    for rule in shell.rules() {
         assert!(rule.origin.builtin, "{}", rule.id);
         assert_eq!(rule.origin.runtime, RuntimeKind::Wasm, "{}", rule.id);
         assert!(
@@ -874,11 +874,14 @@ fn builtin_shell_policy_ships_in_the_builtin_set() {
         ids.as_slice()
     );
     // Every built-in module that declares kinds declares exactly what its rules use.
-    for policy in set.wasm.iter().filter(|p| p.rules[0].origin.builtin) {
+    for policy in set.modules.iter().filter(|p| p.rules()[0].origin.builtin) {
         let path = policy.path().to_string_lossy().into_owned();
         if let Some(declared) = policy_engine::eval::policies::builtin_wasm_kinds(&path) {
-            let mut used: Vec<DocumentKind> =
-                policy.rules.iter().flat_map(|r| r.kinds.clone()).collect();
+            let mut used: Vec<DocumentKind> = policy
+                .rules()
+                .iter()
+                .flat_map(|r| r.kinds.clone())
+                .collect();
             used.sort_by_key(|k| k.as_str());
             used.dedup();
             let mut declared = declared;
@@ -892,7 +895,7 @@ fn builtin_shell_policy_ships_in_the_builtin_set() {
 fn builtin_wasm_is_skipped_without_inputs_of_its_kind_and_with_no_builtin() {
     let k8s = builtin_set(Some(vec![DocumentKind::Kubernetes]));
     assert!(
-        k8s.wasm.is_empty(),
+        k8s.modules.is_empty(),
         "nothing to compile for Kubernetes inputs"
     );
     assert_eq!(
@@ -911,12 +914,12 @@ fn builtin_wasm_is_skipped_without_inputs_of_its_kind_and_with_no_builtin() {
         DocumentKind::Kubernetes,
         DocumentKind::Dockerfile,
     ]));
-    assert_eq!(docker.wasm.len(), 1);
+    assert_eq!(docker.modules.len(), 1);
     let none = policy_engine::eval::PolicySet::load(&policy_engine::eval::PolicyOptions {
         builtin: false,
         ..policy_engine::eval::PolicyOptions::default()
     });
-    assert!(none.wasm.is_empty() && none.rules().is_empty());
+    assert!(none.modules.is_empty() && none.rules().is_empty());
 }
 
 #[test]

@@ -9,12 +9,16 @@
 //! [`session::Session`] is the facade every front end checks through: the settings
 //! layered by [`config::resolve`], a reloadable policy set, and the checks.
 //!
-//! Dependencies point one way: `source → inputs → rules → runtimes → eval → config →
-//! session → report → cli/lsp/serve` ([`diagnostics`] holds the result types shared from
-//! `eval` on); [`lsp`] is the language server behind `policy lsp`, [`serve`] the
-//! admission webhook behind `policy serve`. docs/architecture.md
-//! says where each concept lives and how to add an input kind, a runtime, a front end
-//! or an output format.
+//! Dependencies point one way: each module uses only modules to its left, and modules
+//! of one group use neither each other:
+//! `source, hint → inputs → rules → supply → diagnostics → runtimes → eval → config →
+//! session → testing → report → lsp, serve → cli`.
+//! [`diagnostics`] holds the result types shared from `runtimes` on; [`lsp`] is the
+//! language server behind `policy lsp`, [`serve`] the admission webhook behind
+//! `policy serve`, and [`cli`] registers every front end as a subcommand. The
+//! `layering` unit test reads this order and fails on any `crate::` path against it.
+//! docs/architecture.md says where each concept lives and how to add an input kind, a
+//! runtime, a front end or an output format.
 
 #![warn(missing_docs)]
 
@@ -24,6 +28,8 @@ pub mod diagnostics;
 pub mod eval;
 pub mod hint;
 pub mod inputs;
+#[cfg(test)]
+mod layering;
 pub mod lsp;
 pub mod report;
 pub mod rules;

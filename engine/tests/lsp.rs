@@ -726,3 +726,53 @@ fn a_policy_file_created_on_disk_is_picked_up_without_client_watchers() {
     assert_eq!(diags[0]["range"], range(1, 0, 1, 12));
     assert_eq!(c.shutdown_and_exit(), 0);
 }
+
+#[test]
+fn a_policy_written_slowly_into_a_new_subdirectory_is_picked_up_without_client_watchers() {
+    let dir = tmp();
+    let policies = dir.path().join("policies");
+    std::fs::create_dir(&policies).expect("mkdir");
+
+    // A client without any capabilities (no didChangeWatchedFiles), as older Neovim.
+    let mut c = Client::spawn(dir.path());
+    c.initialize(
+        dir.path(),
+        json!({"policyPaths": ["policies"], "noBuiltin": true}),
+    );
+    let uri = file_uri(&dir.path().join("Dockerfile"));
+    c.open(&uri, "dockerfile", "FROM alpine:3.20\nADD app /app\n");
+    assert!(c.diagnostics(&uri, Some(1)).is_empty());
+
+    // A generator creates a directory and writes a deny rule into it in two pieces, in
+    // place (no rename): the server may see the half-written file, which does not
+    // compile, and must still end up with the whole rule.
+    let team = policies.join("team");
+    std::fs::create_dir(&team).expect("mkdir");
+    let (head, tail) = GOOD_REGO.split_at(GOOD_REGO.len() / 2);
+    let mut file = std::fs::File::create(team.join("no_add.rego")).expect("create");
+    file.write_all(head.as_bytes()).expect("write");
+    file.flush().expect("flush");
+    std::thread::sleep(Duration::from_millis(300));
+    file.write_all(tail.as_bytes()).expect("write");
+    drop(file);
+
+    let start = Instant::now();
+    let msg = c.wait("diagnostics with CUSTOM001", |m| {
+        m["method"] == "textDocument/publishDiagnostics"
+            && m["params"]["uri"] == uri.as_str()
+            && m["params"]["diagnostics"]
+                .as_array()
+                .is_some_and(|d| d.iter().any(|d| d["code"] == "CUSTOM001"))
+    });
+    assert!(start.elapsed() < TIMEOUT, "{:?}", start.elapsed());
+    let diags = msg["params"]["diagnostics"].as_array().expect("array");
+    assert_eq!(codes(diags), ["CUSTOM001"], "{diags:#?}");
+    assert_eq!(diags[0]["range"], range(1, 0, 1, 12));
+    assert!(
+        !c.backlog
+            .iter()
+            .any(|m| m["method"] == "client/registerCapability"),
+        "no watcher is registered with a client that cannot take one"
+    );
+    assert_eq!(c.shutdown_and_exit(), 0);
+}

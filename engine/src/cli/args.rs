@@ -3,11 +3,11 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, ValueEnum};
 
 use crate::report::Format;
 
-const EXIT_CODES: &str = "Exit codes:
+pub(super) const EXIT_CODES: &str = "Exit codes:
   0  no finding at or above --fail-on (warn results only count with --fail-on-warn)
   1  findings at or above --fail-on
   2  usage, configuration or policy errors, or an input that could not be checked
@@ -20,36 +20,7 @@ const EXIT_CODES: &str = "Exit codes:
 pub struct Cli {
     /// The subcommand.
     #[command(subcommand)]
-    pub command: Command,
-}
-
-/// Subcommands.
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Evaluate inputs against policies and report findings.
-    #[command(after_help = EXIT_CODES)]
-    Eval(EvalArgs),
-    /// Print the JSON documents that policies receive (like `conftest parse`).
-    Parse(ParseArgs),
-    /// List the loaded rules, or explain one.
-    Rules(RulesArgs),
-    /// Test policies: run their case files and Rego `test_*` rules (docs/testing.md).
-    #[command(after_help = super::test::TEST_EXIT_CODES)]
-    Test(super::test::TestArgs),
-    /// Check inputs, then re-check them whenever they or the policies change.
-    #[command(long_about = WATCH_ABOUT, after_help = WATCH_AFTER_HELP)]
-    Watch(WatchArgs),
-    /// Run the language server on stdin/stdout, for editors (see docs/lsp.md).
-    Lsp(LspArgs),
-    /// Serve the policies over HTTPS: a Kubernetes validating admission webhook and a
-    /// JSON evaluation API (see docs/admission.md).
-    #[command(long_about = super::serve::SERVE_ABOUT, after_help = super::serve::SERVE_AFTER_HELP)]
-    Serve(super::serve::ServeArgs),
-    /// Push a policy directory to an OCI registry as a (signed) bundle
-    /// (see docs/supply-chain.md).
-    Push(super::supply::PushArgs),
-    /// Pull a policy bundle from an OCI registry into a directory.
-    Pull(super::supply::PullArgs),
+    pub command: super::Command,
 }
 
 /// Colour choice.
@@ -277,7 +248,8 @@ pub struct RulesArgs {
     pub format: RulesFormat,
 }
 
-const WATCH_ABOUT: &str = "Check inputs, then re-check them whenever they or the policies change.
+pub(super) const WATCH_ABOUT: &str =
+    "Check inputs, then re-check them whenever they or the policies change.
 
 Runs a full check first, then watches the input paths and the policy and data paths
 (recursively, honouring .gitignore and the configuration's `exclude`). A burst of changes
@@ -286,7 +258,7 @@ removed; a change to a policy or data file reloads the policies and re-checks ev
 A reload that breaks a policy or data file that loaded before is rejected: its errors are
 reported with file:line:col and the last good policies stay in use.";
 
-const WATCH_AFTER_HELP: &str = "Output (--format):
+pub(super) const WATCH_AFTER_HELP: &str = "Output (--format):
   text   a `[HH:MM:SS] N files re-checked: F findings, E errors` header per cycle, then the
          findings and errors as `policy eval` shows them
   jsonl  one JSON object per line, flushed at once: `policies`, `removed`, `file` and

@@ -20,11 +20,44 @@ mod watch;
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 
-pub use args::{Cli, Command};
+pub use args::Cli;
+use args::{
+    EvalArgs, LspArgs, ParseArgs, RulesArgs, WatchArgs, EXIT_CODES, WATCH_ABOUT, WATCH_AFTER_HELP,
+};
 
 pub use crate::diagnostics::ExitStatus;
+
+/// Subcommands: every front end is registered here, as a variant whose arguments its
+/// adapter module declares, and an arm of [`run`].
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Evaluate inputs against policies and report findings.
+    #[command(after_help = EXIT_CODES)]
+    Eval(EvalArgs),
+    /// Print the JSON documents that policies receive (like `conftest parse`).
+    Parse(ParseArgs),
+    /// List the loaded rules, or explain one.
+    Rules(RulesArgs),
+    /// Test policies: run their case files and Rego `test_*` rules (docs/testing.md).
+    #[command(after_help = test::TEST_EXIT_CODES)]
+    Test(test::TestArgs),
+    /// Check inputs, then re-check them whenever they or the policies change.
+    #[command(long_about = WATCH_ABOUT, after_help = WATCH_AFTER_HELP)]
+    Watch(WatchArgs),
+    /// Run the language server on stdin/stdout, for editors (see docs/lsp.md).
+    Lsp(LspArgs),
+    /// Serve the policies over HTTPS: a Kubernetes validating admission webhook and a
+    /// JSON evaluation API (see docs/admission.md).
+    #[command(long_about = serve::SERVE_ABOUT, after_help = serve::SERVE_AFTER_HELP)]
+    Serve(serve::ServeArgs),
+    /// Push a policy directory to an OCI registry as a (signed) bundle
+    /// (see docs/supply-chain.md).
+    Push(supply::PushArgs),
+    /// Pull a policy bundle from an OCI registry into a directory.
+    Pull(supply::PullArgs),
+}
 
 /// Runs the CLI with `args` (including the program name), writing results to `out`.
 pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitStatus> {

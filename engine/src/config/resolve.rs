@@ -28,6 +28,7 @@ use thiserror::Error;
 
 use super::options::normalize;
 use super::{Config, ConfigError};
+use crate::eval::policies::{DATA_EXTENSIONS, POLICY_EXTENSIONS};
 use crate::eval::pss::{self, PssError};
 use crate::eval::PolicyOptions;
 use crate::inputs::discover::DiscoverOptions;
@@ -235,7 +236,7 @@ pub enum ResolveError {
     )]
     NoPoliciesOption,
     /// `--kind` names no input kind.
-    #[error("unknown --kind {0:?}: use dockerfile, kubernetes, image, workflow, yaml or json")]
+    #[error("unknown --kind {0:?}: use {names}", names = DocumentKind::names())]
     Kind(String),
 }
 
@@ -299,10 +300,13 @@ impl ResolvedSettings {
                         .is_some_and(|p| std::fs::canonicalize(&r).is_ok_and(|r| p.starts_with(r)))
             })
         };
-        match ext.as_str() {
-            "rego" | "wasm" => under(&self.policy.paths),
-            "json" | "yaml" | "yml" => under(&self.policy.data),
-            _ => false,
+        let ext = ext.as_str();
+        if POLICY_EXTENSIONS.contains(&ext) {
+            under(&self.policy.paths)
+        } else if DATA_EXTENSIONS.contains(&ext) {
+            under(&self.policy.data)
+        } else {
+            false
         }
     }
 

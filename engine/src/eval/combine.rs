@@ -76,7 +76,8 @@ fn resolve(mut r: RawResult, docs: &[&Document]) -> Option<Finding> {
 /// run that one of its rules selects. `None`: the run has nothing it looks at.
 fn kind_for(pkg: &RegoPackage, docs: &[&Document]) -> Option<DocumentKind> {
     DocumentKind::ALL
-        .into_iter()
+        .iter()
+        .copied()
         .find(|k| pkg.applies_to(*k) && docs.iter().any(|d| d.kind == *k))
 }
 

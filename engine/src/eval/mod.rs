@@ -20,7 +20,6 @@ pub mod pss;
 pub mod related;
 pub mod reload;
 pub mod suppress;
-mod wasm;
 
 use std::sync::Arc;
 
@@ -183,11 +182,19 @@ pub fn evaluate_document_outcome(
         }
     }
     for policy in set
-        .wasm
+        .modules
         .iter()
-        .filter(|w| w.rules.iter().any(|r| r.applies_to(doc.kind)))
+        .filter(|m| m.rules().iter().any(|r| r.applies_to(doc.kind)))
     {
-        wasm::evaluate(set, policy, doc, &mut findings, &mut errors);
+        match policy.evaluate_document(doc, &set.data) {
+            Ok(results) => findings.extend(
+                results
+                    .into_iter()
+                    .filter(|r| r.rule.applies_to(doc.kind))
+                    .map(|r| resolve(r, doc, None)),
+            ),
+            Err(failure) => errors.push(failure_record(failure, doc)),
+        }
     }
     DocumentOutcome {
         findings,

@@ -25,7 +25,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::diagnostics::{Report, Suppressed, SuppressionSource};
-use crate::inputs::{Document, DocumentKind};
+use crate::inputs::kinds::Comments;
+use crate::inputs::Document;
 
 /// One peer ignore comment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,12 +55,10 @@ pub fn scan(documents: &[&Document]) -> Vec<PeerIgnore> {
     if !first.source.contains("hadolint") && !first.source.contains("checkov") {
         return Vec::new();
     }
-    match first.kind {
-        DocumentKind::Dockerfile => scan_dockerfile(first),
-        DocumentKind::Kubernetes | DocumentKind::Yaml | DocumentKind::Workflow => {
-            scan_yaml(first, documents)
-        }
-        DocumentKind::Image | DocumentKind::Json | DocumentKind::Vulnerabilities => Vec::new(),
+    match first.kind.spec().comments {
+        Comments::Dockerfile => scan_dockerfile(first),
+        Comments::Yaml => scan_yaml(first, documents),
+        Comments::None => Vec::new(),
     }
 }
 

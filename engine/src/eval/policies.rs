@@ -13,12 +13,13 @@ use crate::inputs::DocumentKind;
 use crate::rules::RuleMeta;
 use crate::runtimes::rego::{RegoOptions, RegoPolicySet, RegoSource};
 use crate::runtimes::wasm::{WasmHost, WasmLimits, WasmPolicy};
+use crate::runtimes::CompiledPolicy;
 
 include!(concat!(env!("OUT_DIR"), "/builtin_policies.rs"));
 include!(concat!(env!("OUT_DIR"), "/builtin_wasm_kinds.rs"));
 
 /// Extensions of the policy files found under a policy directory.
-pub const POLICY_EXTENSIONS: &[&str] = &["rego", "wasm"];
+pub use crate::rules::POLICY_EXTENSIONS;
 
 /// Extensions of the data files found under a data directory.
 pub const DATA_EXTENSIONS: &[&str] = &["json", "yaml", "yml"];
@@ -97,8 +98,9 @@ fn builtin_wasm_needed(path: &str, kinds: Option<&[DocumentKind]>) -> bool {
 pub struct PolicySet {
     /// The Rego policies.
     pub rego: RegoPolicySet,
-    /// The WASM policies.
-    pub wasm: Vec<WasmPolicy>,
+    /// The compiled policies of every other runtime (WASM modules), each evaluating one
+    /// document at a time: the runtime seam ([`CompiledPolicy`]).
+    pub modules: Vec<Arc<dyn CompiledPolicy>>,
     /// All data files merged: what Rego sees as `data`, and where WASM policies find
     /// their settings (`data.settings.<policy name>`).
     pub data: serde_json::Value,
@@ -369,26 +371,24 @@ impl PolicySet {
             .collect();
         errors.extend(rego.errors.iter().cloned());
         let mut warnings = Vec::new();
-        let mut wasm = load_wasm(&wasm_modules, opts, &mut errors, &mut warnings);
+        let mut modules: Vec<Box<dyn CompiledPolicy>> =
+            load_wasm(&wasm_modules, opts, &mut errors, &mut warnings)
+                .into_iter()
+                .map(|p| Box::new(p) as Box<dyn CompiledPolicy>)
+                .collect();
         let mut disabled = rego.disabled.clone();
         if !opts.disabled_rules.is_empty() {
-            for policy in &mut wasm {
-                policy.rules.retain(|r| {
-                    let off = r.is_one_of(&opts.disabled_rules);
-                    if off {
-                        disabled.push(Arc::clone(r));
-                    }
-                    !off
-                });
+            for policy in &mut modules {
+                disabled.extend(policy.disable_rules(&|r| r.is_one_of(&opts.disabled_rules)));
             }
             // A module with no rule left on is never instantiated.
-            wasm.retain(|p| !p.rules.is_empty());
+            modules.retain(|p| !p.rules().is_empty());
         }
         disabled.sort_by(|a, b| a.id.cmp(&b.id));
         disabled.dedup_by(|a, b| a.id == b.id);
         PolicySet {
             rego,
-            wasm,
+            modules: modules.into_iter().map(Arc::from).collect(),
             data: merged,
             errors,
             warnings,
@@ -401,31 +401,13 @@ impl PolicySet {
         }
     }
 
-    /// The settings of a WASM policy: `data.settings.<name>`, else `null`.
-    pub fn wasm_settings(&self, policy: &WasmPolicy) -> serde_json::Value {
-        let name = if policy.metadata.name.is_empty() {
-            policy
-                .path()
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        } else {
-            policy.metadata.name.clone()
-        };
-        self.data
-            .get("settings")
-            .and_then(|s| s.get(&name))
-            .cloned()
-            .unwrap_or(serde_json::Value::Null)
-    }
-
     /// Every loaded rule that is on, sorted by ID (rules turned off are in
     /// [`PolicySet::disabled`]).
     pub fn rules(&self) -> Vec<Arc<RuleMeta>> {
         let mut rules: Vec<_> = self
             .rego
             .rules()
-            .chain(self.wasm.iter().flat_map(|w| w.rules.iter()))
+            .chain(self.modules.iter().flat_map(|m| m.rules().iter()))
             .cloned()
             .collect();
         rules.sort_by(|a, b| a.id.cmp(&b.id));

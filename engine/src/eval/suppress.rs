@@ -26,6 +26,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::diagnostics::{Finding, Report, Suppressed, SuppressionSource, Warning};
+use crate::inputs::kinds::Comments;
 use crate::inputs::{Document, DocumentKind};
 use crate::source::Position;
 
@@ -147,12 +148,10 @@ pub fn scan(documents: &[&Document]) -> Scan {
     };
     // Most files have no suppression comment: do not classify their lines.
     if first.source.contains(MARKER) {
-        match first.kind {
-            DocumentKind::Dockerfile => scan_dockerfile(first, &mut out),
-            DocumentKind::Kubernetes | DocumentKind::Workflow | DocumentKind::Yaml => {
-                scan_yaml(&first.source, &mut out)
-            }
-            DocumentKind::Image | DocumentKind::Json | DocumentKind::Vulnerabilities => {}
+        match first.kind.spec().comments {
+            Comments::Dockerfile => scan_dockerfile(first, &mut out),
+            Comments::Yaml => scan_yaml(&first.source, &mut out),
+            Comments::None => {}
         }
     }
     for doc in documents {

@@ -18,8 +18,9 @@ use std::sync::Arc;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
+use super::kinds::{Comments, KindSpec};
 use super::yaml::{parse_stream, RawDoc, Spans};
-use super::{Document, DocumentKind, FileReport, InputError, LoadOptions};
+use super::{Document, DocumentKind, FileReport, Format, InputError, LoadOptions};
 use crate::source::{Position, Span};
 
 /// The recognised image metadata formats (the `format` field of the normalised shape).
@@ -72,6 +73,19 @@ const MT_OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const MT_OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 const MT_DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 const MT_DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+
+/// The `image` kind: image metadata in JSON, or an OCI layout directory. Recognised and
+/// normalised by `yaml::classify_json` with [`detect`] and [`normalise`].
+pub const KIND: KindSpec = KindSpec {
+    kind: DocumentKind::Image,
+    name: "image",
+    aliases: &["oci"],
+    syntax: Format::Json,
+    comments: Comments::None,
+    language_ids: &[],
+    case_file: "image.json",
+    detect: None,
+};
 
 /// Recognises image metadata in a JSON object. Anything else (JSON schemas, descriptors,
 /// container inspect output) is `None` and loads as plain JSON.

@@ -9,7 +9,10 @@
 pub mod discover;
 pub mod dockerfile;
 pub mod image;
+pub mod kinds;
+pub mod kubernetes;
 pub mod vulns;
+pub mod workflow;
 pub mod yaml;
 
 use std::path::Path;
@@ -19,64 +22,50 @@ use serde::{Deserialize, Serialize};
 
 use crate::source::{Position, SourceMap, Span};
 
-/// What kind of input a document is. Rules select documents by kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DocumentKind {
-    /// A Dockerfile / Containerfile.
-    Dockerfile,
-    /// A Kubernetes object (has `apiVersion` and `kind`).
-    Kubernetes,
-    /// Image metadata (inspect output, OCI/Docker config, manifest, index, layout).
-    Image,
-    /// A GitHub Actions workflow (`on` plus `jobs`).
-    Workflow,
-    /// Any other YAML document.
-    Yaml,
-    /// Any other JSON document.
-    Json,
-    /// A vulnerability scan report (trivy or grype JSON, SARIF), see [`vulns`].
-    Vulnerabilities,
+/// Declares [`DocumentKind`] and the registry [`kinds::KINDS`] from one list: each line
+/// names a variant and the [`kinds::KindSpec`] its module exports. The order is the
+/// order kinds sort in and the order [`kinds::detect`] tries them.
+macro_rules! kinds {
+    ($($(#[$doc:meta])* $variant:ident = $spec:path,)*) => {
+        /// What kind of input a document is. Rules select documents by kind.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(rename_all = "lowercase")]
+        pub enum DocumentKind {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl DocumentKind {
+            /// Every kind, in registry order.
+            pub const ALL: &'static [DocumentKind] = &[$(DocumentKind::$variant,)*];
+
+            /// What the engine knows about this kind.
+            pub fn spec(self) -> &'static kinds::KindSpec {
+                match self {
+                    $(DocumentKind::$variant => &$spec,)*
+                }
+            }
+        }
+
+        /// The registry: every kind's spec, in the order of [`DocumentKind::ALL`].
+        pub const KINDS: &[&kinds::KindSpec] = &[$(&$spec,)*];
+    };
 }
 
-impl DocumentKind {
-    /// Every kind.
-    pub const ALL: [DocumentKind; 7] = [
-        DocumentKind::Dockerfile,
-        DocumentKind::Kubernetes,
-        DocumentKind::Image,
-        DocumentKind::Workflow,
-        DocumentKind::Yaml,
-        DocumentKind::Json,
-        DocumentKind::Vulnerabilities,
-    ];
-
-    /// The lower-case name used in METADATA `custom.kinds` and `--kind`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DocumentKind::Dockerfile => "dockerfile",
-            DocumentKind::Kubernetes => "kubernetes",
-            DocumentKind::Image => "image",
-            DocumentKind::Workflow => "workflow",
-            DocumentKind::Yaml => "yaml",
-            DocumentKind::Json => "json",
-            DocumentKind::Vulnerabilities => "vulnerabilities",
-        }
-    }
-
-    /// Parses a kind name (accepts a few aliases such as `k8s` and `docker`).
-    pub fn parse(s: &str) -> Option<DocumentKind> {
-        Some(match s.trim().to_ascii_lowercase().as_str() {
-            "dockerfile" | "docker" | "containerfile" => DocumentKind::Dockerfile,
-            "kubernetes" | "k8s" => DocumentKind::Kubernetes,
-            "image" | "oci" => DocumentKind::Image,
-            "workflow" | "github" | "github-actions" => DocumentKind::Workflow,
-            "yaml" | "yml" => DocumentKind::Yaml,
-            "json" => DocumentKind::Json,
-            "vulnerabilities" | "vulns" | "scan" => DocumentKind::Vulnerabilities,
-            _ => return None,
-        })
-    }
+kinds! {
+    /// A Dockerfile / Containerfile.
+    Dockerfile = dockerfile::KIND,
+    /// A Kubernetes object (has `apiVersion` and `kind`).
+    Kubernetes = kubernetes::KIND,
+    /// Image metadata (inspect output, OCI/Docker config, manifest, index, layout).
+    Image = image::KIND,
+    /// A GitHub Actions workflow (`on` plus `jobs`).
+    Workflow = workflow::KIND,
+    /// Any other YAML document.
+    Yaml = yaml::YAML,
+    /// Any other JSON document.
+    Json = yaml::JSON,
+    /// A vulnerability scan report (trivy or grype JSON, SARIF), see [`vulns`].
+    Vulnerabilities = vulns::KIND,
 }
 
 impl std::fmt::Display for DocumentKind {
@@ -463,14 +452,12 @@ pub fn load_bytes(
             InputError::new(display, Position::START, "empty file: nothing to check"),
         );
     }
-    let format = match opts.kind {
-        Some(DocumentKind::Dockerfile) => Format::Dockerfile,
-        Some(DocumentKind::Json)
-        | Some(DocumentKind::Image)
-        | Some(DocumentKind::Vulnerabilities) => Format::Json,
-        Some(_) => by_name
+    let format = match opts.kind.map(|k| k.spec().syntax) {
+        // YAML kinds read a `.json` file as JSON (JSON is YAML, with exact positions).
+        Some(Format::Yaml) => by_name
             .filter(|f| *f != Format::Dockerfile)
             .unwrap_or(Format::Yaml),
+        Some(syntax) => syntax,
         None => match by_name.or_else(|| format_from_content(text)) {
             Some(f) => f,
             None => {

@@ -18,7 +18,9 @@
 
 use serde_json::{json, Map, Value};
 
+use super::kinds::{Comments, KindSpec};
 use super::yaml::Spans;
+use super::{DocumentKind, Format};
 use crate::source::Span;
 
 /// The recognised report formats.
@@ -42,6 +44,19 @@ impl VulnFormat {
         }
     }
 }
+
+/// The `vulnerabilities` kind: a scan report in JSON. Recognised and normalised by
+/// `yaml::classify_json` with [`detect`] and [`normalise`].
+pub const KIND: KindSpec = KindSpec {
+    kind: DocumentKind::Vulnerabilities,
+    name: "vulnerabilities",
+    aliases: &["vulns", "scan"],
+    syntax: Format::Json,
+    comments: Comments::None,
+    language_ids: &[],
+    case_file: "scan.json",
+    detect: None,
+};
 
 /// Recognises a vulnerability report.
 pub fn detect(value: &Value) -> Option<VulnFormat> {

@@ -19,7 +19,9 @@ use std::sync::Arc;
 use saphyr_parser::{Event, Marker, Parser, ScalarStyle, Tag};
 use serde_json::{Map, Number, Value};
 
-use super::{image, Document, DocumentKind, InputError, LoadOptions};
+use super::kinds::{Comments, KindSpec};
+use super::kubernetes::is_kubernetes;
+use super::{image, Document, DocumentKind, Format, InputError, LoadOptions};
 use crate::source::{LineIndex, Position, SourceMap, Span};
 
 /// The most nodes that aliases (`*name`) may expand to in one file (all its documents
@@ -123,29 +125,36 @@ pub fn parse_json(path: &str, text: &str, opts: &LoadOptions) -> (Vec<Document>,
     (docs, errors)
 }
 
+/// The `yaml` kind: a YAML document no other kind claims.
+pub const YAML: KindSpec = KindSpec {
+    kind: DocumentKind::Yaml,
+    name: "yaml",
+    aliases: &["yml"],
+    syntax: Format::Yaml,
+    comments: Comments::Yaml,
+    language_ids: &["yaml", "yml"],
+    case_file: "manifest.yaml",
+    detect: None,
+};
+
+/// The `json` kind: a JSON document no other kind claims.
+pub const JSON: KindSpec = KindSpec {
+    kind: DocumentKind::Json,
+    name: "json",
+    aliases: &[],
+    syntax: Format::Json,
+    comments: Comments::None,
+    language_ids: &["json"],
+    case_file: "image.json",
+    detect: None,
+};
+
 /// A classified document: kind, value, spans and document span.
 type Classified = (DocumentKind, Value, Spans, Span);
 
 /// Detects the kind of a YAML/JSON value that is not image metadata.
 pub fn detect_kind(value: &Value) -> DocumentKind {
-    if is_kubernetes(value) {
-        DocumentKind::Kubernetes
-    } else if is_workflow(value) {
-        DocumentKind::Workflow
-    } else {
-        DocumentKind::Yaml
-    }
-}
-
-/// An object with string `apiVersion` and `kind`.
-fn is_kubernetes(value: &Value) -> bool {
-    matches!(value.get("apiVersion"), Some(Value::String(_)))
-        && matches!(value.get("kind"), Some(Value::String(_)))
-}
-
-/// An object with `on` and `jobs` (a GitHub Actions workflow).
-fn is_workflow(value: &Value) -> bool {
-    value.is_object() && value.get("on").is_some() && value.get("jobs").is_some()
+    super::kinds::detect(value).unwrap_or(DocumentKind::Yaml)
 }
 
 /// A `kind: List` whose `items` are expanded into their own documents.
@@ -248,21 +257,8 @@ fn classify_json(raw: RawDoc, opts: &LoadOptions) -> Result<Vec<Classified>, (Po
                 .collect());
         }
     }
-    if is_kubernetes(&raw.value) {
-        return Ok(vec![(
-            DocumentKind::Kubernetes,
-            raw.value,
-            raw.spans,
-            raw.span,
-        )]);
-    }
-    if is_workflow(&raw.value) {
-        return Ok(vec![(
-            DocumentKind::Workflow,
-            raw.value,
-            raw.spans,
-            raw.span,
-        )]);
+    if let Some(kind) = super::kinds::detect(&raw.value) {
+        return Ok(vec![(kind, raw.value, raw.spans, raw.span)]);
     }
     if let Some(docs) = image_docs(&raw) {
         return Ok(docs);

@@ -63,14 +63,8 @@ pub struct Analysis {
 /// The format of a buffer: from its file name as `policy eval` decides it, else from the
 /// editor's language ID. Buffers of other languages are not checked.
 pub fn buffer_format(name: &str, language_id: &str) -> Option<Format> {
-    inputs::format_from_name(Path::new(name)).or_else(|| {
-        match language_id.to_ascii_lowercase().as_str() {
-            "dockerfile" | "containerfile" => Some(Format::Dockerfile),
-            "yaml" | "yml" | "github-actions-workflow" => Some(Format::Yaml),
-            "json" => Some(Format::Json),
-            _ => None,
-        }
-    })
+    inputs::format_from_name(Path::new(name))
+        .or_else(|| inputs::kinds::syntax_of_language(language_id))
 }
 
 /// Parses and evaluates one buffer.

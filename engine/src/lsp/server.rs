@@ -46,7 +46,7 @@ use super::LspError;
 use crate::config;
 use crate::diagnostics::{ErrorRecord, Report};
 use crate::eval::{PolicyOptions, PolicySet, ReloadRejected, Worker};
-use crate::rules::RuleMeta;
+use crate::rules::{RuleMeta, POLICY_EXTENSIONS};
 use crate::session::Session;
 
 /// How long edits are collected before a buffer is evaluated.
@@ -756,7 +756,7 @@ impl Server {
                 "id": "policy-files",
                 "method": DidChangeWatchedFiles::METHOD,
                 "registerOptions": {"watchers": [
-                    {"globPattern": "**/*.{rego,wasm}"},
+                    {"globPattern": format!("**/*.{{{}}}", POLICY_EXTENSIONS.join(","))},
                     {"globPattern": "**/*.{json,yaml,yml}"}
                 ]}
             }]

@@ -81,10 +81,7 @@ pub fn rules_markdown(rules: &[Arc<RuleMeta>], examples: &BTreeMap<String, Examp
                 out,
                 "- Source: `{}` ({})",
                 r.origin.file,
-                match r.origin.runtime {
-                    crate::rules::RuntimeKind::Rego => "Rego",
-                    crate::rules::RuntimeKind::Wasm => "WASM",
-                }
+                r.origin.runtime.label()
             );
             if !r.description.trim().is_empty() {
                 let _ = writeln!(out, "\n{}", r.description.trim_end());

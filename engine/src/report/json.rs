@@ -69,7 +69,6 @@ use crate::diagnostics::{
     ErrorKind, ErrorRecord, Finding, InputStatus, InputSummary, Level, Report, Suppressed,
     SuppressionSource,
 };
-use crate::rules::RuntimeKind;
 use crate::source::{display_path, json_pointer};
 use crate::Severity;
 
@@ -350,10 +349,7 @@ impl<'a> WireFinding<'a> {
             related_rules: &f.related_rules,
             policy: WirePolicy {
                 builtin: f.rule.origin.builtin,
-                runtime: match f.rule.origin.runtime {
-                    RuntimeKind::Rego => "rego",
-                    RuntimeKind::Wasm => "wasm",
-                },
+                runtime: f.rule.origin.runtime.as_str(),
                 file: &f.rule.origin.file,
                 package: f.rule.origin.package.as_deref(),
             },

@@ -30,16 +30,8 @@
 //! [`explain`] renders one rule's documentation (`policy rules --explain`, LSP hover).
 
 pub mod catalog;
-pub mod conftest;
 pub mod explain;
-pub mod github;
-pub mod json;
-pub mod junit;
-pub mod sarif;
-pub mod table;
-pub mod tap;
 pub mod testing;
-pub mod text;
 pub mod watch;
 
 use std::cell::RefCell;
@@ -59,53 +51,71 @@ pub trait Reporter {
     fn write(&self, report: &Report, out: &mut dyn io::Write) -> io::Result<()>;
 }
 
-/// An output format, as chosen with `--format`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, clap::ValueEnum)]
-pub enum Format {
+/// Declares the output formats from one list: each line gives a [`Format`] variant (its
+/// doc comment is its `--format` help), its name, the module that writes it and how to
+/// build its [`Reporter`]. The macro declares the modules, [`Format`], [`Format::ALL`],
+/// [`Format::as_str`] and [`reporter`], so a new format is its file plus one line here.
+macro_rules! formats {
+    ($($(#[$meta:meta])* $variant:ident = $name:literal in $module:ident => $build:expr,)*) => {
+        $(pub mod $module;)*
+
+        /// An output format, as chosen with `--format`.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, clap::ValueEnum)]
+        pub enum Format {
+            $($(#[$meta])* #[value(name = $name)] $variant,)*
+        }
+
+        impl Format {
+            /// Every format, in the order of `--help`.
+            pub const ALL: &'static [Format] = &[$(Format::$variant,)*];
+
+            /// The name used on the command line.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Format::$variant => $name,)*
+                }
+            }
+        }
+
+        /// Builds the reporter for `format`.
+        pub fn reporter(format: Format, opts: &ReportOptions) -> Box<dyn Reporter> {
+            match format {
+                $(Format::$variant => {
+                    let build: fn(&ReportOptions) -> Box<dyn Reporter> = $build;
+                    build(opts)
+                })*
+            }
+        }
+    };
+}
+
+formats! {
     /// Human-readable findings with code frames and a summary.
     #[default]
-    Text,
+    Text = "text" in text => |o| Box::new(text::TextReporter::new(o.clone())),
     /// The versioned JSON wire format (see [`json`]).
-    Json,
+    Json = "json" in json => |o| Box::new(json::JsonReporter::new(o.clone())),
     /// SARIF 2.1.0, for code scanning.
-    Sarif,
+    Sarif = "sarif" in sarif => |o| Box::new(sarif::SarifReporter::new(o.clone())),
     /// JUnit XML, for CI test reports.
-    Junit,
+    Junit = "junit" in junit => |o| Box::new(junit::JunitReporter::new(o.clone())),
     /// GitHub Actions workflow commands (annotations).
-    Github,
+    Github = "github" in github => |o| Box::new(github::GithubReporter::new(o.clone())),
     /// conftest's standard output: FAIL/WARN/EXCP lines and its test counts.
-    Conftest,
+    Conftest = "conftest" in conftest => |o| {
+        Box::new(conftest::ConftestReporter::new(o.clone(), Default::default()))
+    },
     /// Test Anything Protocol (as conftest `-o tap`).
-    Tap,
+    Tap = "tap" in tap => |_| Box::new(tap::TapReporter),
     /// A table of results (as conftest `-o table`).
-    Table,
+    Table = "table" in table => |_| Box::new(table::TableReporter),
 }
 
 impl Format {
-    /// Every format, in the order of `--help`.
-    pub const ALL: [Format; 8] = [
-        Format::Text,
-        Format::Json,
-        Format::Sarif,
-        Format::Junit,
-        Format::Github,
-        Format::Conftest,
-        Format::Tap,
-        Format::Table,
-    ];
-
-    /// The name used on the command line.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Format::Text => "text",
-            Format::Json => "json",
-            Format::Sarif => "sarif",
-            Format::Junit => "junit",
-            Format::Github => "github",
-            Format::Conftest => "conftest",
-            Format::Tap => "tap",
-            Format::Table => "table",
-        }
+    /// Every format's name, for messages: `text, json, …, table`.
+    pub fn names() -> String {
+        let names: Vec<&str> = Format::ALL.iter().map(|f| f.as_str()).collect();
+        names.join(", ")
     }
 }
 
@@ -117,9 +127,7 @@ impl fmt::Display for Format {
 
 /// The error of parsing an unknown format name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "unknown output format `{0}` (expected one of: text, json, sarif, junit, github, conftest, tap, table)"
-)]
+#[error("unknown output format `{0}` (expected one of: {names})", names = Format::names())]
 pub struct UnknownFormat(pub String);
 
 impl FromStr for Format {
@@ -128,7 +136,8 @@ impl FromStr for Format {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let name = s.trim();
         Format::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .find(|f| f.as_str().eq_ignore_ascii_case(name))
             .ok_or_else(|| UnknownFormat(name.to_owned()))
     }
@@ -195,23 +204,6 @@ impl Report {
 
 /// The name tools see us as (SARIF `tool.driver.name`, JSON `tool.name`).
 pub const TOOL_NAME: &str = "policy";
-
-/// Builds the reporter for `format`.
-pub fn reporter(format: Format, opts: &ReportOptions) -> Box<dyn Reporter> {
-    match format {
-        Format::Text => Box::new(text::TextReporter::new(opts.clone())),
-        Format::Json => Box::new(json::JsonReporter::new(opts.clone())),
-        Format::Sarif => Box::new(sarif::SarifReporter::new(opts.clone())),
-        Format::Junit => Box::new(junit::JunitReporter::new(opts.clone())),
-        Format::Github => Box::new(github::GithubReporter::new(opts.clone())),
-        Format::Conftest => Box::new(conftest::ConftestReporter::new(
-            opts.clone(),
-            conftest::ConftestOptions::default(),
-        )),
-        Format::Tap => Box::new(tap::TapReporter),
-        Format::Table => Box::new(table::TableReporter),
-    }
-}
 
 /// Counts over a report, as the summaries print them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -545,13 +537,17 @@ mod tests {
 
     #[test]
     fn format_names_round_trip() {
-        for f in Format::ALL {
+        for &f in Format::ALL {
             assert_eq!(f.as_str().parse::<Format>(), Ok(f));
             assert_eq!(f.to_string(), f.as_str());
         }
         assert_eq!("SARIF".parse::<Format>(), Ok(Format::Sarif));
         let err = "xml".parse::<Format>().unwrap_err();
-        assert!(err.to_string().contains("unknown output format `xml`"));
+        assert_eq!(
+            err.to_string(),
+            "unknown output format `xml` (expected one of: text, json, sarif, junit, github, \
+             conftest, tap, table)"
+        );
     }
 
     #[test]
@@ -667,7 +663,7 @@ mod tests {
     #[test]
     fn io_errors_keep_their_kind() {
         let report = fixture::report();
-        for format in Format::ALL {
+        for &format in Format::ALL {
             let err = reporter(format, &ReportOptions::default())
                 .write(&report, &mut ClosedPipe)
                 .expect_err("writing to a closed pipe fails");

@@ -115,9 +115,8 @@ impl Annotations {
         names
             .into_iter()
             .map(|n| {
-                DocumentKind::parse(n).ok_or_else(|| {
-                    format!("unknown kind {n:?}: use dockerfile, kubernetes, image, workflow, yaml or json")
-                })
+                DocumentKind::parse(n)
+                    .ok_or_else(|| format!("unknown kind {n:?}: use {}", DocumentKind::names()))
             })
             .collect()
     }

@@ -23,6 +23,45 @@ pub enum RuntimeKind {
     Wasm,
 }
 
+/// The extensions of policy files: one per runtime, its [`RuntimeKind::as_str`]. Loading,
+/// hot reload, `policy watch`, the language server and bundles all read this list.
+pub const POLICY_EXTENSIONS: &[&str] = &["rego", "wasm"];
+
+impl RuntimeKind {
+    /// Every runtime, in the order of [`POLICY_EXTENSIONS`].
+    pub const ALL: &'static [RuntimeKind] = &[RuntimeKind::Rego, RuntimeKind::Wasm];
+
+    /// The runtime of a policy file extension (lower case).
+    pub fn from_extension(ext: &str) -> Option<RuntimeKind> {
+        RuntimeKind::ALL.iter().copied().find(|r| r.as_str() == ext)
+    }
+
+    /// The OCI layer media type of its policy files in a bundle (`policy push`).
+    pub fn media_type(self) -> &'static str {
+        match self {
+            RuntimeKind::Rego => "application/vnd.policy.rego.v1",
+            RuntimeKind::Wasm => "application/vnd.policy.wasm.v1",
+        }
+    }
+
+    /// The lower-case name, as in the JSON output's `policy.runtime`, and the extension
+    /// of its policy files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuntimeKind::Rego => "rego",
+            RuntimeKind::Wasm => "wasm",
+        }
+    }
+
+    /// The name people read, as in the rule catalog.
+    pub fn label(self) -> &'static str {
+        match self {
+            RuntimeKind::Rego => "Rego",
+            RuntimeKind::Wasm => "WASM",
+        }
+    }
+}
+
 /// Where a rule came from.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct RuleOrigin {
@@ -86,5 +125,22 @@ impl RuleMeta {
     /// ```
     pub fn is_one_of(&self, ids: &[String]) -> bool {
         ids.iter().any(|id| id.eq_ignore_ascii_case(&self.id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_runtime_has_its_extension_in_policy_extensions() {
+        let names: Vec<&str> = RuntimeKind::ALL.iter().map(|r| r.as_str()).collect();
+        assert_eq!(names, POLICY_EXTENSIONS);
+        for &r in RuntimeKind::ALL {
+            assert_eq!(RuntimeKind::from_extension(r.as_str()), Some(r));
+            assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
+            assert!(r.media_type().contains(r.as_str()));
+        }
+        assert_eq!(RuntimeKind::from_extension("yaml"), None);
     }
 }

@@ -11,8 +11,32 @@ pub mod wasm;
 use std::sync::Arc;
 
 use crate::diagnostics::Level;
+use crate::inputs::Document;
 use crate::rules::RuleMeta;
 use crate::{PathSegment, Severity};
+
+/// The seam between `eval` and a runtime: one compiled policy file that declares rules
+/// and evaluates one document at a time, from any thread. [`crate::eval::PolicySet`] keeps
+/// them in [`PolicySet::modules`](crate::eval::PolicySet::modules) and
+/// `eval::evaluate_document` runs every one whose rules apply to the document's kind,
+/// then resolves the results into findings. WASM modules are such policies; Rego, whose
+/// packages share one engine per worker thread and are evaluated in batches, has its own
+/// path (`PolicySet::rego`, `eval::Worker`).
+pub trait CompiledPolicy: std::fmt::Debug + Send + Sync {
+    /// The policy file it was loaded from.
+    fn path(&self) -> &std::path::Path;
+    /// The rules it declares (those turned off by configuration removed).
+    fn rules(&self) -> &[Arc<RuleMeta>];
+    /// Turns off the rules `off` says to; returns those it removed.
+    fn disable_rules(&mut self, off: &dyn Fn(&RuleMeta) -> bool) -> Vec<Arc<RuleMeta>>;
+    /// Evaluates `doc`, with `data` the merged data documents (`data` in Rego), into the
+    /// results of its rules, or the failure of the whole policy on this document.
+    fn evaluate_document(
+        &self,
+        doc: &Document,
+        data: &serde_json::Value,
+    ) -> Result<Vec<RawResult>, RuleFailure>;
+}
 
 /// Where a policy result says it points, before resolution against a source map.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -676,9 +676,7 @@ async fn evaluate(state: &Arc<State>, req: Request<Incoming>, deadline: Instant)
             None => {
                 return Reply::error(
                     StatusCode::BAD_REQUEST,
-                    format!(
-                    "unknown kind {k:?}: use dockerfile, kubernetes, image, workflow, yaml or json"
-                ),
+                    format!("unknown kind {k:?}: use {}", DocumentKind::names()),
                 )
             }
         },

@@ -30,6 +30,7 @@ use super::client::{parse_reference, sha256_digest, Registry, RegistryError};
 use super::cosign;
 use super::keys::{PublicKey, SigningKey};
 use super::SupplyError;
+use crate::rules::RuntimeKind;
 
 /// The artifact type and config media type of a policy bundle.
 pub const BUNDLE_MEDIA_TYPE: &str = "application/vnd.policy.bundle.v1+json";
@@ -44,9 +45,11 @@ pub const MAX_FILES: usize = 4096;
 
 /// The layer media type of a bundle file, by extension; `None` for files not bundled.
 pub fn file_media_type(path: &Path) -> Option<&'static str> {
-    match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
-        "rego" => Some("application/vnd.policy.rego.v1"),
-        "wasm" => Some("application/vnd.policy.wasm.v1"),
+    let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+    if let Some(runtime) = RuntimeKind::from_extension(&ext) {
+        return Some(runtime.media_type());
+    }
+    match ext.as_str() {
         "json" => Some("application/vnd.policy.json.v1"),
         "yaml" | "yml" => Some("application/vnd.policy.yaml.v1"),
         _ => None,
@@ -93,8 +96,13 @@ pub fn bundle_files(dir: &Path) -> Result<Vec<(String, PathBuf)>, SupplyError> {
     out.sort();
     if out.is_empty() {
         return Err(SupplyError::Bundle(format!(
-            "{}: no policy files (*.rego, *.wasm, *.json, *.yaml) to push",
-            dir.display()
+            "{}: no policy files ({}, *.json, *.yaml) to push",
+            dir.display(),
+            crate::rules::POLICY_EXTENSIONS
+                .iter()
+                .map(|e| format!("*.{e}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         )));
     }
     if out.len() > MAX_FILES {

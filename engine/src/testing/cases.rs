@@ -107,13 +107,7 @@ pub struct CaseFile {
 /// The file name a case's input is parsed as when the case gives none, from the first
 /// kind its rule selects.
 pub fn default_filename(kind: Option<DocumentKind>) -> &'static str {
-    match kind {
-        Some(DocumentKind::Dockerfile) | None => "Dockerfile",
-        Some(DocumentKind::Kubernetes) | Some(DocumentKind::Yaml) => "manifest.yaml",
-        Some(DocumentKind::Image) | Some(DocumentKind::Json) => "image.json",
-        Some(DocumentKind::Workflow) => ".github/workflows/ci.yml",
-        Some(DocumentKind::Vulnerabilities) => "scan.json",
-    }
+    kind.map_or("Dockerfile", |k| k.spec().case_file)
 }
 
 fn case_file_error(path: &str, pos: Position, message: impl Into<String>) -> ErrorRecord {

@@ -26,10 +26,23 @@ pub use reference::{parse_image_ref, ImageRef, DEFAULT_REGISTRY};
 pub use views::{buildkit_dump, conftest_view};
 pub use words::go_quote;
 
-use super::{Document, DocumentKind, InputError};
+use super::kinds::{Comments, KindSpec};
+use super::{Document, DocumentKind, Format, InputError};
 use crate::source::{LineIndex, SourceMap, Span};
 use ast::{Instr, Node};
 use words::{expand_word, process_word, ExpandError, Word};
+
+/// The `dockerfile` kind: a Dockerfile or Containerfile, in its own syntax.
+pub const KIND: KindSpec = KindSpec {
+    kind: DocumentKind::Dockerfile,
+    name: "dockerfile",
+    aliases: &["docker", "containerfile"],
+    syntax: Format::Dockerfile,
+    comments: Comments::Dockerfile,
+    language_ids: &["dockerfile", "containerfile"],
+    case_file: "Dockerfile",
+    detect: None,
+};
 
 /// Parses a Dockerfile into one document (kind `dockerfile`, index 0).
 ///

@@ -1249,7 +1249,7 @@ fn add_batch_module(
 "
     );
     let mut plans = Vec::new();
-    for kind in DocumentKind::ALL {
+    for &kind in DocumentKind::ALL {
         for shape in [DockerfileShape::Native, DockerfileShape::Conftest] {
             if kind != DocumentKind::Dockerfile && shape == DockerfileShape::Conftest {
                 continue;

@@ -268,7 +268,89 @@ impl std::fmt::Debug for WasmPolicy {
     }
 }
 
+impl super::CompiledPolicy for WasmPolicy {
+    fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn rules(&self) -> &[Arc<RuleMeta>] {
+        &self.rules
+    }
+
+    fn disable_rules(&mut self, off: &dyn Fn(&RuleMeta) -> bool) -> Vec<Arc<RuleMeta>> {
+        let (removed, kept) = std::mem::take(&mut self.rules)
+            .into_iter()
+            .partition(|r| off(r));
+        self.rules = kept;
+        removed
+    }
+
+    fn evaluate_document(
+        &self,
+        doc: &crate::inputs::Document,
+        data: &serde_json::Value,
+    ) -> std::result::Result<Vec<super::RawResult>, super::RuleFailure> {
+        let request = EvaluateRequest {
+            kind: doc.kind.as_str().to_string(),
+            path: doc.path.to_string(),
+            document: doc.value.clone(),
+            settings: self.settings(data),
+        };
+        match self.evaluate(&request) {
+            Ok(guest) => Ok(guest
+                .into_iter()
+                .filter_map(|g| {
+                    let rule = self.rules.iter().find(|r| r.id == g.rule)?;
+                    Some(super::RawResult {
+                        rule: rule.clone(),
+                        level: crate::diagnostics::Level::Deny,
+                        message: g.msg,
+                        location: super::RawLocation {
+                            path: g.path,
+                            line: g.line,
+                            end_line: g.end_line,
+                            column: g.column,
+                            end_column: g.end_column,
+                        },
+                        severity: g.severity,
+                    })
+                })
+                .collect()),
+            Err(e) => Err(super::RuleFailure {
+                rule: self
+                    .rules
+                    .iter()
+                    .map(|r| r.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
+                file: self.path.display().to_string(),
+                line: 1,
+                column: 1,
+                timeout: e.is_timeout(),
+                message: e.to_string(),
+            }),
+        }
+    }
+}
+
 impl WasmPolicy {
+    /// The settings this module gets: `data.settings.<name>`, where the name is the one
+    /// its metadata declares, else its file stem; `null` when there are none.
+    pub fn settings(&self, data: &serde_json::Value) -> serde_json::Value {
+        let name = if self.metadata.name.is_empty() {
+            self.path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        } else {
+            self.metadata.name.clone()
+        };
+        data.get("settings")
+            .and_then(|s| s.get(&name))
+            .cloned()
+            .unwrap_or(serde_json::Value::Null)
+    }
+
     /// Set when this load found a bad compile cache entry, discarded it and recompiled:
     /// names the file and the reason ([`CacheOutcome::Recompiled`]).
     pub fn cache_warning(&self) -> Option<&str> {
