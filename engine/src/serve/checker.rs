@@ -1,7 +1,8 @@
 //! The policies behind the server: one engine session per Pod Security level asked for.
 //!
-//! `?pss=restricted@v1.30` on the webhook path picks the Pod Security level of a request,
-//! and the PSS rules are loaded only with `data.pss`, so each level is its own policy set.
+//! `/validate/restricted/v1.30` (or `?pss=restricted@v1.30`) picks the Pod Security level
+//! of a request, and the PSS rules are loaded only with `data.pss`, so each level is its
+//! own policy set.
 //! This module keeps one per level requested (built on first use or at start with
 //! `--preload-pss`, at most [`MAX_VARIANTS`]), hands each request the set of its level,
 //! and reloads them all when the policy files change. Each request evaluates against one
@@ -17,7 +18,7 @@ use crate::eval::{ReloadRejected, Worker};
 use crate::inputs::DocumentKind;
 use crate::session::Session;
 
-/// More distinct `?pss=` values than this are refused (each costs a policy set in memory).
+/// More distinct Pod Security levels than this are refused (each costs a policy set in memory).
 pub const MAX_VARIANTS: usize = 16;
 
 /// Why a request's policies cannot be had.
