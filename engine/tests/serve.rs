@@ -1114,4 +1114,16 @@ fn the_deploy_manifests_pass_the_restricted_level() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // The example policy's unit tests pass, as docs/admission.md tells users to check.
+    let out = Command::new(env!("CARGO_BIN_EXE_policy"))
+        .args(["test", "--no-config", "deploy/kubernetes/policies"])
+        .current_dir(&repo)
+        .output()
+        .expect("run policy test");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("3 passed, 0 failed, 0 errors, 0 skipped"),
+        "{stdout}"
+    );
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
 }

@@ -77,8 +77,9 @@ pub enum ServeError {
     /// The certificate or key is unusable.
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
-    /// The address cannot be bound, or the runtime cannot start.
-    #[error("{what}: {source}")]
+    /// The address cannot be bound, or the runtime cannot start. The reason is the
+    /// error's source (printed after the `what` by the CLI's error chain).
+    #[error("{what}")]
     Io {
         /// What was being done.
         what: String,
