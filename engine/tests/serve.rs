@@ -851,6 +851,40 @@ fn a_full_pool_answers_429_and_a_deadline_504() {
         );
     });
     assert_eq!(server.terminate(), Some(0));
+
+    // A rule over its --timeout is contained as in `policy eval` (exit 2 there): the
+    // object was not fully checked, so it is denied with 500 and the engine's error.
+    let mut server = start(
+        &["--no-builtin", "-p", "policies", "--timeout", "50"],
+        slow_policy,
+    );
+    let client = server.client();
+    runtime().block_on(async {
+        let pod = pod("p", hardened_container("a"));
+        let a = client
+            .review("/validate", &review("u-rule", "CREATE", pod, json!({})))
+            .await;
+        assert_eq!(a.status, 200, "{}", a.text());
+        let r = response(&a);
+        assert_eq!(r["allowed"], false, "{r}");
+        assert_eq!(r["status"]["code"], 500, "{r}");
+        let msg = r["status"]["message"].as_str().expect("message");
+        assert!(
+            msg.starts_with("Pod team-a/p could not be fully checked, so it is denied:\n[POL002] rule USR900 exceeded its time limit of 50 ms"),
+            "{msg}"
+        );
+        assert_eq!(r["auditAnnotations"]["decision"], "deny", "{r}");
+        let text = client.get("/metrics").await.text();
+        assert_eq!(
+            metric(
+                &text,
+                r#"policy_requests_total{endpoint="validate",outcome="error",dry_run="false"}"#
+            ),
+            1.0,
+            "{text}"
+        );
+    });
+    assert_eq!(server.terminate(), Some(0));
 }
 
 fn two_rules(a: &str, b: &str) -> String {
