@@ -8,12 +8,15 @@
 //! AdmissionReviews of a typical Deployment at that rate for the given seconds over
 //! keep-alive connections. Latency is measured from the *scheduled* send time, so a
 //! server that falls behind is charged for the queue (no coordinated omission). After the
-//! rates it reloads the user policy twice under load and counts errors, reads the
-//! server's RSS before and after, and times `policy eval` run as one process per object.
+//! rates it sends a soak of requests (so that RSS is read before and after 100k requests),
+//! reloads the user policy twice under load and counts errors, and times `policy eval` on
+//! the same object: one process per object, and many objects in one process. The
+//! server's CPU time per request comes from `/proc/PID/stat`, the client's own work
+//! excluded.
 //!
 //! ```text
 //! cargo build --release -p policy-engine --bin policy --example serve_load
-//! target/release/examples/serve_load target/release/policy [seconds=10] [rates=200,500,1000]
+//! target/release/examples/serve_load target/release/policy [seconds=10] [rates=200,500,1000] [soak=100000@1000]
 //! ```
 
 use std::process::{Command, Stdio};
@@ -48,6 +51,20 @@ fn review(uid: usize) -> Vec<u8> {
         r#"{{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{{"uid":"u-{uid}","kind":{{"group":"apps","version":"v1","kind":"Deployment"}},"resource":{{"group":"apps","version":"v1","resource":"deployments"}},"namespace":"team-a","operation":"CREATE","userInfo":{{"username":"bench"}},"object":{DEPLOYMENT},"dryRun":false}}}}"#
     )
     .into_bytes()
+}
+
+/// The CPU time (user + system) of process `pid` so far, in milliseconds.
+fn cpu_ms(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // After the command name in parentheses: state is field 3, utime 14, stime 15.
+    let rest = stat.rsplit_once(") ").map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i).and_then(|v| v.parse::<f64>().ok()))
+        .sum();
+    // USER_HZ is 100 on every Linux this runs on.
+    ticks * 10.0
 }
 
 fn rss_kib(pid: u32) -> u64 {
@@ -148,6 +165,10 @@ fn main() {
     let rates: Vec<u64> = args.next().map_or(vec![200, 500, 1000], |s| {
         s.split(',').map(|r| r.parse().expect("rate")).collect()
     });
+    let (soak, soak_rate): (u64, u64) = args.next().map_or((100_000, 1000), |s| {
+        let (n, r) = s.split_once('@').expect("soak: N@RATE");
+        (n.parse().expect("soak"), r.parse().expect("soak rate"))
+    });
 
     let dir = tempfile::tempdir().expect("tempdir");
     let ca_key = KeyPair::generate().expect("key");
@@ -221,26 +242,50 @@ fn main() {
     // Warm up (first evaluations build caches), then measure.
     rt.block_on(run_rate(addr, &tls, 100, 2));
     let rss_before = rss_kib(pid);
-    println!("| rate (req/s) | requests | p50 (ms) | p99 (ms) | p99.9 (ms) | max (ms) | errors |");
-    println!("|---|---|---|---|---|---|---|");
+    println!("| rate (req/s) | requests | p50 (ms) | p99 (ms) | p99.9 (ms) | max (ms) | errors | server CPU per request (ms) |");
+    println!("|---|---|---|---|---|---|---|---|");
     let mut sent = 0;
-    for &rate in &rates {
-        let (lat, errors) = rt.block_on(run_rate(addr, &tls, rate, seconds));
-        sent += lat.len();
+    let mut cpu_per_request = f64::NAN;
+    let row = |rate: u64, lat: &[u64], errors: usize, cpu: f64| {
         println!(
-            "| {rate} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {errors} |",
+            "| {rate} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {errors} | {cpu:.2} |",
             lat.len(),
-            pct(&lat, 0.5),
-            pct(&lat, 0.99),
-            pct(&lat, 0.999),
-            pct(&lat, 1.0)
+            pct(lat, 0.5),
+            pct(lat, 0.99),
+            pct(lat, 0.999),
+            pct(lat, 1.0)
         );
+    };
+    let mut p50_first = f64::NAN;
+    for &rate in &rates {
+        let cpu0 = cpu_ms(pid);
+        let (lat, errors) = rt.block_on(run_rate(addr, &tls, rate, seconds));
+        let cpu = (cpu_ms(pid) - cpu0) / lat.len() as f64;
+        if cpu_per_request.is_nan() {
+            cpu_per_request = cpu;
+            p50_first = pct(&lat, 0.5);
+        }
+        sent += lat.len();
+        row(rate, &lat, errors, cpu);
+    }
+    let rss_mid = rss_kib(pid);
+    if soak > 0 {
+        let cpu0 = cpu_ms(pid);
+        let (lat, errors) = rt.block_on(run_rate(addr, &tls, soak_rate, soak.div_ceil(soak_rate)));
+        let cpu = (cpu_ms(pid) - cpu0) / lat.len() as f64;
+        sent += lat.len();
+        print!("soak ");
+        row(soak_rate, &lat, errors, cpu);
     }
     let rss_after = rss_kib(pid);
-    println!("\nRSS: {rss_before} KiB after warm-up, {rss_after} KiB after {sent} more requests");
+    println!("\nRSS: {rss_before} KiB after warm-up, {rss_mid} KiB after the rates, {rss_after} KiB after {sent} requests in all");
 
     // Two reloads under load: a new policy, then the old one back.
-    let reload_rate = rates.first().copied().unwrap_or(200);
+    let reload_rate = rates
+        .iter()
+        .copied()
+        .find(|&r| r >= 500)
+        .unwrap_or(rates[0]);
     let file = policy_file.clone();
     let reloader = std::thread::spawn(move || {
         for (i, text) in [
@@ -266,10 +311,9 @@ fn main() {
         pct(&lat, 0.99)
     );
 
-    // The alternative: one `policy eval` process per object.
-    let n = 20;
-    let start = Instant::now();
-    for _ in 0..n {
+    // The alternatives: one `policy eval` process per object, and one for many objects.
+    let eval = |target: &str| {
+        let start = Instant::now();
         let out = Command::new(&bin)
             .args([
                 "eval",
@@ -278,16 +322,31 @@ fn main() {
                 "policies",
                 "--fail-on",
                 "high",
-                "deploy.json",
+                target,
             ])
             .current_dir(dir.path())
             .stdout(Stdio::null())
             .status()
             .expect("policy eval");
-        assert!(out.code().is_some());
+        // 1: the privileged sidecar is a finding; anything else means it did not run.
+        assert_eq!(out.code(), Some(1), "policy eval {target}");
+        start.elapsed().as_secs_f64() * 1000.0
+    };
+    let n = 20;
+    let per_process = (0..n).map(|_| eval("deploy.json")).sum::<f64>() / f64::from(n);
+    let batch = 1000;
+    std::fs::create_dir(dir.path().join("many")).expect("mkdir");
+    for i in 0..batch {
+        let text = DEPLOYMENT.replace(
+            "\"name\":\"web\",\"namespace\"",
+            &format!("\"name\":\"web-{i}\",\"namespace\""),
+        );
+        std::fs::write(dir.path().join(format!("many/d{i}.json")), text).expect("write");
     }
-    let per = start.elapsed().as_secs_f64() * 1000.0 / f64::from(n);
-    println!("\n`policy eval` as one process per object: {per:.1} ms per object ({n} runs)");
+    let per_batched = eval("many") / f64::from(batch);
+    println!("\nThe same Deployment checked by `policy eval`:");
+    println!("- one process per object: {per_process:.1} ms per object ({n} runs): {:.0}x the server's p50 at {} req/s ({p50_first:.2} ms)", per_process / p50_first, rates[0]);
+    println!("- {batch} objects in one process: {per_batched:.2} ms per object (wall, {} cores): the server's CPU per request ({cpu_per_request:.2} ms) is {:.2}x that", std::thread::available_parallelism().map_or(1, |n| n.get()), cpu_per_request / per_batched);
 
     let _ = Command::new("kill")
         .args(["-TERM", &pid.to_string()])

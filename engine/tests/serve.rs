@@ -283,6 +283,33 @@ impl Client {
         })
     }
 
+    /// Sends the head of a POST that promises `declared` body bytes, then only `sent`,
+    /// and stalls: a slow client. Returns what the server answers (read for at most 10 s).
+    async fn stall(&self, declared: usize, sent: &[u8]) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let tcp = tokio::net::TcpStream::connect(self.addr)
+            .await
+            .expect("connect");
+        let name = ServerName::try_from("localhost").expect("name");
+        let mut stream = self.tls.connect(name, tcp).await.expect("TLS");
+        let head = format!(
+            "POST /validate HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: {declared}\r\n\r\n"
+        );
+        stream.write_all(head.as_bytes()).await.expect("write");
+        stream.write_all(sent).await.expect("write");
+        stream.flush().await.expect("flush");
+        let mut answer = Vec::new();
+        let until = tokio::time::Instant::now() + Duration::from_secs(10);
+        let mut buf = [0u8; 4096];
+        while !String::from_utf8_lossy(&answer).ends_with("}}") {
+            match tokio::time::timeout_at(until, stream.read(&mut buf)).await {
+                Ok(Ok(n)) if n > 0 => answer.extend_from_slice(&buf[..n]),
+                _ => break,
+            }
+        }
+        String::from_utf8_lossy(&answer).into_owned()
+    }
+
     async fn review(&self, path: &str, review: &Value) -> Answer {
         self.send(
             "POST",
@@ -455,10 +482,13 @@ fn admission_reviews_with_the_built_in_policies() {
         let mut loose = hardened_container("app");
         loose["securityContext"]["capabilities"] = json!({"add": ["NET_RAW"]});
         let no_pss = response(&client.review("/validate", &review("u-nopss", "CREATE", pod("caps", loose.clone()), json!({}))).await);
-        let restricted = response(&client.review("/validate?pss=restricted%40v1.30", &review("u-pss", "CREATE", pod("caps", loose), json!({}))).await);
+        let restricted = response(&client.review("/validate?pss=restricted%40v1.30", &review("u-pss", "CREATE", pod("caps", loose.clone()), json!({}))).await);
         let said = |r: &Value| format!("{} {}", r["status"]["message"], r["warnings"]);
         assert!(said(&restricted).contains("[PSS"), "{restricted}");
         assert!(!said(&no_pss).contains("[PSS"), "{no_pss}");
+        // The same level in the path, as a webhook configuration writes it: the same answer.
+        let by_path = response(&client.review("/validate/restricted/v1.30", &review("u-pss", "CREATE", pod("caps", loose), json!({}))).await);
+        assert_eq!(by_path, restricted);
 
         // Metrics follow.
         let m = client.get("/metrics").await;
@@ -466,17 +496,81 @@ fn admission_reviews_with_the_built_in_policies() {
         assert!(m.content_type.starts_with("application/openmetrics-text"), "{}", m.content_type);
         let text = m.text();
         assert_eq!(metric(&text, r#"policy_requests_total{endpoint="validate",outcome="allowed",dry_run="false"}"#), 2.0, "{text}");
-        assert_eq!(metric(&text, r#"policy_requests_total{endpoint="validate",outcome="denied",dry_run="false"}"#), 5.0, "{text}");
+        assert_eq!(metric(&text, r#"policy_requests_total{endpoint="validate",outcome="denied",dry_run="false"}"#), 6.0, "{text}");
         assert_eq!(metric(&text, r#"policy_requests_total{endpoint="validate",outcome="denied",dry_run="true"}"#), 1.0, "{text}");
         assert_eq!(metric(&text, r#"policy_requests_total{endpoint="validate",outcome="warned",dry_run="false"}"#), 1.0, "{text}");
         assert!(metric(&text, r#"policy_findings_total{rule="K8S001""#) >= 4.0, "{text}");
-        assert_eq!(metric(&text, r#"policy_request_duration_seconds_count{endpoint="validate"}"#), 9.0, "{text}");
+        assert_eq!(metric(&text, r#"policy_request_duration_seconds_count{endpoint="validate"}"#), 10.0, "{text}");
         assert_eq!(metric(&text, "policy_evaluations_in_flight"), 0.0, "{text}");
 
         assert_eq!(client.get("/healthz").await.status, 200);
         assert_eq!(client.get("/readyz").await.status, 200);
+
+        // Each path of the deploy kit's webhook entries is one the API server accepts, and
+        // reaches the level its namespaceSelector selects.
+        let paths = webhook_paths();
+        assert_eq!(paths.len(), 3, "{paths:?}");
+        for (path, level) in paths {
+            // CHOWN may be added at baseline, not at restricted; hostNetwork is neither.
+            let mut chown = hardened_container("app");
+            chown["securityContext"]["capabilities"] = json!({"add": ["CHOWN"]});
+            let mut host_net = pod("net", hardened_container("app"));
+            host_net["spec"]["hostNetwork"] = json!(true);
+            let pss = |r: &Value| said(r).contains("[PSS");
+            let a = response(&client.review(&path, &review("u-chown", "CREATE", pod("chown", chown), json!({}))).await);
+            let b = response(&client.review(&path, &review("u-net", "CREATE", host_net, json!({}))).await);
+            let want = match level.as_deref() {
+                Some("restricted") => (true, true),
+                Some("baseline") => (false, true),
+                None => (false, false),
+                Some(other) => panic!("{path}: unexpected level {other}"),
+            };
+            assert_eq!((pss(&a), pss(&b)), want, "{path}: {a} {b}");
+        }
     });
     assert_eq!(server.terminate(), Some(0));
+}
+
+/// The `clientConfig.service.path` of every entry of deploy/kubernetes/webhook.yaml, with
+/// the Pod Security level its namespaceSelector selects (`None`: the others). Each path
+/// is checked as the API server checks it (ValidateWebhookService): it starts with `/` and
+/// every segment is a DNS-1123 subdomain, so no query string.
+fn webhook_paths() -> Vec<(String, Option<String>)> {
+    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/kubernetes/webhook.yaml");
+    let text = std::fs::read_to_string(file).expect("webhook.yaml");
+    let mut entries: Vec<(String, Option<String>)> = Vec::new();
+    let mut in_enforce = false;
+    for line in text.lines().map(str::trim) {
+        if line.starts_with("- name: ") {
+            entries.push((String::new(), None));
+        } else if let Some(path) = line.strip_prefix("path: ") {
+            entries.last_mut().expect("an entry").0 = path.to_owned();
+        } else if line == "- key: pod-security.kubernetes.io/enforce" {
+            in_enforce = true;
+        } else if in_enforce && line.starts_with("operator: ") {
+            in_enforce = line == "operator: In";
+        } else if let (true, Some(values)) = (in_enforce, line.strip_prefix("values: [")) {
+            entries.last_mut().expect("an entry").1 = Some(values.trim_end_matches(']').to_owned());
+            in_enforce = false;
+        }
+    }
+    let dns_label = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && l.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    for (path, _) in &entries {
+        let segments = path
+            .strip_prefix('/')
+            .unwrap_or_else(|| panic!("{path:?} must start with /"));
+        for segment in segments.split('/') {
+            assert!(segment.len() <= 253 && segment.split('.').all(dns_label), "the API server refuses path {path:?}: segment {segment:?} is not a DNS-1123 subdomain");
+        }
+    }
+    entries
 }
 
 /// Path, content type, body, expected status, expected part of the message.
@@ -490,7 +584,10 @@ type BadCase = (
 
 #[test]
 fn malformed_requests_get_400_with_a_json_error() {
-    let mut server = start(&["--max-body-size", "65536"], |_| {});
+    let mut server = start(
+        &["--max-body-size", "65536", "--request-timeout", "2000"],
+        |_| {},
+    );
     let client = server.client();
     runtime().block_on(async {
         let ok = serde_json::to_vec(&review("u", "CREATE", pod("p", hardened_container("a")), json!({}))).expect("json");
@@ -504,6 +601,9 @@ fn malformed_requests_get_400_with_a_json_error() {
             ("/validate", Some("application/json"), serde_json::to_vec(&review("u", "CREATE", json!({"spec": {}}), json!({}))).expect("json"), 400, "request.object is not a Kubernetes object"),
             ("/validate", Some("application/json"), vec![b' '; 70_000], 400, "larger than the limit of 65536 bytes"),
             ("/validate?pss=strict", Some("application/json"), ok.clone(), 400, "invalid ?pss=strict"),
+            ("/validate/strict", Some("application/json"), ok.clone(), 400, "invalid level /validate/strict"),
+            ("/validate/restricted?pss=baseline", Some("application/json"), ok.clone(), 404, "use one of them"),
+            ("/validate/restricted/v1.30/x", Some("application/json"), ok.clone(), 404, "no endpoint /validate/restricted/v1.30/x"),
             ("/v1/evaluate?kind=nope", Some("application/yaml"), b"a: 1".to_vec(), 400, "unknown kind \"nope\""),
             ("/v1/evaluate", Some("application/yaml"), vec![0xff, 0xfe], 400, "not UTF-8"),
             ("/nowhere", None, Vec::new(), 404, "no endpoint /nowhere"),
@@ -517,6 +617,12 @@ fn malformed_requests_get_400_with_a_json_error() {
             let msg = err["error"]["message"].as_str().expect("message");
             assert!(msg.contains(want), "{path} {ct:?}: {msg} does not contain {want}");
         }
+        // A client that stops sending its body is cut off at the request deadline.
+        let started = Instant::now();
+        let slow = client.stall(1000, b"{\"apiVersion\": ").await;
+        assert!(slow.starts_with("HTTP/1.1 408 "), "{slow}");
+        assert!(slow.contains("\"message\":\"the body did not arrive before the request deadline (--request-timeout)\""), "{slow}");
+        assert!(started.elapsed() < Duration::from_secs(8), "{:?}", started.elapsed());
         let a = client.send("GET", "/validate", None, Vec::new()).await.expect("answer");
         assert_eq!(a.status, 405);
         assert_eq!(a.headers.get("allow").and_then(|v| v.to_str().ok()), Some("POST"));
@@ -524,7 +630,7 @@ fn malformed_requests_get_400_with_a_json_error() {
         let r = response(&client.review("/validate", &review("after", "CREATE", pod("p", hardened_container("a")), json!({}))).await);
         assert_eq!(r["allowed"], true);
         let text = client.get("/metrics").await.text();
-        assert_eq!(metric(&text, r#"policy_requests_total{endpoint="validate",outcome="bad_request",dry_run="false"}"#), 8.0, "{text}");
+        assert_eq!(metric(&text, r#"policy_requests_total{endpoint="validate",outcome="bad_request",dry_run="false"}"#), 12.0, "{text}");
     });
     assert_eq!(server.terminate(), Some(0));
 }
@@ -742,6 +848,40 @@ fn a_full_pool_answers_429_and_a_deadline_504() {
                 .expect("msg")
                 .contains("did not finish within the request timeout of 30 ms"),
             "{r}"
+        );
+    });
+    assert_eq!(server.terminate(), Some(0));
+
+    // A rule over its --timeout is contained as in `policy eval` (exit 2 there): the
+    // object was not fully checked, so it is denied with 500 and the engine's error.
+    let mut server = start(
+        &["--no-builtin", "-p", "policies", "--timeout", "50"],
+        slow_policy,
+    );
+    let client = server.client();
+    runtime().block_on(async {
+        let pod = pod("p", hardened_container("a"));
+        let a = client
+            .review("/validate", &review("u-rule", "CREATE", pod, json!({})))
+            .await;
+        assert_eq!(a.status, 200, "{}", a.text());
+        let r = response(&a);
+        assert_eq!(r["allowed"], false, "{r}");
+        assert_eq!(r["status"]["code"], 500, "{r}");
+        let msg = r["status"]["message"].as_str().expect("message");
+        assert!(
+            msg.starts_with("Pod team-a/p could not be fully checked, so it is denied:\n[POL002] rule USR900 exceeded its time limit of 50 ms"),
+            "{msg}"
+        );
+        assert_eq!(r["auditAnnotations"]["decision"], "deny", "{r}");
+        let text = client.get("/metrics").await.text();
+        assert_eq!(
+            metric(
+                &text,
+                r#"policy_requests_total{endpoint="validate",outcome="error",dry_run="false"}"#
+            ),
+            1.0,
+            "{text}"
         );
     });
     assert_eq!(server.terminate(), Some(0));
@@ -1008,4 +1148,16 @@ fn the_deploy_manifests_pass_the_restricted_level() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // The example policy's unit tests pass, as docs/admission.md tells users to check.
+    let out = Command::new(env!("CARGO_BIN_EXE_policy"))
+        .args(["test", "--no-config", "deploy/kubernetes/policies"])
+        .current_dir(&repo)
+        .output()
+        .expect("run policy test");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("3 passed, 0 failed, 0 errors, 0 skipped"),
+        "{stdout}"
+    );
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
 }

@@ -20,7 +20,8 @@ use crate::session::Session;
 pub(super) const SERVE_ABOUT: &str = "Serve the policies over HTTPS: a Kubernetes validating admission webhook and a JSON evaluation API.
 
 Endpoints:
-  POST /validate[?pss=LEVEL[@VERSION]]   AdmissionReview admission.k8s.io/v1 in and out
+  POST /validate[/LEVEL[/VERSION]]       AdmissionReview admission.k8s.io/v1 in and out
+                                         (the Pod Security level; or ?pss=LEVEL[@VERSION])
   POST /v1/evaluate[?kind=KIND&name=N]   a JSON, YAML or Dockerfile body in, the JSON report out
   GET  /healthz  /readyz  /metrics       liveness, readiness, Prometheus metrics
 
@@ -84,8 +85,9 @@ pub struct ServeArgs {
     /// milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 2000)]
     pub reload_interval: u64,
-    /// Load the policies for this `?pss=` value at start instead of on its first request;
-    /// repeatable (e.g. --preload-pss baseline --preload-pss restricted).
+    /// Load the policies for this Pod Security level (`/validate/LEVEL[/VERSION]`) at start
+    /// instead of on its first request; repeatable (e.g. --preload-pss baseline
+    /// --preload-pss restricted@v1.30).
     #[arg(long, value_name = "LEVEL[@VERSION]")]
     pub preload_pss: Vec<String>,
 }
@@ -95,7 +97,7 @@ pub(super) fn run(a: ServeArgs) -> anyhow::Result<ExitStatus> {
     let mut base = layers(&a.config, Some(&a.policy), None)?;
     base.flags.fail_on.clone_from(&a.fail_on);
     base.require_policies = true;
-    // Validates everything once; each `?pss=` level starts its session the same way.
+    // Validates everything once; each Pod Security level starts its session the same way.
     let settings = base.clone().resolve()?;
     let fail_on = settings.fail_on;
     if a.request_timeout == 0 || a.reload_interval == 0 {

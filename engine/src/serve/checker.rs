@@ -1,23 +1,25 @@
 //! The policies behind the server: one engine session per Pod Security level asked for.
 //!
-//! `?pss=restricted@v1.30` on the webhook path picks the Pod Security level of a request,
-//! and the PSS rules are loaded only with `data.pss`, so each level is its own policy set.
+//! `/validate/restricted/v1.30` (or `?pss=restricted@v1.30`) picks the Pod Security level
+//! of a request, and the PSS rules are loaded only with `data.pss`, so each level is its
+//! own policy set.
 //! This module keeps one per level requested (built on first use or at start with
 //! `--preload-pss`, at most [`MAX_VARIANTS`]), hands each request the set of its level,
 //! and reloads them all when the policy files change. Each request evaluates against one
 //! `Arc` snapshot of one set, so a reload never shows it a mixed set.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use serde_json::{Map, Value};
 
 use crate::diagnostics::{ErrorRecord, Report};
-use crate::eval::{ReloadRejected, Worker};
+use crate::eval::{PolicySet, ReloadRejected, Worker};
 use crate::inputs::DocumentKind;
 use crate::session::Session;
 
-/// More distinct `?pss=` values than this are refused (each costs a policy set in memory).
+/// More distinct Pod Security levels than this are refused (each costs a policy set in memory).
 pub const MAX_VARIANTS: usize = 16;
 
 /// Why a request's policies cannot be had.
@@ -52,6 +54,36 @@ fn first_error(errors: &[ErrorRecord]) -> String {
         .first()
         .map(|e| format!("{}:{}:{}: {}", e.file, e.line, e.column, e.message))
         .unwrap_or_default()
+}
+
+thread_local! {
+    /// The evaluation worker of each policy set this thread has checked with, so that a
+    /// pool thread clones a set's engines once, not once per request (as `policy eval`
+    /// keeps one worker per thread for a whole run). An entry whose set was dropped (a
+    /// reload replaced it) is removed on the next check.
+    static WORKERS: RefCell<Vec<(Weak<PolicySet>, Worker)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with this thread's worker for `set`, made on first use. The worker is taken
+/// out while `f` runs and put back after: a check that panics (the pool survives it)
+/// loses its worker rather than leaving a half-used one for the next request.
+fn with_worker<T>(set: &Arc<PolicySet>, f: impl FnOnce(&mut Worker) -> T) -> T {
+    let same = |w: &Weak<PolicySet>| std::ptr::eq(w.as_ptr(), Arc::as_ptr(set));
+    let cached = WORKERS.with(|cell| {
+        let mut workers = cell.borrow_mut();
+        workers.retain(|(w, _)| w.strong_count() > 0);
+        let i = workers.iter().position(|(w, _)| same(w))?;
+        Some(workers.swap_remove(i).1)
+    });
+    let mut worker = cached.unwrap_or_else(|| Worker::new(set));
+    let out = f(&mut worker);
+    WORKERS.with(|cell| {
+        let mut workers = cell.borrow_mut();
+        if workers.len() < MAX_VARIANTS {
+            workers.push((Arc::downgrade(set), worker));
+        }
+    });
+    out
 }
 
 /// Starts the engine session for a `pss` value (`None`: the command line's own level).
@@ -131,8 +163,9 @@ impl Checker {
         context.insert("review".into(), review.clone());
         let file = session.load_value(name, object, DocumentKind::Kubernetes, &context);
         let set = session.policies();
-        // A worker is a clone of the prepared engines: cheap next to an evaluation.
-        Ok(session.check_file_with(&set, &mut Worker::new(&set), file))
+        Ok(with_worker(&set, |w| {
+            session.check_file_with(&set, w, file)
+        }))
     }
 
     /// Checks a document given as text, of `kind` (detected when `None`).
@@ -145,7 +178,9 @@ impl Checker {
         let session = self.variant(None)?;
         let file = session.load_text(name, text, kind);
         let set = session.policies();
-        Ok(session.check_file_with(&set, &mut Worker::new(&set), file))
+        Ok(with_worker(&set, |w| {
+            session.check_file_with(&set, w, file)
+        }))
     }
 
     /// Reloads every session whose policy or data files changed.

@@ -77,8 +77,9 @@ pub enum ServeError {
     /// The certificate or key is unusable.
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
-    /// The address cannot be bound, or the runtime cannot start.
-    #[error("{what}: {source}")]
+    /// The address cannot be bound, or the runtime cannot start. The reason is the
+    /// error's source (printed after the `what` by the CLI's error chain).
+    #[error("{what}")]
     Io {
         /// What was being done.
         what: String,
@@ -335,17 +336,23 @@ async fn route(
     deadline: Instant,
 ) -> (&'static str, Reply) {
     let path = req.uri().path().to_owned();
-    let allowed: &[Method] = match path.as_str() {
+    // `/validate/LEVEL[/VERSION]`: the webhook's own path names its Pod Security level.
+    let route_path = if path.starts_with("/validate/") {
+        "/validate"
+    } else {
+        path.as_str()
+    };
+    let allowed: &[Method] = match route_path {
         "/validate" | "/v1/evaluate" => &[Method::POST],
         "/healthz" | "/readyz" | "/metrics" => &[Method::GET, Method::HEAD],
         _ => {
             return (
                 "other",
-                Reply::error(StatusCode::NOT_FOUND, format!("no endpoint {path}: use POST /validate, POST /v1/evaluate, GET /healthz, /readyz or /metrics")),
+                Reply::error(StatusCode::NOT_FOUND, format!("no endpoint {path}: use POST /validate[/LEVEL[/VERSION]], POST /v1/evaluate, GET /healthz, /readyz or /metrics")),
             )
         }
     };
-    let endpoint = match path.as_str() {
+    let endpoint = match route_path {
         "/validate" => "validate",
         "/v1/evaluate" => "evaluate",
         "/healthz" => "healthz",
@@ -464,6 +471,36 @@ async fn read_body(
     }
 }
 
+/// The Pod Security level a `/validate` request asks for, as a `--pss` value, with how it
+/// was written (for messages): from the path, `/validate/LEVEL` or
+/// `/validate/LEVEL/VERSION`, which is what a webhook configuration can say (the API
+/// server accepts only DNS-1123 path segments in `clientConfig.service.path` and no query
+/// in `clientConfig.url`), or from `?pss=LEVEL[@VERSION]`, for other clients. `Err` is the
+/// message for a path that is no endpoint, or one that says the level twice.
+fn requested_pss(path: &str, query: Option<&str>) -> Result<Option<(String, String)>, String> {
+    let from_query = query_param(query, "pss").map(|v| (v.clone(), format!("?pss={v}")));
+    let rest = path.strip_prefix("/validate").unwrap_or_default();
+    let segments: Vec<&str> = rest.split('/').skip(1).collect();
+    let from_path = match segments.as_slice() {
+        [] => None,
+        [level] if !level.is_empty() => Some(((*level).to_owned(), format!("level {path}"))),
+        [level, version] if !level.is_empty() && !version.is_empty() => {
+            Some((format!("{level}@{version}"), format!("level {path}")))
+        }
+        _ => {
+            return Err(format!(
+                "no endpoint {path}: use POST /validate[/LEVEL[/VERSION]]"
+            ))
+        }
+    };
+    match (from_path, from_query) {
+        (Some(_), Some(_)) => Err(format!(
+            "{path} names a Pod Security level and so does ?pss=: use one of them"
+        )),
+        (p, q) => Ok(p.or(q)),
+    }
+}
+
 /// The value of `name` in a query string, percent-decoded.
 fn query_param(query: Option<&str>, name: &str) -> Option<String> {
     query?.split('&').find_map(|pair| {
@@ -563,15 +600,22 @@ async fn validate(state: &Arc<State>, req: Request<Incoming>, deadline: Instant)
             )
         }
     }
-    let pss = query_param(req.uri().query(), "pss");
-    if let Some(flag) = &pss {
+    let pss = match requested_pss(req.uri().path(), req.uri().query()) {
+        Ok(pss) => pss,
+        Err(message) => return Reply::error(StatusCode::NOT_FOUND, message),
+    };
+    if let Some((flag, written)) = &pss {
         if let Err(e) = crate::eval::pss::parse_flag(flag) {
             return Reply::error(
                 StatusCode::BAD_REQUEST,
-                format!("invalid ?pss={flag}: {e} (use LEVEL[@VERSION], e.g. restricted@v1.30)"),
+                format!(
+                    "invalid {written}: {e} (use /validate/LEVEL[/VERSION] or \
+                     ?pss=LEVEL[@VERSION], e.g. /validate/restricted/v1.30)"
+                ),
             );
         }
     }
+    let pss = pss.map(|(flag, _)| flag);
     let body = match read_body(state, req, deadline).await {
         Ok(b) => b,
         Err(reply) => return reply,
@@ -751,5 +795,30 @@ mod tests {
         assert_eq!(query_param(None, "pss"), None);
         assert_eq!(percent_decode("a%2"), "a%2");
         assert_eq!(percent_decode("%zz+b"), "%zz b");
+    }
+
+    #[test]
+    fn the_level_comes_from_the_path_or_the_query() {
+        let flag = |path, query| requested_pss(path, query).map(|p| p.map(|(f, _)| f));
+        assert_eq!(flag("/validate", None), Ok(None));
+        assert_eq!(
+            flag("/validate/restricted", None),
+            Ok(Some("restricted".into()))
+        );
+        assert_eq!(
+            flag("/validate/baseline/v1.30", None),
+            Ok(Some("baseline@v1.30".into()))
+        );
+        assert_eq!(
+            flag("/validate", Some("pss=restricted%40v1.30")),
+            Ok(Some("restricted@v1.30".into()))
+        );
+        assert!(flag("/validate/a/b/c", None)
+            .unwrap_err()
+            .starts_with("no endpoint /validate/a/b/c"));
+        assert!(flag("/validate//", None).is_err());
+        assert!(flag("/validate/restricted", Some("pss=baseline"))
+            .unwrap_err()
+            .contains("use one of them"));
     }
 }
