@@ -4,7 +4,8 @@
 #   A Service routes to the pods its `spec.selector` matches in its own namespace. When
 #   no workload of the set has pod labels that include every key and value of the
 #   selector, the Service has no endpoints: a typo in a label, or a workload renamed
-#   without its Service. Reported at the Service's `spec.selector`. Services without a
+#   without its Service. Keys that controllers add to the pods they create
+#   (`statefulset.kubernetes.io/pod-name`, `pod-template-hash`, ...) are not compared. Reported at the Service's `spec.selector`. Services without a
 #   selector (endpoints managed by hand, ExternalName) are not judged, and neither is a
 #   run that deploys no workload at all (the workloads live elsewhere). A cross-document
 #   rule, evaluated once over the whole run (`custom.input: combined`, docs/inputs.md);
@@ -36,8 +37,26 @@ selected(i) if {
 	some j in cluster.workloads_in(ns)
 	labels := cluster.pod_labels(cluster.workloads[j])
 	every k, v in svc.spec.selector {
-		labels[k] == v
+		matches(labels, k, v)
 	}
+}
+
+matches(labels, k, v) if labels[k] == v
+
+# Labels that controllers put on the pods they create, which no pod template carries:
+# a Service selecting one pod of a StatefulSet (`statefulset.kubernetes.io/pod-name`)
+# is judged on its other keys.
+matches(_, k, _) if k in controller_labels
+
+controller_labels := {
+	"statefulset.kubernetes.io/pod-name",
+	"apps.kubernetes.io/pod-index",
+	"controller-revision-hash",
+	"pod-template-hash",
+	"batch.kubernetes.io/job-name",
+	"batch.kubernetes.io/controller-uid",
+	"job-name",
+	"controller-uid",
 }
 
 deny contains {"msg": msg, "path": [i, "contents", "spec", "selector"]} if {
