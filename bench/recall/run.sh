@@ -8,8 +8,14 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 POLICY="${1:-$HERE/../../target/release/policy}"
 CORPORA="${2:-${POLICY_SHARED_CORPORA:-$HERE/../../../shared/corpora}}"
-OUT="$(mktemp -d)"
-trap 'rm -rf "$OUT"' EXIT
+# RECALL_OUT=DIR keeps the tools' outputs in DIR (for label.py); hadolint's and checkov's
+# outputs already there are reused, so re-scoring a new policy build takes seconds.
+if [ -n "${RECALL_OUT:-}" ]; then
+  OUT="$RECALL_OUT"
+else
+  OUT="$(mktemp -d)"
+  trap 'rm -rf "$OUT"' EXIT
+fi
 mkdir -p "$OUT/parsed"
 cd "$CORPORA"
 mapfile -t DF < "$HERE/dockerfiles.txt"
@@ -18,6 +24,10 @@ mapfile -t K8S < "$HERE/manifests.txt"
 for f in "${DF[@]}" "${K8S[@]}"; do
   "$POLICY" parse "$f" > "$OUT/parsed/${f//\//__}.json"
 done
-for f in "${DF[@]}"; do hadolint --no-fail -f json "$f"; echo; done > "$OUT/hadolint.jsonl"
-checkov --skip-download -o json --quiet --compact -f "${DF[@]}" "${K8S[@]}" > "$OUT/checkov.json" || true
+if [ ! -s "$OUT/hadolint.jsonl" ]; then
+  for f in "${DF[@]}"; do hadolint --no-fail -f json "$f"; echo; done > "$OUT/hadolint.jsonl"
+fi
+if [ ! -s "$OUT/checkov.json" ]; then
+  checkov --skip-download -o json --quiet --compact -f "${DF[@]}" "${K8S[@]}" > "$OUT/checkov.json" || true
+fi
 python3 "$HERE/score.py" "$CORPORA" "$HERE/labels.tsv" "$OUT/policy.json" "$OUT/hadolint.jsonl" "$OUT/checkov.json" "$OUT/parsed" ${RECALL_VERBOSE:+-v}

@@ -68,18 +68,59 @@ def instruction_start(path, line):
     return line
 
 docs_of = {}
+inputs_of = {}
 def documents(path):
     """(kind, name) of every document of a manifest, from `policy parse`."""
     if path not in docs_of:
         p = os.path.join(parsed_dir, path.replace("/", "__") + ".json")
-        out = []
+        out, ins = [], []
         if os.path.exists(p):
             for d in json.load(open(p))[0]["documents"]:
                 v = d["input"] if isinstance(d["input"], dict) else {}
                 md = v.get("metadata") if isinstance(v.get("metadata"), dict) else {}
                 out.append((str(v.get("kind")), str(md.get("name"))))
+                ins.append(v)
         docs_of[path] = out
+        inputs_of[path] = ins
     return docs_of[path]
+
+def inputs(path):
+    documents(path)
+    return inputs_of[path]
+
+def get(v, *keys):
+    for k in keys:
+        v = v.get(k) if isinstance(v, dict) else None
+    return v
+
+def namespace(v):
+    return get(v, "metadata", "namespace") or "default"
+
+def pod_labels(v):
+    """Labels of the pods a workload document runs (None when it runs none)."""
+    kind = v.get("kind")
+    if kind == "Pod":
+        return get(v, "metadata", "labels") or {}
+    if kind == "CronJob":
+        t = get(v, "spec", "jobTemplate", "spec", "template")
+    else:
+        t = get(v, "spec", "template")
+    return (get(t, "metadata", "labels") or {}) if isinstance(t, dict) else None
+
+def selects(selector, labels):
+    """Kubernetes label-selector semantics (matchLabels and matchExpressions)."""
+    if not isinstance(selector, dict):
+        return False
+    for k, want in (selector.get("matchLabels") or {}).items():
+        if labels.get(k) != want:
+            return False
+    for e in selector.get("matchExpressions") or []:
+        k, op, vals = e.get("key"), e.get("operator"), e.get("values") or []
+        if op == "In" and labels.get(k) not in vals: return False
+        if op == "NotIn" and labels.get(k) in vals: return False
+        if op == "Exists" and k not in labels: return False
+        if op == "DoesNotExist" and k in labels: return False
+    return True
 
 def anchor_of_doc(path, index):
     ds = documents(path)
@@ -90,22 +131,77 @@ def anchor_of_resource(path, resource):
     for k, n in documents(path):
         if k == kind and resource.endswith("." + n):
             return "%s/%s" % (k, n)
+    if kind == "Pod":
+        # checkov's graph checks name the pods a workload runs:
+        # `Pod.<namespace>.<workload name>[.<label>-<value>...]`.
+        rest = resource[len("Pod."):]
+        for v, (k, n) in zip(inputs(path), documents(path)):
+            if pod_labels(v) is not None and (rest == namespace(v) + "." + n or rest.startswith(namespace(v) + "." + n + ".")):
+                return "%s/%s" % (k, n)
     return resource
+
+def role_of_binding(path, anchor):
+    """A RoleBinding's anchor replaced by the Role it binds, when that is in the file."""
+    for v, (k, n) in zip(inputs(path), documents(path)):
+        if "%s/%s" % (k, n) == anchor and k in ("RoleBinding", "ClusterRoleBinding"):
+            ref = "%s/%s" % (get(v, "roleRef", "kind"), get(v, "roleRef", "name"))
+            if ref in ("%s/%s" % d for d in documents(path)):
+                return ref
+    return anchor
+
+def is_dockerfile(path):
+    return path.endswith(".Dockerfile") or os.path.basename(path).startswith("Dockerfile")
 
 def key(path, line, rule, doc=None, resource=None):
     c = cls(rule)
-    if path.endswith(".Dockerfile") or os.path.basename(path).startswith("Dockerfile"):
+    if is_dockerfile(path):
         anchor = "-" if c in FILE_LEVEL else str(instruction_start(path, line))
     elif resource is not None:
         anchor = anchor_of_resource(path, resource)
     else:
         anchor = anchor_of_doc(path, doc)
+    if c in ROLE_CLASSES:
+        anchor = role_of_binding(path, anchor)
     return (path, anchor, c)
+
+# Problems of a role's grants (reading all secrets): checkov reports them at the binding
+# that gives the grant to a subject, policy at the Role. One root cause, scored at the
+# Role the binding names when both are in the file.
+ROLE_CLASSES = {"K8S033"}
+
+def uncovered_pods(run_files, ns):
+    """K8S102 names a namespace; checkov's CKV2_K8S_6, which the tables map to it, names
+    each pod that no NetworkPolicy selects. One root cause: a K8S102 finding for
+    namespace N stands for every workload of N in the run that no NetworkPolicy of N
+    in the run selects (the pods a default-deny policy would cover), at that workload."""
+    policies = [v for f in run_files for v in inputs(f)
+                if v.get("kind") == "NetworkPolicy" and namespace(v) == ns]
+    out = set()
+    for f in run_files:
+        for v, (k, n) in zip(inputs(f), documents(f)):
+            labels = pod_labels(v)
+            if labels is None or namespace(v) != ns:
+                continue
+            if any(selects(get(p, "spec", "podSelector"), labels) for p in policies):
+                continue
+            out.add((f, "%s/%s" % (k, n), "K8S102"))
+    return out
 
 tools = defaultdict(set)
 # policy
-for f in json.load(open(policy_json))["findings"]:
-    path = os.path.relpath(f["file"], corpora) if os.path.isabs(f["file"]) else f["file"]
+policy_findings = json.load(open(policy_json))["findings"]
+def rel(p):
+    return os.path.relpath(p, corpora) if os.path.isabs(p) else p
+# The manifests of the run (one `policy eval` over the whole sample).
+run_manifests = [l.strip() for l in open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "manifests.txt")) if l.strip()]
+for f in policy_findings:
+    path = rel(f["file"])
+    if f["rule_id"] == "K8S102":
+        ns = re.search(r'namespace "([^"]*)"', f["message"]).group(1)
+        pods = uncovered_pods(run_manifests, ns)
+        if pods:
+            tools["policy"] |= pods
+            continue
     tools["policy"].add(key(path, f["start_line"], f["rule_id"], doc=f["document"]))
 # hadolint
 for line in open(hadolint_jsonl):

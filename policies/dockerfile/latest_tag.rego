@@ -14,6 +14,7 @@
 #   remediation: Pin the base image to a version tag, and preferably a digest (image:1.2.3@sha256:...).
 package builtin.dockerfile.latest_tag
 
+import data.lib.dockerfile as df
 import rego.v1
 
 deny contains {"msg": msg, "path": ["stages", i, "base"]} if {
@@ -21,6 +22,7 @@ deny contains {"msg": msg, "path": ["stages", i, "base"]} if {
 	base := stage.base
 	not base.scratch
 	base.stage == null
+	not df.variable_stage_reference(i)
 	unpinned(base)
 	msg := sprintf("base image %q is not pinned: use a version tag and a digest", [base.image])
 }

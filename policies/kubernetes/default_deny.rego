@@ -21,6 +21,7 @@
 #   severity: medium
 #   kinds: [kubernetes]
 #   input: combined
+#   aliases: [CKV2_K8S_6]
 #   remediation: Add a NetworkPolicy with podSelector {} and policyTypes [Ingress] (and Egress) to the namespace, then allow the traffic each workload needs.
 package builtin.kubernetes.default_deny
 

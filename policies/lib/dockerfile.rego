@@ -32,6 +32,22 @@ final_root := i if {
 	not is_number(object.get(input.stages[i].base, "stage", null))
 }
 
+# A base named through a variable that has no value (`FROM bin-image-${TARGETOS}`,
+# `FROM buildkit-$TARGETOS${DEBUG:+-debug}`) and that, with each variable standing for
+# any text, names an earlier stage: a stage chosen at build time, not an image to pull.
+variable_stage_reference(i) if {
+	base := input.stages[i].base
+	count(base.unresolved) > 0
+	pieces := regex.split(`\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*`, lower(base.raw))
+	pattern := concat("", ["^", concat(".*", [regex_quote(p) | some p in pieces]), "$"])
+	some j, stage in input.stages
+	j < i
+	is_string(stage.name)
+	regex.match(pattern, lower(stage.name))
+}
+
+regex_quote(text) := regex.replace(text, `[.+?^$()\[\]{}|\\*]`, `\$0`)
+
 # Instructions of the stages in the final chain, with their index in input.instructions.
 final_instructions contains [i, ins] if {
 	some i, ins in input.instructions
