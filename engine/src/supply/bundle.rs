@@ -221,9 +221,23 @@ pub fn pull(
         }
     }
     let manifest = reg.manifest(&r)?;
+    install(reg, reference, &r, manifest, cache, verify)
+}
+
+/// Verifies (with `verify`) and unpacks the bundle whose manifest was fetched from `r`
+/// into the cache, unless a complete copy is there already.
+pub fn install(
+    reg: &mut Registry,
+    reference: &str,
+    r: &oci_client::Reference,
+    manifest: super::client::Manifest,
+    cache: &Path,
+    verify: &[PublicKey],
+) -> Result<Pulled, SupplyError> {
+    let reference = reference.strip_prefix("oci://").unwrap_or(reference);
     let mut verified_by = Vec::new();
     if !verify.is_empty() {
-        let checks = cosign::signatures(reg, &r, &manifest.digest, verify);
+        let checks = cosign::signatures(reg, r, &manifest.digest, verify);
         for c in checks.iter().filter(|c| c.verified) {
             if let Some(k) = verify.iter().find(|k| Some(&k.name) == c.key.as_ref()) {
                 verified_by.push(k.fingerprint());
@@ -312,7 +326,7 @@ pub fn pull(
             })?;
             let digest = layer.get("digest").and_then(Value::as_str).unwrap_or("");
             let size = layer.get("size").and_then(Value::as_i64);
-            let bytes = reg.blob(&r, digest, size, MAX_FILE_BYTES, "bundle file")?;
+            let bytes = reg.blob(r, digest, size, MAX_FILE_BYTES, "bundle file")?;
             if sha256_digest(&bytes) != digest {
                 return Err(RegistryError::DigestMismatch(
                     format!("{reference}: {title}"),
