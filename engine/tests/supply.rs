@@ -759,3 +759,148 @@ fn policy_bundles_push_pull_sign_and_cache() {
         1
     );
 }
+
+/// A one-rule policy directory whose finding says which version of the bundle made it.
+fn org_policy(dir: &Path, version: &str) {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(
+        dir.join("no_latest.rego"),
+        format!("# METADATA\n# title: no latest\n# custom:\n#   id: ORG001\n#   severity: high\n#   kinds: [dockerfile]\npackage org.no_latest\nimport rego.v1\ndeny contains {{\"msg\": \"org {version}: no latest\", \"path\": [\"stages\", 0]}} if {{\n\tsome s in input.stages\n\tendswith(s.base.image, \":latest\")\n}}\n"),
+    )
+    .unwrap();
+}
+
+/// Pushes `version` of the org policy to `reference` (no `oci://`), signed with `key`
+/// when given; returns the bundle digest.
+fn push_bundle(
+    reg: &mut Registry,
+    tmp: &Path,
+    reference: &str,
+    version: &str,
+    key: Option<&SigningKey>,
+) -> String {
+    let dir = tmp.join(format!("bundle-{version}"));
+    org_policy(&dir, version);
+    policy_engine::supply::bundle::push(reg, reference, &dir, key).expect("push bundle")
+}
+
+/// A bounded wait for `cond`, polling every 100 ms.
+fn eventually(within: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if cond() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("{what}: not within {within:?}");
+}
+
+/// `policy serve -p oci://REF --verify-key --policy-refresh`: v1 serves; v2 pushed to the
+/// same tag takes effect; an unsigned v3 and a v4 whose signature names another digest
+/// are refused, each with its reason, while v2 keeps serving.
+#[test]
+fn serve_follows_a_signed_tag_and_refuses_unverified_bundles() {
+    let Some(server) = start_registry() else {
+        return;
+    };
+    let mut reg = client();
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let (key, _, public) = keypair(tmp.path(), "ci");
+    let tag = format!("{}/org/policies:live", server.host);
+    let v1 = push_bundle(&mut reg, tmp.path(), &tag, "v1", Some(&key));
+    let oci = format!("oci://{tag}");
+    let mut serve = crate::serve::start_with_env(
+        &[
+            "--no-builtin",
+            "-p",
+            &oci,
+            "--verify-key",
+            "ci.pub",
+            "--policy-refresh",
+            "200ms",
+        ],
+        &[("XDG_CACHE_HOME", cache.as_path())],
+        |dir| {
+            std::fs::copy(&public, dir.join("ci.pub")).unwrap();
+        },
+    );
+    let client = serve.client();
+    let rt = crate::serve::runtime();
+    let message = || {
+        let a = rt
+            .block_on(client.send(
+                "POST",
+                "/v1/evaluate?kind=dockerfile",
+                Some("text/plain"),
+                b"FROM debian:latest\nUSER 1000\n".to_vec(),
+            ))
+            .expect("answer");
+        assert_eq!(a.status, 200, "{}", a.text());
+        let report = a.json();
+        let msgs: Vec<String> = report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["rule_id"] == "ORG001")
+            .map(|f| f["message"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(msgs.len(), 1, "{report}");
+        msgs[0].clone()
+    };
+    assert_eq!(message(), "org v1: no latest");
+    let live = std::fs::read_dir(cache.join("policy/bundles/live"))
+        .unwrap()
+        .count();
+    assert_eq!(live, 1);
+
+    // v2, signed, on the same tag: in use within a few refreshes.
+    let v2 = push_bundle(&mut reg, tmp.path(), &tag, "v2", Some(&key));
+    let line = serve.wait_log("new policy bundle", Duration::from_secs(30));
+    assert!(
+        line.contains(&format!(
+            "{oci}: new policy bundle {v2} verified and in use (was {v1})"
+        )),
+        "{line}"
+    );
+    eventually(Duration::from_secs(30), "v2 in use", || {
+        message() == "org v2: no latest"
+    });
+
+    // v3, unsigned: refused with the reason; v2 keeps serving.
+    let v3 = push_bundle(&mut reg, tmp.path(), &tag, "v3", None);
+    let line = serve.wait_log("refusing", Duration::from_secs(30));
+    assert_eq!(
+        line,
+        format!("policy serve: {tag}: refusing the policy bundle {v3}: it has no signature; keeping the policy bundle {v2} in use")
+    );
+    // v4: a valid signature by the trusted key, but over v2's digest. (A refresh between
+    // the push and the signature may first refuse v4 as unsigned.)
+    let v4 = push_bundle(&mut reg, tmp.path(), &tag, "v4", None);
+    let payload = cosign::payload(&tag, &v2);
+    push_signature(&mut reg, &tag, &v4, &payload, &key.sign(&payload).unwrap());
+    let line = serve.wait_log("the signed payload is for", Duration::from_secs(30));
+    assert!(
+        line.contains(&format!(
+            "refusing the policy bundle {v4}: the signed payload is for {v2}, not this image's {v4}"
+        )) && line.ends_with(&format!("keeping the policy bundle {v2} in use")),
+        "{line}"
+    );
+    assert_eq!(message(), "org v2: no latest");
+    assert_eq!(serve.terminate(), Some(0));
+    // The live link goes with the process; the verified bundles stay cached.
+    let live = std::fs::read_dir(cache.join("policy/bundles/live"))
+        .unwrap()
+        .count();
+    assert_eq!(live, 0);
+    assert!(cache
+        .join("policy/bundles")
+        .join(v2.replace(':', "-"))
+        .join("no_latest.rego")
+        .is_file());
+    assert!(!cache
+        .join("policy/bundles")
+        .join(v3.replace(':', "-"))
+        .exists());
+}
