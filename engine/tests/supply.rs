@@ -904,3 +904,119 @@ fn serve_follows_a_signed_tag_and_refuses_unverified_bundles() {
         .join(v3.replace(':', "-"))
         .exists());
 }
+
+/// `policy watch -f jsonl -p oci://REF --policy-refresh`: a new signed bundle on the tag
+/// is a `reloaded` policies event and re-checks the inputs; an unsigned one a `rejected`
+/// event naming the reference and the reason, and the findings stay those of the last
+/// good bundle.
+#[test]
+fn watch_reloads_a_refreshed_bundle_and_rejects_an_unsigned_one() {
+    let Some(server) = start_registry() else {
+        return;
+    };
+    let mut reg = client();
+    let tmp = tempfile::tempdir().unwrap();
+    let (key, _, public) = keypair(tmp.path(), "ci");
+    std::fs::write(
+        tmp.path().join("Dockerfile"),
+        "FROM debian:latest\nUSER 1000\n",
+    )
+    .unwrap();
+    let tag = format!("{}/org/watched:live", server.host);
+    let oci = format!("oci://{tag}");
+    push_bundle(&mut reg, tmp.path(), &tag, "v1", Some(&key));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_policy"))
+        .args([
+            "watch",
+            "--no-config",
+            "--no-builtin",
+            "-p",
+            &oci,
+            "--verify-key",
+            public.to_str().unwrap(),
+            "--policy-refresh",
+            "200ms",
+            "-f",
+            "jsonl",
+            "--exit-on-stdin-close",
+            "Dockerfile",
+        ])
+        .current_dir(tmp.path())
+        .env("XDG_CACHE_HOME", tmp.path().join("cache"))
+        .env("DOCKER_CONFIG", tmp.path().join("no-docker"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn policy watch");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<Value>();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx
+                .send(serde_json::from_str(&line).expect("a JSON line"))
+                .is_err()
+            {
+                break;
+            }
+        }
+    });
+    let next = |event: &str| -> Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let v = rx
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("no {event} event within 30 s"));
+            if v["event"] == event {
+                return v;
+            }
+        }
+    };
+    let org = |file: &Value| -> Vec<String> {
+        file["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["rule_id"] == "ORG001")
+            .map(|f| f["message"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(next("policies")["status"], "loaded");
+    assert_eq!(org(&next("file")), ["org v1: no latest"]);
+
+    let v2 = push_bundle(&mut reg, tmp.path(), &tag, "v2", Some(&key));
+    let p = next("policies");
+    assert_eq!(p["status"], "reloaded", "{p}");
+    assert_eq!(org(&next("file")), ["org v2: no latest"]);
+
+    let v3 = push_bundle(&mut reg, tmp.path(), &tag, "v3", None);
+    let p = next("policies");
+    assert_eq!(p["status"], "rejected", "{p}");
+    assert_eq!(p["rules"], 1, "{p}");
+    assert_eq!(p["errors"][0]["id"], "POL003", "{p}");
+    assert_eq!(p["errors"][0]["file"], oci.as_str(), "{p}");
+    assert_eq!(
+        p["errors"][0]["message"],
+        format!("{tag}: refusing the policy bundle {v3}: it has no signature; keeping the policy bundle {v2} in use"),
+        "{p}"
+    );
+    // Nothing else was re-checked: the inputs' findings are still v2's.
+    drop(child.stdin.take());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "watch did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(0));
+    while let Ok(v) = rx.try_recv() {
+        assert_ne!(v["event"], "file", "{v}");
+    }
+}
