@@ -1020,3 +1020,62 @@ fn watch_reloads_a_refreshed_bundle_and_rejects_an_unsigned_one() {
         assert_ne!(v["event"], "file", "{v}");
     }
 }
+
+/// `policy lsp --verify-key --policy-refresh` with `policyPaths: [oci://REF]`: the
+/// buffer's diagnostics follow a new signed bundle on the tag; an unsigned one is shown
+/// as an error naming the reference and why, and the diagnostics stay.
+#[test]
+fn lsp_follows_a_signed_tag_and_shows_a_refusal() {
+    let Some(server) = start_registry() else {
+        return;
+    };
+    let mut reg = client();
+    let tmp = tempfile::tempdir().unwrap();
+    let (key, _, public) = keypair(tmp.path(), "ci");
+    let tag = format!("{}/org/editor:live", server.host);
+    let oci = format!("oci://{tag}");
+    push_bundle(&mut reg, tmp.path(), &tag, "v1", Some(&key));
+    let ws = tmp.path().join("ws");
+    std::fs::create_dir_all(&ws).unwrap();
+    let cache = tmp.path().join("cache");
+    let mut lsp = crate::lsp::Client::spawn_with(
+        &ws,
+        &[
+            "--verify-key",
+            public.to_str().unwrap(),
+            "--policy-refresh",
+            "200ms",
+        ],
+        &[("XDG_CACHE_HOME", cache.as_path())],
+    );
+    lsp.initialize(&ws, json!({"policyPaths": [oci], "noBuiltin": true}));
+    let uri = format!("{}/Dockerfile", crate::lsp::file_uri(&ws));
+    lsp.open(&uri, "dockerfile", "FROM debian:latest\nUSER 1000\n");
+    let org = |diags: Vec<Value>| -> Vec<String> {
+        diags
+            .iter()
+            .filter(|d| d["code"] == "ORG001")
+            .map(|d| d["message"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(org(lsp.diagnostics(&uri, Some(1))), ["org v1: no latest"]);
+
+    let v2 = push_bundle(&mut reg, tmp.path(), &tag, "v2", Some(&key));
+    let got = lsp.wait("v2 diagnostics", |m| {
+        m["method"] == "textDocument/publishDiagnostics"
+            && m["params"]["uri"] == uri.as_str()
+            && m.to_string().contains("org v2: no latest")
+    });
+    assert_eq!(got["params"]["diagnostics"].as_array().unwrap().len(), 1);
+
+    let v3 = push_bundle(&mut reg, tmp.path(), &tag, "v3", None);
+    let shown = lsp.wait("the refusal", |m| {
+        m["method"] == "window/showMessage" && m.to_string().contains("refusing")
+    });
+    assert_eq!(shown["params"]["type"], 1, "{shown}");
+    assert_eq!(
+        shown["params"]["message"],
+        format!("policy: {tag}: refusing the policy bundle {v3}: it has no signature; keeping the policy bundle {v2} in use")
+    );
+    assert_eq!(lsp.shutdown_and_exit(), 0);
+}

@@ -348,4 +348,8 @@ pub struct LspArgs {
     /// as vscode-languageclient pass it).
     #[arg(long)]
     pub stdio: bool,
+    /// `oci://` policy bundles (in `policyPaths` or `.policy.yaml`): verification and
+    /// refresh.
+    #[command(flatten)]
+    pub bundles: super::supply::LiveArgs,
 }

@@ -16,7 +16,7 @@ use crate::diagnostics::{ErrorKind, ErrorRecord};
 use crate::inputs::{DocumentKind, FileReport};
 use crate::source::{Position, Span};
 use crate::supply::image::{Origin, VerifyOptions};
-use crate::supply::live::{map_paths, LiveBundles};
+use crate::supply::live::{map_paths, LiveBundles, LiveOptions};
 use crate::supply::{bundle, Registry, RegistryOptions, SigningKey};
 
 /// Registry options shared by `eval`, `push` and `pull`.
@@ -115,6 +115,16 @@ pub(super) fn open_live(
     let live = LiveBundles::open(&refs, opts, &cache, verify)?;
     map_paths(paths, live.links());
     Ok(Some(live))
+}
+
+/// The options of `policy lsp`'s `oci://` bundles (the server resolves its paths itself).
+pub(super) fn live_options(args: &LiveArgs) -> anyhow::Result<LiveOptions> {
+    Ok(LiveOptions {
+        registry: registry_options(&args.registry, None),
+        verify: read_public_keys(&args.verify_keys)?,
+        refresh: args.policy_refresh,
+        cache: None,
+    })
 }
 
 /// `policy push`.

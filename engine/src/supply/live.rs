@@ -37,6 +37,19 @@ pub fn oci_reference(path: &Path) -> Option<String> {
     s.find("oci://").map(|i| s[i..].to_string())
 }
 
+/// How a front end gets and follows its `oci://` bundles.
+#[derive(Debug, Clone, Default)]
+pub struct LiveOptions {
+    /// How to reach registries.
+    pub registry: RegistryOptions,
+    /// With keys, a bundle must be signed by one of them (at start and at every refresh).
+    pub verify: Vec<PublicKey>,
+    /// How often tags are resolved again; `None`: never.
+    pub refresh: Option<Duration>,
+    /// The bundle cache (default: [`bundle::default_cache_dir`]).
+    pub cache: Option<PathBuf>,
+}
+
 /// One followed bundle.
 #[derive(Debug, Clone)]
 pub struct LiveBundle {
