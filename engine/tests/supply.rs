@@ -771,7 +771,9 @@ fn org_policy(dir: &Path, version: &str) {
 }
 
 /// Pushes `version` of the org policy to `reference` (no `oci://`), signed with `key`
-/// when given; returns the bundle digest.
+/// when given; returns the bundle digest. As a careful release job does, the bundle is
+/// pushed and signed under a staging tag first and then promoted to `reference`, so a
+/// refresh never sees it on the tag before its signature exists.
 fn push_bundle(
     reg: &mut Registry,
     tmp: &Path,
@@ -781,7 +783,20 @@ fn push_bundle(
 ) -> String {
     let dir = tmp.join(format!("bundle-{version}"));
     org_policy(&dir, version);
-    policy_engine::supply::bundle::push(reg, reference, &dir, key).expect("push bundle")
+    let (repo, _) = reference.rsplit_once(':').unwrap();
+    let staging = format!("{repo}:staging-{version}");
+    let digest =
+        policy_engine::supply::bundle::push(reg, &staging, &dir, key).expect("push bundle");
+    let manifest = reg
+        .manifest(&staging.parse().unwrap())
+        .expect("staged manifest");
+    assert_eq!(manifest.digest, digest);
+    reg.push_manifest(
+        &reference.parse().unwrap(),
+        manifest.bytes,
+        policy_engine::supply::bundle::MANIFEST_MEDIA_TYPE,
+    )
+    .expect("promote")
 }
 
 /// A bounded wait for `cond`, polling every 100 ms.
