@@ -442,8 +442,9 @@ fn registry_errors_are_pol000_and_the_run_completes() {
     );
 }
 
-/// A loopback server with three bad registries: `/v2/garbage/...` answers non-JSON,
-/// `/v2/huge/...` a 100 MB manifest, `/v2/silent/...` never answers. Serves until dropped.
+/// A loopback server with bad registries: `/v2/garbage/...` answers non-JSON,
+/// `/v2/huge/...` a 100 MB manifest, `/v2/hugeblob/...` a bundle manifest whose 10-byte
+/// file is served as 100 MB, `/v2/silent/...` never answers. Serves until dropped.
 struct Hostile {
     host: String,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
@@ -510,6 +511,30 @@ fn serve_hostile(
         // No Content-Length: the client must stop reading by itself.
         let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/vnd.oci.image.manifest.v1+json\r\nConnection: close\r\n\r\n{\"schemaVersion\": 2, \"layers\": [");
         let chunk = vec![b' '; 64 << 10];
+        let total = 100usize << 20;
+        let mut done = 0;
+        while done < total && !stop.load(Ordering::Relaxed) {
+            if s.write_all(&chunk).is_err() {
+                break;
+            }
+            done += chunk.len();
+            sent.fetch_add(chunk.len(), Ordering::Relaxed);
+        }
+    } else if path.starts_with("/v2/hugeblob/") && path.contains("/manifests/") {
+        // A well-formed bundle manifest whose one file says it has 10 bytes...
+        let body = json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "artifactType": "application/vnd.policy.bundle.v1+json",
+            "config": {"mediaType": "application/vnd.policy.bundle.v1+json", "digest": format!("sha256:{}", "1".repeat(64)), "size": 2},
+            "layers": [{"mediaType": "application/vnd.policy.rego.v1", "digest": format!("sha256:{}", "2".repeat(64)), "size": 10, "annotations": {"org.opencontainers.image.title": "p.rego"}}]
+        })
+        .to_string();
+        let _ = write!(s, "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.oci.image.manifest.v1+json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+    } else if path.starts_with("/v2/hugeblob/") {
+        // ... and whose blob is 100 MB, without a Content-Length.
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n");
+        let chunk = vec![b'x'; 64 << 10];
         let total = 100usize << 20;
         let mut done = 0;
         while done < total && !stop.load(Ordering::Relaxed) {
@@ -1093,4 +1118,213 @@ fn lsp_follows_a_signed_tag_and_shows_a_refusal() {
         format!("policy: {tag}: refusing the policy bundle {v3}: it has no signature; keeping the policy bundle {v2} in use")
     );
     assert_eq!(lsp.shutdown_and_exit(), 0);
+}
+
+/// A loopback port that speaks something else than HTTP (as an SSH server would), then
+/// hangs up. Serves one connection per accept for up to 60 s.
+fn not_a_registry() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let host = listener.local_addr().unwrap().to_string();
+    listener.set_nonblocking(true).unwrap();
+    std::thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            match listener.accept() {
+                Ok((mut s, _)) => {
+                    let _ = s.write_all(b"SSH-2.0-OpenSSH_9.2p1\r\n");
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+    });
+    host
+}
+
+/// Every way a policy bundle can be wrong is exit 2 with the reason, and nothing is
+/// written: a tampered payload, a signature over another digest, a wrong key, a keyless
+/// signature (no trust root), a registry that answers garbage, an endpoint that is no
+/// registry, a 100 MB manifest and a file served larger than it said (both cut off while
+/// streaming).
+#[test]
+fn bundle_refusals_are_exit_2_with_the_reason() {
+    let Some(server) = start_registry() else {
+        return;
+    };
+    let mut reg = client();
+    let tmp = tempfile::tempdir().unwrap();
+    let (key, _, public) = keypair(tmp.path(), "ci");
+    let (other, _, _) = keypair(tmp.path(), "other");
+    let public = public.to_str().unwrap().to_string();
+    let pull = |reference: &str| {
+        let out_dir = tmp.path().join("out");
+        let _ = std::fs::remove_dir_all(&out_dir);
+        let out = run(
+            tmp.path(),
+            tmp.path(),
+            &[
+                "pull",
+                reference,
+                "out",
+                "--verify-key",
+                &public,
+                "--registry-timeout",
+                "5",
+            ],
+        );
+        assert_eq!(code(&out), 2, "{reference}: {}", stderr(&out));
+        assert!(!out_dir.exists(), "{reference}: files were written");
+        stderr(&out).trim_end().to_string()
+    };
+
+    // A tampered payload: the signature was made over other bytes.
+    let tampered = format!("{}/org/tampered:1", server.host);
+    let d = push_bundle(&mut reg, tmp.path(), &tampered, "t", None);
+    let signed = cosign::payload(&tampered, &d);
+    let mut served = signed.clone();
+    let at = served.len() - 2;
+    served.insert(at, b' ');
+    push_signature(
+        &mut reg,
+        &tampered,
+        &d,
+        &served,
+        &key.sign(&signed).unwrap(),
+    );
+    assert_eq!(
+        pull(&tampered),
+        format!("policy: error: {tampered}: refusing the policy bundle {d}: no trusted key verifies the signature (tried {public})")
+    );
+
+    // A signature over another digest.
+    let foreign = format!("{}/org/foreign:1", server.host);
+    let d = push_bundle(&mut reg, tmp.path(), &foreign, "f", None);
+    let other_digest = format!("sha256:{}", "ab".repeat(32));
+    let payload = cosign::payload(&foreign, &other_digest);
+    push_signature(
+        &mut reg,
+        &foreign,
+        &d,
+        &payload,
+        &key.sign(&payload).unwrap(),
+    );
+    assert_eq!(
+        pull(&foreign),
+        format!("policy: error: {foreign}: refusing the policy bundle {d}: the signed payload is for {other_digest}, not this image's {d}")
+    );
+
+    // Signed, but by a key that is not trusted.
+    let wrong = format!("{}/org/wrong:1", server.host);
+    let d = push_bundle(&mut reg, tmp.path(), &wrong, "w", Some(&other));
+    assert_eq!(
+        pull(&wrong),
+        format!("policy: error: {wrong}: refusing the policy bundle {d}: no trusted key verifies the signature (tried {public})")
+    );
+
+    // Keyless: a Fulcio certificate instead of a key; without a trust root it is refused.
+    let keyless = format!("{}/org/keyless:1", server.host);
+    let d = push_bundle(&mut reg, tmp.path(), &keyless, "k", None);
+    let payload = cosign::payload(&keyless, &d);
+    push_keyless_signature(
+        &mut reg,
+        &keyless,
+        &d,
+        &payload,
+        &other.sign(&payload).unwrap(),
+    );
+    assert_eq!(
+        pull(&keyless),
+        format!("policy: error: {keyless}: refusing the policy bundle {d}: keyless signature (Fulcio certificate): no Sigstore trust root is configured and no trusted key verifies it")
+    );
+
+    // Registries that are not what they should be.
+    let hostile = Hostile::start();
+    let garbage = format!("{}/garbage/app:1", hostile.host);
+    assert_eq!(
+        pull(&garbage),
+        format!("policy: error: {garbage}: malformed bundle manifest: expected value at line 1 column 1")
+    );
+    let ssh = format!("{}/org/p:1", not_a_registry());
+    let msg = pull(&ssh);
+    assert!(
+        msg.starts_with(&format!(
+            "policy: error: {ssh}: cannot reach the registry: "
+        )),
+        "{msg}"
+    );
+    let started = Instant::now();
+    let huge = format!("{}/huge/app:1", hostile.host);
+    assert_eq!(
+        pull(&huge),
+        format!("policy: error: {huge}: the manifest is larger than the 4194304-byte limit; refusing to read it")
+    );
+    // The hostile registry serves the same manifest for the `.sig` tag: its "signature
+    // payload" is the 100 MB blob, cut off at the payload limit.
+    let hugeblob = format!("{}/hugeblob/app:1", hostile.host);
+    let big = format!("sha256:{}", "2".repeat(64));
+    let msg = pull(&format!("oci://{hugeblob}"));
+    assert!(
+        msg.starts_with(&format!("policy: error: {hugeblob}: refusing the policy bundle sha256:"))
+            && msg.ends_with(&format!(".sig@{big}: the signature payload is larger than the 1048576-byte limit; refusing to read it")),
+        "{msg}"
+    );
+    // Without a verify key, the bundle file itself is cut off at the file limit.
+    let out = run(
+        tmp.path(),
+        tmp.path(),
+        &["pull", &hugeblob, "out2", "--registry-timeout", "5"],
+    );
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out).trim_end(),
+        format!("policy: error: {hugeblob}@{big}: the bundle file is larger than the 33554432-byte limit; refusing to read it")
+    );
+    assert!(!tmp.path().join("out2").exists());
+    assert!(started.elapsed() < Duration::from_secs(30));
+    assert!(
+        hostile.huge_bytes_sent() < 100 << 20,
+        "a 100 MB body was read whole ({} bytes sent)",
+        hostile.huge_bytes_sent()
+    );
+}
+
+/// Like [`push_signature`], with a (made-up) Fulcio certificate annotation: the shape of
+/// a keyless signature.
+fn push_keyless_signature(
+    reg: &mut Registry,
+    image: &str,
+    digest: &str,
+    payload: &[u8],
+    sig: &[u8],
+) {
+    use base64::Engine as _;
+    let sig_ref: oci_ref::Reference = format!(
+        "{}:{}",
+        image.rsplit_once(':').unwrap().0,
+        cosign::signature_tag(digest).unwrap()
+    )
+    .parse()
+    .unwrap();
+    let payload_digest = reg.push_blob(&sig_ref, payload.to_vec()).unwrap();
+    let config_digest = reg.push_blob(&sig_ref, b"{}".to_vec()).unwrap();
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": 2},
+        "layers": [{
+            "mediaType": cosign::SIMPLE_SIGNING_MEDIA_TYPE,
+            "digest": payload_digest,
+            "size": payload.len(),
+            "annotations": {
+                cosign::SIGNATURE_ANNOTATION: base64::engine::general_purpose::STANDARD.encode(sig),
+                cosign::CERTIFICATE_ANNOTATION: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+                "dev.sigstore.cosign/bundle": "{\"SignedEntryTimestamp\": \"\"}"
+            }
+        }]
+    });
+    reg.push_manifest(
+        &sig_ref,
+        serde_json::to_vec(&manifest).unwrap(),
+        "application/vnd.oci.image.manifest.v1+json",
+    )
+    .unwrap();
 }

@@ -235,6 +235,17 @@ pub fn install(
     verify: &[PublicKey],
 ) -> Result<Pulled, SupplyError> {
     let reference = reference.strip_prefix("oci://").unwrap_or(reference);
+    // What it is comes first (no request needed): a registry that answers garbage is
+    // named as such, not as a bundle without a signature.
+    let value: Value = serde_json::from_slice(&manifest.bytes)
+        .map_err(|e| SupplyError::Bundle(format!("{reference}: malformed bundle manifest: {e}")))?;
+    let is_bundle = value.get("artifactType").and_then(Value::as_str) == Some(BUNDLE_MEDIA_TYPE)
+        || value.pointer("/config/mediaType").and_then(Value::as_str) == Some(BUNDLE_MEDIA_TYPE);
+    if !is_bundle {
+        return Err(SupplyError::Bundle(format!(
+            "{reference}: not a policy bundle (its artifact type is not {BUNDLE_MEDIA_TYPE})"
+        )));
+    }
     let mut verified_by = Vec::new();
     if !verify.is_empty() {
         let checks = cosign::signatures(reg, r, &manifest.digest, verify);
@@ -274,15 +285,6 @@ pub fn install(
             dir,
             cached: true,
         });
-    }
-    let value: Value = serde_json::from_slice(&manifest.bytes)
-        .map_err(|e| SupplyError::Bundle(format!("{reference}: malformed bundle manifest: {e}")))?;
-    let is_bundle = value.get("artifactType").and_then(Value::as_str) == Some(BUNDLE_MEDIA_TYPE)
-        || value.pointer("/config/mediaType").and_then(Value::as_str) == Some(BUNDLE_MEDIA_TYPE);
-    if !is_bundle {
-        return Err(SupplyError::Bundle(format!(
-            "{reference}: not a policy bundle (its artifact type is not {BUNDLE_MEDIA_TYPE})"
-        )));
     }
     let layers = value
         .get("layers")

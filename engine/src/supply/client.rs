@@ -153,6 +153,8 @@ pub fn sha256_digest(bytes: &[u8]) -> String {
 struct CappedBuf {
     buf: Vec<u8>,
     cap: usize,
+    /// Set when a write would have gone past `cap`.
+    over: bool,
 }
 
 impl tokio::io::AsyncWrite for CappedBuf {
@@ -162,6 +164,7 @@ impl tokio::io::AsyncWrite for CappedBuf {
         data: &[u8],
     ) -> Poll<std::io::Result<usize>> {
         if self.buf.len() + data.len() > self.cap {
+            self.over = true;
             return Poll::Ready(Err(std::io::Error::other("blob over the size limit")));
         }
         self.buf.extend_from_slice(data);
@@ -409,10 +412,11 @@ impl Registry {
             let mut out = CappedBuf {
                 buf: Vec::new(),
                 cap,
+                over: false,
             };
             match client.pull_blob(reference, &desc, &mut out).await {
                 Ok(()) => Ok(out.buf),
-                Err(_) if out.buf.len() >= cap => Err(RegistryError::TooLarge(name2, what, cap)),
+                Err(_) if out.over => Err(RegistryError::TooLarge(name2, what, cap)),
                 Err(e) => Err(map_client_error(&name2, e, timeout)),
             }
         };
