@@ -1525,3 +1525,91 @@ fn signatures_are_found_through_the_referrers_api() {
         "{sigs:?}"
     );
 }
+
+/// `policy sign REF --key` signs what the tag names, the cosign way: `--trusted-key`
+/// then verifies it (no IMG005), and a bundle signed so is accepted by `--verify-key`.
+#[test]
+fn policy_sign_signs_images_and_bundles() {
+    let Some(server) = start_registry() else {
+        return;
+    };
+    let mut reg = client();
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, private, public) = keypair(tmp.path(), "ci");
+    let image = format!("{}/team/signme:1", server.host);
+    let d = push_image(&mut reg, &image, "1000", "x");
+    let out = run(
+        tmp.path(),
+        tmp.path(),
+        &["sign", &image, "--key", private.to_str().unwrap()],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim_end(),
+        format!("signed {}/team/signme@{d}", server.host)
+    );
+    let out = run(
+        tmp.path(),
+        tmp.path(),
+        &[
+            "eval",
+            "--no-config",
+            "--image",
+            &image,
+            "--trusted-key",
+            public.to_str().unwrap(),
+            "-f",
+            "json",
+        ],
+    );
+    let report = json_of(&out);
+    assert!(errors(&report).is_empty(), "{report}");
+    assert!(
+        !located(&report).iter().any(|f| f.0 == "IMG005"),
+        "{report}"
+    );
+
+    // A bundle pushed unsigned, then signed by `policy sign`.
+    let bundle = format!("{}/org/signed-later:1", server.host);
+    push_bundle(&mut reg, tmp.path(), &bundle, "s", None);
+    let pull = || {
+        run(
+            tmp.path(),
+            tmp.path(),
+            &[
+                "pull",
+                &format!("oci://{bundle}"),
+                "out",
+                "--verify-key",
+                public.to_str().unwrap(),
+            ],
+        )
+    };
+    assert_eq!(code(&pull()), 2);
+    let out = run(
+        tmp.path(),
+        tmp.path(),
+        &[
+            "sign",
+            &format!("oci://{bundle}"),
+            "--key",
+            private.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let out = pull();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(tmp.path().join("out/no_latest.rego").is_file());
+    // A key that is not there: exit 2, naming it.
+    let out = run(
+        tmp.path(),
+        tmp.path(),
+        &["sign", &image, "--key", "missing.key"],
+    );
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("cannot read key missing.key"),
+        "{}",
+        stderr(&out)
+    );
+}

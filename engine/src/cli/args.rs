@@ -50,6 +50,8 @@ pub enum Command {
     Push(super::supply::PushArgs),
     /// Pull a policy bundle from an OCI registry into a directory.
     Pull(super::supply::PullArgs),
+    /// Sign an image or a policy bundle in its registry, as `cosign sign --key` does.
+    Sign(super::supply::SignArgs),
 }
 
 /// Colour choice.

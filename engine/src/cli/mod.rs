@@ -38,6 +38,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitStatus> {
         Command::Serve(a) => serve::run(a),
         Command::Push(a) => supply::push(a, out),
         Command::Pull(a) => supply::pull(a, out),
+        Command::Sign(a) => supply::sign(a, out),
     }
 }
 

@@ -145,6 +145,21 @@ pub struct PushArgs {
     pub registry: RegistryArgs,
 }
 
+/// `policy sign`.
+#[derive(Debug, Clone, Args)]
+pub struct SignArgs {
+    /// The image or policy bundle to sign (`host/repo:tag` or `host/repo@sha256:...`; an
+    /// `oci://` prefix is allowed). A tag is resolved to the digest that is signed.
+    #[arg(value_name = "REF")]
+    pub reference: String,
+    /// The PKCS#8 PEM private key (ECDSA P-256, Ed25519 or RSA).
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// Registry options.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
 /// `policy pull`.
 #[derive(Debug, Clone, Args)]
 pub struct PullArgs {
@@ -457,6 +472,21 @@ pub(super) fn push(a: PushArgs, out: &mut dyn std::io::Write) -> anyhow::Result<
         a.dir.display(),
         if key.is_some() { " (signed)" } else { "" }
     )?;
+    Ok(ExitStatus::Success)
+}
+
+/// `policy sign REF --key FILE`: what `cosign sign --key` stores, for pipelines without
+/// cosign.
+pub(super) fn sign(a: SignArgs, out: &mut dyn std::io::Write) -> anyhow::Result<ExitStatus> {
+    let text = std::fs::read_to_string(&a.key)
+        .with_context(|| format!("cannot read key {}", a.key.display()))?;
+    let key = SigningKey::from_pem(&text).with_context(|| format!("{}", a.key.display()))?;
+    let mut reg = registry(&a.registry, None)?;
+    let reference = a.reference.strip_prefix("oci://").unwrap_or(&a.reference);
+    let r = crate::supply::client::parse_reference(reference)?;
+    let digest = reg.manifest(&r)?.digest;
+    crate::supply::cosign::sign(&mut reg, &r, &digest, &key)?;
+    writeln!(out, "signed {}/{}@{digest}", r.registry(), r.repository())?;
     Ok(ExitStatus::Success)
 }
 
