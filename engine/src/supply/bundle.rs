@@ -156,9 +156,21 @@ pub fn push(
         "layers": layers,
     });
     let bytes = serde_json::to_vec(&manifest).unwrap_or_default();
-    let digest = reg.push_manifest(&r, bytes, MANIFEST_MEDIA_TYPE)?;
+    let digest = sha256_digest(&bytes);
     if let Some(key) = sign {
+        // Signed before the tag names it: a front end following the tag
+        // (`--policy-refresh`) never sees the new bundle without its signature.
+        let by_digest = oci_client::Reference::with_digest(
+            r.registry().to_string(),
+            r.repository().to_string(),
+            digest.clone(),
+        );
+        reg.push_manifest(&by_digest, bytes.clone(), MANIFEST_MEDIA_TYPE)?;
         cosign::sign(reg, &r, &digest, key)?;
+    }
+    // (A digest-pinned reference that was signed is pushed already.)
+    if r.digest().is_none() || sign.is_none() {
+        reg.push_manifest(&r, bytes, MANIFEST_MEDIA_TYPE)?;
     }
     Ok(digest)
 }
