@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 const TIMEOUT: Duration = Duration::from_secs(20);
 
 /// A minimal LSP client.
-struct Client {
+pub(crate) struct Client {
     child: Child,
     stdin: ChildStdin,
     rx: mpsc::Receiver<Value>,
@@ -27,8 +27,16 @@ struct Client {
 
 impl Client {
     fn spawn(dir: &Path) -> Client {
+        Client::spawn_with(dir, &[], &[])
+    }
+
+    /// `policy lsp ARGS` with extra environment variables (the ship-phase tests give it
+    /// a private bundle cache).
+    pub(crate) fn spawn_with(dir: &Path, args: &[&str], env: &[(&str, &Path)]) -> Client {
         let mut child = Command::new(env!("CARGO_BIN_EXE_policy"))
             .arg("lsp")
+            .args(args)
+            .envs(env.iter().map(|(k, v)| (*k, *v)))
             .current_dir(dir)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -88,7 +96,7 @@ impl Client {
         self.raw(&frame);
     }
 
-    fn notify(&mut self, method: &str, params: Value) {
+    pub(crate) fn notify(&mut self, method: &str, params: Value) {
         self.send(json!({"method": method, "params": params}));
     }
 
@@ -107,7 +115,7 @@ impl Client {
     }
 
     /// The first message (already received or still to come) matching `pred`.
-    fn wait(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    pub(crate) fn wait(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
         if let Some(i) = self.backlog.iter().position(&pred) {
             return self.backlog.remove(i).expect("index in range");
         }
@@ -126,7 +134,7 @@ impl Client {
     }
 
     /// The diagnostics published for `uri` at `version` (any version when `None`).
-    fn diagnostics(&mut self, uri: &str, version: Option<i64>) -> Vec<Value> {
+    pub(crate) fn diagnostics(&mut self, uri: &str, version: Option<i64>) -> Vec<Value> {
         let msg = self.wait(&format!("diagnostics for {uri} v{version:?}"), |m| {
             m["method"] == "textDocument/publishDiagnostics"
                 && m["params"]["uri"] == uri
@@ -138,7 +146,7 @@ impl Client {
             .clone()
     }
 
-    fn initialize(&mut self, root: &Path, options: Value) -> Value {
+    pub(crate) fn initialize(&mut self, root: &Path, options: Value) -> Value {
         let resp = self.request(
             "initialize",
             json!({
@@ -152,7 +160,7 @@ impl Client {
         resp
     }
 
-    fn open(&mut self, uri: &str, language: &str, text: &str) {
+    pub(crate) fn open(&mut self, uri: &str, language: &str, text: &str) {
         self.notify(
             "textDocument/didOpen",
             json!({"textDocument": {"uri": uri, "languageId": language, "version": 1, "text": text}}),
@@ -175,7 +183,7 @@ impl Client {
         }
     }
 
-    fn shutdown_and_exit(mut self) -> i32 {
+    pub(crate) fn shutdown_and_exit(mut self) -> i32 {
         let resp = self.request("shutdown", Value::Null);
         assert_eq!(resp["result"], Value::Null, "{resp}");
         assert!(resp.get("error").is_none(), "{resp}");
@@ -184,7 +192,7 @@ impl Client {
     }
 }
 
-fn file_uri(path: &Path) -> String {
+pub(crate) fn file_uri(path: &Path) -> String {
     let s = path.to_str().expect("UTF-8 temp path");
     assert!(
         s.bytes()

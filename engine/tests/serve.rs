@@ -56,11 +56,11 @@ fn write_atomic(path: &Path, text: &str) {
 }
 
 /// A running `policy serve`.
-struct Server {
+pub(crate) struct Server {
     child: Child,
     addr: SocketAddr,
     log: mpsc::Receiver<String>,
-    dir: tempfile::TempDir,
+    pub(crate) dir: tempfile::TempDir,
     ca: Ca,
 }
 
@@ -74,6 +74,16 @@ impl Drop for Server {
 /// Starts the server with `args` after the certificate flags; `setup` writes policies into
 /// the temporary directory (the server's working directory) first.
 fn start(args: &[&str], setup: impl FnOnce(&Path)) -> Server {
+    start_with_env(args, &[], setup)
+}
+
+/// [`start`] with extra environment variables (the ship-phase tests give it a private
+/// bundle cache, `XDG_CACHE_HOME`).
+pub(crate) fn start_with_env(
+    args: &[&str],
+    env: &[(&str, &Path)],
+    setup: impl FnOnce(&Path),
+) -> Server {
     let dir = tempfile::tempdir().expect("tempdir");
     let ca = Ca::new("policy test CA");
     let (cert, key, _) = ca.issue("first");
@@ -92,6 +102,7 @@ fn start(args: &[&str], setup: impl FnOnce(&Path)) -> Server {
         ])
         .args(["--reload-interval", "100", "--no-config"])
         .args(args)
+        .envs(env.iter().map(|(k, v)| (*k, *v)))
         .current_dir(dir.path())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -134,7 +145,7 @@ fn start(args: &[&str], setup: impl FnOnce(&Path)) -> Server {
 
 impl Server {
     /// Waits for a log line containing `needle` (bounded).
-    fn wait_log(&self, needle: &str, within: Duration) -> String {
+    pub(crate) fn wait_log(&self, needle: &str, within: Duration) -> String {
         let deadline = Instant::now() + within;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -146,12 +157,12 @@ impl Server {
         }
     }
 
-    fn client(&self) -> Client {
+    pub(crate) fn client(&self) -> Client {
         Client::new(self.addr, &self.ca)
     }
 
     /// SIGTERM, then the exit code (bounded).
-    fn terminate(&mut self) -> Option<i32> {
+    pub(crate) fn terminate(&mut self) -> Option<i32> {
         let status = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
@@ -173,15 +184,15 @@ impl Server {
 
 /// An HTTPS client that trusts only the test CA: hyper's HTTP/1.1 client over rustls.
 #[derive(Clone)]
-struct Client {
+pub(crate) struct Client {
     addr: SocketAddr,
     tls: tokio_rustls::TlsConnector,
 }
 
 /// One answer: status, content type, body, and the certificate the server presented.
 #[derive(Debug)]
-struct Answer {
-    status: u16,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
     content_type: String,
     headers: hyper::HeaderMap,
     body: Vec<u8>,
@@ -189,12 +200,12 @@ struct Answer {
 }
 
 impl Answer {
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_slice(&self.body)
             .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
     }
 
-    fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 }
@@ -221,7 +232,7 @@ impl Client {
         }
     }
 
-    async fn send(
+    pub(crate) async fn send(
         &self,
         method: &str,
         path: &str,
@@ -328,7 +339,7 @@ impl Client {
     }
 }
 
-fn runtime() -> tokio::runtime::Runtime {
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -442,8 +442,9 @@ fn registry_errors_are_pol000_and_the_run_completes() {
     );
 }
 
-/// A loopback server with three bad registries: `/v2/garbage/...` answers non-JSON,
-/// `/v2/huge/...` a 100 MB manifest, `/v2/silent/...` never answers. Serves until dropped.
+/// A loopback server with bad registries: `/v2/garbage/...` answers non-JSON,
+/// `/v2/huge/...` a 100 MB manifest, `/v2/hugeblob/...` a bundle manifest whose 10-byte
+/// file is served as 100 MB, `/v2/silent/...` never answers. Serves until dropped.
 struct Hostile {
     host: String,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
@@ -510,6 +511,30 @@ fn serve_hostile(
         // No Content-Length: the client must stop reading by itself.
         let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/vnd.oci.image.manifest.v1+json\r\nConnection: close\r\n\r\n{\"schemaVersion\": 2, \"layers\": [");
         let chunk = vec![b' '; 64 << 10];
+        let total = 100usize << 20;
+        let mut done = 0;
+        while done < total && !stop.load(Ordering::Relaxed) {
+            if s.write_all(&chunk).is_err() {
+                break;
+            }
+            done += chunk.len();
+            sent.fetch_add(chunk.len(), Ordering::Relaxed);
+        }
+    } else if path.starts_with("/v2/hugeblob/") && path.contains("/manifests/") {
+        // A well-formed bundle manifest whose one file says it has 10 bytes...
+        let body = json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "artifactType": "application/vnd.policy.bundle.v1+json",
+            "config": {"mediaType": "application/vnd.policy.bundle.v1+json", "digest": format!("sha256:{}", "1".repeat(64)), "size": 2},
+            "layers": [{"mediaType": "application/vnd.policy.rego.v1", "digest": format!("sha256:{}", "2".repeat(64)), "size": 10, "annotations": {"org.opencontainers.image.title": "p.rego"}}]
+        })
+        .to_string();
+        let _ = write!(s, "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.oci.image.manifest.v1+json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+    } else if path.starts_with("/v2/hugeblob/") {
+        // ... and whose blob is 100 MB, without a Content-Length.
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n");
+        let chunk = vec![b'x'; 64 << 10];
         let total = 100usize << 20;
         let mut done = 0;
         while done < total && !stop.load(Ordering::Relaxed) {
@@ -757,5 +782,834 @@ fn policy_bundles_push_pull_sign_and_cache() {
             .filter(|f| f.0 == "ORG001")
             .count(),
         1
+    );
+}
+
+/// A one-rule policy directory whose finding says which version of the bundle made it.
+fn org_policy(dir: &Path, version: &str) {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(
+        dir.join("no_latest.rego"),
+        format!("# METADATA\n# title: no latest\n# custom:\n#   id: ORG001\n#   severity: high\n#   kinds: [dockerfile]\npackage org.no_latest\nimport rego.v1\ndeny contains {{\"msg\": \"org {version}: no latest\", \"path\": [\"stages\", 0]}} if {{\n\tsome s in input.stages\n\tendswith(s.base.image, \":latest\")\n}}\n"),
+    )
+    .unwrap();
+}
+
+/// Pushes `version` of the org policy to `reference` (no `oci://`), signed with `key`
+/// when given; returns the bundle digest. As a careful release job does, the bundle is
+/// pushed and signed under a staging tag first and then promoted to `reference`, so a
+/// refresh never sees it on the tag before its signature exists.
+fn push_bundle(
+    reg: &mut Registry,
+    tmp: &Path,
+    reference: &str,
+    version: &str,
+    key: Option<&SigningKey>,
+) -> String {
+    let dir = tmp.join(format!("bundle-{version}"));
+    org_policy(&dir, version);
+    let (repo, _) = reference.rsplit_once(':').unwrap();
+    let staging = format!("{repo}:staging-{version}");
+    let digest =
+        policy_engine::supply::bundle::push(reg, &staging, &dir, key).expect("push bundle");
+    let manifest = reg
+        .manifest(&staging.parse().unwrap())
+        .expect("staged manifest");
+    assert_eq!(manifest.digest, digest);
+    reg.push_manifest(
+        &reference.parse().unwrap(),
+        manifest.bytes,
+        policy_engine::supply::bundle::MANIFEST_MEDIA_TYPE,
+    )
+    .expect("promote")
+}
+
+/// A bounded wait for `cond`, polling every 100 ms.
+fn eventually(within: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if cond() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("{what}: not within {within:?}");
+}
+
+/// `policy serve -p oci://REF --verify-key --policy-refresh`: v1 serves; v2 pushed to the
+/// same tag takes effect; an unsigned v3 and a v4 whose signature names another digest
+/// are refused, each with its reason, while v2 keeps serving.
+#[test]
+fn serve_follows_a_signed_tag_and_refuses_unverified_bundles() {
+    let Some(server) = start_registry() else {
+        return;
+    };
+    let mut reg = client();
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let (key, _, public) = keypair(tmp.path(), "ci");
+    let tag = format!("{}/org/policies:live", server.host);
+    let v1 = push_bundle(&mut reg, tmp.path(), &tag, "v1", Some(&key));
+    let oci = format!("oci://{tag}");
+    let mut serve = crate::serve::start_with_env(
+        &[
+            "--no-builtin",
+            "-p",
+            &oci,
+            "--verify-key",
+            "ci.pub",
+            "--policy-refresh",
+            "200ms",
+        ],
+        &[("XDG_CACHE_HOME", cache.as_path())],
+        |dir| {
+            std::fs::copy(&public, dir.join("ci.pub")).unwrap();
+        },
+    );
+    let client = serve.client();
+    let rt = crate::serve::runtime();
+    let message = || {
+        let a = rt
+            .block_on(client.send(
+                "POST",
+                "/v1/evaluate?kind=dockerfile",
+                Some("text/plain"),
+                b"FROM debian:latest\nUSER 1000\n".to_vec(),
+            ))
+            .expect("answer");
+        assert_eq!(a.status, 200, "{}", a.text());
+        let report = a.json();
+        let msgs: Vec<String> = report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["rule_id"] == "ORG001")
+            .map(|f| f["message"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(msgs.len(), 1, "{report}");
+        msgs[0].clone()
+    };
+    assert_eq!(message(), "org v1: no latest");
+    let live = std::fs::read_dir(cache.join("policy/bundles/live"))
+        .unwrap()
+        .count();
+    assert_eq!(live, 1);
+
+    // v2, signed, on the same tag: in use within a few refreshes.
+    let v2 = push_bundle(&mut reg, tmp.path(), &tag, "v2", Some(&key));
+    let line = serve.wait_log("new policy bundle", Duration::from_secs(30));
+    assert!(
+        line.contains(&format!(
+            "{oci}: new policy bundle {v2} verified and in use (was {v1})"
+        )),
+        "{line}"
+    );
+    eventually(Duration::from_secs(30), "v2 in use", || {
+        message() == "org v2: no latest"
+    });
+
+    // v3, unsigned: refused with the reason; v2 keeps serving.
+    let v3 = push_bundle(&mut reg, tmp.path(), &tag, "v3", None);
+    let line = serve.wait_log("refusing", Duration::from_secs(30));
+    assert_eq!(
+        line,
+        format!("policy serve: {tag}: refusing the policy bundle {v3}: it has no signature; keeping the policy bundle {v2} in use")
+    );
+    // v4: a valid signature by the trusted key, but over v2's digest. (A refresh between
+    // the push and the signature may first refuse v4 as unsigned.)
+    let v4 = push_bundle(&mut reg, tmp.path(), &tag, "v4", None);
+    let payload = cosign::payload(&tag, &v2);
+    push_signature(&mut reg, &tag, &v4, &payload, &key.sign(&payload).unwrap());
+    let line = serve.wait_log("the signed payload is for", Duration::from_secs(30));
+    assert!(
+        line.contains(&format!(
+            "refusing the policy bundle {v4}: the signed payload is for {v2}, not this image's {v4}"
+        )) && line.ends_with(&format!("keeping the policy bundle {v2} in use")),
+        "{line}"
+    );
+    assert_eq!(message(), "org v2: no latest");
+    assert_eq!(serve.terminate(), Some(0));
+    // The live link goes with the process; the verified bundles stay cached.
+    let live = std::fs::read_dir(cache.join("policy/bundles/live"))
+        .unwrap()
+        .count();
+    assert_eq!(live, 0);
+    assert!(cache
+        .join("policy/bundles")
+        .join(v2.replace(':', "-"))
+        .join("no_latest.rego")
+        .is_file());
+    assert!(!cache
+        .join("policy/bundles")
+        .join(v3.replace(':', "-"))
+        .exists());
+}
+
+/// `policy watch -f jsonl -p oci://REF --policy-refresh`: a new signed bundle on the tag
+/// is a `reloaded` policies event and re-checks the inputs; an unsigned one a `rejected`
+/// event naming the reference and the reason, and the findings stay those of the last
+/// good bundle.
+#[test]
+fn watch_reloads_a_refreshed_bundle_and_rejects_an_unsigned_one() {
+    let Some(server) = start_registry() else {
+        return;
+    };
+    let mut reg = client();
+    let tmp = tempfile::tempdir().unwrap();
+    let (key, _, public) = keypair(tmp.path(), "ci");
+    std::fs::write(
+        tmp.path().join("Dockerfile"),
+        "FROM debian:latest\nUSER 1000\n",
+    )
+    .unwrap();
+    let tag = format!("{}/org/watched:live", server.host);
+    let oci = format!("oci://{tag}");
+    push_bundle(&mut reg, tmp.path(), &tag, "v1", Some(&key));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_policy"))
+        .args([
+            "watch",
+            "--no-config",
+            "--no-builtin",
+            "-p",
+            &oci,
+            "--verify-key",
+            public.to_str().unwrap(),
+            "--policy-refresh",
+            "200ms",
+            "-f",
+            "jsonl",
+            "--exit-on-stdin-close",
+            "Dockerfile",
+        ])
+        .current_dir(tmp.path())
+        .env("XDG_CACHE_HOME", tmp.path().join("cache"))
+        .env("DOCKER_CONFIG", tmp.path().join("no-docker"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn policy watch");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<Value>();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx
+                .send(serde_json::from_str(&line).expect("a JSON line"))
+                .is_err()
+            {
+                break;
+            }
+        }
+    });
+    let next = |event: &str| -> Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let v = rx
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("no {event} event within 30 s"));
+            if v["event"] == event {
+                return v;
+            }
+        }
+    };
+    let org = |file: &Value| -> Vec<String> {
+        file["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["rule_id"] == "ORG001")
+            .map(|f| f["message"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(next("policies")["status"], "loaded");
+    assert_eq!(org(&next("file")), ["org v1: no latest"]);
+
+    let v2 = push_bundle(&mut reg, tmp.path(), &tag, "v2", Some(&key));
+    let p = next("policies");
+    assert_eq!(p["status"], "reloaded", "{p}");
+    assert_eq!(org(&next("file")), ["org v2: no latest"]);
+
+    let v3 = push_bundle(&mut reg, tmp.path(), &tag, "v3", None);
+    let p = next("policies");
+    assert_eq!(p["status"], "rejected", "{p}");
+    assert_eq!(p["rules"], 1, "{p}");
+    assert_eq!(p["errors"][0]["id"], "POL003", "{p}");
+    assert_eq!(p["errors"][0]["file"], oci.as_str(), "{p}");
+    assert_eq!(
+        p["errors"][0]["message"],
+        format!("{tag}: refusing the policy bundle {v3}: it has no signature; keeping the policy bundle {v2} in use"),
+        "{p}"
+    );
+    // Nothing else was re-checked: the inputs' findings are still v2's.
+    drop(child.stdin.take());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "watch did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(0));
+    while let Ok(v) = rx.try_recv() {
+        assert_ne!(v["event"], "file", "{v}");
+    }
+}
+
+/// `policy lsp --verify-key --policy-refresh` with `policyPaths: [oci://REF]`: the
+/// buffer's diagnostics follow a new signed bundle on the tag; an unsigned one is shown
+/// as an error naming the reference and why, and the diagnostics stay.
+#[test]
+fn lsp_follows_a_signed_tag_and_shows_a_refusal() {
+    let Some(server) = start_registry() else {
+        return;
+    };
+    let mut reg = client();
+    let tmp = tempfile::tempdir().unwrap();
+    let (key, _, public) = keypair(tmp.path(), "ci");
+    let tag = format!("{}/org/editor:live", server.host);
+    let oci = format!("oci://{tag}");
+    push_bundle(&mut reg, tmp.path(), &tag, "v1", Some(&key));
+    let ws = tmp.path().join("ws");
+    std::fs::create_dir_all(&ws).unwrap();
+    let cache = tmp.path().join("cache");
+    let mut lsp = crate::lsp::Client::spawn_with(
+        &ws,
+        &[
+            "--verify-key",
+            public.to_str().unwrap(),
+            "--policy-refresh",
+            "200ms",
+        ],
+        &[("XDG_CACHE_HOME", cache.as_path())],
+    );
+    lsp.initialize(&ws, json!({"policyPaths": [oci], "noBuiltin": true}));
+    let uri = format!("{}/Dockerfile", crate::lsp::file_uri(&ws));
+    lsp.open(&uri, "dockerfile", "FROM debian:latest\nUSER 1000\n");
+    let org = |diags: Vec<Value>| -> Vec<String> {
+        diags
+            .iter()
+            .filter(|d| d["code"] == "ORG001")
+            .map(|d| d["message"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(org(lsp.diagnostics(&uri, Some(1))), ["org v1: no latest"]);
+
+    let v2 = push_bundle(&mut reg, tmp.path(), &tag, "v2", Some(&key));
+    let got = lsp.wait("v2 diagnostics", |m| {
+        m["method"] == "textDocument/publishDiagnostics"
+            && m["params"]["uri"] == uri.as_str()
+            && m.to_string().contains("org v2: no latest")
+    });
+    assert_eq!(got["params"]["diagnostics"].as_array().unwrap().len(), 1);
+
+    let v3 = push_bundle(&mut reg, tmp.path(), &tag, "v3", None);
+    let shown = lsp.wait("the refusal", |m| {
+        m["method"] == "window/showMessage" && m.to_string().contains("refusing")
+    });
+    assert_eq!(shown["params"]["type"], 1, "{shown}");
+    assert_eq!(
+        shown["params"]["message"],
+        format!("policy: {tag}: refusing the policy bundle {v3}: it has no signature; keeping the policy bundle {v2} in use")
+    );
+    assert_eq!(lsp.shutdown_and_exit(), 0);
+}
+
+/// A loopback port that speaks something else than HTTP (as an SSH server would), then
+/// hangs up. Serves one connection per accept for up to 60 s.
+fn not_a_registry() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let host = listener.local_addr().unwrap().to_string();
+    listener.set_nonblocking(true).unwrap();
+    std::thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            match listener.accept() {
+                Ok((mut s, _)) => {
+                    let _ = s.write_all(b"SSH-2.0-OpenSSH_9.2p1\r\n");
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+    });
+    host
+}
+
+/// Every way a policy bundle can be wrong is exit 2 with the reason, and nothing is
+/// written: a tampered payload, a signature over another digest, a wrong key, a keyless
+/// signature (no trust root), a registry that answers garbage, an endpoint that is no
+/// registry, a 100 MB manifest and a file served larger than it said (both cut off while
+/// streaming).
+#[test]
+fn bundle_refusals_are_exit_2_with_the_reason() {
+    let Some(server) = start_registry() else {
+        return;
+    };
+    let mut reg = client();
+    let tmp = tempfile::tempdir().unwrap();
+    let (key, _, public) = keypair(tmp.path(), "ci");
+    let (other, _, _) = keypair(tmp.path(), "other");
+    let public = public.to_str().unwrap().to_string();
+    // Each pull runs in its own thread (a process each): the cases run side by side.
+    let pull = |reference: &str, extra: &[&str]| {
+        let (cwd, reference) = (tmp.path().to_path_buf(), reference.to_string());
+        let out_name = format!("out-{}", reference.replace(['/', ':', '.'], "_"));
+        let mut args: Vec<String> = vec!["pull".into(), reference.clone(), out_name.clone()];
+        args.extend(extra.iter().map(|a| a.to_string()));
+        std::thread::spawn(move || {
+            let a: Vec<&str> = args.iter().map(String::as_str).collect();
+            let out = run(&cwd, &cwd, &a);
+            assert_eq!(code(&out), 2, "{reference}: {}", stderr(&out));
+            assert!(
+                !cwd.join(&out_name).exists(),
+                "{reference}: files were written"
+            );
+            stderr(&out).trim_end().to_string()
+        })
+    };
+    let verified = ["--verify-key", public.as_str(), "--registry-timeout", "5"];
+    // (reference, pending pull, what its message must be)
+    type Check = Box<dyn Fn(&str) -> bool>;
+    let mut checks: Vec<(String, std::thread::JoinHandle<String>, Check)> = Vec::new();
+    let exact = |want: String| -> Check { Box::new(move |got: &str| got == want) };
+
+    // A tampered payload: the signature was made over other bytes.
+    let tampered = format!("{}/org/tampered:1", server.host);
+    let d = push_bundle(&mut reg, tmp.path(), &tampered, "t", None);
+    let signed = cosign::payload(&tampered, &d);
+    let mut served = signed.clone();
+    let at = served.len() - 2;
+    served.insert(at, b' ');
+    push_signature(
+        &mut reg,
+        &tampered,
+        &d,
+        &served,
+        &key.sign(&signed).unwrap(),
+    );
+    checks.push((
+        tampered.clone(),
+        pull(&tampered, &verified),
+        exact(format!("policy: error: {tampered}: refusing the policy bundle {d}: no trusted key verifies the signature (tried {public})")),
+    ));
+
+    // A signature over another digest.
+    let foreign = format!("{}/org/foreign:1", server.host);
+    let d = push_bundle(&mut reg, tmp.path(), &foreign, "f", None);
+    let other_digest = format!("sha256:{}", "ab".repeat(32));
+    let payload = cosign::payload(&foreign, &other_digest);
+    push_signature(
+        &mut reg,
+        &foreign,
+        &d,
+        &payload,
+        &key.sign(&payload).unwrap(),
+    );
+    checks.push((
+        foreign.clone(),
+        pull(&foreign, &verified),
+        exact(format!("policy: error: {foreign}: refusing the policy bundle {d}: the signed payload is for {other_digest}, not this image's {d}")),
+    ));
+
+    // Signed, but by a key that is not trusted.
+    let wrong = format!("{}/org/wrong:1", server.host);
+    let d = push_bundle(&mut reg, tmp.path(), &wrong, "w", Some(&other));
+    checks.push((
+        wrong.clone(),
+        pull(&wrong, &verified),
+        exact(format!("policy: error: {wrong}: refusing the policy bundle {d}: no trusted key verifies the signature (tried {public})")),
+    ));
+
+    // Keyless: a Fulcio certificate instead of a key; without a trust root it is refused.
+    let keyless = format!("{}/org/keyless:1", server.host);
+    let d = push_bundle(&mut reg, tmp.path(), &keyless, "k", None);
+    let payload = cosign::payload(&keyless, &d);
+    push_keyless_signature(
+        &mut reg,
+        &keyless,
+        &d,
+        &payload,
+        &other.sign(&payload).unwrap(),
+    );
+    checks.push((
+        keyless.clone(),
+        pull(&keyless, &verified),
+        exact(format!("policy: error: {keyless}: refusing the policy bundle {d}: keyless signature (Fulcio certificate): no Sigstore trust root is configured and no trusted key verifies it")),
+    ));
+
+    // Registries that are not what they should be.
+    let hostile = Hostile::start();
+    let garbage = format!("{}/garbage/app:1", hostile.host);
+    checks.push((
+        garbage.clone(),
+        pull(&garbage, &verified),
+        exact(format!("policy: error: {garbage}: malformed bundle manifest: expected value at line 1 column 1")),
+    ));
+    let ssh = format!("{}/org/p:1", not_a_registry());
+    let want = format!("policy: error: {ssh}: cannot reach the registry: ");
+    checks.push((
+        ssh.clone(),
+        pull(&ssh, &verified),
+        Box::new(move |got: &str| got.starts_with(&want)),
+    ));
+    let started = Instant::now();
+    let huge = format!("{}/huge/app:1", hostile.host);
+    checks.push((
+        huge.clone(),
+        pull(&huge, &verified),
+        exact(format!("policy: error: {huge}: the manifest is larger than the 4194304-byte limit; refusing to read it")),
+    ));
+    // The hostile registry serves the same manifest for the `.sig` tag: its "signature
+    // payload" is the 100 MB blob, cut off at the payload limit while streaming. (Bundle
+    // files go through the same capped reader, at 32 MiB: reading that much through the
+    // digest check of a debug build takes seconds, so it is not repeated here.)
+    let hugeblob = format!("{}/hugeblob/app:1", hostile.host);
+    let big = format!("sha256:{}", "2".repeat(64));
+    let (head, tail) = (
+        format!("policy: error: {hugeblob}: refusing the policy bundle sha256:"),
+        format!(".sig@{big}: the signature payload is larger than the 1048576-byte limit; refusing to read it"),
+    );
+    checks.push((
+        hugeblob.clone(),
+        pull(&format!("oci://{hugeblob}"), &verified),
+        Box::new(move |got: &str| got.starts_with(&head) && got.ends_with(&tail)),
+    ));
+    for (reference, pending, check) in checks {
+        let got = pending.join().expect("the pull thread");
+        assert!(check(&got), "{reference}: {got}");
+    }
+    assert!(started.elapsed() < Duration::from_secs(90));
+    assert!(
+        hostile.huge_bytes_sent() < 100 << 20,
+        "a 100 MB body was read whole ({} bytes sent)",
+        hostile.huge_bytes_sent()
+    );
+}
+
+/// Like [`push_signature`], with a (made-up) Fulcio certificate annotation: the shape of
+/// a keyless signature.
+fn push_keyless_signature(
+    reg: &mut Registry,
+    image: &str,
+    digest: &str,
+    payload: &[u8],
+    sig: &[u8],
+) {
+    use base64::Engine as _;
+    let sig_ref: oci_ref::Reference = format!(
+        "{}:{}",
+        image.rsplit_once(':').unwrap().0,
+        cosign::signature_tag(digest).unwrap()
+    )
+    .parse()
+    .unwrap();
+    let payload_digest = reg.push_blob(&sig_ref, payload.to_vec()).unwrap();
+    let config_digest = reg.push_blob(&sig_ref, b"{}".to_vec()).unwrap();
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": 2},
+        "layers": [{
+            "mediaType": cosign::SIMPLE_SIGNING_MEDIA_TYPE,
+            "digest": payload_digest,
+            "size": payload.len(),
+            "annotations": {
+                cosign::SIGNATURE_ANNOTATION: base64::engine::general_purpose::STANDARD.encode(sig),
+                cosign::CERTIFICATE_ANNOTATION: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+                "dev.sigstore.cosign/bundle": "{\"SignedEntryTimestamp\": \"\"}"
+            }
+        }]
+    });
+    reg.push_manifest(
+        &sig_ref,
+        serde_json::to_vec(&manifest).unwrap(),
+        "application/vnd.oci.image.manifest.v1+json",
+    )
+    .unwrap();
+}
+
+/// A read-only registry on loopback serving fixed documents by path (`GET` only; the
+/// query string is ignored, 404 for anything else). Serves until dropped.
+struct StaticRegistry {
+    host: String,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl StaticRegistry {
+    fn start(routes: std::collections::HashMap<String, (String, Vec<u8>)>) -> StaticRegistry {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let host = listener.local_addr().unwrap().to_string();
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let stop2 = stop.clone();
+        let routes = std::sync::Arc::new(routes);
+        std::thread::spawn(move || {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while !stop2.load(Ordering::Relaxed) && Instant::now() < deadline {
+                let Ok((mut s, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
+                };
+                let routes = routes.clone();
+                std::thread::spawn(move || {
+                    let _ = s.set_nonblocking(false);
+                    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+                    let mut buf = vec![0u8; 8192];
+                    let n = s.read(&mut buf).unwrap_or(0);
+                    let req = String::from_utf8_lossy(&buf[..n]).into_owned();
+                    let path = req.split_whitespace().nth(1).unwrap_or("");
+                    let path = path.split('?').next().unwrap_or("");
+                    let (status, ct, body) = match (path, routes.get(path)) {
+                        ("/v2/", _) => ("200 OK", "application/json".to_string(), b"{}".to_vec()),
+                        (_, Some((ct, body))) => ("200 OK", ct.clone(), body.clone()),
+                        _ => (
+                            "404 Not Found",
+                            "application/json".to_string(),
+                            br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"unknown"}]}"#
+                                .to_vec(),
+                        ),
+                    };
+                    let _ = write!(s, "HTTP/1.1 {status}\r\nContent-Type: {ct}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+                    let _ = s.write_all(&body);
+                });
+            }
+        });
+        StaticRegistry { host, stop }
+    }
+}
+
+impl Drop for StaticRegistry {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// A signature stored as an OCI 1.1 referrer (no `.sig` tag) is found through the
+/// referrers API and verified; a Sigstore bundle among the referrers is listed
+/// unverified with the reason. (Debian's registry has no referrers API: the other tests
+/// cover the fallback to the tag convention against it.)
+#[test]
+fn signatures_are_found_through_the_referrers_api() {
+    use base64::Engine as _;
+    use policy_engine::supply::client::sha256_digest;
+    let tmp = tempfile::tempdir().unwrap();
+    let (key, _, public) = keypair(tmp.path(), "ci");
+    let oci_manifest = "application/vnd.oci.image.manifest.v1+json".to_string();
+    let config = serde_json::to_vec(&json!({"architecture": "amd64", "os": "linux", "config": {"User": "1000"}, "rootfs": {"type": "layers", "diff_ids": []}})).unwrap();
+    let config_digest = sha256_digest(&config);
+    let image = serde_json::to_vec(&json!({
+        "schemaVersion": 2,
+        "mediaType": oci_manifest,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config.len()},
+        "layers": []
+    }))
+    .unwrap();
+    let d = sha256_digest(&image);
+    let payload = cosign::payload("reg/app", &d);
+    let payload_digest = sha256_digest(&payload);
+    let empty = b"{}".to_vec();
+    let sig_manifest = serde_json::to_vec(&json!({
+        "schemaVersion": 2,
+        "mediaType": oci_manifest,
+        "artifactType": cosign::SIGNATURE_ARTIFACT_TYPE,
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": sha256_digest(&empty), "size": 2},
+        "layers": [{
+            "mediaType": cosign::SIMPLE_SIGNING_MEDIA_TYPE,
+            "digest": payload_digest,
+            "size": payload.len(),
+            "annotations": {cosign::SIGNATURE_ANNOTATION: base64::engine::general_purpose::STANDARD.encode(key.sign(&payload).unwrap())}
+        }],
+        "subject": {"mediaType": oci_manifest, "digest": d, "size": image.len()}
+    }))
+    .unwrap();
+    let sig_digest = sha256_digest(&sig_manifest);
+    let index = serde_json::to_vec(&json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [
+            {"mediaType": oci_manifest, "digest": sig_digest, "size": sig_manifest.len(), "artifactType": cosign::SIGNATURE_ARTIFACT_TYPE},
+            {"mediaType": oci_manifest, "digest": format!("sha256:{}", "5".repeat(64)), "size": 10, "artifactType": "application/vnd.dev.sigstore.bundle.v0.3+json"},
+            {"mediaType": oci_manifest, "digest": format!("sha256:{}", "6".repeat(64)), "size": 10, "artifactType": "application/spdx+json"}
+        ]
+    }))
+    .unwrap();
+    let mut routes = std::collections::HashMap::new();
+    let repo = "/v2/team/app";
+    routes.insert(
+        format!("{repo}/manifests/1"),
+        (oci_manifest.clone(), image.clone()),
+    );
+    routes.insert(
+        format!("{repo}/manifests/{d}"),
+        (oci_manifest.clone(), image),
+    );
+    routes.insert(
+        format!("{repo}/blobs/{config_digest}"),
+        ("application/octet-stream".into(), config),
+    );
+    routes.insert(
+        format!("{repo}/referrers/{d}"),
+        ("application/vnd.oci.image.index.v1+json".into(), index),
+    );
+    routes.insert(
+        format!("{repo}/manifests/{sig_digest}"),
+        (oci_manifest, sig_manifest),
+    );
+    routes.insert(
+        format!("{repo}/blobs/{payload_digest}"),
+        ("application/octet-stream".into(), payload),
+    );
+    let server = StaticRegistry::start(routes);
+    let image_ref = format!("{}/team/app:1", server.host);
+    let out = run(
+        tmp.path(),
+        tmp.path(),
+        &[
+            "eval",
+            "--no-config",
+            "--image",
+            &image_ref,
+            "--trusted-key",
+            public.to_str().unwrap(),
+            "-f",
+            "json",
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let report = json_of(&out);
+    assert!(
+        !located(&report).iter().any(|f| f.0 == "IMG005"),
+        "{report}"
+    );
+    assert!(errors(&report).is_empty(), "{report}");
+    // The document's `signatures`: the referrer verified by ci.pub, the bundle not.
+    std::fs::write(
+        tmp.path().join("sigs.rego"),
+        "# METADATA\n# title: signatures\n# custom:\n#   id: SIG001\n#   severity: low\n#   kinds: [image]\npackage sigs\nimport rego.v1\ndeny contains {\"msg\": json.marshal(input.signatures)} if true\n",
+    )
+    .unwrap();
+    let out = run(
+        tmp.path(),
+        tmp.path(),
+        &[
+            "eval",
+            "--no-config",
+            "--no-builtin",
+            "-p",
+            "sigs.rego",
+            "--image",
+            &image_ref,
+            "--trusted-key",
+            public.to_str().unwrap(),
+            "-f",
+            "json",
+        ],
+    );
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let report = json_of(&out);
+    let msg = &located(&report)[0].4;
+    let sigs: Vec<Value> = serde_json::from_str(msg).expect("signatures as JSON");
+    assert_eq!(sigs.len(), 2, "{sigs:?}");
+    assert_eq!(sigs[0]["verified"], true, "{sigs:?}");
+    assert_eq!(sigs[0]["key"], public.to_str().unwrap(), "{sigs:?}");
+    assert_eq!(sigs[1]["verified"], false, "{sigs:?}");
+    assert_eq!(
+        sigs[1]["error"],
+        format!("{}/team/app@{d}: a Sigstore bundle (application/vnd.dev.sigstore.bundle.v0.3+json, referrer sha256:{}) is a keyless signature: no Sigstore trust root is configured, so it cannot be verified offline", server.host, "5".repeat(64)),
+        "{sigs:?}"
+    );
+}
+
+/// `policy sign REF --key` signs what the tag names, the cosign way: `--trusted-key`
+/// then verifies it (no IMG005), and a bundle signed so is accepted by `--verify-key`.
+#[test]
+fn policy_sign_signs_images_and_bundles() {
+    let Some(server) = start_registry() else {
+        return;
+    };
+    let mut reg = client();
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, private, public) = keypair(tmp.path(), "ci");
+    let image = format!("{}/team/signme:1", server.host);
+    let d = push_image(&mut reg, &image, "1000", "x");
+    let out = run(
+        tmp.path(),
+        tmp.path(),
+        &["sign", &image, "--key", private.to_str().unwrap()],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim_end(),
+        format!("signed {}/team/signme@{d}", server.host)
+    );
+    let out = run(
+        tmp.path(),
+        tmp.path(),
+        &[
+            "eval",
+            "--no-config",
+            "--image",
+            &image,
+            "--trusted-key",
+            public.to_str().unwrap(),
+            "-f",
+            "json",
+        ],
+    );
+    let report = json_of(&out);
+    assert!(errors(&report).is_empty(), "{report}");
+    assert!(
+        !located(&report).iter().any(|f| f.0 == "IMG005"),
+        "{report}"
+    );
+
+    // A bundle pushed unsigned, then signed by `policy sign`.
+    let bundle = format!("{}/org/signed-later:1", server.host);
+    push_bundle(&mut reg, tmp.path(), &bundle, "s", None);
+    let pull = || {
+        run(
+            tmp.path(),
+            tmp.path(),
+            &[
+                "pull",
+                &format!("oci://{bundle}"),
+                "out",
+                "--verify-key",
+                public.to_str().unwrap(),
+            ],
+        )
+    };
+    assert_eq!(code(&pull()), 2);
+    let out = run(
+        tmp.path(),
+        tmp.path(),
+        &[
+            "sign",
+            &format!("oci://{bundle}"),
+            "--key",
+            private.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let out = pull();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(tmp.path().join("out/no_latest.rego").is_file());
+    // A key that is not there: exit 2, naming it.
+    let out = run(
+        tmp.path(),
+        tmp.path(),
+        &["sign", &image, "--key", "missing.key"],
+    );
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("cannot read key missing.key"),
+        "{}",
+        stderr(&out)
     );
 }

@@ -307,6 +307,9 @@ pub struct WatchArgs {
     /// When to use colour in text output.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+    /// `oci://` policy bundles: verification and refresh.
+    #[command(flatten)]
+    pub bundles: super::supply::LiveArgs,
 }
 
 /// `policy lsp`. Policies, data and the rest come from the client's
@@ -317,4 +320,8 @@ pub struct LspArgs {
     /// as vscode-languageclient pass it).
     #[arg(long)]
     pub stdio: bool,
+    /// `oci://` policy bundles (in `policyPaths` or `.policy.yaml`): verification and
+    /// refresh.
+    #[command(flatten)]
+    pub bundles: super::supply::LiveArgs,
 }

@@ -4,8 +4,9 @@ use super::args::LspArgs;
 use super::ExitStatus;
 use crate::lsp::{self, Exit};
 
-pub(super) fn run(_a: LspArgs) -> anyhow::Result<ExitStatus> {
-    Ok(match lsp::run_stdio()? {
+pub(super) fn run(a: LspArgs) -> anyhow::Result<ExitStatus> {
+    let bundles = super::supply::live_options(&a.bundles)?;
+    Ok(match lsp::run_stdio_with(bundles)? {
         // The protocol's rule: 0 after `shutdown` then `exit`, 1 otherwise.
         Exit::Clean => ExitStatus::Success,
         Exit::WithoutShutdown => ExitStatus::Failure,

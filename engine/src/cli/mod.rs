@@ -57,6 +57,8 @@ pub enum Command {
     Push(supply::PushArgs),
     /// Pull a policy bundle from an OCI registry into a directory.
     Pull(supply::PullArgs),
+    /// Sign an image or a policy bundle in its registry, as `cosign sign --key` does.
+    Sign(supply::SignArgs),
 }
 
 /// Runs the CLI with `args` (including the program name), writing results to `out`.
@@ -71,6 +73,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitStatus> {
         Command::Serve(a) => serve::run(a),
         Command::Push(a) => supply::push(a, out),
         Command::Pull(a) => supply::pull(a, out),
+        Command::Sign(a) => supply::sign(a, out),
     }
 }
 

@@ -16,6 +16,7 @@ use crate::serve::admission::DecisionOptions;
 use crate::serve::checker::{Checker, SessionFactory, VariantError};
 use crate::serve::{self, ServeOptions};
 use crate::session::Session;
+use crate::supply::live::map_paths;
 
 pub(super) const SERVE_ABOUT: &str = "Serve the policies over HTTPS: a Kubernetes validating admission webhook and a JSON evaluation API.
 
@@ -90,6 +91,9 @@ pub struct ServeArgs {
     /// --preload-pss restricted@v1.30).
     #[arg(long, value_name = "LEVEL[@VERSION]")]
     pub preload_pss: Vec<String>,
+    /// `oci://` policy bundles: verification and refresh.
+    #[command(flatten)]
+    pub bundles: super::supply::LiveArgs,
 }
 
 pub(super) fn run(a: ServeArgs) -> anyhow::Result<ExitStatus> {
@@ -98,10 +102,25 @@ pub(super) fn run(a: ServeArgs) -> anyhow::Result<ExitStatus> {
     base.flags.fail_on.clone_from(&a.fail_on);
     base.require_policies = true;
     // Validates everything once; each Pod Security level starts its session the same way.
-    let settings = base.clone().resolve()?;
+    let mut settings = base.clone().resolve()?;
     let fail_on = settings.fail_on;
     if a.request_timeout == 0 || a.reload_interval == 0 {
         bail!("--request-timeout and --reload-interval must be at least 1 millisecond");
+    }
+    // `oci://` bundles: pulled and verified now, loaded from their live paths; with
+    // --policy-refresh a new bundle on the tag is linked once it verifies, and the reload
+    // loop below picks it up like a local edit (docs/supply-chain.md).
+    let mut live = super::supply::open_live(
+        &a.bundles,
+        settings.config.as_ref(),
+        &mut settings.policy.paths,
+    )?;
+    let links = live
+        .as_ref()
+        .map(|l| l.links().to_vec())
+        .unwrap_or_default();
+    if let (Some(live), Some(every)) = (live.as_mut(), a.bundles.policy_refresh) {
+        live.spawn(every, |event| eprintln!("policy serve: {event}"));
     }
     let factory: SessionFactory = Box::new(move |pss: Option<&str>| {
         let mut layers = base.clone();
@@ -112,7 +131,11 @@ pub(super) fn run(a: ServeArgs) -> anyhow::Result<ExitStatus> {
             })?;
             layers.flags.pss = Some(flag.to_owned());
         }
-        Session::from_layers(layers).map_err(|e| VariantError::Options(e.to_string()))
+        let mut settings = layers
+            .resolve()
+            .map_err(|e| VariantError::Options(e.to_string()))?;
+        map_paths(&mut settings.policy.paths, &links);
+        Session::new(settings).map_err(|e| VariantError::Options(e.to_string()))
     });
     let checker = Checker::new(factory, &a.preload_pss).map_err(|e| match e {
         VariantError::Load { errors, .. } => {
@@ -158,5 +181,6 @@ pub(super) fn run(a: ServeArgs) -> anyhow::Result<ExitStatus> {
         reload_interval: Duration::from_millis(a.reload_interval),
     };
     serve::run(opts, checker)?;
+    drop(live);
     Ok(ExitStatus::Success)
 }

@@ -16,6 +16,7 @@ use crate::diagnostics::{ErrorKind, ErrorRecord};
 use crate::inputs::{DocumentKind, FileReport};
 use crate::source::{Position, Span};
 use crate::supply::image::{Origin, VerifyOptions};
+use crate::supply::live::{map_paths, LiveBundles, LiveOptions};
 use crate::supply::{bundle, Registry, RegistryOptions, SigningKey};
 
 /// Registry options shared by `eval`, `push` and `pull`.
@@ -54,6 +55,78 @@ pub struct SupplyArgs {
     pub registry: RegistryArgs,
 }
 
+/// `oci://` policy bundles in the long-running front ends (`policy watch`, `policy lsp`,
+/// `policy serve`).
+#[derive(Debug, Clone, Args, Default)]
+pub struct LiveArgs {
+    /// Refuse `oci://` policy bundles that this public key (PEM) has not signed, at start
+    /// and at every refresh; repeatable (any one key suffices).
+    #[arg(long = "verify-key", value_name = "FILE")]
+    pub verify_keys: Vec<PathBuf>,
+    /// Resolve the tags of `oci://` policy bundles again this often (`30s`, `5m`, `1h`);
+    /// a new bundle is loaded once it verifies, otherwise the last good one stays.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub policy_refresh: Option<Duration>,
+    /// Registry options.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+/// Parses `500ms`, `30s`, `5m`, `1h` (a bare number is seconds).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration (e.g. 30s, 5m, 1h)"))?;
+    let d = match unit {
+        "ms" => Duration::from_millis(n),
+        "" | "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n.saturating_mul(60)),
+        "h" => Duration::from_secs(n.saturating_mul(3600)),
+        _ => return Err(format!("{s:?}: unknown unit {unit:?} (use ms, s, m or h)")),
+    };
+    if d.is_zero() {
+        return Err(format!("{s:?}: the duration must be more than zero"));
+    }
+    Ok(d)
+}
+
+/// Pulls and verifies the `oci://` bundles among `paths` and points each at its live
+/// path (`None` without any). A bundle that cannot be had is an error: a front end that
+/// starts has no older set to fall back on.
+pub(super) fn open_live(
+    args: &LiveArgs,
+    cfg: Option<&Config>,
+    paths: &mut [PathBuf],
+) -> anyhow::Result<Option<LiveBundles>> {
+    let refs = LiveBundles::references(paths);
+    if refs.is_empty() {
+        if args.policy_refresh.is_some() {
+            eprintln!("policy: warning: --policy-refresh: no oci:// policy bundle to refresh");
+        }
+        return Ok(None);
+    }
+    let verify = read_public_keys(&args.verify_keys)?;
+    let cache = bundle::default_cache_dir()
+        .context("cannot find a cache directory for policy bundles (set XDG_CACHE_HOME)")?;
+    let opts = registry_options(&args.registry, cfg);
+    let live = LiveBundles::open(&refs, opts, &cache, verify)?;
+    map_paths(paths, live.links());
+    Ok(Some(live))
+}
+
+/// The options of `policy lsp`'s `oci://` bundles (the server resolves its paths itself).
+pub(super) fn live_options(args: &LiveArgs) -> anyhow::Result<LiveOptions> {
+    Ok(LiveOptions {
+        registry: registry_options(&args.registry, None),
+        verify: read_public_keys(&args.verify_keys)?,
+        refresh: args.policy_refresh,
+        cache: None,
+    })
+}
+
 /// `policy push`.
 #[derive(Debug, Clone, Args)]
 pub struct PushArgs {
@@ -67,6 +140,21 @@ pub struct PushArgs {
     /// cosign-style.
     #[arg(long, value_name = "FILE")]
     pub sign_key: Option<PathBuf>,
+    /// Registry options.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+/// `policy sign`.
+#[derive(Debug, Clone, Args)]
+pub struct SignArgs {
+    /// The image or policy bundle to sign (`host/repo:tag` or `host/repo@sha256:...`; an
+    /// `oci://` prefix is allowed). A tag is resolved to the digest that is signed.
+    #[arg(value_name = "REF")]
+    pub reference: String,
+    /// The PKCS#8 PEM private key (ECDSA P-256, Ed25519 or RSA).
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
     /// Registry options.
     #[command(flatten)]
     pub registry: RegistryArgs,
@@ -89,16 +177,20 @@ pub struct PullArgs {
     pub registry: RegistryArgs,
 }
 
-fn registry(args: &RegistryArgs, cfg: Option<&Config>) -> anyhow::Result<Registry> {
+fn registry_options(args: &RegistryArgs, cfg: Option<&Config>) -> RegistryOptions {
     let mut insecure = args.insecure_registries.clone();
     if let Some(cfg) = cfg {
         insecure.extend(cfg.insecure_registries.iter().cloned());
     }
-    Ok(Registry::new(RegistryOptions {
+    RegistryOptions {
         insecure,
         timeout: Duration::from_secs(args.registry_timeout.max(1)),
         docker_config: None,
-    })?)
+    }
+}
+
+fn registry(args: &RegistryArgs, cfg: Option<&Config>) -> anyhow::Result<Registry> {
+    Ok(Registry::new(registry_options(args, cfg))?)
 }
 
 fn read_public_keys(files: &[PathBuf]) -> anyhow::Result<Vec<crate::supply::PublicKey>> {
@@ -281,8 +373,7 @@ impl Supply {
 /// The `oci://` reference of a policy path (the configuration's entries may have been
 /// joined onto its directory).
 fn oci(p: &Path) -> Option<String> {
-    let s = p.to_string_lossy();
-    s.find("oci://").map(|i| s[i..].to_string())
+    crate::supply::live::oci_reference(p)
 }
 
 /// `{verified, digest, error}` of one workload image.
@@ -381,6 +472,21 @@ pub(super) fn push(a: PushArgs, out: &mut dyn std::io::Write) -> anyhow::Result<
         a.dir.display(),
         if key.is_some() { " (signed)" } else { "" }
     )?;
+    Ok(ExitStatus::Success)
+}
+
+/// `policy sign REF --key FILE`: what `cosign sign --key` stores, for pipelines without
+/// cosign.
+pub(super) fn sign(a: SignArgs, out: &mut dyn std::io::Write) -> anyhow::Result<ExitStatus> {
+    let text = std::fs::read_to_string(&a.key)
+        .with_context(|| format!("cannot read key {}", a.key.display()))?;
+    let key = SigningKey::from_pem(&text).with_context(|| format!("{}", a.key.display()))?;
+    let mut reg = registry(&a.registry, None)?;
+    let reference = a.reference.strip_prefix("oci://").unwrap_or(&a.reference);
+    let r = crate::supply::client::parse_reference(reference)?;
+    let digest = reg.manifest(&r)?.digest;
+    crate::supply::cosign::sign(&mut reg, &r, &digest, &key)?;
+    writeln!(out, "signed {}/{}@{digest}", r.registry(), r.repository())?;
     Ok(ExitStatus::Success)
 }
 

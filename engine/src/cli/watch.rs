@@ -44,7 +44,7 @@ use notify::{EventKind, RecursiveMode, Watcher};
 use super::args::{ColorChoice, WatchArgs, WatchFormat};
 use super::eval::{layers, print_config_warnings};
 use super::ExitStatus;
-use crate::diagnostics::{ErrorKind, Report};
+use crate::diagnostics::{ErrorKind, ErrorRecord, Report};
 use crate::eval::policies::{DATA_EXTENSIONS, POLICY_EXTENSIONS};
 use crate::eval::PolicySet;
 use crate::inputs::discover;
@@ -53,6 +53,7 @@ use crate::report::watch::{
 };
 use crate::report::ReportOptions;
 use crate::session::Session;
+use crate::supply::live::RefreshEvent;
 
 /// The longest a burst of events can delay a cycle.
 const MAX_BATCH: Duration = Duration::from_secs(2);
@@ -63,6 +64,8 @@ enum Msg {
     Fs(notify::Result<notify::Event>),
     /// Ctrl-C, SIGTERM or the end of stdin.
     Stop,
+    /// An `oci://` policy bundle was refreshed (a new one is linked, or one was refused).
+    Bundle(RefreshEvent),
 }
 
 pub(super) fn run(a: WatchArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatus> {
@@ -72,7 +75,14 @@ pub(super) fn run(a: WatchArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatu
     let mut layers = layers(&a.config, Some(&a.policy), Some(&a.input))?;
     layers.flags.threads = a.threads;
     layers.require_policies = true;
-    let settings = layers.resolve()?;
+    let mut settings = layers.resolve()?;
+    // `oci://` bundles: pulled and verified now, loaded from their live paths, followed
+    // with --policy-refresh (docs/supply-chain.md).
+    let mut live = super::supply::open_live(
+        &a.bundles,
+        settings.config.as_ref(),
+        &mut settings.policy.paths,
+    )?;
     let writer: Box<dyn CycleWriter> = match a.format {
         WatchFormat::Jsonl => Box::new(JsonlWriter),
         WatchFormat::Text => {
@@ -97,6 +107,12 @@ pub(super) fn run(a: WatchArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatu
         let _ = fs_tx.send(Msg::Fs(event));
     })
     .context("cannot watch files")?;
+    if let (Some(live), Some(every)) = (live.as_mut(), a.bundles.policy_refresh) {
+        let tx = tx.clone();
+        live.spawn(every, move |event| {
+            let _ = tx.send(Msg::Bundle(event));
+        });
+    }
     install_stop_handler(tx.clone());
     if a.exit_on_stdin_close {
         stop_at_end_of_stdin(tx);
@@ -127,20 +143,20 @@ pub(super) fn run(a: WatchArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatu
         known: HashMap::new(),
     };
     let result = (|| -> anyhow::Result<()> {
-        writer.write(&session.cycle(None), out)?;
+        writer.write(&session.cycle(None, Vec::new()), out)?;
         let mut rescan = watches.sync(dirs_to_watch(&roots));
         loop {
-            let touched = if rescan {
+            let (touched, bundles) = if rescan {
                 // New directories are watched now; list again, in case a file appeared
                 // in one of them before its watch did.
-                BTreeSet::new()
+                (BTreeSet::new(), Vec::new())
             } else {
                 match next_batch(&rx, Duration::from_millis(a.debounce)) {
-                    Some(touched) => touched,
+                    Some(batch) => batch,
                     None => return Ok(()),
                 }
             };
-            let cycle = session.cycle(Some(&touched));
+            let cycle = session.cycle(Some(&touched), bundles);
             if !cycle.is_empty() {
                 writer.write(&cycle, out)?;
             }
@@ -148,6 +164,7 @@ pub(super) fn run(a: WatchArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatu
         }
     })();
     clear_stop_handler();
+    drop(live);
     result.map(|()| ExitStatus::Success)
 }
 
@@ -173,8 +190,9 @@ struct Known {
 }
 
 impl WatchState {
-    /// Runs one cycle: `touched` holds the paths events named (`None`: the first cycle).
-    fn cycle(&mut self, touched: Option<&BTreeSet<PathBuf>>) -> Cycle {
+    /// Runs one cycle: `touched` holds the paths events named (`None`: the first cycle),
+    /// `bundles` the refreshes of `oci://` policy bundles since the last cycle.
+    fn cycle(&mut self, touched: Option<&BTreeSet<PathBuf>>, bundles: Vec<RefreshEvent>) -> Cycle {
         let started = Instant::now();
         let initial = touched.is_none();
         let empty = BTreeSet::new();
@@ -189,6 +207,7 @@ impl WatchState {
             })
         } else if self.engine.policy_handle().sources_changed()
             || touched.iter().any(|p| self.is_policy_file(p))
+            || bundles.iter().any(RefreshEvent::updated)
         {
             Some(match self.engine.reload() {
                 Ok(set) => PolicyUpdate {
@@ -204,6 +223,33 @@ impl WatchState {
             })
         } else {
             None
+        };
+        // A bundle that was refused (or could not be looked up) keeps the last good set:
+        // said as a rejected reload, naming the reference and why.
+        let refusals: Vec<ErrorRecord> = bundles
+            .iter()
+            .filter(|e| !e.updated())
+            .map(|e| {
+                ErrorRecord::new(
+                    ErrorKind::PolicyError,
+                    e.reference.clone(),
+                    1,
+                    1,
+                    e.to_string(),
+                )
+            })
+            .collect();
+        let policies = match policies {
+            _ if refusals.is_empty() => policies,
+            Some(mut p) => {
+                p.errors.extend(refusals);
+                Some(p)
+            }
+            None => Some(PolicyUpdate {
+                status: PolicyStatus::Rejected,
+                rules: self.engine.policies().rules().len(),
+                errors: refusals,
+            }),
         };
         let everything = initial
             || policies
@@ -289,8 +335,12 @@ impl WatchState {
 
 /// Waits for a burst of relevant events and returns the paths they named, or `None`
 /// when it is time to stop.
-fn next_batch(rx: &mpsc::Receiver<Msg>, debounce: Duration) -> Option<BTreeSet<PathBuf>> {
+fn next_batch(
+    rx: &mpsc::Receiver<Msg>,
+    debounce: Duration,
+) -> Option<(BTreeSet<PathBuf>, Vec<RefreshEvent>)> {
     let mut touched = BTreeSet::new();
+    let mut bundles = Vec::new();
     loop {
         match rx.recv() {
             Err(_) | Ok(Msg::Stop) => return None,
@@ -299,6 +349,10 @@ fn next_batch(rx: &mpsc::Receiver<Msg>, debounce: Duration) -> Option<BTreeSet<P
                     break;
                 }
             }
+            Ok(Msg::Bundle(event)) => {
+                bundles.push(event);
+                break;
+            }
         }
     }
     let first = Instant::now();
@@ -306,7 +360,7 @@ fn next_batch(rx: &mpsc::Receiver<Msg>, debounce: Duration) -> Option<BTreeSet<P
     loop {
         let now = Instant::now();
         if now >= quiet_at || now.duration_since(first) >= MAX_BATCH {
-            return Some(touched);
+            return Some((touched, bundles));
         }
         match rx.recv_timeout(quiet_at - now) {
             Ok(Msg::Stop) | Err(RecvTimeoutError::Disconnected) => return None,
@@ -315,7 +369,8 @@ fn next_batch(rx: &mpsc::Receiver<Msg>, debounce: Duration) -> Option<BTreeSet<P
                     quiet_at = Instant::now() + debounce;
                 }
             }
-            Err(RecvTimeoutError::Timeout) => return Some(touched),
+            Ok(Msg::Bundle(event)) => bundles.push(event),
+            Err(RecvTimeoutError::Timeout) => return Some((touched, bundles)),
         }
     }
 }
@@ -547,11 +602,12 @@ mod tests {
                 .add_path(PathBuf::from("/w").join(name));
             tx.send(Msg::Fs(Ok(e))).expect("send");
         }
-        let batch = next_batch(&rx, Duration::from_millis(20)).expect("a batch");
+        let (batch, bundles) = next_batch(&rx, Duration::from_millis(20)).expect("a batch");
         assert_eq!(
             batch,
             touched(&[Path::new("/w/a.yaml"), Path::new("/w/b.yaml")])
         );
+        assert!(bundles.is_empty());
         tx.send(Msg::Stop).expect("send");
         assert!(next_batch(&rx, Duration::from_millis(20)).is_none());
         drop(tx);

@@ -342,7 +342,8 @@ impl Layers {
     fn merge(self, strict: bool) -> (ResolvedSettings, Vec<ResolveError>) {
         let mut problems = Vec::new();
         let root = self.root.clone();
-        let abs = |p: &Path| match self.absolute_paths {
+        // `oci://` policy bundles are references, not paths: kept as written.
+        let abs = |p: &Path| match self.absolute_paths && !p.starts_with("oci:") {
             true => normalize(&root, p),
             false => p.to_path_buf(),
         };

@@ -28,7 +28,7 @@ pub mod settings;
 pub mod transport;
 pub mod uri;
 
-pub use server::{serve, Exit};
+pub use server::{serve, serve_with, Exit};
 
 /// Why the server stopped other than by the protocol's `exit`.
 #[derive(Debug, thiserror::Error)]
@@ -43,8 +43,14 @@ pub enum LspError {
 
 /// Runs the server over stdin and stdout until the client says `exit` or closes stdin.
 pub fn run_stdio() -> Result<Exit, LspError> {
+    run_stdio_with(crate::supply::live::LiveOptions::default())
+}
+
+/// [`run_stdio`], with `oci://` policy bundles verified and refreshed as `bundles` says
+/// (`policy lsp --verify-key --policy-refresh`).
+pub fn run_stdio_with(bundles: crate::supply::live::LiveOptions) -> Result<Exit, LspError> {
     let (conn, threads) = transport::stdio();
-    let exit = serve(&conn);
+    let exit = server::serve_with(&conn, bundles);
     drop(conn);
     // Flushes what is queued; a client that has gone away is no error once it said exit.
     let joined = threads.join();

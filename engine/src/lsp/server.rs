@@ -48,6 +48,8 @@ use crate::diagnostics::{ErrorRecord, Report};
 use crate::eval::{PolicyOptions, PolicySet, ReloadRejected, Worker};
 use crate::rules::{RuleMeta, POLICY_EXTENSIONS};
 use crate::session::Session;
+use crate::supply::bundle;
+use crate::supply::live::{map_paths, LiveBundles, LiveOptions, RefreshEvent};
 
 /// How long edits are collected before a buffer is evaluated.
 pub const DEBOUNCE: Duration = Duration::from_millis(150);
@@ -93,6 +95,14 @@ pub fn capabilities() -> ServerCapabilities {
 /// Runs a whole session on `conn`: the `initialize` handshake, then messages until
 /// `exit` or the end of input.
 pub fn serve(conn: &Connection) -> Result<Exit, LspError> {
+    serve_with(conn, LiveOptions::default())
+}
+
+/// [`serve`], with `oci://` policy bundles (in `policyPaths` or the configuration's
+/// `policies`) verified and refreshed as `bundles` says: a new bundle on a tag reloads
+/// the policies once it verifies; one that does not is shown as an error and the last
+/// good set stays.
+pub fn serve_with(conn: &Connection, bundles: LiveOptions) -> Result<Exit, LspError> {
     let Some((id, params)) = wait_for_initialize(conn)? else {
         return Ok(Exit::WithoutShutdown);
     };
@@ -109,11 +119,14 @@ pub fn serve(conn: &Connection) -> Result<Exit, LspError> {
         }),
     };
     send(&conn.sender, Response::new_ok(id, result))?;
-    let (settings, more) = Settings::resolve(&root, init);
+    let (mut settings, more) = Settings::resolve(&root, init);
     problems.extend(more);
+    let mut live = Live::new(bundles);
+    problems.extend(live.link(&mut settings));
     let session = Session::new(settings.resolved.clone())
         .map_err(|e| LspError::Io(std::io::Error::other(e.to_string())))?;
     let mut server = Server::new(conn.sender.clone(), settings, session, watch);
+    server.live = live;
     for p in problems {
         server.show(MessageType::WARNING, p);
     }
@@ -241,6 +254,80 @@ struct Server {
     watch: bool,
     shutdown: bool,
     next_id: i32,
+    /// The `oci://` policy bundles and their refreshes.
+    live: Live,
+}
+
+/// The `oci://` policy bundles of the session ([`crate::supply::live`]).
+struct Live {
+    opts: LiveOptions,
+    bundles: Option<LiveBundles>,
+    tx: Sender<RefreshEvent>,
+    rx: Receiver<RefreshEvent>,
+}
+
+impl Live {
+    fn new(opts: LiveOptions) -> Live {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        Live {
+            opts,
+            bundles: None,
+            tx,
+            rx,
+        }
+    }
+
+    /// Points the `oci://` paths of `settings` at their live paths, pulling (and
+    /// verifying) the bundles when the set of references changed. A problem to show
+    /// when a bundle cannot be had (its path then fails to load, naming it).
+    fn link(&mut self, settings: &mut Settings) -> Option<String> {
+        let refs = LiveBundles::references(&settings.resolved.policy.paths);
+        let current: Vec<String> = self
+            .bundles
+            .as_ref()
+            .map(|l| l.links().iter().map(|(r, _)| r.clone()).collect())
+            .unwrap_or_default();
+        let mut problem = None;
+        if refs != current {
+            self.bundles = None;
+            if !refs.is_empty() {
+                let cache = self.opts.cache.clone().or_else(bundle::default_cache_dir);
+                let mut registry = self.opts.registry.clone();
+                if let Some(cfg) = &settings.config {
+                    registry
+                        .insecure
+                        .extend(cfg.insecure_registries.iter().cloned());
+                }
+                let opened = match cache {
+                    Some(cache) => {
+                        LiveBundles::open(&refs, registry, &cache, self.opts.verify.clone())
+                            .map_err(|e| e.to_string())
+                    }
+                    None => Err(
+                        "cannot find a cache directory for policy bundles (set XDG_CACHE_HOME)"
+                            .to_string(),
+                    ),
+                };
+                match opened {
+                    Ok(mut live) => {
+                        if let Some(every) = self.opts.refresh {
+                            let tx = self.tx.clone();
+                            live.spawn(every, move |event| {
+                                let _ = tx.send(event);
+                            });
+                        }
+                        self.bundles = Some(live);
+                    }
+                    Err(e) => problem = Some(format!("policy: {e}")),
+                }
+            }
+        }
+        if let Some(live) = &self.bundles {
+            map_paths(&mut settings.resolved.policy.paths, live.links());
+            map_paths(&mut settings.policy.paths, live.links());
+        }
+        problem
+    }
 }
 
 impl Server {
@@ -265,6 +352,7 @@ impl Server {
             watch,
             shutdown: false,
             next_id: 0,
+            live: Live::new(LiveOptions::default()),
         }
     }
 
@@ -285,6 +373,7 @@ impl Server {
             let disk = self.disk_rx.clone();
             // Biased: queued messages are handled before the debounce timer, so a burst of
             // edits already in the pipe is coalesced into one evaluation of the latest text.
+            let bundles = self.live.rx.clone();
             let msg = crossbeam_channel::select_biased! {
                 recv(conn.receiver) -> msg => match msg {
                     Ok(msg) => msg,
@@ -293,6 +382,12 @@ impl Server {
                 recv(disk) -> path => {
                     if let Ok(path) = path {
                         self.on_disk_change(&path);
+                    }
+                    continue;
+                },
+                recv(bundles) -> event => {
+                    if let Ok(event) = event {
+                        self.on_bundle(&event);
                     }
                     continue;
                 },
@@ -522,6 +617,21 @@ impl Server {
         self.schedule();
     }
 
+    /// An `oci://` bundle was refreshed: a new one reloads the policies (its files under
+    /// the live path changed), a refused one is shown and the last good set stays.
+    fn on_bundle(&mut self, event: &RefreshEvent) {
+        if self.shutdown {
+            return;
+        }
+        if event.updated() {
+            self.log(MessageType::INFO, format!("policy: {event}"));
+            self.disk_pending = true;
+            self.schedule();
+        } else {
+            self.show(MessageType::ERROR, format!("policy: {event}"));
+        }
+    }
+
     /// Starts the session's watcher over the policy files; a failure is shown and the
     /// server relies on the client's notifications.
     fn watch_disk(&mut self) {
@@ -605,10 +715,13 @@ impl Server {
     /// (accepted or not), so that late events for one edit do not reload twice.
     fn reload(&mut self, forced: bool) {
         let outcome = if forced {
-            let (settings, problems) =
+            let (mut settings, problems) =
                 Settings::resolve(&self.settings.root, self.settings.init.clone());
             for p in problems {
                 self.show(MessageType::WARNING, p);
+            }
+            if let Some(p) = self.live.link(&mut settings) {
+                self.show(MessageType::ERROR, p);
             }
             let same = same_policies(&self.settings.policy, &settings.policy);
             self.settings = settings;

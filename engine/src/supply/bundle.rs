@@ -164,9 +164,21 @@ pub fn push(
         "layers": layers,
     });
     let bytes = serde_json::to_vec(&manifest).unwrap_or_default();
-    let digest = reg.push_manifest(&r, bytes, MANIFEST_MEDIA_TYPE)?;
+    let digest = sha256_digest(&bytes);
     if let Some(key) = sign {
+        // Signed before the tag names it: a front end following the tag
+        // (`--policy-refresh`) never sees the new bundle without its signature.
+        let by_digest = oci_client::Reference::with_digest(
+            r.registry().to_string(),
+            r.repository().to_string(),
+            digest.clone(),
+        );
+        reg.push_manifest(&by_digest, bytes.clone(), MANIFEST_MEDIA_TYPE)?;
         cosign::sign(reg, &r, &digest, key)?;
+    }
+    // (A digest-pinned reference that was signed is pushed already.)
+    if r.digest().is_none() || sign.is_none() {
+        reg.push_manifest(&r, bytes, MANIFEST_MEDIA_TYPE)?;
     }
     Ok(digest)
 }
@@ -229,9 +241,34 @@ pub fn pull(
         }
     }
     let manifest = reg.manifest(&r)?;
+    install(reg, reference, &r, manifest, cache, verify)
+}
+
+/// Verifies (with `verify`) and unpacks the bundle whose manifest was fetched from `r`
+/// into the cache, unless a complete copy is there already.
+pub fn install(
+    reg: &mut Registry,
+    reference: &str,
+    r: &oci_client::Reference,
+    manifest: super::client::Manifest,
+    cache: &Path,
+    verify: &[PublicKey],
+) -> Result<Pulled, SupplyError> {
+    let reference = reference.strip_prefix("oci://").unwrap_or(reference);
+    // What it is comes first (no request needed): a registry that answers garbage is
+    // named as such, not as a bundle without a signature.
+    let value: Value = serde_json::from_slice(&manifest.bytes)
+        .map_err(|e| SupplyError::Bundle(format!("{reference}: malformed bundle manifest: {e}")))?;
+    let is_bundle = value.get("artifactType").and_then(Value::as_str) == Some(BUNDLE_MEDIA_TYPE)
+        || value.pointer("/config/mediaType").and_then(Value::as_str) == Some(BUNDLE_MEDIA_TYPE);
+    if !is_bundle {
+        return Err(SupplyError::Bundle(format!(
+            "{reference}: not a policy bundle (its artifact type is not {BUNDLE_MEDIA_TYPE})"
+        )));
+    }
     let mut verified_by = Vec::new();
     if !verify.is_empty() {
-        let checks = cosign::signatures(reg, &r, &manifest.digest, verify);
+        let checks = cosign::signatures(reg, r, &manifest.digest, verify);
         for c in checks.iter().filter(|c| c.verified) {
             if let Some(k) = verify.iter().find(|k| Some(&k.name) == c.key.as_ref()) {
                 verified_by.push(k.fingerprint());
@@ -268,15 +305,6 @@ pub fn pull(
             dir,
             cached: true,
         });
-    }
-    let value: Value = serde_json::from_slice(&manifest.bytes)
-        .map_err(|e| SupplyError::Bundle(format!("{reference}: malformed bundle manifest: {e}")))?;
-    let is_bundle = value.get("artifactType").and_then(Value::as_str) == Some(BUNDLE_MEDIA_TYPE)
-        || value.pointer("/config/mediaType").and_then(Value::as_str) == Some(BUNDLE_MEDIA_TYPE);
-    if !is_bundle {
-        return Err(SupplyError::Bundle(format!(
-            "{reference}: not a policy bundle (its artifact type is not {BUNDLE_MEDIA_TYPE})"
-        )));
     }
     let layers = value
         .get("layers")
@@ -320,7 +348,7 @@ pub fn pull(
             })?;
             let digest = layer.get("digest").and_then(Value::as_str).unwrap_or("");
             let size = layer.get("size").and_then(Value::as_i64);
-            let bytes = reg.blob(&r, digest, size, MAX_FILE_BYTES, "bundle file")?;
+            let bytes = reg.blob(r, digest, size, MAX_FILE_BYTES, "bundle file")?;
             if sha256_digest(&bytes) != digest {
                 return Err(RegistryError::DigestMismatch(
                     format!("{reference}: {title}"),

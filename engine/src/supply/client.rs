@@ -153,6 +153,8 @@ pub fn sha256_digest(bytes: &[u8]) -> String {
 struct CappedBuf {
     buf: Vec<u8>,
     cap: usize,
+    /// Set when a write would have gone past `cap`.
+    over: bool,
 }
 
 impl tokio::io::AsyncWrite for CappedBuf {
@@ -162,6 +164,7 @@ impl tokio::io::AsyncWrite for CappedBuf {
         data: &[u8],
     ) -> Poll<std::io::Result<usize>> {
         if self.buf.len() + data.len() > self.cap {
+            self.over = true;
             return Poll::Ready(Err(std::io::Error::other("blob over the size limit")));
         }
         self.buf.extend_from_slice(data);
@@ -299,17 +302,76 @@ impl Registry {
     /// Fetches the manifest or index `reference` names (its tag or digest), capped at
     /// [`MAX_MANIFEST_BYTES`]; checks its digest when the reference pins one.
     pub fn manifest(&mut self, reference: &Reference) -> Result<Manifest, RegistryError> {
-        let what = reference.whole();
-        let registry = reference.resolve_registry().to_string();
-        let client = self.client(&registry);
-        let auth = self.auth_for(&registry);
         let url = format!(
             "{}://{}/v2/{}/manifests/{}",
-            self.scheme(&registry),
-            registry,
+            self.scheme(reference.resolve_registry()),
+            reference.resolve_registry(),
             reference.repository(),
             reference.digest().or(reference.tag()).unwrap_or("latest")
         );
+        self.get_manifest(
+            reference,
+            url,
+            &MANIFEST_ACCEPT.join(", "),
+            reference.whole(),
+        )
+    }
+
+    /// The OCI 1.1 referrers of `digest` in `reference`'s repository, as the image index
+    /// the registry answers (`artifact_type` filters, where the registry supports it).
+    /// `Ok(None)` when the registry has no referrers API (404, 400, 405, 501): then only
+    /// the tag schemes can be looked at.
+    pub fn referrers(
+        &mut self,
+        reference: &Reference,
+        digest: &str,
+        artifact_type: Option<&str>,
+    ) -> Result<Option<Manifest>, RegistryError> {
+        let registry = reference.resolve_registry();
+        let mut url = format!(
+            "{}://{}/v2/{}/referrers/{digest}",
+            self.scheme(registry),
+            registry,
+            reference.repository(),
+        );
+        if let Some(t) = artifact_type {
+            url.push_str("?artifactType=");
+            url.push_str(&t.replace('+', "%2B"));
+        }
+        let what = format!(
+            "{}/{}@{digest} (referrers)",
+            registry,
+            reference.repository()
+        );
+        // The answer is an index named by no digest of ours: fetched with the image's
+        // reference, whose digest pin (if any) is not the index's.
+        let plain = Reference::with_tag(
+            reference.registry().to_string(),
+            reference.repository().to_string(),
+            "referrers".to_string(),
+        );
+        match self.get_manifest(&plain, url, "application/vnd.oci.image.index.v1+json", what) {
+            Ok(m) => Ok(Some(m)),
+            Err(RegistryError::NotFound(_)) => Ok(None),
+            Err(RegistryError::Status(_, 400 | 405 | 501)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// GETs a manifest-like document at `url` with `reference`'s credentials, capped at
+    /// [`MAX_MANIFEST_BYTES`] while streaming.
+    fn get_manifest(
+        &mut self,
+        reference: &Reference,
+        url: String,
+        accept: &str,
+        what: String,
+    ) -> Result<Manifest, RegistryError> {
+        let registry = reference.resolve_registry().to_string();
+        let client = self.client(&registry);
+        let auth = self.auth_for(&registry);
+        let accept = accept.to_string();
+        let name = what.clone();
         let http = self.http.clone();
         let timeout = self.opts.timeout;
         let fut = async move {
@@ -317,9 +379,7 @@ impl Registry {
                 .auth(reference, &auth, RegistryOperation::Pull)
                 .await
                 .map_err(|e| map_client_error(&what, e, timeout))?;
-            let mut req = http
-                .get(&url)
-                .header(reqwest::header::ACCEPT, MANIFEST_ACCEPT.join(", "));
+            let mut req = http.get(&url).header(reqwest::header::ACCEPT, accept);
             req = match (token, &auth) {
                 (Some(t), _) => req.bearer_auth(t),
                 (None, RegistryAuth::Basic(u, p)) => req.basic_auth(u, Some(p)),
@@ -377,7 +437,7 @@ impl Registry {
                 media_type,
             })
         };
-        self.deadline(&reference.whole(), fut)
+        self.deadline(&name, fut)
     }
 
     /// Fetches the blob `digest` from `reference`'s repository, refusing more than `cap`
@@ -409,10 +469,11 @@ impl Registry {
             let mut out = CappedBuf {
                 buf: Vec::new(),
                 cap,
+                over: false,
             };
             match client.pull_blob(reference, &desc, &mut out).await {
                 Ok(()) => Ok(out.buf),
-                Err(_) if out.buf.len() >= cap => Err(RegistryError::TooLarge(name2, what, cap)),
+                Err(_) if out.over => Err(RegistryError::TooLarge(name2, what, cap)),
                 Err(e) => Err(map_client_error(&name2, e, timeout)),
             }
         };

@@ -16,8 +16,15 @@
 //! A signature is *verified* when a key from `settings.trusted_keys` verifies it over the
 //! payload bytes **and** the payload names the image's digest and the cosign type. Keyless
 //! signatures (a Fulcio certificate annotation) are reported unverified with the reason:
-//! they need a Sigstore trust root, which is not configured. The distribution registry in
-//! Debian has no OCI 1.1 referrers API, so only the tag convention is looked up.
+//! they need a Sigstore trust root, which is not configured.
+//!
+//! Signatures are found two ways, and both are looked at: the OCI 1.1 referrers API
+//! (`GET /v2/<repo>/referrers/<digest>`: manifests whose `subject` is the image, of
+//! artifact type `application/vnd.dev.cosign.artifact.sig.v1+json`, as `cosign sign
+//! --registry-referrers-mode=oci-1-1` stores them), and the tag convention. A registry
+//! without the referrers API (404, as Debian's distribution 2.8 answers) leaves the tag
+//! convention alone. Sigstore bundles among the referrers (cosign's newer format) are
+//! listed unverified with the reason: they are keyless and need a trust root.
 
 use base64::Engine as _;
 use serde_json::{json, Map, Value};
@@ -178,8 +185,14 @@ pub fn verify(
     check
 }
 
-/// Looks up and checks the cosign signatures of `digest` in `image`'s repository. No
-/// signature tag gives an empty list; a lookup that fails gives one entry with the error,
+/// The artifact type of a cosign signature manifest stored as an OCI 1.1 referrer.
+pub const SIGNATURE_ARTIFACT_TYPE: &str = "application/vnd.dev.cosign.artifact.sig.v1+json";
+/// The artifact type prefix of a Sigstore bundle stored as a referrer.
+pub const SIGSTORE_BUNDLE_PREFIX: &str = "application/vnd.dev.sigstore.bundle";
+
+/// Looks up and checks the cosign signatures of `digest` in `image`'s repository: its
+/// OCI 1.1 referrers (where the registry has the API) and its signature tag. No
+/// signature gives an empty list; a lookup that fails gives one entry with the error,
 /// so that a broken registry is never a silent pass.
 pub fn signatures(
     reg: &mut Registry,
@@ -190,6 +203,81 @@ pub fn signatures(
     let Some(tag) = signature_tag(digest) else {
         return vec![SignatureCheck::failed(format!("malformed digest {digest}"))];
     };
+    let mut out = match reg.referrers(image, digest, None) {
+        Ok(None) => Vec::new(),
+        Ok(Some(index)) => from_referrers(reg, image, digest, keys, &index.bytes),
+        Err(e) => vec![SignatureCheck::failed(e.to_string())],
+    };
+    out.extend(from_tag(reg, image, digest, keys, tag));
+    out
+}
+
+/// The signatures among the referrers `index` lists.
+fn from_referrers(
+    reg: &mut Registry,
+    image: &Reference,
+    digest: &str,
+    keys: &[PublicKey],
+    index: &[u8],
+) -> Vec<SignatureCheck> {
+    let what = format!("{}/{}@{digest}", image.registry(), image.repository());
+    let value: Value = match serde_json::from_slice(index) {
+        Ok(v) => v,
+        Err(e) => {
+            return vec![SignatureCheck::failed(format!(
+                "{what}: malformed referrers index: {e}"
+            ))]
+        }
+    };
+    let Some(manifests) = value.get("manifests").and_then(Value::as_array) else {
+        return vec![SignatureCheck::failed(format!(
+            "{what}: the referrers index has no `manifests`"
+        ))];
+    };
+    let mut out = Vec::new();
+    let mut seen = 0;
+    for m in manifests {
+        let kind = m.get("artifactType").and_then(Value::as_str).unwrap_or("");
+        let Some(d) = m.get("digest").and_then(Value::as_str) else {
+            continue;
+        };
+        if kind.starts_with(SIGSTORE_BUNDLE_PREFIX) {
+            out.push(SignatureCheck::failed(format!(
+                "{what}: a Sigstore bundle ({kind}, referrer {d}) is a keyless signature: no Sigstore trust root is configured, so it cannot be verified offline"
+            )));
+            continue;
+        }
+        if kind != SIGNATURE_ARTIFACT_TYPE {
+            continue; // SBOMs, attestations and other artifacts
+        }
+        seen += 1;
+        if seen > MAX_SIGNATURES {
+            out.push(SignatureCheck::failed(format!(
+                "{what}: more than {MAX_SIGNATURES} signature referrers; only the first {MAX_SIGNATURES} were checked"
+            )));
+            break;
+        }
+        let sig_ref = Reference::with_digest(
+            image.registry().to_string(),
+            image.repository().to_string(),
+            d.to_string(),
+        );
+        match reg.manifest(&sig_ref) {
+            Ok(manifest) => out.extend(check_layers(reg, &sig_ref, &manifest.bytes, digest, keys)),
+            Err(e) => out.push(SignatureCheck::failed(e.to_string())),
+        }
+    }
+    out
+}
+
+/// The signatures under the cosign tag `tag` (`sha256-<hex>.sig`).
+fn from_tag(
+    reg: &mut Registry,
+    image: &Reference,
+    digest: &str,
+    keys: &[PublicKey],
+    tag: String,
+) -> Vec<SignatureCheck> {
     let sig_ref = Reference::with_tag(
         image.registry().to_string(),
         image.repository().to_string(),
@@ -200,7 +288,18 @@ pub fn signatures(
         Err(RegistryError::NotFound(_)) => return Vec::new(),
         Err(e) => return vec![SignatureCheck::failed(e.to_string())],
     };
-    let value: Value = match serde_json::from_slice(&manifest.bytes) {
+    check_layers(reg, &sig_ref, &manifest.bytes, digest, keys)
+}
+
+/// Checks each signature layer of the signature manifest `bytes` fetched as `sig_ref`.
+fn check_layers(
+    reg: &mut Registry,
+    sig_ref: &Reference,
+    bytes: &[u8],
+    digest: &str,
+    keys: &[PublicKey],
+) -> Vec<SignatureCheck> {
+    let value: Value = match serde_json::from_slice(bytes) {
         Ok(v) => v,
         Err(e) => {
             return vec![SignatureCheck::failed(format!(
@@ -228,7 +327,7 @@ pub fn signatures(
         };
         let size = layer.get("size").and_then(Value::as_i64);
         match reg.blob(
-            &sig_ref,
+            sig_ref,
             layer_digest,
             size,
             MAX_PAYLOAD_BYTES,

@@ -12,6 +12,7 @@ pub mod client;
 pub mod cosign;
 pub mod image;
 pub mod keys;
+pub mod live;
 
 pub use client::{Registry, RegistryError, RegistryOptions};
 pub use keys::{KeyError, PublicKey, SigningKey};
