@@ -84,25 +84,28 @@ struct PolicyWatch {
     targets: Vec<(PathBuf, notify::RecursiveMode, Option<DirId>)>,
 }
 
-/// A directory's identity: device and inode on Unix, so that a directory deleted and made
-/// again under the same name is told apart from the one that was watched.
-pub(crate) type DirId = (u64, u64);
+/// A directory's identity: device, inode and birth time on Unix, so that a directory
+/// deleted and made again under the same name is told apart from the one that was
+/// watched, even when the file system hands the freed inode number straight back (ext4
+/// and tmpfs do). The birth time is 0 where the file system does not record it.
+pub(crate) type DirId = (u64, u64, u128);
 
 /// `path`'s identity ([`DirId`]); `None` when it cannot be read.
 pub(crate) fn dir_id(path: &Path) -> Option<DirId> {
     let meta = std::fs::metadata(path).ok()?;
+    let born = meta
+        .created()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;
-        Some((meta.dev(), meta.ino()))
+        Some((meta.dev(), meta.ino(), born))
     }
     #[cfg(not(unix))]
     {
-        let created = meta.created().ok()?;
-        let nanos = created
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64);
-        Some((0, nanos))
+        Some((0, 0, born))
     }
 }
 
