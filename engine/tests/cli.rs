@@ -1014,9 +1014,9 @@ fn a_comment_above_from_suppresses_the_dockerfile_finding() {
     let dir = repo_with_files(&[
         (
             "Dockerfile",
-            "# policy:ignore=DF001 pinned by renovate\nFROM alpine:latest\nUSER app\n",
+            "# policy:ignore=DF001 pinned by renovate\nFROM alpine:latest\nUSER 1000\n",
         ),
-        ("plain/Dockerfile", "FROM alpine:latest\nUSER app\n"),
+        ("plain/Dockerfile", "FROM alpine:latest\nUSER 1000\n"),
     ]);
     let out = policy_in(dir.path(), &["eval", "Dockerfile"]);
     assert_eq!(code(&out), 0, "{}", stdout_of(&out));
