@@ -332,6 +332,18 @@ fn signed_images_verify_and_others_fail_img005() {
 
 /// Stores a hand-made signature layer under the cosign tag of `digest`.
 fn push_signature(reg: &mut Registry, image: &str, digest: &str, payload: &[u8], sig: &[u8]) {
+    push_signature_layer(reg, image, digest, payload, sig, json!({}));
+}
+
+/// [`push_signature`] with `extra` annotations on the layer (a certificate, a bundle).
+fn push_signature_layer(
+    reg: &mut Registry,
+    image: &str,
+    digest: &str,
+    payload: &[u8],
+    sig: &[u8],
+    extra: Value,
+) {
     use base64::Engine as _;
     let sig_ref: oci_ref::Reference = format!(
         "{}:{}",
@@ -342,6 +354,12 @@ fn push_signature(reg: &mut Registry, image: &str, digest: &str, payload: &[u8],
     .unwrap();
     let payload_digest = reg.push_blob(&sig_ref, payload.to_vec()).unwrap();
     let config_digest = reg.push_blob(&sig_ref, b"{}".to_vec()).unwrap();
+    let mut annotations = json!({
+        cosign::SIGNATURE_ANNOTATION: base64::engine::general_purpose::STANDARD.encode(sig)
+    });
+    if let (Some(all), Value::Object(more)) = (annotations.as_object_mut(), extra) {
+        all.extend(more);
+    }
     let manifest = json!({
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.manifest.v1+json",
@@ -350,7 +368,7 @@ fn push_signature(reg: &mut Registry, image: &str, digest: &str, payload: &[u8],
             "mediaType": cosign::SIMPLE_SIGNING_MEDIA_TYPE,
             "digest": payload_digest,
             "size": payload.len(),
-            "annotations": {cosign::SIGNATURE_ANNOTATION: base64::engine::general_purpose::STANDARD.encode(sig)}
+            "annotations": annotations
         }]
     });
     reg.push_manifest(
@@ -1304,37 +1322,11 @@ fn push_keyless_signature(
     payload: &[u8],
     sig: &[u8],
 ) {
-    use base64::Engine as _;
-    let sig_ref: oci_ref::Reference = format!(
-        "{}:{}",
-        image.rsplit_once(':').unwrap().0,
-        cosign::signature_tag(digest).unwrap()
-    )
-    .parse()
-    .unwrap();
-    let payload_digest = reg.push_blob(&sig_ref, payload.to_vec()).unwrap();
-    let config_digest = reg.push_blob(&sig_ref, b"{}".to_vec()).unwrap();
-    let manifest = json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": 2},
-        "layers": [{
-            "mediaType": cosign::SIMPLE_SIGNING_MEDIA_TYPE,
-            "digest": payload_digest,
-            "size": payload.len(),
-            "annotations": {
-                cosign::SIGNATURE_ANNOTATION: base64::engine::general_purpose::STANDARD.encode(sig),
-                cosign::CERTIFICATE_ANNOTATION: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
-                "dev.sigstore.cosign/bundle": "{\"SignedEntryTimestamp\": \"\"}"
-            }
-        }]
+    let extra = json!({
+        cosign::CERTIFICATE_ANNOTATION: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+        "dev.sigstore.cosign/bundle": "{\"SignedEntryTimestamp\": \"\"}"
     });
-    reg.push_manifest(
-        &sig_ref,
-        serde_json::to_vec(&manifest).unwrap(),
-        "application/vnd.oci.image.manifest.v1+json",
-    )
-    .unwrap();
+    push_signature_layer(reg, image, digest, payload, sig, extra);
 }
 
 /// A read-only registry on loopback serving fixed documents by path (`GET` only; the
