@@ -98,19 +98,22 @@ fn render(parts: &[Part]) -> String {
 }
 
 /// What a finished child left behind.
-struct Run {
-    code: Option<i32>,
-    signal: Option<i32>,
-    stdout: Vec<u8>,
-    stderr: Vec<u8>,
-    max_rss_kib: u64,
-    took: Duration,
+pub(crate) struct Run {
+    pub(crate) code: Option<i32>,
+    pub(crate) signal: Option<i32>,
+    pub(crate) stdout: Vec<u8>,
+    pub(crate) stderr: Vec<u8>,
+    pub(crate) max_rss_kib: u64,
+    pub(crate) took: Duration,
+    /// User plus system CPU time of the child (and its threads): unlike `took`, it does
+    /// not grow when the machine is loaded.
+    pub(crate) cpu: Duration,
 }
 
 /// Runs `policy` in `dir` and reaps it with `wait4`, which reports its peak RSS.
 #[allow(unsafe_code)]
 #[allow(clippy::zombie_processes)] // reaped by `wait4`, which std cannot see
-fn run_policy(dir: &Path, args: &[String]) -> Run {
+pub(crate) fn run_policy(dir: &Path, args: &[String]) -> Run {
     let start = Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_policy"))
         .args(args)
@@ -152,7 +155,12 @@ fn run_policy(dir: &Path, args: &[String]) -> Run {
         stderr,
         max_rss_kib: usage.ru_maxrss as u64,
         took,
+        cpu: timeval(usage.ru_utime) + timeval(usage.ru_stime),
     }
+}
+
+fn timeval(t: libc::timeval) -> Duration {
+    Duration::from_secs(t.tv_sec.max(0) as u64) + Duration::from_micros(t.tv_usec.max(0) as u64)
 }
 
 fn case_files() -> Vec<PathBuf> {

@@ -305,6 +305,10 @@ fn image_docs(raw: &RawDoc) -> Option<Vec<Classified>> {
     }
 }
 
+/// Longest JSON text of a collection used as a mapping key (`? {a: 1}`), which becomes a
+/// string key (JSON has only string keys).
+const MAX_COMPLEX_KEY_BYTES: usize = 4096;
+
 /// Parses a whole stream. When it fails, the text is split at its `---` document markers
 /// (column 0) and each part is parsed on its own, so that a syntax error loses only the
 /// document it is in. Positions stay absolute.
@@ -804,7 +808,24 @@ impl<'a> Builder<'a> {
                 None => {
                     let key = match node.key_text {
                         Some(text) => text,
-                        None => serde_json::to_string(&node.value).unwrap_or_default(),
+                        None => {
+                            // A collection as a key (`? [a]`) becomes its JSON text. Each
+                            // level of nesting escapes the quotes of the level below, so
+                            // the text doubles per level: bounded, or 150 bytes of nested
+                            // `?` keys took minutes (found by the `suppress` fuzz target).
+                            let text = serde_json::to_string(&node.value).unwrap_or_default();
+                            if text.len() > MAX_COMPLEX_KEY_BYTES {
+                                return Err(Fatal {
+                                    pos: node.span.start,
+                                    message: format!(
+                                        "a mapping key that is a collection is {} bytes as text, over the limit of {MAX_COMPLEX_KEY_BYTES}: use a plain scalar key",
+                                        text.len()
+                                    ),
+                                    budget: false,
+                                });
+                            }
+                            text
+                        }
                     };
                     *pending = Some((key, node.span, node.merge_key));
                 }
@@ -1127,6 +1148,30 @@ mod tests {
             docs[0].source_map.get("/spec/x").map(|s| s.start),
             Some(p(3, 6))
         );
+    }
+
+    /// Nested collection keys double their text per level (escaped quotes); found by the
+    /// `suppress` fuzz target as a 150-byte file that did not finish.
+    #[test]
+    fn nested_collection_keys_are_bounded() {
+        let mut text = String::from("x");
+        for _ in 0..40 {
+            text = format!("? {text}\n");
+            text = text.lines().map(|l| format!("  {l}\n")).collect::<String>();
+            text = format!("? \n{text}: v\n");
+        }
+        let started = std::time::Instant::now();
+        let (_, errors) = load(&text);
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].message.contains("over the limit of 4096"),
+            "{errors:?}"
+        );
+        // A small collection key still works, as its JSON text.
+        let (docs, errors) = load("? [a, b]\n: 1\n");
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(docs[0].value, serde_json::json!({"[\"a\",\"b\"]": 1}));
     }
 
     #[test]
