@@ -701,13 +701,12 @@ fn closing_stdin_without_exit_ends_with_code_1() {
     assert_eq!(c.wait_exit(), 1);
 }
 
-#[test]
-fn a_policy_file_created_on_disk_is_picked_up_without_client_watchers() {
+/// A project with an empty `policies/` directory, a client that declares no capabilities
+/// (no didChangeWatchedFiles, as older Neovim) and an open Dockerfile whose first
+/// diagnostics are empty.
+fn open_without_watchers() -> (tempfile::TempDir, Client, String) {
     let dir = tmp();
-    let policies = dir.path().join("policies");
-    std::fs::create_dir(&policies).expect("mkdir");
-
-    // The client declares no capabilities: no dynamic file-watcher registration.
+    std::fs::create_dir(dir.path().join("policies")).expect("mkdir");
     let mut c = Client::spawn(dir.path());
     c.initialize(
         dir.path(),
@@ -717,6 +716,13 @@ fn a_policy_file_created_on_disk_is_picked_up_without_client_watchers() {
     c.open(&uri, "dockerfile", "FROM alpine:3.20\nADD app /app\n");
     let diags = c.diagnostics(&uri, Some(1));
     assert!(diags.is_empty(), "{diags:#?}");
+    (dir, c, uri)
+}
+
+#[test]
+fn a_policy_file_created_on_disk_is_picked_up_without_client_watchers() {
+    let (dir, mut c, uri) = open_without_watchers();
+    let policies = dir.path().join("policies");
     assert!(
         !c.backlog
             .iter()
@@ -737,19 +743,8 @@ fn a_policy_file_created_on_disk_is_picked_up_without_client_watchers() {
 
 #[test]
 fn a_policy_written_slowly_into_a_new_subdirectory_is_picked_up_without_client_watchers() {
-    let dir = tmp();
+    let (dir, mut c, uri) = open_without_watchers();
     let policies = dir.path().join("policies");
-    std::fs::create_dir(&policies).expect("mkdir");
-
-    // A client without any capabilities (no didChangeWatchedFiles), as older Neovim.
-    let mut c = Client::spawn(dir.path());
-    c.initialize(
-        dir.path(),
-        json!({"policyPaths": ["policies"], "noBuiltin": true}),
-    );
-    let uri = file_uri(&dir.path().join("Dockerfile"));
-    c.open(&uri, "dockerfile", "FROM alpine:3.20\nADD app /app\n");
-    assert!(c.diagnostics(&uri, Some(1)).is_empty());
 
     // A generator creates a directory and writes a deny rule into it in two pieces, in
     // place (no rename): the server may see the half-written file, which does not

@@ -506,6 +506,26 @@ impl Drop for Hostile {
     }
 }
 
+/// Writes 100 MB of `fill` to `s` in 64 KiB chunks, counting them in `sent`, until the
+/// client hangs up or the server stops.
+fn stream_100_mb(
+    s: &mut TcpStream,
+    fill: u8,
+    sent: &std::sync::atomic::AtomicUsize,
+    stop: &std::sync::atomic::AtomicBool,
+) {
+    use std::sync::atomic::Ordering;
+    let chunk = vec![fill; 64 << 10];
+    let mut done = 0;
+    while done < 100usize << 20 && !stop.load(Ordering::Relaxed) {
+        if s.write_all(&chunk).is_err() {
+            break;
+        }
+        done += chunk.len();
+        sent.fetch_add(chunk.len(), Ordering::Relaxed);
+    }
+}
+
 fn serve_hostile(
     mut s: TcpStream,
     sent: &std::sync::atomic::AtomicUsize,
@@ -528,16 +548,7 @@ fn serve_hostile(
     } else if path.starts_with("/v2/huge/") {
         // No Content-Length: the client must stop reading by itself.
         let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/vnd.oci.image.manifest.v1+json\r\nConnection: close\r\n\r\n{\"schemaVersion\": 2, \"layers\": [");
-        let chunk = vec![b' '; 64 << 10];
-        let total = 100usize << 20;
-        let mut done = 0;
-        while done < total && !stop.load(Ordering::Relaxed) {
-            if s.write_all(&chunk).is_err() {
-                break;
-            }
-            done += chunk.len();
-            sent.fetch_add(chunk.len(), Ordering::Relaxed);
-        }
+        stream_100_mb(&mut s, b' ', sent, stop);
     } else if path.starts_with("/v2/hugeblob/") && path.contains("/manifests/") {
         // A well-formed bundle manifest whose one file says it has 10 bytes...
         let body = json!({
@@ -552,16 +563,7 @@ fn serve_hostile(
     } else if path.starts_with("/v2/hugeblob/") {
         // ... and whose blob is 100 MB, without a Content-Length.
         let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n");
-        let chunk = vec![b'x'; 64 << 10];
-        let total = 100usize << 20;
-        let mut done = 0;
-        while done < total && !stop.load(Ordering::Relaxed) {
-            if s.write_all(&chunk).is_err() {
-                break;
-            }
-            done += chunk.len();
-            sent.fetch_add(chunk.len(), Ordering::Relaxed);
-        }
+        stream_100_mb(&mut s, b'x', sent, stop);
     } else if path.starts_with("/v2/silent/") {
         let until = Instant::now() + Duration::from_secs(20);
         while Instant::now() < until && !stop.load(Ordering::Relaxed) {
