@@ -370,11 +370,14 @@ fn namespace_mode(root: &Path) -> bool {
     }
     let mut by_doc: std::collections::HashMap<(String, usize), Vec<&Finding>> =
         std::collections::HashMap::new();
-    for f in report
-        .findings
-        .iter()
-        .filter(|f| f.rule.id.starts_with("PSS-"))
-    {
+    // A PSS check may be merged into the K8S finding for the same node (one finding per
+    // root cause): it is then one of that finding's `related_rules`.
+    let reports_pss = |f: &&Finding| {
+        std::iter::once(&f.rule.id)
+            .chain(&f.related_rules)
+            .any(|id| id.starts_with("PSS-"))
+    };
+    for f in report.findings.iter().filter(reports_pss) {
         by_doc
             .entry((f.location.file.to_string(), f.location.document))
             .or_default()
@@ -414,7 +417,7 @@ fn namespace_mode(root: &Path) -> bool {
             }
             if fx.outcome == "fail" {
                 match expected_rule(&fx.file, fx.level, fx.minor) {
-                    Some(id) if !pss.iter().any(|f| f.rule.id == id) => wrong.push(format!(
+                    Some(id) if !pss.iter().any(|f| f.has_rule(id)) => wrong.push(format!(
                         "rejected by PSA ({id}), but got [{}]",
                         render(&pss).join("; ")
                     )),
@@ -448,9 +451,14 @@ fn render(findings: &[&Finding]) -> Vec<String> {
     findings
         .iter()
         .map(|f| {
+            let mut ids = f.rule.id.clone();
+            for r in &f.related_rules {
+                ids.push_str(", ");
+                ids.push_str(r);
+            }
             format!(
-                "{} {}:{} {}",
-                f.rule.id, f.location.span.start.line, f.location.span.start.column, f.message
+                "{ids} {}:{} {}",
+                f.location.span.start.line, f.location.span.start.column, f.message
             )
         })
         .collect()

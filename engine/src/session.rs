@@ -312,17 +312,19 @@ impl Session {
             &EvalOptions {
                 threads: self.settings.threads,
                 trace: self.settings.trace,
-                no_peer_ignores: self
-                    .settings
-                    .config
-                    .as_ref()
-                    .is_some_and(|c| !c.peer_ignores),
+                no_peer_ignores: !self.peer_ignores(),
             },
         );
         if let Some(cfg) = &self.settings.config {
             config::apply(cfg, &mut report, &self.settings.root, config::Date::today());
         }
         report
+    }
+
+    /// Whether hadolint and checkov inline ignores are honoured: yes, unless the
+    /// configuration says `peer-ignores: false`. The same for every front end.
+    fn peer_ignores(&self) -> bool {
+        self.settings.config.as_ref().is_none_or(|c| c.peer_ignores)
     }
 
     /// [`check_with`](Self::check_with) for one input on the calling thread, with a
@@ -334,7 +336,7 @@ impl Session {
         worker: &mut Worker,
         file: FileReport,
     ) -> Report {
-        let mut report = eval::evaluate_with(set, worker, vec![file]);
+        let mut report = eval::evaluate_with(set, worker, vec![file], self.peer_ignores());
         if let Some(cfg) = &self.settings.config {
             config::apply(cfg, &mut report, &self.settings.root, config::Date::today());
         }
@@ -506,6 +508,43 @@ deny contains result if {
             .check_file_with(&set, &mut Worker::new(&set), file)
             .findings
             .is_empty());
+    }
+
+    /// `peer-ignores: false` holds for one-buffer checks too (what `lsp` and `serve`
+    /// run), not only for `policy eval`.
+    #[test]
+    fn peer_ignores_follow_the_configuration_in_one_buffer_checks() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let text = "FROM alpine:3.20\n# hadolint ignore=DL3002\nUSER root\n";
+        let check = |config: &str| {
+            std::fs::write(dir.path().join(".policy.yaml"), config).expect("write");
+            let s = Session::from_layers(Layers {
+                root: dir.path().to_path_buf(),
+                config: ConfigSource::File(dir.path().join(".policy.yaml")),
+                ..Layers::default()
+            })
+            .expect("session");
+            let set = s.policies();
+            let file = s.load_text("Dockerfile", text, None);
+            let report = s.check_file_with(&set, &mut Worker::new(&set), file);
+            let ids = |fs: &[crate::diagnostics::Finding]| {
+                fs.iter().map(|f| f.rule.id.clone()).collect::<Vec<_>>()
+            };
+            (
+                ids(&report.findings),
+                report
+                    .suppressed
+                    .iter()
+                    .map(|s| s.finding.rule.id.clone())
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let (found, suppressed) = check("peer-ignores: true\n");
+        assert!(!found.contains(&"DF002".to_string()), "{found:?}");
+        assert_eq!(suppressed, ["DF002"]);
+        let (found, suppressed) = check("peer-ignores: false\n");
+        assert!(found.contains(&"DF002".to_string()), "{found:?}");
+        assert!(suppressed.is_empty(), "{suppressed:?}");
     }
 
     #[test]

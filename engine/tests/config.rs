@@ -6,7 +6,7 @@ mod support;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-use support::{code, findings, json_of, policy_in, tmp, write};
+use support::{code, findings, json_of, policy_in, rule_ids, tmp, write};
 
 /// `FROM alpine:latest` gives DF001 (medium, 1:6) and DF002 (high, 1:6).
 const DOCKERFILE: &str = "FROM alpine:latest\nRUN echo hi\n";
@@ -21,8 +21,14 @@ fn repo_with(config: &str) -> (tempfile::TempDir, PathBuf) {
     (dir, root)
 }
 
+/// Every rule ID the findings report, merged ones (`related_rules`) included.
 fn ids(report: &Value) -> Vec<String> {
-    findings(report).into_iter().map(|f| f.0).collect()
+    report["findings"]
+        .as_array()
+        .expect("findings array")
+        .iter()
+        .flat_map(rule_ids)
+        .collect()
 }
 
 fn stderr(out: &std::process::Output) -> String {

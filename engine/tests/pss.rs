@@ -5,22 +5,33 @@
 mod support;
 
 use serde_json::Value;
-use support::{code, json_of, policy};
+use support::{code, json_of, policy, rule_ids};
 
-/// `(rule_id, line, column, severity, message)` of every finding.
+/// `(rule_id, line, column, severity, message)` of every finding. A rule merged into
+/// another rule's finding at the same node (`related_rules`) gives a row of its own,
+/// whose message is `merged into <ID>`.
 fn findings(report: &Value) -> Vec<(String, u64, u64, String, String)> {
     report["findings"]
         .as_array()
         .expect("findings array")
         .iter()
-        .map(|f| {
-            (
-                f["rule_id"].as_str().unwrap_or_default().to_string(),
-                f["start_line"].as_u64().unwrap_or_default(),
-                f["start_column"].as_u64().unwrap_or_default(),
-                f["severity"].as_str().unwrap_or_default().to_string(),
-                f["message"].as_str().unwrap_or_default().to_string(),
-            )
+        .flat_map(|f| {
+            let ids = rule_ids(f);
+            let primary = ids[0].clone();
+            ids.into_iter().map(move |id| {
+                let message = if id == primary {
+                    f["message"].as_str().unwrap_or_default().to_string()
+                } else {
+                    format!("merged into {primary}")
+                };
+                (
+                    id,
+                    f["start_line"].as_u64().unwrap_or_default(),
+                    f["start_column"].as_u64().unwrap_or_default(),
+                    f["severity"].as_str().unwrap_or_default().to_string(),
+                    message,
+                )
+            })
         })
         .collect()
 }
@@ -46,35 +57,14 @@ fn restricted_on_the_example_deployment() {
     assert_eq!(code(&out), 1, "{}", String::from_utf8_lossy(&out.stderr));
     let all = findings(&json_of(&out));
     let w = "(PSS restricted, Kubernetes latest)";
+    // A PSS check whose node a K8S rule also reports is merged into that finding (one
+    // finding per root cause): its row says where it went. The rest keep their text.
+    let merged = |id: &str| format!("merged into {id}");
     let expect = [
-        (
-            "PSS-ALLOW-PRIVILEGE-ESCALATION",
-            22,
-            11,
-            "medium",
-            format!("allowPrivilegeEscalation != false: container \"web\" does not set allowPrivilegeEscalation=false {w}: set securityContext.allowPrivilegeEscalation to false"),
-        ),
-        (
-            "PSS-RUN-AS-NON-ROOT",
-            22,
-            11,
-            "medium",
-            format!("runAsNonRoot != true: container \"web\" does not set runAsNonRoot {w}: set spec.securityContext.runAsNonRoot or the container's securityContext.runAsNonRoot to true"),
-        ),
-        (
-            "PSS-SECCOMP-PROFILE-RESTRICTED",
-            22,
-            11,
-            "medium",
-            format!("seccompProfile: container \"web\" has no seccomp profile {w}: set spec.securityContext.seccompProfile.type to RuntimeDefault"),
-        ),
-        (
-            "PSS-PRIVILEGED",
-            23,
-            13,
-            "high",
-            format!("privileged: container \"web\" sets privileged=true {w}: remove securityContext.privileged or set it to false"),
-        ),
+        ("PSS-RUN-AS-NON-ROOT", 22, 11, "medium", merged("K8S002")),
+        ("PSS-ALLOW-PRIVILEGE-ESCALATION", 22, 11, "medium", merged("K8S005")),
+        ("PSS-SECCOMP-PROFILE-RESTRICTED", 22, 11, "medium", merged("K8S007")),
+        ("PSS-PRIVILEGED", 23, 13, "high", merged("K8S001")),
         (
             "PSS-CAPABILITIES-RESTRICTED",
             24,
@@ -82,20 +72,8 @@ fn restricted_on_the_example_deployment() {
             "medium",
             format!("unrestricted capabilities: container \"web\" does not drop ALL capabilities {w}: set securityContext.capabilities.drop to [\"ALL\"]"),
         ),
-        (
-            "PSS-CAPABILITIES-RESTRICTED",
-            25,
-            21,
-            "medium",
-            format!("unrestricted capabilities: container \"web\" adds NET_ADMIN {w}: remove it; only NET_BIND_SERVICE may be added"),
-        ),
-        (
-            "PSS-RESTRICTED-VOLUMES",
-            28,
-            11,
-            "medium",
-            format!("restricted volume types: volume \"host\" is a hostPath volume {w}: use a persistentVolumeClaim, configMap, secret, emptyDir or projected volume"),
-        ),
+        ("PSS-CAPABILITIES-RESTRICTED", 25, 21, "high", merged("K8S004")),
+        ("PSS-RESTRICTED-VOLUMES", 28, 11, "high", merged("K8S012")),
     ];
     let got = pss_only(&all);
     let expect: Vec<(&str, u64, u64, &str, &str)> = expect
@@ -121,22 +99,57 @@ fn baseline_at_an_older_version_on_the_example_deployment() {
     ]);
     assert_eq!(code(&out), 1, "{}", String::from_utf8_lossy(&out.stderr));
     let all = findings(&json_of(&out));
-    let got: Vec<_> = pss_only(&all)
-        .into_iter()
-        .map(|(id, l, c, s, _)| (id, l, c, s))
-        .collect();
     assert_eq!(
-        got,
+        pss_only(&all),
         [
-            ("PSS-PRIVILEGED", 23, 13, "high"),
-            ("PSS-CAPABILITIES-BASELINE", 25, 21, "high"),
-            ("PSS-HOST-PATH-VOLUMES", 28, 11, "high"),
+            ("PSS-PRIVILEGED", 23, 13, "high", "merged into K8S001"),
+            (
+                "PSS-CAPABILITIES-BASELINE",
+                25,
+                21,
+                "high",
+                "merged into K8S004"
+            ),
+            (
+                "PSS-HOST-PATH-VOLUMES",
+                28,
+                11,
+                "high",
+                "merged into K8S012"
+            ),
         ]
     );
-    assert!(all
-        .iter()
-        .any(|f| f.4.contains("(PSS baseline, Kubernetes v1.24)")));
+    // A baseline check no K8S rule covers keeps its own finding, which names the level
+    // and version it was judged at.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pod = dir.path().join("pod.yaml");
+    std::fs::write(&pod, SYSCTL_POD).expect("write");
+    let out = policy(&[
+        "eval",
+        "--pss",
+        "baseline@v1.24",
+        pod.to_str().expect("utf8"),
+        "-f",
+        "json",
+    ]);
+    let all = findings(&json_of(&out));
+    assert!(
+        all.iter()
+            .any(|f| f.0.starts_with("PSS-SYSCTLS")
+                && f.4.contains("(PSS baseline, Kubernetes v1.24)")),
+        "{all:?}"
+    );
 }
+
+/// A pod whose only baseline violation is an unsafe sysctl (no K8S rule covers it).
+const SYSCTL_POD: &str = "apiVersion: v1
+kind: Pod
+metadata: {name: tuned}
+spec:
+  securityContext:
+    sysctls: [{name: kernel.msgmax, value: \"65536\"}]
+  containers: [{name: app, image: registry.example/app@sha256:0000000000000000000000000000000000000000000000000000000000000000}]
+";
 
 #[test]
 fn hardened_pod_meets_restricted() {

@@ -6,8 +6,9 @@
 #   a writable mount can change the node itself. Findings on system paths (/, /etc,
 #   /proc, /sys, /dev, /root, /boot, /run, /var/run, /var/lib/kubelet, the container
 #   runtime's directories, ...) are high severity. Always on, unlike the opt-in Pod
-#   Security Standards check PSS-HOST-PATH-VOLUMES (`--pss baseline`), which reports
-#   the same volumes with the PSS level in the message.
+#   Security Standards check PSS-HOST-PATH-VOLUMES (`--pss baseline`). Overlaps: with
+#   `--pss`, that check and PSS-RESTRICTED-VOLUMES report the same volume once, as
+#   this rule's finding with their ID as a related rule (docs/pss.md).
 # related_resources:
 # - https://kubernetes.io/docs/concepts/storage/volumes/#hostpath
 # - https://kubernetes.io/docs/concepts/security/pod-security-standards/#baseline

@@ -5,7 +5,9 @@
 #   the port is reachable from outside the cluster network, bypasses Services and
 #   NetworkPolicies, and limits scheduling to one such pod per node and port. Always
 #   on, unlike the opt-in Pod Security Standards check PSS-HOST-PORTS (`--pss
-#   baseline`). `hostPort: 0` means unset and is not reported.
+#   baseline`). `hostPort: 0` means unset and is not reported. Overlaps: with `--pss`,
+#   PSS-HOST-PORTS reports the same port once, as this rule's finding with its ID as a
+#   related rule (docs/pss.md).
 # related_resources:
 # - https://kubernetes.io/docs/concepts/configuration/overview/#services
 # - https://kubernetes.io/docs/concepts/security/pod-security-standards/#baseline

@@ -6,6 +6,8 @@
 #   default: the container can read kernel memory information and trigger host actions.
 #   It is only meant for nested container runtimes in user-namespaced pods. Always on,
 #   unlike the opt-in Pod Security Standards check PSS-PROC-MOUNT (`--pss baseline`).
+#   Overlaps: with `--pss`, PSS-PROC-MOUNT and PSS-PROC-MOUNT-RESTRICTED report the same
+#   field once, as this rule's finding with their ID as a related rule (docs/pss.md).
 # related_resources:
 # - https://kubernetes.io/docs/concepts/security/pod-security-standards/#baseline
 # custom:

@@ -364,8 +364,14 @@ pub fn evaluate(set: &PolicySet, files: Vec<FileReport>, opts: &EvalOptions) -> 
 }
 
 /// [`evaluate`] on the calling thread with a worker the caller keeps (an editor checks
-/// one buffer many times: the worker's cloned engines are reused).
-pub fn evaluate_with(set: &PolicySet, worker: &mut Worker, files: Vec<FileReport>) -> Report {
+/// one buffer many times: the worker's cloned engines are reused). `peer_ignores`:
+/// honour hadolint and checkov inline ignores, as [`EvalOptions::no_peer_ignores`] says.
+pub fn evaluate_with(
+    set: &PolicySet,
+    worker: &mut Worker,
+    files: Vec<FileReport>,
+    peer_ignores: bool,
+) -> Report {
     let docs: Vec<&Document> = files.iter().flat_map(|f| f.documents.iter()).collect();
     // The run-wide step, as in `evaluate`: the files given are the whole set.
     let (prepared, cluster_errors) = cluster::prepare(set, &docs);
@@ -382,7 +388,7 @@ pub fn evaluate_with(set: &PolicySet, worker: &mut Worker, files: Vec<FileReport
         .map(|doc| evaluate_document_outcome(&prepared, worker, doc))
         .collect();
     drop(docs);
-    let mut report = assemble(&prepared, files, results, true);
+    let mut report = assemble(&prepared, files, results, peer_ignores);
     report.errors.extend(cluster_errors);
     report
 }
@@ -403,7 +409,9 @@ fn assemble(
         unloaded: set.unloaded.clone(),
         ..Report::default()
     };
-    for outcome in results {
+    for mut outcome in results {
+        // One finding per root cause: a PSS check and the K8S rule for the same node.
+        related::merge_pss(&mut outcome.findings);
         report.findings.extend(outcome.findings);
         report.errors.extend(outcome.errors);
         report.exceptions.extend(outcome.exceptions);

@@ -10,10 +10,9 @@
 //! with no K8S counterpart (AppArmor, sysctls, SELinux, Windows host process, ...) stays
 //! as it is.
 //!
-//! Not wired into [`super::evaluate`] yet: the PSS conformance tests (`engine/tests/pss.rs`,
-//! `engine/tests/config.rs`) compare the PSS findings one by one and must first be moved to
-//! reading `related_rules`. The report formats, suppressions and exceptions already honour
-//! `related_rules`.
+//! It runs per document when a run's report is assembled, so `eval`, `watch`, `lsp` and
+//! `serve` report the same merged findings. `policy test` does not merge: a case file
+//! tests its own rule's findings, whatever other rules report at the same node.
 
 use crate::diagnostics::Finding;
 

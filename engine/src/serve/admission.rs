@@ -247,7 +247,8 @@ pub struct Decision {
     pub outcome: &'static str,
 }
 
-/// `[K8S001] message (at spec.containers[0].image)`.
+/// `[K8S001] message (at spec.containers[0].image)`; a finding with merged rules names
+/// them all: `[K8S008, PSS-HOST-NAMESPACES] …`.
 fn describe(f: &Finding) -> String {
     let path = display_path(&f.location.path);
     let at = if path.is_empty() {
@@ -255,7 +256,12 @@ fn describe(f: &Finding) -> String {
     } else {
         format!(" (at {path})")
     };
-    format!("[{}] {}{at}", f.rule.id, f.message)
+    let mut ids = f.rule.id.clone();
+    for r in &f.related_rules {
+        ids.push_str(", ");
+        ids.push_str(r);
+    }
+    format!("[{ids}] {}{at}", f.message)
 }
 
 fn truncate(mut s: String, max: usize) -> String {

@@ -394,15 +394,24 @@ async fn route(
 }
 
 /// Ready: not draining, the policies loaded (the server does not start otherwise; a
-/// rejected reload keeps the last good set) and the certificate in use matches its key.
+/// rejected reload keeps the last good set), and the certificate in use matches its key
+/// and is inside its validity window (an expired certificate that cert-manager failed to
+/// renew takes the replica out of the Service before the API server's calls fail).
 fn readyz(state: &State) -> Reply {
     if state.draining.load(Ordering::SeqCst) {
         return Reply::error(StatusCode::SERVICE_UNAVAILABLE, "draining: shutting down");
     }
-    if let Err(e) = state.certs.current().keys_match() {
+    let pair = state.certs.current();
+    if let Err(e) = pair.keys_match() {
         return Reply::error(
             StatusCode::SERVICE_UNAVAILABLE,
             format!("the TLS certificate is not usable: {e}"),
+        );
+    }
+    if let Some(problem) = tls::validity_problem(&pair, std::time::SystemTime::now()) {
+        return Reply::error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("the TLS certificate is not usable: {problem}"),
         );
     }
     Reply::bytes(StatusCode::OK, "text/plain", b"ready\n".to_vec(), "ok")

@@ -161,6 +161,27 @@ impl CertStore {
     }
 }
 
+/// Why the pair's certificate is not valid at `now`, if it is not: not yet valid, expired,
+/// or not readable as X.509 (rustls accepted it, so this does not happen in practice).
+/// The end-entity certificate is the first of the chain.
+pub fn validity_problem(pair: &CertifiedKey, now: std::time::SystemTime) -> Option<String> {
+    use x509_cert::der::Decode;
+    let der = pair.cert.first()?;
+    let cert = match x509_cert::Certificate::from_der(der.as_ref()) {
+        Ok(c) => c,
+        Err(e) => return Some(format!("the certificate is not readable as X.509: {e}")),
+    };
+    let validity = &cert.tbs_certificate.validity;
+    let (from, until) = (validity.not_before, validity.not_after);
+    if now < from.to_system_time() {
+        Some(format!("the certificate is not valid before {from}"))
+    } else if now > until.to_system_time() {
+        Some(format!("the certificate expired at {until}"))
+    } else {
+        None
+    }
+}
+
 impl ResolvesServerCert for CertStore {
     fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
         Some(self.current())
@@ -208,6 +229,37 @@ mod tests {
         std::fs::write(&key_path, &k3).expect("write");
         assert!(store.reload_if_changed().expect("good pair"));
         assert!(!Arc::ptr_eq(&first, &store.current()));
+    }
+
+    #[test]
+    fn the_validity_window_is_checked() {
+        let key = rcgen::KeyPair::generate().expect("key");
+        let mut params =
+            rcgen::CertificateParams::new(vec!["old.test".to_owned()]).expect("params");
+        params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2021, 1, 1);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (cert_path, key_path) = (dir.path().join("tls.crt"), dir.path().join("tls.key"));
+        std::fs::write(&cert_path, params.self_signed(&key).expect("cert").pem()).expect("write");
+        std::fs::write(&key_path, key.serialize_pem()).expect("write");
+        let pair = CertStore::load(&cert_path, &key_path)
+            .expect("loads")
+            .current();
+        let at = |y: u64| {
+            std::time::UNIX_EPOCH
+                + std::time::Duration::from_secs((y - 1970) * 365 * 86_400 + 60 * 86_400)
+        };
+        let expired = validity_problem(&pair, at(2024)).expect("expired");
+        assert!(
+            expired.starts_with("the certificate expired at 2021-01-01"),
+            "{expired}"
+        );
+        let early = validity_problem(&pair, at(2019)).expect("not yet valid");
+        assert!(
+            early.starts_with("the certificate is not valid before 2020-01-01"),
+            "{early}"
+        );
+        assert_eq!(validity_problem(&pair, at(2020)), None);
     }
 
     #[test]

@@ -75,6 +75,15 @@ pub fn findings(report: &Value) -> Vec<(String, u64, u64)> {
         .collect()
 }
 
+/// The rules a JSON finding reports: its own, then those merged into it
+/// (`related_rules`: a PSS check and the K8S rule for the same node, reported once).
+pub fn rule_ids(finding: &Value) -> Vec<String> {
+    std::iter::once(&finding["rule_id"])
+        .chain(finding["related_rules"].as_array().into_iter().flatten())
+        .filter_map(|id| id.as_str().map(str::to_owned))
+        .collect()
+}
+
 pub fn code(out: &Output) -> i32 {
     out.status.code().expect("exit code")
 }
