@@ -22,6 +22,7 @@ mod limits;
 pub mod query;
 mod results;
 mod rewrite;
+mod scopes;
 pub mod shell;
 mod sizecheck;
 mod trace;
@@ -92,6 +93,11 @@ pub struct RegoOptions {
     /// `opa eval --strict-builtin-errors`); by default they leave the expression
     /// undefined, as in conftest and `opa eval`.
     pub strict: bool,
+    /// OPA's compiler strict mode (`--strict`, as `conftest --strict` and `opa check
+    /// --strict`): a file with an unused assigned or declared variable, an unused
+    /// function argument, an import that shadows another or a deprecated builtin is
+    /// refused at load (POL003), with OPA's message.
+    pub strict_compile: bool,
 }
 
 impl Default for RegoOptions {
@@ -105,6 +111,7 @@ impl Default for RegoOptions {
             disabled_rules: Vec::new(),
             combine: false,
             strict: false,
+            strict_compile: false,
         }
     }
 }
@@ -417,13 +424,14 @@ struct Prepared {
 /// or fails a check is added to `excluded` with its errors.
 fn prepare(
     scanned: &[(&RegoSource, metadata::RegoScan)],
+    strict_compile: bool,
     errors: &mut Vec<ErrorRecord>,
     excluded: &mut Vec<String>,
 ) -> std::collections::HashMap<String, Prepared> {
     let mut parsed = Vec::new();
     for (src, _) in scanned {
         match rewrite::parse(&src.path, &src.text) {
-            Ok(p) => parsed.push((src, p)),
+            Ok(p) => parsed.push((*src, p)),
             Err(e) => {
                 let msg = format!("{e:#}");
                 let (line, col) = error_position(&msg, &src.path);
@@ -437,7 +445,16 @@ fn prepare(
         .map(|(src, p)| (src.path.clone(), &p.module))
         .collect();
     let mut refused = Vec::new();
-    for e in check::check(&modules, builtins::arities()) {
+    let mut problems = check::check(&modules, builtins::arities());
+    for (src, p) in &parsed {
+        if !p.v0 {
+            problems.extend(check::if_without_contains(&src.path, &p.module));
+        }
+        if strict_compile && !src.builtin {
+            problems.extend(check::strict(&src.path, &p.module));
+        }
+    }
+    for e in problems {
         errors.push(policy_error(&e.file, e.line, e.column, e.message));
         refused.push(e.file);
     }
@@ -447,13 +464,23 @@ fn prepare(
             excluded.push(src.path.clone());
             continue;
         }
-        prepared.insert(
-            src.path.clone(),
-            Prepared {
-                text: rewrite::hoist(p, &src.text),
-                v0: p.v0,
-            },
-        );
+        // OPA's scoping of comprehension variables (`scopes.rs`), then the `not`
+        // rewrite over the renamed text.
+        let renames = scopes::renames(&p.module, &src.text);
+        let renamed = if renames.is_empty() {
+            None
+        } else {
+            let text = scopes::apply(&src.text, renames);
+            rewrite::parse(&src.path, &text)
+                .ok()
+                .filter(|r| r.v0 == p.v0)
+                .map(|r| (text, r))
+        };
+        let text = match &renamed {
+            Some((text, r)) => rewrite::hoist(r, text),
+            None => rewrite::hoist(p, &src.text),
+        };
+        prepared.insert(src.path.clone(), Prepared { text, v0: p.v0 });
     }
     prepared
 }
@@ -499,7 +526,7 @@ impl RegoPolicySet {
         // Add files one by one; a parse error drops only that file. Then prepare the
         // engine; when preparing fails because of one file, drop it and retry.
         let mut excluded: Vec<String> = Vec::new();
-        let prepared = prepare(&scanned, &mut errors, &mut excluded);
+        let prepared = prepare(&scanned, opts.strict_compile, &mut errors, &mut excluded);
         let mut engine;
         // conftest's parse_config* builtins resolve relative paths in these too.
         let mut dirs: Vec<std::path::PathBuf> = Vec::new();
