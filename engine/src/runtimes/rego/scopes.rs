@@ -493,3 +493,79 @@ pub(super) fn strict_errors(file: &str, module: &Module) -> Vec<CheckError> {
     }
     errors
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn module(text: &str) -> Module {
+        super::super::rewrite::parse("p.rego", text)
+            .expect("parses")
+            .module
+    }
+
+    fn renamed(text: &str) -> String {
+        apply(text, renames(&module(text), text))
+    }
+
+    #[test]
+    fn a_shadowing_declaration_and_its_later_uses_are_renamed() {
+        let text =
+            "package t\nr := x if {\n\tname := 1\n\tx := [name | input[i] == name; name := i]\n}\n";
+        assert_eq!(
+            renamed(text),
+            "package t\nr := x if {\n\tname := 1\n\tx := [__policy_local0_name | input[i] == name; __policy_local0_name := i]\n}\n"
+        );
+        // `some` redeclared in a comprehension.
+        let text =
+            "package t\nr := x if {\n\tsome i\n\tinput[i]\n\tx := {j | some i; j := input[i]}\n}\n";
+        assert_eq!(
+            renamed(text),
+            "package t\nr := x if {\n\tsome i\n\tinput[i]\n\tx := {j | some __policy_local0_i; j := input[__policy_local0_i]}\n}\n"
+        );
+    }
+
+    #[test]
+    fn a_some_only_comprehensions_bind_is_dropped() {
+        let text =
+            "package t\nr := x if {\n\tsome i, k\n\tinput[k]\n\tx := [v | v := input[i]]\n}\n";
+        assert_eq!(
+            renamed(text),
+            "package t\nr := x if {\n\tsome k\n\tinput[k]\n\tx := [v | v := input[i]]\n}\n"
+        );
+        let text = "package t\nr := x if {\n\tsome i\n\tx := [v | v := input[i]]\n}\n";
+        assert_eq!(
+            renamed(text),
+            "package t\nr := x if {\n\ttrue\n\tx := [v | v := input[i]]\n}\n"
+        );
+    }
+
+    #[test]
+    fn nothing_to_rename_in_ordinary_rules() {
+        for text in [
+            "package t\nr := x if {\n\tx := [y | some y in input; y > 1]\n}\n",
+            // Referenced above in the same scope: OPA refuses it, and so does regorus.
+            "package t\nr if {\n\tx == 1\n\tx := 2\n}\n",
+            "package t\nr := [y | y == x; x := 1]\n",
+        ] {
+            assert!(renames(&module(text), text).is_empty(), "{text}");
+        }
+    }
+
+    #[test]
+    fn strict_mode_finds_unused_locals_and_arguments() {
+        let text = "package t\nf(a, b, _) := a if {\n\tc := 1\n\tsome d\n\tx := [e | e := 1]\n\tx\n}\ng(a) := a if true else := 0 if true\n";
+        let errors: Vec<String> = strict_errors("p.rego", &module(text))
+            .into_iter()
+            .map(|e| format!("{}:{}: {}", e.line, e.column, e.message))
+            .collect();
+        assert_eq!(
+            errors,
+            [
+                "3:5: rego_compile_error: assigned var c unused",
+                "4:10: rego_compile_error: declared var d unused",
+                "2:1: rego_compile_error: unused argument b. (hint: use _ (wildcard variable) instead)",
+            ]
+        );
+    }
+}
