@@ -437,7 +437,7 @@ pub(super) fn renames(module: &Module, text: &str) -> Vec<Rename> {
 
 /// Applies `renames` to `text`.
 pub(super) fn apply(text: &str, mut renames: Vec<Rename>) -> String {
-    renames.sort_by(|a, b| b.0.cmp(&a.0));
+    renames.sort_by_key(|r| std::cmp::Reverse(r.0));
     let mut out = text.to_string();
     for (start, end, name) in renames {
         if start <= end
