@@ -51,6 +51,7 @@ fn builtin_rule_cases() {
         builtin_cases: true,
         filter: None,
         namespaces: Vec::new(),
+        trace: false,
     });
     let mut failures = Vec::new();
     // The embedded case files are the ones on disk, and every one of them is a

@@ -1,8 +1,10 @@
 //! conftest compatibility from the user's side, on this repository's own fixtures (the
 //! conftest corpus is not needed): `--conftest`, exceptions in every format, conftest's
 //! output and counts, tap and table, `policy parse --format conftest`, `policy test
-//! --namespace`, `print()`, `--trace`, `parse_config*`, empty YAML as `null`, and the
-//! usage errors for runs without policies.
+//! --namespace`, `print()`, `--trace` (eval and test), `parse_config*`, empty YAML as
+//! `null`, the usage errors for runs without policies, `--combine` policies that need
+//! OPA's comprehension scoping, `--strict` (OPA's strict mode), `--show-builtin-errors`
+//! and builtin errors in tests, and `deny[msg] if` refused in v1 files.
 
 mod support;
 
@@ -470,4 +472,264 @@ fn runs_without_policies_are_usage_errors() {
     let (status, _, err) = run(dir.path(), &["eval", "--no-config", "--conftest", ""]);
     assert_eq!(status, 2);
     assert!(err.contains("every path argument is empty"), "{err}");
+}
+
+#[test]
+fn test_trace_explains_each_rego_test() {
+    let dir = project();
+    let (status, _, err) = run(dir.path(), &["test", "--no-config", "--trace", "policy"]);
+    assert_eq!(status, 0, "{err}");
+    assert!(
+        err.contains("TRAC   data.main.test_service_warns: true; evaluated "),
+        "{err}"
+    );
+    // The rules evaluated on the way, with file:line.
+    assert!(err.contains("data.main.warn (main.rego:19)"), "{err}");
+    assert!(
+        err.contains("TRAC   data.main.test_parse_config: true; evaluated data.main.test_parse_config (main_test.rego:8)"),
+        "{err}"
+    );
+}
+
+/// A `--combine` policy as conftest users write them: an outer `some i` that only the
+/// comprehensions bind, and a comprehension that reads the rule's `name` before
+/// declaring its own (OPA's scoping; regorus alone refused both).
+const OWNERS: &str = r#"package main
+import rego.v1
+
+# Every owner named by a team is a known user.
+deny contains msg if {
+	some i
+	users := {u | input[i].contents.kind == "user"; u := input[i].contents.metadata.name}
+	owners := {o | input[i].contents.kind == "team"; o := input[i].contents.spec.owner}
+	missing := owners - users
+	count(missing) > 0
+	msg := sprintf("unknown owners: %v", [sort(missing)])
+}
+
+# No name twice: the comprehension's own `name` is declared after it reads the rule's.
+deny contains msg if {
+	name := input[_].contents.metadata.name
+	same := [name | some j; input[j].contents.metadata.name == name; name := input[j].path]
+	count(same) > 1
+	msg := sprintf("%s is defined in %v", [name, same])
+}
+"#;
+
+#[test]
+fn combine_policies_scope_comprehension_variables_as_opa() {
+    let dir = tmp();
+    support::write(dir.path(), "policy/owners.rego", OWNERS);
+    support::write(
+        dir.path(),
+        "team.yaml",
+        "kind: team\nmetadata: {name: platform}\nspec: {owner: alice}\n",
+    );
+    support::write(
+        dir.path(),
+        "users.yaml",
+        "kind: user\nmetadata: {name: bob}\n---\nkind: user\nmetadata: {name: carol}\n",
+    );
+    let (status, out, err) = run(
+        dir.path(),
+        &[
+            "eval",
+            "--no-config",
+            "--conftest",
+            "--combine",
+            "team.yaml",
+            "users.yaml",
+        ],
+    );
+    assert_eq!(status, 1, "{out}{err}");
+    assert_eq!(
+        out,
+        "FAIL - team.yaml - main - unknown owners: [\"alice\"]\n\n2 tests, 1 passed, 0 warnings, 1 failure, 0 exceptions\n"
+    );
+    // A duplicate name fires the second rule: both read the same variables as OPA.
+    support::write(
+        dir.path(),
+        "more.yaml",
+        "kind: user\nmetadata: {name: alice}\n---\nkind: user\nmetadata: {name: bob}\n",
+    );
+    let (status, out, _) = run(
+        dir.path(),
+        &[
+            "eval",
+            "--no-config",
+            "--conftest",
+            "--combine",
+            "team.yaml",
+            "users.yaml",
+            "more.yaml",
+        ],
+    );
+    assert_eq!(status, 1, "{out}");
+    assert!(
+        out.contains("FAIL - team.yaml - main - bob is defined in [\"users.yaml\", \"more.yaml\"]"),
+        "{out}"
+    );
+    assert!(
+        out.contains("2 tests, 1 passed, 0 warnings, 1 failure, 0 exceptions"),
+        "{out}"
+    );
+}
+
+const LAX: &str = r#"package main
+import rego.v1
+import data.lib
+import data.other as lib
+
+deny contains msg if {
+	input.kind == "Pod"
+	unused := input.metadata.name
+	msg := "pod"
+}
+
+check(kind, extra) if input.kind == kind
+
+warn contains "any" if any([input.a])
+"#;
+
+#[test]
+fn strict_refuses_what_opa_strict_mode_refuses() {
+    let dir = tmp();
+    support::write(dir.path(), "policy/lax.rego", LAX);
+    support::write(dir.path(), "pod.yaml", "kind: Pod\nmetadata: {name: p}\n");
+    let expected = [
+        "policy/lax.rego:4:1 - POL003 - rego_compile_error: import must not shadow import data.lib",
+        "policy/lax.rego:8:5 - POL003 - rego_compile_error: assigned var unused unused",
+        "policy/lax.rego:12:1 - POL003 - rego_compile_error: unused argument extra. (hint: use _ (wildcard variable) instead)",
+        "policy/lax.rego:14:24 - POL003 - rego_type_error: deprecated built-in function calls in expression: any",
+    ];
+    let (status, out, err) = run(
+        dir.path(),
+        &["eval", "--no-config", "--conftest", "--strict", "pod.yaml"],
+    );
+    assert_eq!(status, 2, "{out}{err}");
+    for e in expected {
+        assert!(out.contains(&format!("ERR  - {e}\n")), "{e}\n{out}");
+    }
+    // Without --strict the same file loads and runs.
+    let (status, out, _) = run(
+        dir.path(),
+        &["eval", "--no-config", "--conftest", "pod.yaml"],
+    );
+    assert_eq!(status, 1, "{out}");
+    assert!(out.contains("FAIL - pod.yaml - main - pod"), "{out}");
+    // `policy test --strict` refuses it too, with the same errors.
+    let (status, out, _) = run(dir.path(), &["test", "--no-config", "--strict", "policy"]);
+    assert_eq!(status, 2, "{out}");
+    assert!(
+        out.contains("ERROR policy/lax.rego:8:5: rego_compile_error: assigned var unused unused"),
+        "{out}"
+    );
+    assert!(
+        out.contains("0 passed, 0 failed, 4 errors, 0 skipped"),
+        "{out}"
+    );
+}
+
+#[test]
+fn builtin_errors_are_undefined_unless_shown() {
+    let dir = tmp();
+    support::write(
+        dir.path(),
+        "policy/numbers.rego",
+        "package main\nimport rego.v1\n\ndeny contains msg if {\n\tto_number(input.metadata.name) > 10\n\tmsg := \"name is a large number\"\n}\n",
+    );
+    support::write(
+        dir.path(),
+        "policy/numbers_test.rego",
+        "package main\nimport rego.v1\n\ntest_fixture_has_no_finding if {\n\tcount(deny) == 0 with input as parse_config_file(\"fixtures/missing.yaml\")\n}\n",
+    );
+    support::write(
+        dir.path(),
+        "team.yaml",
+        "kind: team\nmetadata: {name: platform}\n",
+    );
+    // conftest's default: the failing builtin leaves the rule undefined.
+    let (status, out, _) = run(
+        dir.path(),
+        &["eval", "--no-config", "--conftest", "team.yaml"],
+    );
+    assert_eq!(status, 0, "{out}");
+    assert!(
+        out.contains("1 test, 1 passed, 0 warnings, 0 failures"),
+        "{out}"
+    );
+    let (status, out, _) = run(
+        dir.path(),
+        &[
+            "eval",
+            "--no-config",
+            "--conftest",
+            "--show-builtin-errors",
+            "team.yaml",
+        ],
+    );
+    assert_eq!(status, 2, "{out}");
+    assert!(
+        out.contains("ERR  - policy/numbers.rego:4:1 - POL001 (main.deny) - rule main.deny failed: built-in error: could not parse string as number (at policy/numbers.rego:5:29)"),
+        "{out}"
+    );
+    // In a test, the builtin error makes the test undefined: a failure, exit 1.
+    let (status, out, _) = run(dir.path(), &["test", "--no-config", "policy"]);
+    assert_eq!(status, 1, "{out}");
+    assert!(
+        out.contains("FAIL policy/numbers_test.rego:4: data.main.test_fixture_has_no_finding\n  test_fixture_has_no_finding is undefined"),
+        "{out}"
+    );
+    assert!(
+        out.contains("0 passed, 1 failed, 0 errors, 0 skipped"),
+        "{out}"
+    );
+    // Shown, it is an error naming the missing file.
+    let (status, out, _) = run(
+        dir.path(),
+        &["test", "--no-config", "--show-builtin-errors", "policy"],
+    );
+    assert_eq!(status, 2, "{out}");
+    assert!(
+        out.contains("built-in error: fixtures/missing.yaml: no such file or directory"),
+        "{out}"
+    );
+}
+
+#[test]
+fn if_without_contains_is_refused_in_v1_files_only() {
+    let dir = tmp();
+    support::write(
+        dir.path(),
+        "v1/deny.rego",
+        "package main\nimport rego.v1\n\nlabels[k] if some k, _ in input.metadata\n\ndeny[msg] if {\n\tinput.kind == \"team\"\n\tmsg := \"a team\"\n}\n",
+    );
+    support::write(
+        dir.path(),
+        "v0/deny.rego",
+        "package main\n\ndeny[msg] {\n\tinput.kind == \"team\"\n\tmsg := \"a team\"\n}\n",
+    );
+    support::write(
+        dir.path(),
+        "team.yaml",
+        "kind: team\nmetadata: {name: platform}\n",
+    );
+    let (status, out, _) = run(
+        dir.path(),
+        &["eval", "--no-config", "--conftest", "-p", "v1", "team.yaml"],
+    );
+    assert_eq!(status, 2, "{out}");
+    // Only the entry rule is refused; `labels[k] if` (an object) is fine.
+    assert!(
+        out.contains("ERR  - v1/deny.rego:6:1 - POL003 - rule deny[msg] is using 'if' keyword without 'contains' keyword"),
+        "{out}"
+    );
+    assert!(!out.contains("labels"), "{out}");
+    // In a v0 file, `deny[msg] { … }` is the set it always was.
+    let (status, out, _) = run(
+        dir.path(),
+        &["eval", "--no-config", "--conftest", "-p", "v0", "team.yaml"],
+    );
+    assert_eq!(status, 1, "{out}");
+    assert!(out.contains("FAIL - team.yaml - main - a team"), "{out}");
 }

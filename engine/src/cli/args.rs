@@ -128,11 +128,18 @@ pub struct PolicyArgs {
     /// The Dockerfile input shape for packages that do not declare `custom.input`.
     #[arg(long, value_enum, default_value_t = DockerfileInput::Native)]
     pub dockerfile_input: DockerfileInput,
-    /// Make Rego builtin errors (`to_number("x")`, `1/0`, a bad regex) rule errors
-    /// (exit 2), as `conftest --strict`/`opa eval --strict-builtin-errors`. By default
-    /// they leave the expression undefined, as in conftest and OPA.
+    /// OPA's strict mode, as `conftest --strict`/`opa check --strict`: a policy file with
+    /// an unused assigned or declared variable, an unused function argument, an import
+    /// that shadows another or a deprecated builtin is refused when it loads (POL003).
+    /// Also makes Rego builtin errors rule errors, as --show-builtin-errors.
     #[arg(long)]
     pub strict: bool,
+    /// Make Rego builtin errors (`to_number("x")`, `1/0`, a bad regex) rule errors
+    /// (POL001 "built-in error", exit 2), as `conftest --show-builtin-errors`/`opa eval
+    /// --strict-builtin-errors`. By default they leave the expression undefined, as in
+    /// conftest and OPA.
+    #[arg(long)]
+    pub show_builtin_errors: bool,
     /// Time limit of one rule (Rego) or one policy call (WASM) on one document, in
     /// milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 2000)]

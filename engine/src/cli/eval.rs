@@ -76,6 +76,7 @@ fn flags(p: Option<&PolicyArgs>, i: Option<&InputArgs>) -> Flags {
         f.wasm_cache.clone_from(&p.wasm_cache);
         f.combine = p.combine;
         f.strict = p.strict;
+        f.show_builtin_errors = p.show_builtin_errors;
     }
     if let Some(i) = i {
         f.kind.clone_from(&i.kind);

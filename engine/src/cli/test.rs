@@ -74,10 +74,20 @@ pub struct TestArgs {
     /// The Dockerfile input shape for packages that do not declare `custom.input`.
     #[arg(long, value_enum, default_value_t = DockerfileInput::Native)]
     pub dockerfile_input: DockerfileInput,
-    /// Make Rego builtin errors rule errors, as `conftest verify --strict` (see
-    /// `policy eval --strict`).
+    /// OPA's strict mode, as `conftest verify --strict`: a policy file with an unused
+    /// variable or argument, a shadowing import or a deprecated builtin is refused
+    /// (POL003, exit 2); builtin errors are errors too (see `policy eval --strict`).
     #[arg(long)]
     pub strict: bool,
+    /// A builtin error in a test is an error (exit 2) naming it, instead of leaving the
+    /// test undefined (a failure), as `conftest verify --show-builtin-errors`.
+    #[arg(long)]
+    pub show_builtin_errors: bool,
+    /// Explain each Rego test on stderr: its result and the rules evaluated on the way,
+    /// with `file:line`, as `policy eval --trace` does for entry rules (`conftest verify
+    /// --trace`).
+    #[arg(long)]
+    pub trace: bool,
     /// Time limit of one rule (Rego), one policy call (WASM) or one Rego test, in
     /// milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 2000)]
@@ -124,6 +134,7 @@ pub(super) fn run(a: TestArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatus
         all_namespaces: false,
         dockerfile_input: a.dockerfile_input,
         strict: a.strict,
+        show_builtin_errors: a.show_builtin_errors,
         timeout: a.timeout,
         wasm_memory: a.wasm_memory,
         wasm_cache: a.wasm_cache.clone(),
@@ -153,10 +164,15 @@ pub(super) fn run(a: TestArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatus
         builtin_cases: a.builtin,
         filter,
         namespaces,
+        trace: a.trace,
     });
-    // What Rego tests wrote with `print()`, as `opa test` and `conftest verify` show it.
+    // What Rego tests wrote with `print()`, as `opa test` and `conftest verify` show it,
+    // then (--trace) each test's explanation.
     for line in run.tests.iter().flat_map(|t| &t.prints) {
         eprintln!("{line}");
+    }
+    for t in run.tests.iter().filter_map(|t| t.trace.as_ref()) {
+        eprintln!("TRAC   {t}");
     }
     match a.format {
         TestFormat::Text => render::write_text(&run, a.verbose, out)?,

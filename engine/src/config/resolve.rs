@@ -127,8 +127,10 @@ pub struct Flags {
     pub combine: bool,
     /// `--follow-outside-symlinks`: follow links met while walking that leave the root.
     pub follow_outside_symlinks: bool,
-    /// `--strict`: Rego builtin errors are rule errors.
+    /// `--strict`: OPA's compiler strict mode, and builtin errors are rule errors.
     pub strict: bool,
+    /// `--show-builtin-errors`: Rego builtin errors are rule errors.
+    pub show_builtin_errors: bool,
 }
 
 impl Default for Flags {
@@ -152,6 +154,7 @@ impl Default for Flags {
             combine: false,
             follow_outside_symlinks: false,
             strict: false,
+            show_builtin_errors: false,
         }
     }
 }
@@ -481,7 +484,8 @@ impl Layers {
                 timeout,
                 namespaces,
                 dockerfile_shape: flags.dockerfile_shape,
-                strict: flags.strict,
+                strict: flags.strict || flags.show_builtin_errors,
+                strict_compile: flags.strict,
                 ..RegoOptions::default()
             },
             wasm: WasmLimits {

@@ -19,7 +19,7 @@
 
 use serde_json::Value;
 
-use crate::diagnostics::{ErrorRecord, Finding};
+use crate::diagnostics::{ErrorRecord, Finding, PackageCheck};
 use crate::inputs::{Document, DocumentKind};
 use crate::runtimes::rego::RegoPackage;
 use crate::runtimes::RawResult;
@@ -81,10 +81,23 @@ fn kind_for(pkg: &RegoPackage, docs: &[&Document]) -> Option<DocumentKind> {
         .find(|k| pkg.applies_to(*k) && docs.iter().any(|d| d.kind == *k))
 }
 
+/// What the combined packages of a run gave.
+#[derive(Debug, Default)]
+pub struct Combined {
+    /// The combined packages' findings, located in the documents they name.
+    pub findings: Vec<Finding>,
+    /// Rule errors, anchored at the run's first document.
+    pub errors: Vec<ErrorRecord>,
+    /// One per combined package, on the run's first document (where results without a
+    /// path are anchored): its rule definitions, less the results located in other
+    /// documents, so that conftest's count of passed tests (definitions without a
+    /// result, for the whole combined input) comes out of the usual per-document sum.
+    pub checks: Vec<PackageCheck>,
+}
+
 /// Evaluates every combined package of `set` once over `docs`.
-pub fn evaluate(set: &PolicySet, docs: &[&Document]) -> (Vec<Finding>, Vec<ErrorRecord>) {
-    let mut findings = Vec::new();
-    let mut errors = Vec::new();
+pub fn evaluate(set: &PolicySet, docs: &[&Document]) -> Combined {
+    let mut out = Combined::default();
     let packages: Vec<(&RegoPackage, DocumentKind)> = set
         .rego
         .packages
@@ -93,10 +106,10 @@ pub fn evaluate(set: &PolicySet, docs: &[&Document]) -> (Vec<Finding>, Vec<Error
         .filter_map(|p| Some((p, kind_for(p, docs)?)))
         .collect();
     let Some(first) = docs.first() else {
-        return (findings, errors);
+        return out;
     };
     if packages.is_empty() {
-        return (findings, errors);
+        return out;
     }
     let mut worker = Worker::new(set);
     // One evaluation covers the whole run: the limit of one rule on one document, once
@@ -109,14 +122,28 @@ pub fn evaluate(set: &PolicySet, docs: &[&Document]) -> (Vec<Finding>, Vec<Error
     worker.rego.set_input(&input(docs));
     for (pkg, kind) in packages {
         let (results, failures) = worker.rego.evaluate_packages(&[pkg], kind);
-        errors.extend(
+        out.errors.extend(
             failures
                 .into_iter()
                 .map(|f| super::failure_record(f, first)),
         );
-        findings.extend(results.into_iter().filter_map(|r| resolve(r, docs)));
+        let findings: Vec<Finding> = results
+            .into_iter()
+            .filter_map(|r| resolve(r, docs))
+            .collect();
+        let elsewhere = findings
+            .iter()
+            .filter(|f| f.location.file != first.path || f.location.document != first.index)
+            .count();
+        out.checks.push(PackageCheck {
+            file: first.path.clone(),
+            document: first.index,
+            package: pkg.name.clone(),
+            definitions: pkg.definitions(kind).saturating_sub(elsewhere),
+        });
+        out.findings.extend(findings);
     }
-    (findings, errors)
+    out
 }
 
 #[cfg(test)]

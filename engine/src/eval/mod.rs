@@ -239,9 +239,9 @@ pub fn evaluate_documents(
         errors.extend(e);
     }
     if !prepared.combined.is_empty() {
-        let (f, e) = combine::evaluate(&prepared, docs);
-        findings.extend(f);
-        errors.extend(e);
+        let combined = combine::evaluate(&prepared, docs);
+        findings.extend(combined.findings);
+        errors.extend(combined.errors);
     }
     (findings, errors)
 }
@@ -420,9 +420,10 @@ fn assemble(
     }
     let docs: Vec<&Document> = files.iter().flat_map(|f| f.documents.iter()).collect();
     if !set.combined.is_empty() {
-        let (findings, errors) = combine::evaluate(set, &docs);
-        report.findings.extend(findings);
-        report.errors.extend(errors);
+        let combined = combine::evaluate(set, &docs);
+        report.findings.extend(combined.findings);
+        report.errors.extend(combined.errors);
+        report.checks.extend(combined.checks);
     }
     suppress::apply(&mut report, &docs);
     if peer_ignores {

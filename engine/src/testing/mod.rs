@@ -166,6 +166,8 @@ pub struct TestOptions {
     /// Run only the Rego unit tests of packages matching one of these globs (conftest
     /// `verify --namespace`); empty means every package. Case files are not affected.
     pub namespaces: Vec<globset::GlobMatcher>,
+    /// Explain each Rego test ([`TestResult::trace`]): `policy test --trace`.
+    pub trace: bool,
 }
 
 /// Which kind of test a result is.
@@ -307,6 +309,9 @@ pub struct TestResult {
     pub outcome: Outcome,
     /// What a Rego test wrote with `print()`, each line `policy.rego:LINE: message`.
     pub prints: Vec<String>,
+    /// With [`TestOptions::trace`], a Rego test's explanation: its value and the rules
+    /// evaluated on the way (`data.main.test_x: true; evaluated …`).
+    pub trace: Option<String>,
 }
 
 /// A case file that was found, and the rule it tests.
@@ -547,7 +552,10 @@ pub fn run(opts: &TestOptions) -> TestRun {
     tests.extend(
         rego_tests
             .par_iter()
-            .map_init(|| base.rego.evaluator(), |ev, t| run_rego_test(ev, t))
+            .map_init(
+                || base.rego.evaluator(),
+                |ev, t| run_rego_test(ev, t, opts.trace),
+            )
             .collect::<Vec<_>>(),
     );
     tests.sort_by(|a, b| (&a.file, a.position).cmp(&(&b.file, b.position)));
@@ -596,6 +604,7 @@ fn run_case(
         input: Some(job.filename.clone()),
         outcome,
         prints: Vec::new(),
+        trace: None,
     }
 }
 
@@ -669,7 +678,11 @@ fn compare(expect: &Expect, actual: Vec<ActualFinding>, errors: Vec<ErrorRecord>
     }
 }
 
-fn run_rego_test(ev: &mut crate::runtimes::rego::RegoEvaluator, t: &RegoTest) -> TestResult {
+fn run_rego_test(
+    ev: &mut crate::runtimes::rego::RegoEvaluator,
+    t: &RegoTest,
+    trace: bool,
+) -> TestResult {
     let outcome = if t.todo {
         Outcome::Skip("a todo_test_ rule (not run)".into())
     } else {
@@ -703,6 +716,7 @@ fn run_rego_test(ev: &mut crate::runtimes::rego::RegoEvaluator, t: &RegoTest) ->
         input: None,
         outcome,
         prints: ev.take_prints(),
+        trace: trace.then(|| ev.trace_test(t)),
     }
 }
 

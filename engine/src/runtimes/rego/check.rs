@@ -855,3 +855,241 @@ fn unsafe_in_negation(
         });
     }
 }
+
+/// conftest's refusal of `deny[msg] if { … }` in a Rego v1 file. In v1 that head
+/// defines an object (`deny[msg] = true`), not the set of messages the author meant
+/// (`deny contains msg if`), so the rule would never report its message; conftest
+/// refuses a policy with such an entry rule (`deny`, `violation`, `warn`, with any
+/// `_suffix`) when it loads, and so does this engine. v0 files keep the v0 meaning
+/// (`deny[msg] { … }` is a set there).
+pub(super) fn if_without_contains(file: &str, module: &Module) -> Vec<CheckError> {
+    let mut errors = Vec::new();
+    for rule in &module.policy {
+        let Rule::Spec {
+            head: RuleHead::Compr { refr, assign, .. },
+            span,
+            ..
+        } = rule.as_ref()
+        else {
+            continue;
+        };
+        // A reference head (`deny[msg]`, `deny.x`), not a plain name.
+        if !matches!(refr.as_ref(), Expr::RefBrack { .. } | Expr::RefDot { .. }) {
+            continue;
+        }
+        let comps = components(refr);
+        let root = match comps.first() {
+            Some(r) => r.clone(),
+            None => match refr.as_ref() {
+                Expr::RefBrack { refr, .. } => {
+                    components(refr).first().cloned().unwrap_or_default()
+                }
+                _ => String::new(),
+            },
+        };
+        if super::entry_level(&root).is_none() {
+            continue;
+        }
+        let value_true = match assign {
+            None => true,
+            Some(a) => matches!(
+                a.value.as_ref(),
+                Expr::Bool {
+                    value: regorus::Value::Bool(true),
+                    ..
+                }
+            ),
+        };
+        if !value_true {
+            continue;
+        }
+        let text = span.text();
+        let head = text
+            .find(" if")
+            .or_else(|| text.find('{'))
+            .map_or(text, |end| &text[..end])
+            .trim();
+        errors.push(CheckError {
+            file: file.to_string(),
+            line: span.line,
+            column: span.col,
+            message: format!(
+                "rule {head} is using 'if' keyword without 'contains' keyword: in Rego v1 it \
+                 defines an object whose values are true, not a set of messages (write `{root} \
+                 contains … if`)"
+            ),
+        });
+    }
+    errors
+}
+
+/// Builtins OPA's strict mode refuses as deprecated.
+const DEPRECATED: &[&str] = &[
+    "any",
+    "all",
+    "re_match",
+    "net.cidr_overlap",
+    "set_diff",
+    "cast_array",
+    "cast_set",
+    "cast_string",
+    "cast_boolean",
+    "cast_null",
+    "cast_object",
+];
+
+/// OPA's strict mode (`opa check --strict`, `conftest --strict`): unused local
+/// variables and arguments (`scopes.rs`), an import that shadows another, and calls of
+/// deprecated builtins. Each is an error in OPA's wording at its position.
+pub(super) fn strict(file: &str, module: &Module) -> Vec<CheckError> {
+    let mut errors = super::scopes::strict_errors(file, module);
+    let mut seen: BTreeMap<String, String> = BTreeMap::new();
+    for import in &module.imports {
+        let comps = components(&import.refr);
+        let alias = import
+            .r#as
+            .as_ref()
+            .map(|s| s.text().to_string())
+            .or_else(|| comps.last().cloned())
+            .unwrap_or_default();
+        if let Some(first) = seen.get(&alias) {
+            errors.push(CheckError {
+                file: file.to_string(),
+                line: import.span.line,
+                column: import.span.col,
+                message: format!("rego_compile_error: import must not shadow import {first}"),
+            });
+        } else {
+            seen.insert(alias, comps.join("."));
+        }
+    }
+    let mut calls = Vec::new();
+    for rule in &module.policy {
+        rule_calls(rule, &mut calls);
+    }
+    for (name, span) in calls {
+        if DEPRECATED.contains(&name.as_str()) {
+            errors.push(CheckError {
+                file: file.to_string(),
+                line: span.line,
+                column: span.col,
+                message: format!(
+                    "rego_type_error: deprecated built-in function calls in expression: {name}"
+                ),
+            });
+        }
+    }
+    errors.sort_by_key(|e| (e.line, e.column));
+    errors
+}
+
+/// Every call in a rule: the function's dotted name and where it is.
+fn rule_calls(rule: &Rule, out: &mut Vec<(String, Span)>) {
+    fn query(q: &Query, out: &mut Vec<(String, Span)>) {
+        for stmt in &q.stmts {
+            match &stmt.literal {
+                Literal::SomeVars { .. } => {}
+                Literal::SomeIn {
+                    key,
+                    value,
+                    collection,
+                    ..
+                } => {
+                    if let Some(k) = key {
+                        expr(k, out);
+                    }
+                    expr(value, out);
+                    expr(collection, out);
+                }
+                Literal::Expr { expr: e, .. } | Literal::NotExpr { expr: e, .. } => expr(e, out),
+                Literal::Every {
+                    domain, query: q, ..
+                } => {
+                    expr(domain, out);
+                    query(q, out);
+                }
+            }
+            for m in &stmt.with_mods {
+                expr(&m.r#as, out);
+            }
+        }
+    }
+    fn expr(e: &Expr, out: &mut Vec<(String, Span)>) {
+        match e {
+            Expr::Call { fcn, params, .. } => {
+                let name = components(fcn).join(".");
+                if !name.is_empty() {
+                    out.push((name, fcn.span().clone()));
+                }
+                params.iter().for_each(|p| expr(p, out));
+            }
+            Expr::Array { items, .. } | Expr::Set { items, .. } => {
+                items.iter().for_each(|i| expr(i, out))
+            }
+            Expr::Object { fields, .. } => fields.iter().for_each(|(_, k, v)| {
+                expr(k, out);
+                expr(v, out);
+            }),
+            Expr::ArrayCompr { term, query: q, .. } | Expr::SetCompr { term, query: q, .. } => {
+                expr(term, out);
+                query(q, out);
+            }
+            Expr::ObjectCompr {
+                key,
+                value,
+                query: q,
+                ..
+            } => {
+                expr(key, out);
+                expr(value, out);
+                query(q, out);
+            }
+            Expr::UnaryExpr { expr: x, .. } | Expr::RefDot { refr: x, .. } => expr(x, out),
+            Expr::RefBrack { refr, index, .. } => {
+                expr(refr, out);
+                expr(index, out);
+            }
+            Expr::BinExpr { lhs, rhs, .. }
+            | Expr::BoolExpr { lhs, rhs, .. }
+            | Expr::ArithExpr { lhs, rhs, .. }
+            | Expr::AssignExpr { lhs, rhs, .. } => {
+                expr(lhs, out);
+                expr(rhs, out);
+            }
+            Expr::Membership {
+                key,
+                value,
+                collection,
+                ..
+            } => {
+                if let Some(k) = key {
+                    expr(k, out);
+                }
+                expr(value, out);
+                expr(collection, out);
+            }
+            _ => {}
+        }
+    }
+    match rule {
+        Rule::Spec { head, bodies, .. } => {
+            match head {
+                RuleHead::Compr {
+                    assign: Some(a), ..
+                }
+                | RuleHead::Func {
+                    assign: Some(a), ..
+                } => expr(&a.value, out),
+                RuleHead::Set { key: Some(k), .. } => expr(k, out),
+                _ => {}
+            }
+            for body in bodies {
+                if let Some(a) = &body.assign {
+                    expr(&a.value, out);
+                }
+                query(&body.query, out);
+            }
+        }
+        Rule::Default { value, .. } => expr(value, out),
+    }
+}

@@ -84,15 +84,26 @@ fn resolve(path: &str, dirs: &[PathBuf]) -> String {
         .map_or_else(|| path.to_owned(), |c| c.display().to_string())
 }
 
+/// `path: no such file or directory` (the operating system's wording, as conftest and
+/// OPA report it).
+fn io_error(path: &str, e: &std::io::Error) -> anyhow::Error {
+    let what = match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file or directory".to_owned(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
+        _ => e.to_string(),
+    };
+    anyhow::anyhow!("{path}: {what}")
+}
+
 /// Reads and parses one file, its format from its name (or content).
 fn parse_file(path: &str, dirs: &[PathBuf]) -> Result<serde_json::Value> {
     let path = &resolve(path, dirs);
     let opts = load_options();
-    let meta = std::fs::metadata(path).with_context(|| format!("{path}: cannot read"))?;
+    let meta = std::fs::metadata(path).map_err(|e| io_error(path, &e))?;
     if meta.len() > opts.max_file_size {
         bail!("{path}: larger than {} bytes", opts.max_file_size);
     }
-    let text = std::fs::read_to_string(path).with_context(|| format!("{path}: cannot read"))?;
+    let text = std::fs::read_to_string(path).map_err(|e| io_error(path, &e))?;
     let format = inputs::format_from_name(Path::new(path))
         .or_else(|| inputs::format_from_content(&text))
         .with_context(|| {
@@ -112,14 +123,30 @@ fn to_rego(v: serde_json::Value) -> Value {
     Value::from(v)
 }
 
+/// `f` as an extension that, like every builtin, leaves its expression undefined on an
+/// error unless the engine is `strict` (`--strict`, `--show-builtin-errors`).
+fn builtin(
+    strict: bool,
+    f: impl Fn(Vec<Value>) -> Result<Value> + Clone + Send + Sync + 'static,
+) -> Box<dyn regorus::Extension> {
+    Box::new(move |args: Vec<Value>| match f(args) {
+        Err(_) if super::builtins::errors_are_undefined(strict) => Ok(Value::Undefined),
+        other => other,
+    })
+}
+
 /// Installs the three builtins into `engine`; `dirs` are the directories of the loaded
 /// policy files, for relative paths.
-pub(super) fn install(engine: &mut regorus::Engine, dirs: Arc<Vec<PathBuf>>) -> Result<()> {
+pub(super) fn install(
+    engine: &mut regorus::Engine,
+    dirs: Arc<Vec<PathBuf>>,
+    strict: bool,
+) -> Result<()> {
     let file_dirs = Arc::clone(&dirs);
     engine.add_extension(
         "parse_config".into(),
         2,
-        Box::new(|args: Vec<Value>| {
+        builtin(strict, |args: Vec<Value>| {
             let parser = string_arg(&args, 0, "parse_config")?;
             let content = string_arg(&args, 1, "parse_config")?;
             Ok(to_rego(parse(
@@ -132,7 +159,7 @@ pub(super) fn install(engine: &mut regorus::Engine, dirs: Arc<Vec<PathBuf>>) -> 
     engine.add_extension(
         "parse_config_file".into(),
         1,
-        Box::new(move |args: Vec<Value>| {
+        builtin(strict, move |args: Vec<Value>| {
             let path = string_arg(&args, 0, "parse_config_file")?;
             Ok(to_rego(parse_file(path, &file_dirs)?))
         }),
@@ -140,7 +167,7 @@ pub(super) fn install(engine: &mut regorus::Engine, dirs: Arc<Vec<PathBuf>>) -> 
     engine.add_extension(
         "parse_combined_config_files".into(),
         1,
-        Box::new(move |args: Vec<Value>| {
+        builtin(strict, move |args: Vec<Value>| {
             let paths = match args.first() {
                 Some(Value::Array(items)) => items.clone(),
                 _ => bail!("`parse_combined_config_files` expects an array of paths"),
@@ -173,7 +200,7 @@ mod tests {
 
     fn engine() -> regorus::Engine {
         let mut e = regorus::Engine::new();
-        install(&mut e, Arc::new(Vec::new())).expect("fresh engine");
+        install(&mut e, Arc::new(Vec::new()), true).expect("fresh engine");
         e
     }
 
@@ -254,6 +281,9 @@ d := parse_config("dockerfile", "FROM alpine:3\nRUN apk add curl\n")
         assert_eq!(c[0]["contents"], serde_json::json!({"kind": "Service"}));
         assert_eq!(c[1]["contents"][0]["Cmd"], "from");
         let err = eval(&mut e, "data.t.missing").unwrap_err().to_string();
-        assert!(err.contains("cannot read"), "{err}");
+        assert!(
+            err.contains("/nonexistent/x.yaml: no such file or directory"),
+            "{err}"
+        );
     }
 }

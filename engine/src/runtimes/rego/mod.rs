@@ -22,6 +22,7 @@ mod limits;
 pub mod query;
 mod results;
 mod rewrite;
+mod scopes;
 pub mod shell;
 mod sizecheck;
 mod trace;
@@ -92,6 +93,11 @@ pub struct RegoOptions {
     /// `opa eval --strict-builtin-errors`); by default they leave the expression
     /// undefined, as in conftest and `opa eval`.
     pub strict: bool,
+    /// OPA's compiler strict mode (`--strict`, as `conftest --strict` and `opa check
+    /// --strict`): a file with an unused assigned or declared variable, an unused
+    /// function argument, an import that shadows another or a deprecated builtin is
+    /// refused at load (POL003), with OPA's message.
+    pub strict_compile: bool,
 }
 
 impl Default for RegoOptions {
@@ -105,6 +111,7 @@ impl Default for RegoOptions {
             disabled_rules: Vec::new(),
             combine: false,
             strict: false,
+            strict_compile: false,
         }
     }
 }
@@ -238,6 +245,8 @@ pub fn test_rule(name: &str) -> Option<bool> {
 pub struct RegoPolicySet {
     engine: regorus::Engine,
     timeout: Duration,
+    /// Builtin errors are rule errors ([`RegoOptions::strict`]).
+    strict: bool,
     batch: bool,
     /// Set once a batch of this set ran out of time (shared by its evaluators).
     batch_timed_out: Arc<AtomicBool>,
@@ -417,13 +426,14 @@ struct Prepared {
 /// or fails a check is added to `excluded` with its errors.
 fn prepare(
     scanned: &[(&RegoSource, metadata::RegoScan)],
+    strict_compile: bool,
     errors: &mut Vec<ErrorRecord>,
     excluded: &mut Vec<String>,
 ) -> std::collections::HashMap<String, Prepared> {
     let mut parsed = Vec::new();
     for (src, _) in scanned {
         match rewrite::parse(&src.path, &src.text) {
-            Ok(p) => parsed.push((src, p)),
+            Ok(p) => parsed.push((*src, p)),
             Err(e) => {
                 let msg = format!("{e:#}");
                 let (line, col) = error_position(&msg, &src.path);
@@ -437,7 +447,16 @@ fn prepare(
         .map(|(src, p)| (src.path.clone(), &p.module))
         .collect();
     let mut refused = Vec::new();
-    for e in check::check(&modules, builtins::arities()) {
+    let mut problems = check::check(&modules, builtins::arities());
+    for (src, p) in &parsed {
+        if !p.v0 {
+            problems.extend(check::if_without_contains(&src.path, &p.module));
+        }
+        if strict_compile && !src.builtin {
+            problems.extend(check::strict(&src.path, &p.module));
+        }
+    }
+    for e in problems {
         errors.push(policy_error(&e.file, e.line, e.column, e.message));
         refused.push(e.file);
     }
@@ -447,13 +466,23 @@ fn prepare(
             excluded.push(src.path.clone());
             continue;
         }
-        prepared.insert(
-            src.path.clone(),
-            Prepared {
-                text: rewrite::hoist(p, &src.text),
-                v0: p.v0,
-            },
-        );
+        // OPA's scoping of comprehension variables (`scopes.rs`), then the `not`
+        // rewrite over the renamed text.
+        let renames = scopes::renames(&p.module, &src.text);
+        let renamed = if renames.is_empty() {
+            None
+        } else {
+            let text = scopes::apply(&src.text, renames);
+            rewrite::parse(&src.path, &text)
+                .ok()
+                .filter(|r| r.v0 == p.v0)
+                .map(|r| (text, r))
+        };
+        let text = match &renamed {
+            Some((text, r)) => rewrite::hoist(r, text),
+            None => rewrite::hoist(p, &src.text),
+        };
+        prepared.insert(src.path.clone(), Prepared { text, v0: p.v0 });
     }
     prepared
 }
@@ -499,7 +528,7 @@ impl RegoPolicySet {
         // Add files one by one; a parse error drops only that file. Then prepare the
         // engine; when preparing fails because of one file, drop it and retry.
         let mut excluded: Vec<String> = Vec::new();
-        let prepared = prepare(&scanned, &mut errors, &mut excluded);
+        let prepared = prepare(&scanned, opts.strict_compile, &mut errors, &mut excluded);
         let mut engine;
         // conftest's parse_config* builtins resolve relative paths in these too.
         let mut dirs: Vec<std::path::PathBuf> = Vec::new();
@@ -513,7 +542,7 @@ impl RegoPolicySet {
         let dirs = Arc::new(dirs);
         loop {
             engine = new_engine(opts);
-            if let Err(e) = conftest::install(&mut engine, Arc::clone(&dirs)) {
+            if let Err(e) = conftest::install(&mut engine, Arc::clone(&dirs), opts.strict) {
                 debug_assert!(false, "conftest builtins: {e}");
             }
             let mut data_ok = true;
@@ -564,6 +593,7 @@ impl RegoPolicySet {
                             return RegoPolicySet {
                                 engine: new_engine(opts),
                                 timeout: opts.timeout,
+                                strict: opts.strict,
                                 batch: opts.batch,
                                 batch_timed_out: Arc::default(),
                                 plans: Arc::new([]),
@@ -709,6 +739,7 @@ impl RegoPolicySet {
         RegoPolicySet {
             engine,
             timeout: opts.timeout,
+            strict: opts.strict,
             batch: opts.batch,
             batch_timed_out: Arc::default(),
             plans: plans.into(),
@@ -733,6 +764,7 @@ impl RegoPolicySet {
             pristine: self.engine.clone(),
             input: None,
             timeout: self.timeout,
+            strict: self.strict,
             batch: self.batch,
             batch_timed_out: Arc::clone(&self.batch_timed_out),
             plans: Arc::clone(&self.plans),
@@ -788,6 +820,8 @@ pub struct RegoEvaluator {
     /// The current input (cheap to clone: regorus values share their contents).
     input: Option<regorus::Value>,
     timeout: Duration,
+    /// Builtin errors are rule errors: a failure is then checked for being one.
+    strict: bool,
     batch: bool,
     batch_timed_out: Arc<AtomicBool>,
     plans: Arc<[BatchPlan]>,
@@ -826,6 +860,9 @@ enum Failed {
     Overran(Duration),
     /// regorus panicked.
     Panicked(String),
+    /// A builtin failed (`to_number("x")`, a file `parse_config_file` cannot read) in
+    /// strict mode: the same evaluation succeeds when builtin errors are undefined.
+    Builtin(anyhow::Error),
 }
 
 fn millis(d: Duration) -> u128 {
@@ -876,6 +913,31 @@ impl RegoEvaluator {
     /// Evaluates one rule under the time limit, containing panics.
     fn eval_rule(&mut self, query: &str) -> Result<regorus::Value, Failed> {
         self.guarded(|engine| engine.eval_rule(query.to_string()))
+    }
+
+    /// [`Self::eval_rule`], telling a builtin error apart in strict mode: when the rule
+    /// fails (not by time), it is evaluated again on a copy of the engine with lax
+    /// builtins, and if that succeeds the failure was a builtin's (`built-in error`, as
+    /// conftest's `--show-builtin-errors` says). Only failures pay for the second run.
+    fn eval_rule_classified(&mut self, query: &str) -> Result<regorus::Value, Failed> {
+        match self.eval_rule(query) {
+            Err(Failed::Error(e, took)) if self.strict && took < self.timeout => {
+                let mut lax = self.engine.clone();
+                lax.set_strict_builtin_errors(false);
+                let again = budget::quietly(|| {
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        builtins::lax(|| lax.eval_rule(query.to_string()))
+                    }))
+                });
+                // What the second run printed was printed by the first already.
+                let _ = lax.take_prints();
+                match again {
+                    Ok(Ok(_)) => Err(Failed::Builtin(e)),
+                    _ => Err(Failed::Error(e, took)),
+                }
+            }
+            other => other,
+        }
     }
 
     /// Evaluates the entry rules of `pkg` that apply to `kind` against the current input.
@@ -1005,7 +1067,7 @@ impl RegoEvaluator {
     fn batch_failed(&mut self, failed: &Failed) -> Batched {
         let out_of_time = match failed {
             Failed::Error(_, took) | Failed::Overran(took) => *took >= self.timeout,
-            Failed::Panicked(_) => false,
+            Failed::Panicked(_) | Failed::Builtin(_) => false,
         };
         if out_of_time {
             self.batch_timed_out.store(true, Ordering::Relaxed);
@@ -1048,7 +1110,7 @@ impl RegoEvaluator {
                 });
                 continue;
             }
-            match self.eval_rule(&entry.query) {
+            match self.eval_rule_classified(&entry.query) {
                 Ok(value) => results::collect(&value, entry, pkg, results),
                 Err(e) => failures.push(self.failure(&entry.meta.id, pkg, e)),
             }
@@ -1062,7 +1124,7 @@ impl RegoEvaluator {
         self.engine = self.pristine.clone();
         self.input = None;
         let query = test.query();
-        let value = self.eval_rule(&query);
+        let value = self.eval_rule_classified(&query);
         // A test's `print()` output, with its `file:line`: see `take_prints`.
         self.gather_prints(true);
         match value {
@@ -1136,6 +1198,13 @@ impl RegoEvaluator {
             Failed::Panicked(what) => (
                 false,
                 format!("rule {rule} failed: the Rego engine panicked ({what})"),
+            ),
+            Failed::Builtin(e) => (
+                false,
+                format!(
+                    "rule {rule} failed: built-in error: {}",
+                    first_line(&format!("{e:#}"))
+                ),
             ),
         };
         RuleFailure {

@@ -13,7 +13,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{results, RegoEvaluator, RegoPackage};
+use super::{results, RegoEvaluator, RegoPackage, RegoTest};
 use crate::inputs::DocumentKind;
 
 /// The rule containing 1-based `line` of a policy: `data.<package>.<rule>` and the line
@@ -90,36 +90,64 @@ impl RegoEvaluator {
                 };
                 let mut found = Vec::new();
                 results::collect(&value, entry, pkg, &mut found);
-                // Rules evaluated, in file then line order, each once.
-                let mut rules: BTreeMap<(String, u32), String> = BTreeMap::new();
-                if let Ok(report) = engine.get_coverage_report() {
-                    for file in &report.files {
-                        for line in &file.covered {
-                            if let Some((rule, head)) = enclosing_rule(&file.code, *line) {
-                                rules.entry((file.path.clone(), head)).or_insert(rule);
-                            }
-                        }
-                    }
-                }
-                let evaluated: Vec<String> = rules
-                    .iter()
-                    .map(|((file, line), rule)| format!("{rule} ({}:{line})", short(file)))
-                    .collect();
                 let n = found.len();
                 out.push(format!(
                     "{}: {n} result{}; evaluated {}",
                     entry.query,
                     if n == 1 { "" } else { "s" },
-                    if evaluated.is_empty() {
-                        "nothing".to_owned()
-                    } else {
-                        evaluated.join(", ")
-                    }
+                    evaluated(&engine)
                 ));
             }
         }
         out
     }
+
+    /// Explains one Rego unit test (`policy test --trace`): its value and the rules
+    /// evaluated on the way, as [`RegoEvaluator::trace`] does for entry rules
+    /// (`data.main.test_x: true; evaluated data.main.test_x (main_test.rego:4), …`).
+    pub fn trace_test(&mut self, test: &RegoTest) -> String {
+        let query = test.query();
+        let mut engine = self.pristine.clone();
+        engine.set_enable_coverage(true);
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            engine.eval_rule(query.clone())
+        }));
+        let value = match outcome {
+            Ok(Ok(regorus::Value::Undefined)) => "undefined".to_owned(),
+            Ok(Ok(v)) => v
+                .to_json_str()
+                .map(|s| s.trim().to_owned())
+                .unwrap_or_else(|_| format!("{v:?}")),
+            Ok(Err(e)) => format!("failed: {}", super::first_line(&format!("{e:#}"))),
+            Err(_) => "failed: the Rego engine panicked".to_owned(),
+        };
+        // Prints of this second evaluation were already shown by the first.
+        let _ = engine.take_prints();
+        format!("{query}: {value}; evaluated {}", evaluated(&engine))
+    }
+}
+
+/// The rules whose bodies `engine` evaluated (its coverage), in file then line order,
+/// each once: `data.main.deny (policy.rego:8), …`, or `nothing`.
+fn evaluated(engine: &regorus::Engine) -> String {
+    let mut rules: BTreeMap<(String, u32), String> = BTreeMap::new();
+    if let Ok(report) = engine.get_coverage_report() {
+        for file in &report.files {
+            for line in &file.covered {
+                if let Some((rule, head)) = enclosing_rule(&file.code, *line) {
+                    rules.entry((file.path.clone(), head)).or_insert(rule);
+                }
+            }
+        }
+    }
+    if rules.is_empty() {
+        return "nothing".to_owned();
+    }
+    rules
+        .iter()
+        .map(|((file, line), rule)| format!("{rule} ({}:{line})", short(file)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]

@@ -7,8 +7,8 @@
 //! `io.jwt.*`, and so on. One file per area; each has an `install`.
 //!
 //! Extensions raise errors the way strict builtins do; [`Registrar::add`] turns an error
-//! into an undefined value unless the engine is strict (`--strict`), as OPA does for
-//! builtin errors in non-strict mode.
+//! into an undefined value unless the engine is strict (`--strict`,
+//! `--show-builtin-errors`), as OPA does for builtin errors in non-strict mode.
 
 mod compat;
 mod crypto;
@@ -19,6 +19,7 @@ mod strings;
 mod template;
 mod yaml;
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
@@ -38,6 +39,31 @@ impl std::fmt::Display for LimitExceeded {
 }
 
 impl std::error::Error for LimitExceeded {}
+
+thread_local! {
+    /// Set while [`lax`] runs: extensions of a strict engine behave as non-strict.
+    static LAX: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` with every extension on this thread non-strict (a builtin error is an
+/// undefined value), whatever its engine's mode: how a strict engine's rule error is
+/// told apart as a builtin error (it goes away when builtins are lax).
+pub(super) fn lax<T>(f: impl FnOnce() -> T) -> T {
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            LAX.with(|l| l.set(self.0));
+        }
+    }
+    let _reset = Reset(LAX.with(|l| l.replace(true)));
+    f()
+}
+
+/// Whether an extension of an engine in mode `strict` turns its errors into undefined
+/// values now.
+pub(super) fn errors_are_undefined(strict: bool) -> bool {
+    !strict || LAX.with(Cell::get)
+}
 
 /// Registers extensions into one engine.
 pub(super) struct Registrar<'a> {
@@ -63,7 +89,10 @@ impl Registrar<'_> {
             nargs,
             Box::new(move |args: Vec<Value>| match f(&args) {
                 Ok(v) => Ok(v),
-                Err(e) if !strict && e.downcast_ref::<LimitExceeded>().is_none() => {
+                Err(e)
+                    if errors_are_undefined(strict)
+                        && e.downcast_ref::<LimitExceeded>().is_none() =>
+                {
                     Ok(Value::Undefined)
                 }
                 Err(e) => Err(anyhow::anyhow!("{label}: {e}")),

@@ -12,6 +12,15 @@ use super::{string_arg, Registrar};
 use crate::runtimes::rego::MAX_RANGE_ELEMENTS;
 
 pub(super) fn install(r: &mut Registrar<'_>) -> Result<()> {
+    // No DNS (the engine never reaches outside the process): the lookup fails as it
+    // does in OPA for a name that does not resolve, a builtin error, so the
+    // expression is undefined unless builtin errors are shown.
+    r.add("net.lookup_ip_addr", 1, |a: &[Value]| {
+        let name = string_arg(a, 0)?;
+        Err(anyhow!(
+            "lookup {name}: DNS lookups are not available (policy never reaches outside the process)"
+        ))
+    })?;
     r.add("net.cidr_intersects", 2, |a: &[Value]| {
         let x = cidr(string_arg(a, 0)?)?;
         let y = cidr(string_arg(a, 1)?)?;
