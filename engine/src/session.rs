@@ -317,6 +317,10 @@ impl Session {
                     .config
                     .as_ref()
                     .is_some_and(|c| !c.peer_ignores),
+                shard: self.settings.shard.map(|shard| eval::shard::ShardOptions {
+                    shard,
+                    root: self.settings.root.clone(),
+                }),
             },
         );
         if let Some(cfg) = &self.settings.config {

@@ -129,6 +129,9 @@ pub struct Flags {
     pub follow_outside_symlinks: bool,
     /// `--strict`: Rego builtin errors are rule errors.
     pub strict: bool,
+    /// `--shard K/N`: evaluate and report only this shard of the inputs
+    /// ([`crate::eval::shard`]).
+    pub shard: Option<crate::eval::shard::Shard>,
 }
 
 impl Default for Flags {
@@ -152,6 +155,7 @@ impl Default for Flags {
             combine: false,
             follow_outside_symlinks: false,
             strict: false,
+            shard: None,
         }
     }
 }
@@ -262,6 +266,9 @@ pub struct ResolvedSettings {
     pub threads: usize,
     /// `--trace`: explain each Rego entry rule's outcome ([`crate::diagnostics::Report::traces`]).
     pub trace: bool,
+    /// `--shard K/N` ([`crate::eval::shard`]): input paths are hashed relative to
+    /// [`root`](Self::root).
+    pub shard: Option<crate::eval::shard::Shard>,
     /// The layers these settings were resolved from (to resolve again after the
     /// configuration file changed).
     pub layers: Layers,
@@ -517,6 +524,7 @@ impl Layers {
             discover,
             threads: flags.threads,
             trace: false,
+            shard: flags.shard,
             layers: self,
         };
         (settings, problems)
@@ -533,6 +541,7 @@ impl Layers {
             discover: DiscoverOptions::default(),
             threads: self.flags.threads,
             trace: false,
+            shard: self.flags.shard,
             layers: self,
         }
     }
