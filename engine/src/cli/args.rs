@@ -91,7 +91,8 @@ fn parse_threads(s: &str) -> Result<usize, String> {
 }
 
 fn parse_shard(s: &str) -> Result<crate::eval::shard::Shard, String> {
-    s.parse().map_err(|e: crate::eval::shard::ShardError| e.to_string())
+    s.parse()
+        .map_err(|e: crate::eval::shard::ShardError| e.to_string())
 }
 
 /// Options that choose the configuration file.

@@ -462,9 +462,11 @@ fn assemble(
         report
             .findings
             .extend(findings.into_iter().filter(|f| mine(&f.location.file)));
-        report
-            .errors
-            .extend(errors.into_iter().filter(|e| e.input.as_deref().is_none_or(mine)));
+        report.errors.extend(
+            errors
+                .into_iter()
+                .filter(|e| e.input.as_deref().is_none_or(mine)),
+        );
     }
     drop(all_docs);
     suppress::apply(&mut report, &docs);

@@ -119,10 +119,7 @@ mod tests {
 
     #[test]
     fn parses_and_rejects() {
-        assert_eq!(
-            "2/4".parse::<Shard>(),
-            Ok(Shard { index: 2, count: 4 })
-        );
+        assert_eq!("2/4".parse::<Shard>(), Ok(Shard { index: 2, count: 4 }));
         for bad in ["0/3", "4/3", "1/0", "0/0"] {
             assert!(
                 matches!(bad.parse::<Shard>(), Err(ShardError::Range(_))),

@@ -116,7 +116,9 @@ pub fn parse(name: &str, text: &str) -> Result<Loaded, MergeError> {
     };
     if value.get("runs").is_some() {
         if value.get("version").and_then(Value::as_str) != Some("2.1.0") {
-            return Err(shape("not a SARIF 2.1.0 log (`version` is not \"2.1.0\")".into()));
+            return Err(shape(
+                "not a SARIF 2.1.0 log (`version` is not \"2.1.0\")".into(),
+            ));
         }
         if !value["runs"].is_array() {
             return Err(shape("SARIF log without a `runs` array".into()));
@@ -684,7 +686,10 @@ pub fn merge_sarif(
         for inv in run["invocations"].as_array().into_iter().flatten() {
             successful &= inv["executionSuccessful"].as_bool().unwrap_or(false);
             push_unique(&mut exec, inv["toolExecutionNotifications"].as_array());
-            push_unique(&mut config, inv["toolConfigurationNotifications"].as_array());
+            push_unique(
+                &mut config,
+                inv["toolConfigurationNotifications"].as_array(),
+            );
         }
     }
     rules.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
