@@ -334,3 +334,44 @@ fn unreadable_or_foreign_reports_are_errors_naming_the_file() {
         assert!(stdout(&run).is_empty(), "{all:?}");
     }
 }
+
+#[test]
+fn the_sharded_example_workflow_is_clean_and_consistent() {
+    let path = "examples/workflows/sharded.yml";
+    let out = support::policy(&["eval", "--no-config", path, "-f", "json"]);
+    assert_eq!(code(&out), 0, "{}", stdout(&out));
+    let report = json_of(&out);
+    assert_eq!(report["findings"], serde_json::json!([]));
+    assert_eq!(report["inputs"][0]["status"], "evaluated");
+
+    let parsed = json_of(&support::policy(&["parse", "--no-config", path]));
+    let doc = &parsed[0]["documents"][0];
+    assert_eq!(doc["kind"], "workflow");
+    let wf = &doc["input"];
+    // The matrix lists shards 1..=N for the N the eval step is given.
+    let n: u32 = wf["env"]["SHARDS"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("env.SHARDS");
+    let matrix: Vec<u64> = wf["jobs"]["shard"]["strategy"]["matrix"]["shard"]
+        .as_array()
+        .expect("matrix.shard")
+        .iter()
+        .filter_map(Value::as_u64)
+        .collect();
+    assert_eq!(matrix, (1..=u64::from(n)).collect::<Vec<_>>());
+    let runs = |job: &str| -> String {
+        wf["jobs"][job]["steps"]
+            .as_array()
+            .expect("steps")
+            .iter()
+            .filter_map(|s| s["run"].as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert!(runs("shard").contains(r#"eval . --shard "$SHARD/$SHARDS""#));
+    assert!(runs("merge").contains("merge -f sarif -o policy.sarif reports/*.json"));
+    assert_eq!(wf["jobs"]["merge"]["needs"], "shard");
+    let readme = std::fs::read_to_string(repo().join("README.md")).expect("README");
+    assert!(readme.contains("examples/workflows/sharded.yml"));
+}
