@@ -387,6 +387,21 @@ pub struct Report {
     /// The input each document path belongs to, where the two differ (an OCI layout's
     /// documents are named after their blobs), for [`Report::split_by_input`].
     pub owners: std::collections::BTreeMap<String, String>,
+    /// Under `--shard K/N`, which shard this report is (`None` for a whole run).
+    pub shard: Option<RunShard>,
+}
+
+/// The shard a report covers (`policy eval --shard K/N`), and where its inputs stand in
+/// the whole run, so that `policy merge` can put the inputs of all shards back in the
+/// order one run would have listed them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunShard {
+    /// 1-based shard index `K`.
+    pub index: u32,
+    /// Number of shards `N`.
+    pub count: u32,
+    /// For each of [`Report::inputs`], its 0-based position among all the run's inputs.
+    pub positions: Vec<usize>,
 }
 
 /// How a run ended, as a process exit code ([`Report::exit_status`] decides it).

@@ -313,6 +313,10 @@ impl Session {
                 threads: self.settings.threads,
                 trace: self.settings.trace,
                 no_peer_ignores: !self.peer_ignores(),
+                shard: self.settings.shard.map(|shard| eval::shard::ShardOptions {
+                    shard,
+                    root: self.settings.root.clone(),
+                }),
             },
         );
         if let Some(cfg) = &self.settings.config {

@@ -31,6 +31,8 @@ mod peers;
 mod pss;
 #[path = "serve.rs"]
 mod serve;
+#[path = "shard.rs"]
+mod shard;
 #[path = "supply.rs"]
 mod supply;
 #[path = "test_cmd.rs"]

@@ -90,6 +90,11 @@ fn parse_threads(s: &str) -> Result<usize, String> {
     Ok(n)
 }
 
+fn parse_shard(s: &str) -> Result<crate::eval::shard::Shard, String> {
+    s.parse()
+        .map_err(|e: crate::eval::shard::ShardError| e.to_string())
+}
+
 /// Options that choose the configuration file.
 #[derive(Debug, Clone, Args)]
 pub struct ConfigArgs {
@@ -186,6 +191,12 @@ pub struct EvalArgs {
     /// Worker threads (default: one per core; at most 256).
     #[arg(short = 'j', long, value_name = "N", default_value_t = 0, value_parser = parse_threads)]
     pub threads: usize,
+    /// Evaluate and report only shard K of N (1 <= K <= N): inputs are split by a hash
+    /// of their path relative to the current directory; rules that look across
+    /// documents still see every input. Combine the shards' JSON reports with
+    /// `policy merge`.
+    #[arg(long, value_name = "K/N", value_parser = parse_shard)]
+    pub shard: Option<crate::eval::shard::Shard>,
     /// When to use colour in text output.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,

@@ -159,6 +159,7 @@ pub(super) fn run(mut a: EvalArgs, out: &mut dyn Write) -> anyhow::Result<ExitSt
     let mut layers = layers(&a.config, Some(&a.policy), Some(&a.input))?;
     layers.flags.fail_on.clone_from(&a.fail_on);
     layers.flags.threads = a.threads;
+    layers.flags.shard = a.shard;
     layers.require_policies = true;
     let mut settings = layers.resolve()?;
     settings.discover.load.empty_yaml_as_null = a.input.empty_yaml_as_null;

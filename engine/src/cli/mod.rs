@@ -10,6 +10,7 @@ mod args;
 mod conftest;
 mod eval;
 mod lsp;
+mod merge;
 mod parse;
 mod rules;
 mod serve;
@@ -59,6 +60,10 @@ pub enum Command {
     Pull(supply::PullArgs),
     /// Sign an image or a policy bundle in its registry, as `cosign sign --key` does.
     Sign(supply::SignArgs),
+    /// Merge the JSON reports (or SARIF logs) of a sharded run (`policy eval --shard K/N`)
+    /// into one report, with the exit code one run would have had.
+    #[command(after_help = merge::MERGE_EXIT_CODES)]
+    Merge(merge::MergeArgs),
 }
 
 /// Runs the CLI with `args` (including the program name), writing results to `out`.
@@ -74,6 +79,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitStatus> {
         Command::Push(a) => supply::push(a, out),
         Command::Pull(a) => supply::pull(a, out),
         Command::Sign(a) => supply::sign(a, out),
+        Command::Merge(a) => merge::run(a, out),
     }
 }
 

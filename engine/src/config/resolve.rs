@@ -131,6 +131,9 @@ pub struct Flags {
     pub strict: bool,
     /// `--show-builtin-errors`: Rego builtin errors are rule errors.
     pub show_builtin_errors: bool,
+    /// `--shard K/N`: evaluate and report only this shard of the inputs
+    /// ([`crate::eval::shard`]).
+    pub shard: Option<crate::eval::shard::Shard>,
 }
 
 impl Default for Flags {
@@ -155,6 +158,7 @@ impl Default for Flags {
             follow_outside_symlinks: false,
             strict: false,
             show_builtin_errors: false,
+            shard: None,
         }
     }
 }
@@ -265,6 +269,9 @@ pub struct ResolvedSettings {
     pub threads: usize,
     /// `--trace`: explain each Rego entry rule's outcome ([`crate::diagnostics::Report::traces`]).
     pub trace: bool,
+    /// `--shard K/N` ([`crate::eval::shard`]): input paths are hashed relative to
+    /// [`root`](Self::root).
+    pub shard: Option<crate::eval::shard::Shard>,
     /// The layers these settings were resolved from (to resolve again after the
     /// configuration file changed).
     pub layers: Layers,
@@ -521,6 +528,7 @@ impl Layers {
             discover,
             threads: flags.threads,
             trace: false,
+            shard: flags.shard,
             layers: self,
         };
         (settings, problems)
@@ -537,6 +545,7 @@ impl Layers {
             discover: DiscoverOptions::default(),
             threads: self.flags.threads,
             trace: false,
+            shard: self.flags.shard,
             layers: self,
         }
     }

@@ -19,6 +19,7 @@ pub mod policies;
 pub mod pss;
 pub mod related;
 pub mod reload;
+pub mod shard;
 pub mod suppress;
 
 use std::sync::Arc;
@@ -278,6 +279,9 @@ pub struct EvalOptions {
     /// Do not honour hadolint and checkov inline ignores ([`peer_ignore`]); the
     /// configuration's `peer-ignores: false`.
     pub no_peer_ignores: bool,
+    /// `--shard K/N`: evaluate and report only this shard's inputs; the others are read
+    /// for the run-wide step only ([`shard`]).
+    pub shard: Option<shard::ShardOptions>,
 }
 
 /// `--trace`: the rule-level explanation of every Rego entry rule on `doc`, with the
@@ -331,9 +335,26 @@ fn trace_document(set: &PolicySet, worker: &mut Worker, doc: &Document) -> Vec<P
 /// findings they cover are in [`Report::suppressed`], their problems in
 /// [`Report::warnings`]. (A caller of [`evaluate_document`] applies them itself.)
 pub fn evaluate(set: &PolicySet, files: Vec<FileReport>, opts: &EvalOptions) -> Report {
-    let docs: Vec<&Document> = files.iter().flat_map(|f| f.documents.iter()).collect();
+    // Under `--shard`, the files of other shards are context: read for the run-wide step
+    // (inventory, Namespace labels, combined input), never evaluated or reported.
+    let own: Vec<bool> = files
+        .iter()
+        .map(|f| {
+            opts.shard
+                .as_ref()
+                .is_none_or(|s| s.shard.contains(&f.path, &s.root))
+        })
+        .collect();
+    let all_docs: Vec<&Document> = files.iter().flat_map(|f| f.documents.iter()).collect();
+    let docs: Vec<&Document> = files
+        .iter()
+        .zip(&own)
+        .filter(|(_, own)| **own)
+        .flat_map(|(f, _)| f.documents.iter())
+        .collect();
     // The run-wide step: `data.inventory`, Pod Security from Namespace labels.
-    let (prepared, cluster_errors) = cluster::prepare(set, &docs);
+    let (prepared, cluster_errors) = cluster::prepare(set, &all_docs);
+    drop(all_docs);
     let set: &PolicySet = &prepared;
     let run = || {
         docs.par_iter()
@@ -357,9 +378,22 @@ pub fn evaluate(set: &PolicySet, files: Vec<FileReport>, opts: &EvalOptions) -> 
         Vec::new()
     };
     drop(docs);
-    let mut report = assemble(set, files, results, !opts.no_peer_ignores);
+    let shard = opts.shard.as_ref().map(|s| s.shard);
+    let mut report = assemble(set, files, Some(&own), results, !opts.no_peer_ignores);
     report.errors.extend(cluster_errors);
     report.traces = traces;
+    if let Some(s) = shard {
+        report.shard = Some(crate::diagnostics::RunShard {
+            index: s.index,
+            count: s.count,
+            positions: own
+                .iter()
+                .enumerate()
+                .filter(|(_, own)| **own)
+                .map(|(i, _)| i)
+                .collect(),
+        });
+    }
     report
 }
 
@@ -388,16 +422,20 @@ pub fn evaluate_with(
         .map(|doc| evaluate_document_outcome(&prepared, worker, doc))
         .collect();
     drop(docs);
-    let mut report = assemble(&prepared, files, results, peer_ignores);
+    let mut report = assemble(&prepared, files, None, results, peer_ignores);
     report.errors.extend(cluster_errors);
     report
 }
 
 /// The report of `files` from the per-document results, in document order.
-/// `peer_ignores`: honour hadolint and checkov inline ignores ([`peer_ignore`]).
+/// `own`: under `--shard`, which files are this shard's (the others are context only:
+/// they feed combined packages, whose findings are kept only when they point into an own
+/// file, and are otherwise left out of the report). `peer_ignores`: honour hadolint and
+/// checkov inline ignores ([`peer_ignore`]).
 fn assemble(
     set: &PolicySet,
     files: Vec<FileReport>,
+    own: Option<&[bool]>,
     results: Vec<DocumentOutcome>,
     peer_ignores: bool,
 ) -> Report {
@@ -418,19 +456,41 @@ fn assemble(
         report.checks.extend(outcome.checks);
         report.prints.extend(outcome.prints);
     }
-    let docs: Vec<&Document> = files.iter().flat_map(|f| f.documents.iter()).collect();
+    let is_own = |i: usize| own.is_none_or(|o| o.get(i).copied().unwrap_or(true));
+    let all_docs: Vec<&Document> = files.iter().flat_map(|f| f.documents.iter()).collect();
+    let docs: Vec<&Document> = files
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| is_own(*i))
+        .flat_map(|(_, f)| f.documents.iter())
+        .collect();
     if !set.combined.is_empty() {
-        let combined = combine::evaluate(set, &docs);
-        report.findings.extend(combined.findings);
-        report.errors.extend(combined.errors);
+        let combined = combine::evaluate(set, &all_docs);
+        let mine = |p: &str| docs.iter().any(|d| &*d.path == p);
+        report.findings.extend(
+            combined
+                .findings
+                .into_iter()
+                .filter(|f| mine(&f.location.file)),
+        );
+        report.errors.extend(
+            combined
+                .errors
+                .into_iter()
+                .filter(|e| e.input.as_deref().is_none_or(mine)),
+        );
         report.checks.extend(combined.checks);
     }
+    drop(all_docs);
     suppress::apply(&mut report, &docs);
     if peer_ignores {
         peer_ignore::apply(&mut report, &docs);
     }
     drop(docs);
-    for f in files {
+    for (i, f) in files.into_iter().enumerate() {
+        if !is_own(i) {
+            continue;
+        }
         let status = if let Some(reason) = f.skipped {
             InputStatus::Skipped { reason }
         } else if f.documents.is_empty() {

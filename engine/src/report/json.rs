@@ -23,6 +23,10 @@
 //!   field is removed or changes meaning; new fields may appear in any version, so
 //!   consumers must ignore fields they do not know.
 //! * `tool`: `name` (always `"policy"`) and `version` (the tool's version).
+//! * `run` (added in 0.1, absent from older reports): how the run was graded and split.
+//!   `fail_on` (the `--fail-on` severity in effect), `fail_on_warn` (bool), and, under
+//!   `--shard K/N` only, `shard` (`index` K and `count` N). `policy merge` reads it to
+//!   give the exit code one run would have given.
 //! * `summary`: counts. `findings` (all findings), `by_severity` (an object with the keys
 //!   `critical`, `high`, `medium`, `low`, `info`), `deny` and `warn` (findings by rule
 //!   level), `errors` (all error records), `by_error_kind` (keys `parse-error`,
@@ -58,7 +62,9 @@
 //!   (`parse-error`, `rule-error`, `rule-timeout`, `policy-error`), `file`, `line`, `column`
 //!   (1-based; 1 when unknown), `rule` and `input` (string or `null`), `message`.
 //! * `inputs[]`, in the order given: `path`, `status` (`evaluated`, `skipped` or
-//!   `failed`), plus `documents` (integer) when evaluated or `reason` (string) when skipped.
+//!   `failed`), plus `documents` (integer) when evaluated or `reason` (string) when skipped,
+//!   and, under `--shard` only, `position` (the input's 0-based place among all the
+//!   run's inputs, so that merged shards list inputs in the order one run would).
 
 use std::io;
 
@@ -100,6 +106,7 @@ impl Reporter for JsonReporter {
 struct Wire<'a> {
     version: u32,
     tool: Tool<'a>,
+    run: WireRun,
     summary: WireSummary,
     findings: Vec<WireFinding<'a>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -120,15 +127,47 @@ impl<'a> Wire<'a> {
                 name: TOOL_NAME,
                 version: &opts.tool_version,
             },
+            run: WireRun {
+                fail_on: opts.fail_on.as_str(),
+                fail_on_warn: opts.fail_on_warn,
+                shard: report.shard.as_ref().map(|s| WireShard {
+                    index: s.index,
+                    count: s.count,
+                }),
+            },
             summary: WireSummary::new(&Summary::of(report)),
             findings: report.findings.iter().map(WireFinding::new).collect(),
             suppressed: report.suppressed.iter().map(WireSuppressed::new).collect(),
             exceptions: report.exceptions.iter().map(WireException::new).collect(),
             errors: report.errors.iter().map(WireError::new).collect(),
             warnings: report.warnings.iter().map(WireWarning::new).collect(),
-            inputs: report.inputs.iter().map(WireInput::new).collect(),
+            inputs: report
+                .inputs
+                .iter()
+                .enumerate()
+                .map(|(i, input)| {
+                    let mut w = WireInput::new(input);
+                    w.position = report.shard.as_ref().and_then(|s| s.positions.get(i).copied());
+                    w
+                })
+                .collect(),
         }
     }
+}
+
+/// How the run was graded and split.
+#[derive(Serialize)]
+struct WireRun {
+    fail_on: &'static str,
+    fail_on_warn: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shard: Option<WireShard>,
+}
+
+#[derive(Serialize)]
+struct WireShard {
+    index: u32,
+    count: u32,
 }
 
 #[derive(Serialize)]
@@ -402,6 +441,8 @@ pub(crate) struct WireInput<'a> {
     documents: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    position: Option<usize>,
 }
 
 impl<'a> WireInput<'a> {
@@ -416,6 +457,7 @@ impl<'a> WireInput<'a> {
             status,
             documents,
             reason,
+            position: None,
         }
     }
 }

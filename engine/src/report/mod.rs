@@ -31,6 +31,7 @@
 
 pub mod catalog;
 pub mod explain;
+pub mod merge;
 pub mod testing;
 pub mod watch;
 

@@ -29,6 +29,8 @@
 //!   the reason as `justification`.
 //! * Warnings ([`Report::warnings`]) are `invocations[0].toolConfigurationNotifications`
 //!   of level `warning`; they do not make the execution unsuccessful.
+//! * `invocations[0].properties` holds `failOn` (the `--fail-on` severity) and
+//!   `failOnWarn`, so that `policy merge` can grade merged logs as one run would.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io;
@@ -285,6 +287,16 @@ struct Invocation<'a> {
     tool_execution_notifications: Vec<Notification<'a>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     tool_configuration_notifications: Vec<WarningNotification<'a>>,
+    /// How the run was graded (`failOn`, `failOnWarn`): `policy merge` reads it.
+    properties: InvocationProperties,
+}
+
+/// `invocations[0].properties`: the `--fail-on` threshold and `--fail-on-warn`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct InvocationProperties {
+    fail_on: &'static str,
+    fail_on_warn: bool,
 }
 
 /// A warning about how the tool was configured by the inputs (a suppression that names an
@@ -440,6 +452,10 @@ fn build<'a>(
                         }
                     })
                     .collect(),
+                properties: InvocationProperties {
+                    fail_on: opts.fail_on.as_str(),
+                    fail_on_warn: opts.fail_on_warn,
+                },
             }],
             results,
             column_kind: "unicodeCodePoints",

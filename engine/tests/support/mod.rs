@@ -100,3 +100,20 @@ pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     std::fs::write(&p, text).expect("write");
     p
 }
+
+/// Validates a SARIF log against the official schema in `../shared/schemas` (skipped, with
+/// a note, when it is not there).
+pub fn assert_valid_sarif(sarif: &Value) {
+    let schema_path = repo().join("../shared/schemas/sarif-2.1.0.json");
+    let Ok(schema) = std::fs::read_to_string(&schema_path) else {
+        eprintln!("skipped: {} not found", schema_path.display());
+        return;
+    };
+    let schema: Value = serde_json::from_str(&schema).expect("schema json");
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(sarif)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+}
