@@ -83,13 +83,22 @@ fn kind_for(pkg: &RegoPackage, docs: &[&Document]) -> Option<DocumentKind> {
 
 /// Evaluates every combined package of `set` once over `docs`.
 pub fn evaluate(set: &PolicySet, docs: &[&Document]) -> (Vec<Finding>, Vec<ErrorRecord>) {
+    evaluate_selected(set, docs, |_| true)
+}
+
+/// [`evaluate`] for the combined packages that `keep` selects.
+pub fn evaluate_selected(
+    set: &PolicySet,
+    docs: &[&Document],
+    keep: impl Fn(&RegoPackage) -> bool,
+) -> (Vec<Finding>, Vec<ErrorRecord>) {
     let mut findings = Vec::new();
     let mut errors = Vec::new();
     let packages: Vec<(&RegoPackage, DocumentKind)> = set
         .rego
         .packages
         .iter()
-        .filter(|p| p.combined)
+        .filter(|p| p.combined && keep(p))
         .filter_map(|p| Some((p, kind_for(p, docs)?)))
         .collect();
     let Some(first) = docs.first() else {

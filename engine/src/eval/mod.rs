@@ -357,7 +357,7 @@ pub fn evaluate(set: &PolicySet, files: Vec<FileReport>, opts: &EvalOptions) -> 
         Vec::new()
     };
     drop(docs);
-    let mut report = assemble(set, files, results, !opts.no_peer_ignores);
+    let mut report = assemble(set, files, results, !opts.no_peer_ignores, None);
     report.errors.extend(cluster_errors);
     report.traces = traces;
     report
@@ -382,18 +382,78 @@ pub fn evaluate_with(set: &PolicySet, worker: &mut Worker, files: Vec<FileReport
         .map(|doc| evaluate_document_outcome(&prepared, worker, doc))
         .collect();
     drop(docs);
-    let mut report = assemble(&prepared, files, results, true);
+    let mut report = assemble(&prepared, files, results, true, None);
     report.errors.extend(cluster_errors);
     report
 }
 
+/// Evaluates one input as part of a larger run, on the calling thread: the editor's
+/// view, where a buffer is checked together with the workspace's other files.
+///
+/// `run` is every document of the run in input order. Documents in it whose path is
+/// `file`'s stand for `file` and are replaced by `file`'s own documents, at the place of
+/// the first of them (or at the end when there is none), so that a caller can pass the
+/// run's documents as they were before `file` changed. `prepared` is `set` after the
+/// run-wide step over those documents ([`cluster::prepare`], which a caller that checks
+/// the same run again and again may cache), and `worker` was made for it.
+///
+/// Per-document rules run on `file`'s documents only; combined packages run once over the
+/// whole run. The report holds what belongs to `file`: its findings (of every rule,
+/// cross-document ones included), its inline suppressions applied, and the errors of
+/// rules evaluated on it.
+pub fn evaluate_in_run(
+    prepared: &PolicySet,
+    worker: &mut Worker,
+    file: FileReport,
+    run: &[&Document],
+) -> Report {
+    let own: &str = &file.path;
+    let mut docs: Vec<&Document> = Vec::with_capacity(run.len() + file.documents.len());
+    let mut placed = false;
+    for doc in run {
+        if *doc.path == *own {
+            if !placed {
+                docs.extend(file.documents.iter());
+                placed = true;
+            }
+        } else {
+            docs.push(doc);
+        }
+    }
+    if !placed {
+        docs.extend(file.documents.iter());
+    }
+    let results: Vec<_> = file
+        .documents
+        .iter()
+        .map(|doc| evaluate_document_outcome(prepared, worker, doc))
+        .collect();
+    let combined = if prepared.combined.is_empty() {
+        (Vec::new(), Vec::new())
+    } else {
+        // Only packages that select a kind of `file`'s documents: the others judge
+        // documents `file` does not have (a combined Kubernetes rule, for a Dockerfile).
+        let (mut findings, mut errors) = combine::evaluate_selected(prepared, &docs, |p| {
+            file.documents.iter().any(|d| p.applies_to(d.kind))
+        });
+        findings.retain(|f| file.documents.iter().any(|d| d.path == f.location.file));
+        errors.retain(|e| e.input.as_deref() == Some(own));
+        (findings, errors)
+    };
+    drop(docs);
+    assemble(prepared, vec![file], results, true, Some(combined))
+}
+
 /// The report of `files` from the per-document results, in document order.
 /// `peer_ignores`: honour hadolint and checkov inline ignores ([`peer_ignore`]).
+/// `combined`: what the combined packages found, when the caller ran them itself (over
+/// a larger run); `None` runs them over `files`.
 fn assemble(
     set: &PolicySet,
     files: Vec<FileReport>,
     results: Vec<DocumentOutcome>,
     peer_ignores: bool,
+    combined: Option<(Vec<Finding>, Vec<ErrorRecord>)>,
 ) -> Report {
     let mut report = Report {
         errors: set.errors.clone(),
@@ -411,8 +471,12 @@ fn assemble(
         report.prints.extend(outcome.prints);
     }
     let docs: Vec<&Document> = files.iter().flat_map(|f| f.documents.iter()).collect();
-    if !set.combined.is_empty() {
-        let (findings, errors) = combine::evaluate(set, &docs);
+    let combined = match combined {
+        Some(given) => Some(given),
+        None if !set.combined.is_empty() => Some(combine::evaluate(set, &docs)),
+        None => None,
+    };
+    if let Some((findings, errors)) = combined {
         report.findings.extend(findings);
         report.errors.extend(errors);
     }

@@ -15,6 +15,7 @@
 //! | [`actions`] | hover and the "Suppress ID here" quick fix |
 //! | [`position`] | engine positions (characters) ↔ LSP positions (UTF-16) |
 //! | [`uri`] | `file:` URIs ↔ paths |
+//! | [`workspace`] | the run a buffer belongs to: workspace files + unsaved buffers |
 //!
 //! The protocol types come from `lsp-types` and the message plumbing from `lsp-server`
 //! (synchronous, crossbeam channels, as rust-analyzer uses them). docs/lsp.md is the
@@ -27,6 +28,7 @@ pub mod server;
 pub mod settings;
 pub mod transport;
 pub mod uri;
+pub mod workspace;
 
 pub use server::{serve, serve_with, Exit};
 

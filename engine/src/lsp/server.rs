@@ -37,15 +37,17 @@ use lsp_types::{
 use serde::de::DeserializeOwned;
 
 use super::actions;
-use super::analysis::{self, Analysis};
+use super::analysis::{self, Analysis, Loaded};
 use super::position::{apply_changes, TextIndex};
 use super::settings::{InitOptions, Settings};
 use super::transport::MALFORMED;
 use super::uri;
+use super::workspace::Workspace;
 use super::LspError;
 use crate::config;
 use crate::diagnostics::{ErrorRecord, Report};
-use crate::eval::{PolicyOptions, PolicySet, ReloadRejected, Worker};
+use crate::eval::{cluster, PolicyOptions, PolicySet, ReloadRejected, Worker};
+use crate::inputs::{Document, FileReport};
 use crate::rules::{RuleMeta, POLICY_EXTENSIONS};
 use crate::session::Session;
 use crate::supply::bundle;
@@ -222,6 +224,9 @@ struct OpenDoc {
     text: String,
     /// The last evaluation (of an older text while the buffer is dirty).
     analysis: Analysis,
+    /// The buffer parsed at a version, as it joins the run of another buffer (`None`
+    /// inside: nothing to evaluate, e.g. empty or excluded).
+    parsed: Option<(i32, Option<Arc<FileReport>>)>,
 }
 
 /// The session.
@@ -244,6 +249,14 @@ struct Server {
     docs: HashMap<String, OpenDoc>,
     /// Buffers edited since their last evaluation.
     dirty: BTreeSet<String>,
+    /// Buffers whose cross-document findings may have changed (another buffer or a
+    /// workspace file changed): evaluated with the dirty ones, published only when their
+    /// diagnostics differ.
+    related: BTreeSet<String>,
+    /// The workspace's files on disk, for cross-document rules.
+    workspace: Workspace,
+    /// Said once: the workspace has more files than are read.
+    said_truncated: bool,
     /// A policy file changed: reload before evaluating anything else.
     reload_pending: bool,
     /// When the pending work is done.
@@ -346,6 +359,9 @@ impl Server {
             set,
             docs: HashMap::new(),
             dirty: BTreeSet::new(),
+            related: BTreeSet::new(),
+            workspace: Workspace::default(),
+            said_truncated: false,
             reload_pending: false,
             deadline: None,
             policy_error_files: Vec::new(),
@@ -423,6 +439,7 @@ impl Server {
         }
         // The evaluator may be mid-evaluation; start from a fresh one.
         self.worker = Worker::new(&self.set);
+        self.workspace.reset_prepared();
         self.show(
             MessageType::ERROR,
             "policy: internal error while handling a message (a bug; see the server's stderr)"
@@ -530,9 +547,12 @@ impl Server {
                             version: d.version,
                             text: d.text,
                             analysis: Analysis::default(),
+                            parsed: None,
                         },
                     );
-                    self.evaluate(&key);
+                    self.evaluate(&key, false);
+                    // The buffer's text replaces its file in the others' run.
+                    self.relate_others(&key);
                 }
             }
             DidChangeTextDocument::METHOD => {
@@ -546,6 +566,7 @@ impl Server {
                         p.content_changes.iter().map(|c| (c.range, c.text.as_str())),
                     );
                     doc.version = p.text_document.version;
+                    self.relate_others(&key);
                     self.dirty.insert(key);
                     self.schedule();
                 }
@@ -554,12 +575,16 @@ impl Server {
                 if let Some(p) = self.notification_params::<DidCloseTextDocumentParams>(&n) {
                     let key = p.text_document.uri.as_str();
                     self.dirty.remove(key);
-                    if let Some(doc) = self.docs.remove(key) {
+                    let key = key.to_string();
+                    self.related.remove(&key);
+                    if let Some(doc) = self.docs.remove(&key) {
                         // Buffers of unknown kind never had diagnostics from here (and a
                         // policy file may carry load errors that must stay).
                         if doc.analysis.format.is_some() {
                             self.publish(doc.uri, Vec::new(), None);
                         }
+                        // Its file on disk (or nothing) takes its place in the others' run.
+                        self.relate_others(&key);
                     }
                 }
             }
@@ -570,7 +595,9 @@ impl Server {
             }
             DidChangeWatchedFiles::METHOD => {
                 if let Some(p) = self.notification_params::<DidChangeWatchedFilesParams>(&n) {
-                    self.maybe_reload(p.changes.into_iter().map(|c| c.uri));
+                    let uris: Vec<Uri> = p.changes.into_iter().map(|c| c.uri).collect();
+                    self.workspace_changed(&uris);
+                    self.maybe_reload(uris);
                 }
             }
             MALFORMED => {
@@ -668,8 +695,47 @@ impl Server {
             self.reload(false);
         }
         let dirty = std::mem::take(&mut self.dirty);
-        for key in dirty {
-            self.evaluate(&key);
+        let related = std::mem::take(&mut self.related);
+        for key in &dirty {
+            self.evaluate(key, false);
+        }
+        for key in related.difference(&dirty) {
+            self.evaluate(key, true);
+        }
+    }
+
+    /// Whether the policy set in use judges documents against the rest of the run.
+    fn cross_document(&self) -> bool {
+        cluster::is_cross_document(&self.set)
+    }
+
+    /// `key` changed (or joined or left the run): the other open buffers' cross-document
+    /// findings may change with it.
+    fn relate_others(&mut self, key: &str) {
+        if !self.cross_document() {
+            return;
+        }
+        let others: Vec<String> = self.docs.keys().filter(|k| *k != key).cloned().collect();
+        if !others.is_empty() {
+            self.related.extend(others);
+            self.schedule();
+        }
+    }
+
+    /// Files changed on disk (the client's watchers): with cross-document rules, the
+    /// workspace is listed again and every open buffer re-checked against it.
+    fn workspace_changed(&mut self, uris: &[Uri]) {
+        if !self.cross_document() {
+            return;
+        }
+        let inputs = uris
+            .iter()
+            .filter_map(uri::to_path)
+            .any(|p| p.starts_with(&self.settings.root));
+        if inputs {
+            self.workspace.invalidate();
+            self.related.extend(self.docs.keys().cloned());
+            self.schedule();
         }
     }
 
@@ -678,35 +744,150 @@ impl Server {
         if self.reload_pending {
             self.flush_all();
         } else if self.dirty.remove(uri.as_str()) {
-            self.evaluate(uri.as_str());
+            self.evaluate(uri.as_str(), false);
         }
     }
 
-    fn evaluate(&mut self, key: &str) {
-        let Some(doc) = self.docs.get(key) else {
+    /// Evaluates one buffer and publishes its diagnostics (`quiet`: only when they
+    /// changed, for a buffer whose own text did not).
+    fn evaluate(&mut self, key: &str, quiet: bool) {
+        let analysis = if self.cross_document() {
+            self.analyze_in_run(key)
+        } else {
+            let Some(doc) = self.docs.get(key) else {
+                return;
+            };
+            let name = uri::display_name(&doc.uri);
+            Some(analysis::analyze(
+                &self.session,
+                &self.set,
+                &mut self.worker,
+                &self.settings,
+                &name,
+                &doc.language_id,
+                &doc.text,
+            ))
+        };
+        let Some(analysis) = analysis else {
             return;
         };
-        let name = uri::display_name(&doc.uri);
-        let analysis = analysis::analyze(
-            &self.session,
-            &self.set,
-            &mut self.worker,
-            &self.settings,
-            &name,
-            &doc.language_id,
-            &doc.text,
-        );
-        let version = doc.version;
-        let publish = analysis.format.is_some();
-        let diagnostics = analysis.diagnostics.clone();
         let Some(doc) = self.docs.get_mut(key) else {
             return;
         };
+        let version = doc.version;
+        let publish = analysis.format.is_some()
+            && !(quiet && doc.analysis.diagnostics == analysis.diagnostics);
+        let diagnostics = analysis.diagnostics.clone();
         doc.analysis = analysis;
         if publish {
             let uri = doc.uri.clone();
             self.publish(uri, diagnostics, Some(version));
         }
+    }
+
+    /// A buffer parsed at its current version, as it joins a run (kept per version).
+    fn parsed(&mut self, key: &str) -> Option<Arc<FileReport>> {
+        let doc = self.docs.get(key)?;
+        if let Some((version, file)) = &doc.parsed {
+            if *version == doc.version {
+                return file.clone();
+            }
+        }
+        let name = uri::display_name(&doc.uri);
+        let file = match analysis::load(
+            &self.session,
+            &self.settings,
+            &name,
+            &doc.language_id,
+            &doc.text,
+        ) {
+            Loaded::File(_, file) => Some(Arc::new(file)),
+            Loaded::Done(_) => None,
+        };
+        let version = doc.version;
+        if let Some(doc) = self.docs.get_mut(key) {
+            doc.parsed = Some((version, file.clone()));
+        }
+        file
+    }
+
+    /// Evaluates buffer `key` within its run: the workspace's files, with the open
+    /// buffers' text in place of theirs ([`super::workspace`]).
+    fn analyze_in_run(&mut self, key: &str) -> Option<Analysis> {
+        let doc = self.docs.get(key)?;
+        let name = uri::display_name(&doc.uri);
+        let (format, file) = match analysis::load(
+            &self.session,
+            &self.settings,
+            &name,
+            &doc.language_id,
+            &doc.text,
+        ) {
+            Loaded::Done(analysis) => return Some(analysis),
+            Loaded::File(format, file) => (format, file),
+        };
+        let version = doc.version;
+        let own = Arc::new(file);
+        if let Some(doc) = self.docs.get_mut(key) {
+            doc.parsed = Some((version, Some(Arc::clone(&own))));
+        }
+        self.workspace
+            .refresh(&self.session, &self.settings.root.clone());
+        if self.workspace.truncated && !self.said_truncated {
+            self.said_truncated = true;
+            self.log(
+                MessageType::WARNING,
+                format!(
+                    "policy: the workspace has more than {} input files; cross-document rules see the first {} only",
+                    super::workspace::MAX_FILES,
+                    super::workspace::MAX_FILES
+                ),
+            );
+        }
+        // The open buffers by file name; each stands for its file on disk.
+        let mut keys: Vec<String> = self.docs.keys().cloned().collect();
+        keys.sort();
+        let mut buffers: Vec<(String, Option<Arc<FileReport>>)> = Vec::new();
+        for k in keys {
+            let parsed = if k == key {
+                Some(Arc::clone(&own))
+            } else {
+                self.parsed(&k)
+            };
+            if let Some(doc) = self.docs.get(&k) {
+                buffers.push((uri::display_name(&doc.uri), parsed));
+            }
+        }
+        let mut run_files: Vec<Arc<FileReport>> = Vec::new();
+        let mut used = vec![false; buffers.len()];
+        for (path, file) in self.workspace.files() {
+            let shown = path.display().to_string();
+            match buffers.iter().position(|(n, _)| *n == shown) {
+                Some(i) => {
+                    used[i] = true;
+                    run_files.extend(buffers[i].1.clone());
+                }
+                None => run_files.push(Arc::clone(file)),
+            }
+        }
+        for (i, (_, file)) in buffers.iter().enumerate() {
+            if !used[i] {
+                run_files.extend(file.clone());
+            }
+        }
+        let run: Vec<&Document> = run_files.iter().flat_map(|f| f.documents.iter()).collect();
+        let (prepared, worker, _errors) = self.workspace.prepare(&self.set, &run);
+        let report = self
+            .session
+            .check_file_in_run(&prepared, worker, (*own).clone(), &run);
+        let text = &self.docs.get(key)?.text;
+        Some(analysis::finish(
+            format,
+            (*own).clone(),
+            text,
+            &self.settings,
+            report,
+        ))
     }
 
     /// Reloads the policies. `forced` (a save the client reported, or a configuration
@@ -795,9 +976,11 @@ impl Server {
         }
         // Every open buffer against the (possibly) new set.
         self.dirty.clear();
+        self.related.clear();
+        self.workspace.reset_prepared();
         let keys: Vec<String> = self.docs.keys().cloned().collect();
         for key in keys {
-            self.evaluate(&key);
+            self.evaluate(&key, false);
         }
     }
 
