@@ -3,7 +3,9 @@
 //! The buffer's text is parsed in memory exactly as `policy eval` parses a file (same
 //! kind detection, same parsers, same limits) and checked by the server's [`Session`]
 //! ([`Session::check_file_with`]: suppressions, then the configuration's rule overrides
-//! and exceptions), and turned into diagnostics with UTF-16 ranges. The result is kept per
+//! and exceptions; or [`Session::check_file_in_run`] within the workspace when
+//! cross-document rules are loaded, see [`super::workspace`]), and turned into
+//! diagnostics with UTF-16 ranges. The result is kept per
 //! open document so that hover and code actions answer from the findings the user sees.
 //!
 //! ## Severity mapping
