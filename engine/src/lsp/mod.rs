@@ -10,6 +10,7 @@
 //! |---|---|
 //! | [`transport`] | `Content-Length` framing over stdio, tolerant of malformed input |
 //! | [`server`] | the protocol state machine, the open buffers, debouncing, reloads |
+//! | [`front`] | hover and code actions answered while the session evaluates |
 //! | [`settings`] | `initializationOptions` + `.policy.yaml` → what to load |
 //! | [`analysis`] | one buffer → findings → diagnostics (severity mapping) |
 //! | [`actions`] | hover and the "Suppress ID here" quick fix |
@@ -23,6 +24,7 @@
 
 pub mod actions;
 pub mod analysis;
+pub mod front;
 pub mod position;
 pub mod server;
 pub mod settings;

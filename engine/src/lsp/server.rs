@@ -1,13 +1,16 @@
 //! The protocol state machine and the session: open buffers, the policy set, and which
 //! diagnostics are out of date.
 //!
-//! Everything runs on one thread. Evaluating a buffer takes milliseconds, so there is no
-//! need for a worker pool; what matters is not evaluating stale text. Edits therefore
-//! only mark a buffer dirty, and dirty buffers are evaluated once [`DEBOUNCE`] after the
-//! first edit (all edits that arrived meanwhile are coalesced; messages already queued
-//! are handled before the timer), or at once when a hover or code action needs their
-//! findings. Policy reloads are coalesced the same way, so a
-//! save that the client reports twice (`didSave` and a file watcher) reloads once.
+//! The session runs on one thread and the protocol front ([`super::front`]) on another:
+//! hover and code actions are answered by the front from the last evaluation of the
+//! buffer, at once, even while an evaluation runs here. What matters is not evaluating
+//! stale text, and not making the user wait when the server is idle. Edits therefore mark
+//! a buffer dirty, and dirty buffers are evaluated as soon as no message is queued (the
+//! adaptive debounce: at once when idle; while an evaluation runs, the edits that arrive
+//! queue up, and the next evaluation takes only the latest text). A result that is
+//! already stale when it is ready (the front has seen newer edits) is dropped, unless the
+//! buffer has published nothing for [`MAX_FLUSH_LAG`]. Policy reloads wait [`DEBOUNCE`],
+//! so a save that the client reports twice (`didSave` and a file watcher) reloads once.
 //!
 //! Every message is handled under `catch_unwind`: a bug in one handler answers that
 //! request with `InternalError` and the session goes on.
@@ -26,9 +29,9 @@ use lsp_types::notification::{
 };
 use lsp_types::request::{CodeActionRequest, HoverRequest, Request as _};
 use lsp_types::{
-    CodeActionKind, CodeActionOptions, CodeActionParams, CodeActionProviderCapability, Diagnostic,
+    CodeActionKind, CodeActionOptions, CodeActionProviderCapability, Diagnostic,
     DidChangeTextDocumentParams, DidChangeWatchedFilesParams, DidCloseTextDocumentParams,
-    DidOpenTextDocumentParams, DidSaveTextDocumentParams, HoverParams, HoverProviderCapability,
+    DidOpenTextDocumentParams, DidSaveTextDocumentParams, HoverProviderCapability,
     InitializeResult, LogMessageParams, MessageType, PositionEncodingKind,
     PublishDiagnosticsParams, SaveOptions, ServerCapabilities, ServerInfo, ShowMessageParams,
     TextDocumentSyncCapability, TextDocumentSyncKind, TextDocumentSyncOptions,
@@ -36,7 +39,6 @@ use lsp_types::{
 };
 use serde::de::DeserializeOwned;
 
-use super::actions;
 use super::analysis::{self, Analysis, Loaded};
 use super::position::{apply_changes, TextIndex};
 use super::settings::{InitOptions, Settings};
@@ -53,10 +55,11 @@ use crate::session::Session;
 use crate::supply::bundle;
 use crate::supply::live::{map_paths, LiveBundles, LiveOptions, RefreshEvent};
 
-/// How long edits are collected before a buffer is evaluated.
+/// How long policy-file events are collected before the policies are reloaded.
 pub const DEBOUNCE: Duration = Duration::from_millis(150);
 
-/// How long past [`DEBOUNCE`] pending work may wait while messages keep arriving.
+/// How long pending work may wait while messages keep arriving, and how long a buffer
+/// under a stream of edits may go without published diagnostics.
 const MAX_FLUSH_LAG: Duration = Duration::from_secs(1);
 
 /// At most this many policy errors are listed in one message.
@@ -129,6 +132,16 @@ pub fn serve_with(conn: &Connection, bundles: LiveOptions) -> Result<Exit, LspEr
         .map_err(|e| LspError::Io(std::io::Error::other(e.to_string())))?;
     let mut server = Server::new(conn.sender.clone(), settings, session, watch);
     server.live = live;
+    // The front answers hover and code actions while this thread evaluates.
+    let (to_session, from_front) = crossbeam_channel::unbounded();
+    {
+        let (from_client, to_client) = (conn.receiver.clone(), conn.sender.clone());
+        let shared = Arc::clone(&server.shared);
+        std::thread::Builder::new()
+            .name("policy-lsp-front".into())
+            .spawn(move || super::front::run(from_client, to_client, to_session, shared))
+            .map_err(LspError::Io)?;
+    }
     for p in problems {
         server.show(MessageType::WARNING, p);
     }
@@ -136,7 +149,7 @@ pub fn serve_with(conn: &Connection, bundles: LiveOptions) -> Result<Exit, LspEr
     let errors = server.set.errors.clone();
     server.config_warnings();
     server.after_load(&errors, false, true);
-    server.run(conn)
+    server.run(&from_front)
 }
 
 /// Waits for `initialize`, answering anything else as the protocol requires. `None`
@@ -224,6 +237,8 @@ struct OpenDoc {
     text: String,
     /// The last evaluation (of an older text while the buffer is dirty).
     analysis: Analysis,
+    /// When diagnostics were last published for it.
+    published_at: Option<Instant>,
     /// The buffer parsed at a version, as it joins the run of another buffer (`None`
     /// inside: nothing to evaluate, e.g. empty or excluded).
     parsed: Option<(i32, Option<Arc<FileReport>>)>,
@@ -259,8 +274,12 @@ struct Server {
     said_truncated: bool,
     /// A policy file changed: reload before evaluating anything else.
     reload_pending: bool,
-    /// When the pending work is done.
+    /// When the pending reload is done.
     deadline: Option<Instant>,
+    /// Since when buffers have been waiting to be evaluated.
+    eval_since: Option<Instant>,
+    /// The last evaluation of each buffer, for the front, and the versions it has seen.
+    shared: Arc<super::front::Shared>,
     /// Policy files that have load-error diagnostics, to clear after a good reload.
     policy_error_files: Vec<Uri>,
     /// Register file watchers for policy files when `initialized` arrives.
@@ -364,6 +383,8 @@ impl Server {
             said_truncated: false,
             reload_pending: false,
             deadline: None,
+            eval_since: None,
+            shared: Arc::default(),
             policy_error_files: Vec::new(),
             watch,
             shutdown: false,
@@ -372,16 +393,22 @@ impl Server {
         }
     }
 
-    fn run(&mut self, conn: &Connection) -> Result<Exit, LspError> {
+    fn run(&mut self, receiver: &Receiver<Message>) -> Result<Exit, LspError> {
         loop {
-            let timer = match self.deadline {
-                Some(deadline) => crossbeam_channel::at(deadline),
+            // Pending evaluations are due at once: the biased select below handles every
+            // queued message first, so a burst is coalesced into one evaluation.
+            let due = match (self.deadline, self.eval_since) {
+                (_, Some(_)) => Some(Instant::now()),
+                (deadline, None) => deadline,
+            };
+            let timer = match due {
+                Some(due) => crossbeam_channel::at(due),
                 None => crossbeam_channel::never(),
             };
             // A client that never pauses still gets diagnostics, at most this late.
-            if self
-                .deadline
-                .is_some_and(|d| Instant::now() >= d + MAX_FLUSH_LAG)
+            let now = Instant::now();
+            if self.deadline.is_some_and(|d| now >= d + MAX_FLUSH_LAG)
+                || self.eval_since.is_some_and(|d| now >= d + MAX_FLUSH_LAG)
             {
                 self.guarded(|s| s.flush_all());
                 continue;
@@ -391,7 +418,7 @@ impl Server {
             // edits already in the pipe is coalesced into one evaluation of the latest text.
             let bundles = self.live.rx.clone();
             let msg = crossbeam_channel::select_biased! {
-                recv(conn.receiver) -> msg => match msg {
+                recv(receiver) -> msg => match msg {
                     Ok(msg) => msg,
                     Err(_) => return Ok(Exit::WithoutShutdown),
                 },
@@ -470,9 +497,10 @@ impl Server {
                 ErrorCode::InvalidRequest as i32,
                 "initialize was already received".into(),
             ),
+            // Answered by the front; here only if it forwarded one (it does not).
             HoverRequest::METHOD | CodeActionRequest::METHOD => {
                 let mut result = None;
-                let ok = self.guarded(|s| result = Some(s.answer(req)));
+                let ok = self.guarded(|s| result = Some(super::front::answer(req, &s.shared)));
                 match result {
                     Some(r) if ok => r,
                     _ => Response::new_err(
@@ -491,46 +519,6 @@ impl Server {
         send(&self.sender, response)
     }
 
-    /// Answers hover and code action requests.
-    fn answer(&mut self, req: Request) -> Response {
-        let id = req.id.clone();
-        let result = match req.method.as_str() {
-            HoverRequest::METHOD => params::<HoverParams>(&req).map(|p| {
-                let pos = p.text_document_position_params;
-                let uri = pos.text_document.uri;
-                self.flush(&uri);
-                let hover = self
-                    .docs
-                    .get(uri.as_str())
-                    .and_then(|d| actions::hover(&d.analysis, pos.position));
-                serde_json::to_value(hover).unwrap_or_default()
-            }),
-            _ => params::<CodeActionParams>(&req).map(|p| {
-                let uri = p.text_document.uri;
-                self.flush(&uri);
-                let actions = self
-                    .docs
-                    .get(uri.as_str())
-                    .map(|d| {
-                        actions::code_actions(
-                            &uri,
-                            &d.text,
-                            &d.analysis,
-                            p.range,
-                            &p.context.diagnostics,
-                            p.context.only.as_deref(),
-                        )
-                    })
-                    .unwrap_or_default();
-                serde_json::to_value(actions).unwrap_or_default()
-            }),
-        };
-        match result {
-            Ok(value) => Response::new_ok(id, value),
-            Err(e) => Response::new_err(id, ErrorCode::InvalidParams as i32, e),
-        }
-    }
-
     fn on_notification(&mut self, n: Notification) {
         match n.method.as_str() {
             "initialized" => self.register_watchers(),
@@ -547,6 +535,7 @@ impl Server {
                             version: d.version,
                             text: d.text,
                             analysis: Analysis::default(),
+                            published_at: None,
                             parsed: None,
                         },
                     );
@@ -568,7 +557,7 @@ impl Server {
                     doc.version = p.text_document.version;
                     self.relate_others(&key);
                     self.dirty.insert(key);
-                    self.schedule();
+                    self.schedule_eval();
                 }
             }
             DidCloseTextDocument::METHOD => {
@@ -577,6 +566,7 @@ impl Server {
                     self.dirty.remove(key);
                     let key = key.to_string();
                     self.related.remove(&key);
+                    self.shared.remove(&key);
                     if let Some(doc) = self.docs.remove(&key) {
                         // Buffers of unknown kind never had diagnostics from here (and a
                         // policy file may carry load errors that must stay).
@@ -625,9 +615,15 @@ impl Server {
         }
     }
 
+    /// A policy reload is due after [`DEBOUNCE`].
     fn schedule(&mut self) {
         self.deadline
             .get_or_insert_with(|| Instant::now() + DEBOUNCE);
+    }
+
+    /// Buffers are waiting to be evaluated: as soon as no message is queued.
+    fn schedule_eval(&mut self) {
+        self.eval_since.get_or_insert_with(Instant::now);
     }
 
     /// A policy, data or configuration file changed on disk (seen by the session's own
@@ -687,12 +683,16 @@ impl Server {
     /// Does the pending work: a policy reload (which re-evaluates every buffer), else
     /// the dirty buffers.
     fn flush_all(&mut self) {
-        self.deadline = None;
-        let disk = std::mem::take(&mut self.disk_pending);
-        if std::mem::take(&mut self.reload_pending) {
-            self.reload(true);
-        } else if disk {
-            self.reload(false);
+        self.eval_since = None;
+        let now = Instant::now();
+        if self.deadline.is_some_and(|d| now >= d) {
+            self.deadline = None;
+            let disk = std::mem::take(&mut self.disk_pending);
+            if std::mem::take(&mut self.reload_pending) {
+                self.reload(true);
+            } else if disk {
+                self.reload(false);
+            }
         }
         let dirty = std::mem::take(&mut self.dirty);
         let related = std::mem::take(&mut self.related);
@@ -718,7 +718,7 @@ impl Server {
         let others: Vec<String> = self.docs.keys().filter(|k| *k != key).cloned().collect();
         if !others.is_empty() {
             self.related.extend(others);
-            self.schedule();
+            self.schedule_eval();
         }
     }
 
@@ -735,16 +735,7 @@ impl Server {
         if inputs {
             self.workspace.invalidate();
             self.related.extend(self.docs.keys().cloned());
-            self.schedule();
-        }
-    }
-
-    /// Brings one buffer's diagnostics up to date before answering about it.
-    fn flush(&mut self, uri: &Uri) {
-        if self.reload_pending {
-            self.flush_all();
-        } else if self.dirty.remove(uri.as_str()) {
-            self.evaluate(uri.as_str(), false);
+            self.schedule_eval();
         }
     }
 
@@ -771,15 +762,34 @@ impl Server {
         let Some(analysis) = analysis else {
             return;
         };
+        let latest = self.shared.latest(key);
         let Some(doc) = self.docs.get_mut(key) else {
             return;
         };
         let version = doc.version;
+        // Already stale: newer edits are queued, and the next evaluation takes them;
+        // a buffer under a stream of edits still gets diagnostics every so often.
+        let stale = latest.is_some_and(|v| v != version)
+            && doc
+                .published_at
+                .is_some_and(|at| at.elapsed() < MAX_FLUSH_LAG);
+        if stale {
+            return;
+        }
         let publish = analysis.format.is_some()
             && !(quiet && doc.analysis.diagnostics == analysis.diagnostics);
         let diagnostics = analysis.diagnostics.clone();
+        self.shared.set_snapshot(
+            key,
+            super::front::Snapshot {
+                version,
+                text: doc.text.clone(),
+                analysis: analysis.clone(),
+            },
+        );
         doc.analysis = analysis;
         if publish {
+            doc.published_at = Some(Instant::now());
             let uri = doc.uri.clone();
             self.publish(uri, diagnostics, Some(version));
         }
@@ -1105,11 +1115,6 @@ fn same_policies(a: &PolicyOptions, b: &PolicyOptions) -> bool {
         && a.builtin == b.builtin
         && a.extra_data == b.extra_data
         && a.disabled_rules == b.disabled_rules
-}
-
-fn params<P: DeserializeOwned>(req: &Request) -> Result<P, String> {
-    serde_json::from_value(req.params.clone())
-        .map_err(|e| format!("invalid params for {}: {e}", req.method))
 }
 
 #[cfg(test)]
