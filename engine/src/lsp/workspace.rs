@@ -207,3 +207,74 @@ impl Workspace {
         self.pss = None;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::resolve::{ConfigSource, Flags, Layers};
+
+    fn session(root: &Path) -> Session {
+        Session::from_layers(Layers {
+            root: root.to_path_buf(),
+            config: ConfigSource::None,
+            absolute_paths: true,
+            flags: Flags {
+                no_builtin: true,
+                ..Flags::default()
+            },
+            ..Layers::default()
+        })
+        .expect("session")
+    }
+
+    #[test]
+    fn unchanged_files_are_not_parsed_again() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        std::fs::write(
+            root.join("a.yaml"),
+            "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n",
+        )
+        .expect("write");
+        std::fs::write(
+            root.join("b.yaml"),
+            "apiVersion: v1\nkind: Namespace\nmetadata: {name: b}\n",
+        )
+        .expect("write");
+        std::fs::write(root.join("notes.md"), "not an input\n").expect("write");
+        let s = session(root);
+        let mut ws = Workspace::default();
+        assert!(ws.refresh(&s, root));
+        let first: Vec<(PathBuf, Arc<FileReport>)> = ws
+            .files()
+            .map(|(p, f)| (p.to_path_buf(), Arc::clone(f)))
+            .collect();
+        assert_eq!(first.len(), 2, "inputs only: {first:?}");
+        assert!(first[0].0.ends_with("a.yaml") && first[1].0.ends_with("b.yaml"));
+
+        // Within the listing's lifetime nothing is looked at again.
+        assert!(!ws.refresh(&s, root));
+
+        // b.yaml changes (another size): only it is read again.
+        std::fs::write(
+            root.join("b.yaml"),
+            "apiVersion: v1\nkind: Namespace\nmetadata: {name: bb}\n",
+        )
+        .expect("write");
+        ws.invalidate();
+        assert!(ws.refresh(&s, root));
+        let second: Vec<Arc<FileReport>> = ws.files().map(|(_, f)| Arc::clone(f)).collect();
+        assert!(
+            Arc::ptr_eq(&first[0].1, &second[0]),
+            "a.yaml was parsed again"
+        );
+        assert!(!Arc::ptr_eq(&first[1].1, &second[1]));
+        assert_eq!(second[1].documents[0].value["metadata"]["name"], "bb");
+
+        // A removed file leaves the run.
+        std::fs::remove_file(root.join("a.yaml")).expect("remove");
+        ws.invalidate();
+        assert!(ws.refresh(&s, root));
+        assert_eq!(ws.files().count(), 1);
+    }
+}
