@@ -347,6 +347,24 @@ impl Session {
         report
     }
 
+    /// [`check_file_with`](Self::check_file_with) for one input of a larger run
+    /// ([`eval::evaluate_in_run`]): cross-document rules see every document of `run`,
+    /// and the report holds what belongs to `file`. `prepared` is the policy set after
+    /// the run-wide step over `run` ([`eval::cluster::prepare`]), `worker` made for it.
+    pub fn check_file_in_run(
+        &self,
+        prepared: &PolicySet,
+        worker: &mut Worker,
+        file: FileReport,
+        run: &[&crate::inputs::Document],
+    ) -> Report {
+        let mut report = eval::evaluate_in_run(prepared, worker, file, run, self.peer_ignores());
+        if let Some(cfg) = &self.settings.config {
+            config::apply(cfg, &mut report, &self.settings.root, config::Date::today());
+        }
+        report
+    }
+
     /// Checks text that is not read from disk (an editor buffer, a request body) under
     /// the file name `name`. Its kind is `kind_hint` when given, else the settings'
     /// `--kind`, else detected from the name and then the content, as `policy eval`

@@ -469,7 +469,7 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
 
 /// An editor storm (issue 7): 1,000 quick incremental edits on a 600-line buffer. The
 /// server coalesces them (a handful of evaluations, not 1,000), a hover sent right after
-/// the flood is answered at once from the latest text, the edits land where they should,
+/// the flood is answered at once (from the last evaluation), the edits land where they should,
 /// and memory stays bounded.
 #[test]
 fn an_edit_flood_is_coalesced_and_hover_stays_responsive() {
@@ -776,6 +776,65 @@ fn a_policy_written_slowly_into_a_new_subdirectory_is_picked_up_without_client_w
             .iter()
             .any(|m| m["method"] == "client/registerCapability"),
         "no watcher is registered with a client that cannot take one"
+    );
+    assert_eq!(c.shutdown_and_exit(), 0);
+}
+
+/// A manifest of `n` Deployments, each with findings of the built-in rules.
+fn many_deployments(n: usize) -> String {
+    let mut text = String::new();
+    for i in 0..n {
+        text.push_str(&format!(
+            "---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web-{i}\nspec:\n  selector:\n    matchLabels: {{app: web-{i}}}\n  template:\n    metadata:\n      labels: {{app: web-{i}}}\n    spec:\n      containers:\n        - name: app\n          image: nginx:latest\n          securityContext: {{privileged: true}}\n"
+        ));
+    }
+    text
+}
+
+/// Issue 7: a hover is answered while a long evaluation runs, from the buffer's last
+/// evaluation, instead of waiting for it. The bound is relative: the hover must come
+/// back before the evaluation it was sent during, and in a small fraction of its time.
+#[test]
+fn a_hover_during_a_long_evaluation_answers_at_once() {
+    let dir = tmp();
+    let mut c = Client::spawn(dir.path());
+    c.initialize(dir.path(), json!({"failOn": "low", "data": []}));
+    let docker = file_uri(&dir.path().join("Dockerfile"));
+    c.open(&docker, "dockerfile", "FROM ubuntu:latest\n");
+    assert!(codes(&c.diagnostics(&docker, Some(1))).contains(&"DF001"));
+
+    // A large manifest: its evaluation starts as soon as it is opened.
+    let big = file_uri(&dir.path().join("big.yaml"));
+    let opened = Instant::now();
+    c.open(&big, "yaml", &many_deployments(120));
+    std::thread::sleep(Duration::from_millis(50));
+    let sent = Instant::now();
+    let hover = c.request(
+        "textDocument/hover",
+        json!({"textDocument": {"uri": docker}, "position": {"line": 0, "character": 9}}),
+    );
+    let hover_took = sent.elapsed();
+    assert!(
+        hover["result"]["contents"]["value"]
+            .as_str()
+            .is_some_and(|v| v.contains("**DF001**")),
+        "{hover}"
+    );
+    let published_before_hover = c
+        .backlog
+        .iter()
+        .any(|m| m["method"] == "textDocument/publishDiagnostics" && m["params"]["uri"] == big);
+    let diags = c.diagnostics(&big, Some(1));
+    let evaluation = opened.elapsed();
+    eprintln!("hover answered in {hover_took:?} during an evaluation of {evaluation:?}");
+    assert!(diags.len() > 120, "{} diagnostics", diags.len());
+    assert!(
+        !published_before_hover,
+        "the evaluation was over before the hover: the test did not test anything ({evaluation:?})"
+    );
+    assert!(
+        hover_took * 10 < evaluation,
+        "hover {hover_took:?} vs evaluation {evaluation:?}"
     );
     assert_eq!(c.shutdown_and_exit(), 0);
 }

@@ -25,6 +25,8 @@ mod hostile;
 mod integrations;
 #[path = "lsp.rs"]
 mod lsp;
+#[path = "lsp_cluster.rs"]
+mod lsp_cluster;
 #[path = "peers.rs"]
 mod peers;
 #[path = "pss.rs"]

@@ -85,18 +85,21 @@ struct Watch {
 
 impl Watch {
     fn start(dir: &Path) -> Watch {
+        Watch::start_with(dir, &["--no-builtin", "-p", "policies"])
+    }
+
+    /// `policy watch --format jsonl --no-config --exit-on-stdin-close ARGS inputs`.
+    fn start_with(dir: &Path, args: &[&str]) -> Watch {
         let mut child = Command::new(env!("CARGO_BIN_EXE_policy"))
             .args([
                 "watch",
                 "--format",
                 "jsonl",
                 "--no-config",
-                "--no-builtin",
-                "-p",
-                "policies",
                 "--exit-on-stdin-close",
-                "inputs",
             ])
+            .args(args)
+            .arg("inputs")
             .current_dir(dir)
             .env("NO_COLOR", "1")
             .stdin(Stdio::piped())
@@ -317,6 +320,50 @@ fn edits_new_files_and_removals_are_reported_per_file() {
         .expect("a cycle counting the removal");
     assert_eq!(cycle["initial"], false);
 
+    watch.stop();
+}
+
+/// Cross-document rules (issue 9): relabelling a Namespace re-reports the Deployment in
+/// another file whose Pod Security findings depend on it, and nothing whose outcome did
+/// not change.
+#[test]
+fn a_namespace_edit_re_reports_the_workloads_it_governs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let inputs = dir.path().join("inputs");
+    std::fs::create_dir_all(&inputs).expect("mkdir");
+    let namespace = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n  labels:\n    pod-security.kubernetes.io/enforce: restricted\n";
+    std::fs::write(inputs.join("namespace.yaml"), namespace).expect("write");
+    std::fs::write(
+        inputs.join("web.yaml"),
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n        - name: web\n          image: nginx:1.27\n",
+    )
+    .expect("write");
+    std::fs::write(inputs.join("Dockerfile"), "FROM alpine:3.20\n").expect("write");
+    let pss = |events: &[Value]| {
+        rules_of(events, "inputs/web.yaml").map(|r| r.iter().any(|id| id.starts_with("PSS-")))
+    };
+    let mut watch = Watch::start_with(dir.path(), &[]);
+    let events = watch.wait_for("the initial cycle", |events| {
+        events.iter().any(|e| e["event"] == "cycle")
+    });
+    assert_eq!(pss(&events), Some(true), "restricted applies: {events:?}");
+
+    // Only the Namespace file changes on disk.
+    save_via_rename(
+        &inputs.join("namespace.yaml"),
+        &namespace.replace("enforce: restricted", "enforce: baseline"),
+    );
+    let events = watch.wait_for("the Deployment re-reported under baseline", |events| {
+        pss(events) == Some(false)
+    });
+    assert!(
+        last_file_event(&events, "inputs/namespace.yaml").is_some(),
+        "the changed file is reported: {events:?}"
+    );
+    assert!(
+        last_file_event(&events, "inputs/Dockerfile").is_none(),
+        "an input whose outcome did not change is not reported again: {events:?}"
+    );
     watch.stop();
 }
 

@@ -23,6 +23,12 @@
 //!   longer listed are reported as removed. So an editor's write-to-temp-then-rename, a
 //!   directory renamed away, or a file newly ignored all come out right, and duplicate
 //!   events cost one listing, not one more check.
+//! * **Cross-document rules.** When the policy set judges documents against the rest of
+//!   the run (`data.inventory`, combined packages, Pod Security from Namespace labels),
+//!   a cycle with any change checks every input again as one run, and reports the
+//!   inputs that changed plus those whose findings changed (a Deployment whose Namespace
+//!   was relabelled), so the stream never shows a cross-document finding that no longer
+//!   holds.
 //! * **Policies.** When a policy or data file changed, the set is reloaded: a good reload
 //!   re-checks every input; a broken one is reported and the last good set stays, so the
 //!   findings of unchanged inputs stay as they were.
@@ -46,7 +52,7 @@ use super::eval::{layers, print_config_warnings};
 use super::ExitStatus;
 use crate::diagnostics::{ErrorKind, ErrorRecord, Report};
 use crate::eval::policies::{DATA_EXTENSIONS, POLICY_EXTENSIONS};
-use crate::eval::PolicySet;
+use crate::eval::{cluster, PolicySet};
 use crate::inputs::discover;
 use crate::report::watch::{
     Cycle, CycleWriter, JsonlWriter, PolicyStatus, PolicyUpdate, TextWriter,
@@ -141,6 +147,7 @@ pub(super) fn run(a: WatchArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatu
         engine: Session::new(settings)?,
         roots: a.input.paths.clone(),
         known: HashMap::new(),
+        last: HashMap::new(),
     };
     let result = (|| -> anyhow::Result<()> {
         writer.write(&session.cycle(None, Vec::new()), out)?;
@@ -178,6 +185,29 @@ struct WatchState {
     roots: Vec<PathBuf>,
     /// Every input of the last cycle, by the path it is listed under.
     known: HashMap<PathBuf, Known>,
+    /// What was last reported for each input, by its reported path: with cross-document
+    /// rules, an unchanged input is reported again only when this changes.
+    last: HashMap<String, Outcome>,
+}
+
+/// What a `file` event says about an input.
+#[derive(Debug, Clone, PartialEq)]
+struct Outcome {
+    findings: Vec<crate::diagnostics::Finding>,
+    errors: Vec<ErrorRecord>,
+    suppressed: Vec<crate::diagnostics::Suppressed>,
+    warnings: Vec<crate::diagnostics::Warning>,
+}
+
+impl Outcome {
+    fn of(report: &Report) -> Outcome {
+        Outcome {
+            findings: report.findings.clone(),
+            errors: report.errors.clone(),
+            suppressed: report.suppressed.clone(),
+            warnings: report.warnings.clone(),
+        }
+    }
 }
 
 /// What the last cycle saw of one input.
@@ -290,10 +320,34 @@ impl WatchState {
             .map(|p| p.display().to_string())
             .collect();
         removed.sort();
+        for gone in &removed {
+            self.last.remove(gone);
+        }
+        // With cross-document rules, a change to one input can change the findings of
+        // any other: every input is checked again, and reported when it changed or its
+        // outcome did.
+        let set = self.engine.policies();
+        let whole_run = cluster::is_cross_document(&set)
+            && !everything
+            && (!recheck.is_empty() || !removed.is_empty());
+        let all: Vec<PathBuf> = if whole_run {
+            listed.iter().map(|(p, _)| p.clone()).collect()
+        } else {
+            Vec::new()
+        };
         self.known = listed.into_iter().collect();
 
-        let set = self.engine.policies();
-        let files = self.check(&set, &recheck, initial);
+        let mut files = self.check(&set, if whole_run { &all } else { &recheck }, initial);
+        let changed: BTreeSet<String> = recheck.iter().map(|p| p.display().to_string()).collect();
+        files.retain(|r| {
+            let Some(path) = r.inputs.first().map(|i| i.path.clone()) else {
+                return true;
+            };
+            let outcome = Outcome::of(r);
+            let same = self.last.get(&path) == Some(&outcome);
+            self.last.insert(path.clone(), outcome);
+            !whole_run || changed.contains(&path) || !same
+        });
         Cycle {
             initial,
             clock: chrono::Local::now().format("%H:%M:%S").to_string(),

@@ -83,21 +83,51 @@ pub fn prepare<'a>(
 ) -> (Cow<'a, PolicySet>, Vec<ErrorRecord>) {
     let mut errors = Vec::new();
     let mut current = Cow::Borrowed(set);
-    if set.pss_deferred.is_some() && docs.iter().any(|d| has_psa_labels(d)) {
+    if needs_pss_rules(set, docs) {
         current = Cow::Owned(set.with_pss_rules());
     }
     // The inventory holds Kubernetes objects only: a run without any has none.
-    if current.uses_inventory && docs.iter().any(|d| d.kind == DocumentKind::Kubernetes) {
-        let inv = inventory::build(docs.iter().copied());
-        match current
-            .rego
-            .with_data(serde_json::json!({ "inventory": inv }))
-        {
+    if let Some(inv) = inventory_for(&current, docs) {
+        match with_inventory(&current, inv) {
             Ok(rego) => current.to_mut().rego = rego,
-            Err(e) => errors.push(data_error(format!(
-                "cannot add data.inventory (does a data file set `inventory`?): {e}"
-            ))),
+            Err(e) => errors.push(e),
         }
     }
     (current, errors)
+}
+
+/// The inventory [`prepare`] gives `set` for `docs`: `None` when no loaded rule reads
+/// it or the run has no Kubernetes document (then `data.inventory` stays undefined).
+pub fn inventory_for(set: &PolicySet, docs: &[&Document]) -> Option<serde_json::Value> {
+    (set.uses_inventory && docs.iter().any(|d| d.kind == DocumentKind::Kubernetes))
+        .then(|| inventory::build(docs.iter().copied()))
+}
+
+/// The Rego policies of `set` with `inv` as `data.inventory` (the second half of
+/// [`prepare`], for a caller that caches the first).
+pub fn with_inventory(
+    set: &PolicySet,
+    inv: serde_json::Value,
+) -> Result<crate::runtimes::rego::RegoPolicySet, ErrorRecord> {
+    set.rego
+        .with_data(serde_json::json!({ "inventory": inv }))
+        .map_err(|e| {
+            data_error(format!(
+                "cannot add data.inventory (does a data file set `inventory`?): {e}"
+            ))
+        })
+}
+
+/// Whether the findings of `set` on one document can depend on other documents: a
+/// loaded rule reads `data.inventory`, a combined package is loaded, or the Pod Security
+/// rules are held back until a Namespace with Pod Security labels shows up. A front end
+/// that checks one input at a time (the editor) must then check it within its run.
+pub fn is_cross_document(set: &PolicySet) -> bool {
+    set.uses_inventory || !set.combined.is_empty() || set.pss_deferred.is_some()
+}
+
+/// Whether the run-wide step over `docs` loads the Pod Security rules held back from
+/// `set` ([`PolicySet::with_pss_rules`]).
+pub fn needs_pss_rules(set: &PolicySet, docs: &[&Document]) -> bool {
+    set.pss_deferred.is_some() && docs.iter().any(|d| has_psa_labels(d))
 }

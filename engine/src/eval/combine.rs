@@ -97,12 +97,21 @@ pub struct Combined {
 
 /// Evaluates every combined package of `set` once over `docs`.
 pub fn evaluate(set: &PolicySet, docs: &[&Document]) -> Combined {
+    evaluate_selected(set, docs, |_| true)
+}
+
+/// [`evaluate`] for the combined packages that `keep` selects.
+pub fn evaluate_selected(
+    set: &PolicySet,
+    docs: &[&Document],
+    keep: impl Fn(&RegoPackage) -> bool,
+) -> Combined {
     let mut out = Combined::default();
     let packages: Vec<(&RegoPackage, DocumentKind)> = set
         .rego
         .packages
         .iter()
-        .filter(|p| p.combined)
+        .filter(|p| p.combined && keep(p))
         .filter_map(|p| Some((p, kind_for(p, docs)?)))
         .collect();
     let Some(first) = docs.first() else {

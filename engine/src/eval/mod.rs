@@ -379,7 +379,7 @@ pub fn evaluate(set: &PolicySet, files: Vec<FileReport>, opts: &EvalOptions) -> 
     };
     drop(docs);
     let shard = opts.shard.as_ref().map(|s| s.shard);
-    let mut report = assemble(set, files, Some(&own), results, !opts.no_peer_ignores);
+    let mut report = assemble(set, files, Some(&own), results, !opts.no_peer_ignores, None);
     report.errors.extend(cluster_errors);
     report.traces = traces;
     if let Some(s) = shard {
@@ -422,22 +422,93 @@ pub fn evaluate_with(
         .map(|doc| evaluate_document_outcome(&prepared, worker, doc))
         .collect();
     drop(docs);
-    let mut report = assemble(&prepared, files, None, results, peer_ignores);
+    let mut report = assemble(&prepared, files, None, results, peer_ignores, None);
     report.errors.extend(cluster_errors);
     report
+}
+
+/// Evaluates one input as part of a larger run, on the calling thread: the editor's
+/// view, where a buffer is checked together with the workspace's other files.
+///
+/// `run` is every document of the run in input order. Documents in it whose path is
+/// `file`'s stand for `file` and are replaced by `file`'s own documents, at the place of
+/// the first of them (or at the end when there is none), so that a caller can pass the
+/// run's documents as they were before `file` changed. `prepared` is `set` after the
+/// run-wide step over those documents ([`cluster::prepare`], which a caller that checks
+/// the same run again and again may cache), and `worker` was made for it.
+///
+/// Per-document rules run on `file`'s documents only; combined packages run once over the
+/// whole run. The report holds what belongs to `file`: its findings (of every rule,
+/// cross-document ones included), its inline suppressions applied, and the errors of
+/// rules evaluated on it.
+pub fn evaluate_in_run(
+    prepared: &PolicySet,
+    worker: &mut Worker,
+    file: FileReport,
+    run: &[&Document],
+    peer_ignores: bool,
+) -> Report {
+    let own: &str = &file.path;
+    let mut docs: Vec<&Document> = Vec::with_capacity(run.len() + file.documents.len());
+    let mut placed = false;
+    for doc in run {
+        if *doc.path == *own {
+            if !placed {
+                docs.extend(file.documents.iter());
+                placed = true;
+            }
+        } else {
+            docs.push(doc);
+        }
+    }
+    if !placed {
+        docs.extend(file.documents.iter());
+    }
+    let results: Vec<_> = file
+        .documents
+        .iter()
+        .map(|doc| evaluate_document_outcome(prepared, worker, doc))
+        .collect();
+    let combined = if prepared.combined.is_empty() {
+        combine::Combined::default()
+    } else {
+        // Only packages that select a kind of `file`'s documents: the others judge
+        // documents `file` does not have (a combined Kubernetes rule, for a Dockerfile).
+        let mut c = combine::evaluate_selected(prepared, &docs, |p| {
+            file.documents.iter().any(|d| p.applies_to(d.kind))
+        });
+        c.findings
+            .retain(|f| file.documents.iter().any(|d| d.path == f.location.file));
+        c.errors.retain(|e| e.input.as_deref() == Some(own));
+        c.checks
+            .retain(|k| file.documents.iter().any(|d| d.path == k.file));
+        c
+    };
+    drop(docs);
+    assemble(
+        prepared,
+        vec![file],
+        None,
+        results,
+        peer_ignores,
+        Some(combined),
+    )
 }
 
 /// The report of `files` from the per-document results, in document order.
 /// `own`: under `--shard`, which files are this shard's (the others are context only:
 /// they feed combined packages, whose findings are kept only when they point into an own
 /// file, and are otherwise left out of the report). `peer_ignores`: honour hadolint and
-/// checkov inline ignores ([`peer_ignore`]).
+/// checkov inline ignores ([`peer_ignore`]). `combined`: what the combined packages
+/// found, when the caller ran them itself (over a larger run); `None` runs them over
+/// `files`.
 fn assemble(
     set: &PolicySet,
     files: Vec<FileReport>,
     own: Option<&[bool]>,
     results: Vec<DocumentOutcome>,
     peer_ignores: bool,
+    combined: Option<combine::Combined>,
 ) -> Report {
     let mut report = Report {
         errors: set.errors.clone(),
@@ -464,22 +535,27 @@ fn assemble(
         .filter(|(i, _)| is_own(*i))
         .flat_map(|(_, f)| f.documents.iter())
         .collect();
-    if !set.combined.is_empty() {
-        let combined = combine::evaluate(set, &all_docs);
-        let mine = |p: &str| docs.iter().any(|d| &*d.path == p);
-        report.findings.extend(
-            combined
-                .findings
-                .into_iter()
-                .filter(|f| mine(&f.location.file)),
-        );
-        report.errors.extend(
-            combined
-                .errors
-                .into_iter()
-                .filter(|e| e.input.as_deref().is_none_or(mine)),
-        );
-        report.checks.extend(combined.checks);
+    let combined = match combined {
+        Some(given) => Some(given),
+        None if !set.combined.is_empty() => {
+            let c = combine::evaluate(set, &all_docs);
+            let mine = |p: &str| docs.iter().any(|d| &*d.path == p);
+            Some(combine::Combined {
+                findings: (c.findings.into_iter())
+                    .filter(|f| mine(&f.location.file))
+                    .collect(),
+                errors: (c.errors.into_iter())
+                    .filter(|e| e.input.as_deref().is_none_or(mine))
+                    .collect(),
+                checks: c.checks,
+            })
+        }
+        None => None,
+    };
+    if let Some(c) = combined {
+        report.findings.extend(c.findings);
+        report.errors.extend(c.errors);
+        report.checks.extend(c.checks);
     }
     drop(all_docs);
     suppress::apply(&mut report, &docs);

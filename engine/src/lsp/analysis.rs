@@ -3,7 +3,9 @@
 //! The buffer's text is parsed in memory exactly as `policy eval` parses a file (same
 //! kind detection, same parsers, same limits) and checked by the server's [`Session`]
 //! ([`Session::check_file_with`]: suppressions, then the configuration's rule overrides
-//! and exceptions), and turned into diagnostics with UTF-16 ranges. The result is kept per
+//! and exceptions; or [`Session::check_file_in_run`] within the workspace when
+//! cross-document rules are loaded, see [`super::workspace`]), and turned into
+//! diagnostics with UTF-16 ranges. The result is kept per
 //! open document so that hover and code actions answer from the findings the user sees.
 //!
 //! ## Severity mapping
@@ -67,7 +69,7 @@ pub fn buffer_format(name: &str, language_id: &str) -> Option<Format> {
         .or_else(|| inputs::kinds::syntax_of_language(language_id))
 }
 
-/// Parses and evaluates one buffer.
+/// Parses and evaluates one buffer on its own.
 pub fn analyze(
     session: &Session,
     set: &PolicySet,
@@ -77,15 +79,42 @@ pub fn analyze(
     language_id: &str,
     text: &str,
 ) -> Analysis {
+    match load(session, settings, name, language_id, text) {
+        Loaded::Done(analysis) => analysis,
+        Loaded::File(format, file) => {
+            let report = session.check_file_with(set, worker, file.clone());
+            finish(format, file, text, settings, report)
+        }
+    }
+}
+
+/// A buffer after [`load`].
+#[derive(Debug)]
+pub enum Loaded {
+    /// Nothing to evaluate (unknown kind, excluded, empty, too large): the analysis is
+    /// final.
+    Done(Analysis),
+    /// Parsed: evaluate it, then [`finish`].
+    File(Format, FileReport),
+}
+
+/// Parses a buffer as `policy eval` parses the file.
+pub fn load(
+    session: &Session,
+    settings: &Settings,
+    name: &str,
+    language_id: &str,
+    text: &str,
+) -> Loaded {
     let Some(format) = buffer_format(name, language_id) else {
-        return Analysis::default();
+        return Loaded::Done(Analysis::default());
     };
     let mut out = Analysis {
         format: Some(format),
         ..Analysis::default()
     };
     if settings.is_excluded(name) || text.trim().is_empty() {
-        return out;
+        return Loaded::Done(out);
     }
     let load = LoadOptions::default();
     if text.len() as u64 > load.max_file_size {
@@ -100,14 +129,27 @@ pub fn analyze(
             ),
             ..Diagnostic::default()
         });
-        return out;
+        return Loaded::Done(out);
     }
+    Loaded::File(format, session.load_text_as(name, text, None, Some(format)))
+}
+
+/// The analysis of a loaded buffer from its report: checked as `policy eval` checks a
+/// file (in-source suppressions, whose warnings become diagnostics too, then the
+/// configuration's rule overrides and exceptions, whose warnings are shown once, when
+/// policies load).
+pub fn finish(
+    format: Format,
+    file: FileReport,
+    text: &str,
+    settings: &Settings,
+    mut report: Report,
+) -> Analysis {
+    let mut out = Analysis {
+        format: Some(format),
+        ..Analysis::default()
+    };
     let index = TextIndex::new(text);
-    let file = session.load_text_as(name, text, None, Some(format));
-    // Checked as `policy eval` checks a file: in-source suppressions (whose warnings
-    // become diagnostics too), then the configuration's rule overrides and exceptions
-    // (whose warnings are shown once, when policies load).
-    let mut report: Report = session.check_file_with(set, worker, file.clone());
     // The policy set's own errors are published on the policy files, not on buffers.
     report.errors.retain(|e| e.kind != ErrorKind::PolicyError);
     for f in report.findings {

@@ -10,11 +10,13 @@
 //! |---|---|
 //! | [`transport`] | `Content-Length` framing over stdio, tolerant of malformed input |
 //! | [`server`] | the protocol state machine, the open buffers, debouncing, reloads |
+//! | [`front`] | hover and code actions answered while the session evaluates |
 //! | [`settings`] | `initializationOptions` + `.policy.yaml` → what to load |
 //! | [`analysis`] | one buffer → findings → diagnostics (severity mapping) |
 //! | [`actions`] | hover and the "Suppress ID here" quick fix |
 //! | [`position`] | engine positions (characters) ↔ LSP positions (UTF-16) |
 //! | [`uri`] | `file:` URIs ↔ paths |
+//! | [`workspace`] | the run a buffer belongs to: workspace files + unsaved buffers |
 //!
 //! The protocol types come from `lsp-types` and the message plumbing from `lsp-server`
 //! (synchronous, crossbeam channels, as rust-analyzer uses them). docs/lsp.md is the
@@ -22,11 +24,13 @@
 
 pub mod actions;
 pub mod analysis;
+pub mod front;
 pub mod position;
 pub mod server;
 pub mod settings;
 pub mod transport;
 pub mod uri;
+pub mod workspace;
 
 pub use server::{serve, serve_with, Exit};
 

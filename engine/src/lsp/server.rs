@@ -1,13 +1,16 @@
 //! The protocol state machine and the session: open buffers, the policy set, and which
 //! diagnostics are out of date.
 //!
-//! Everything runs on one thread. Evaluating a buffer takes milliseconds, so there is no
-//! need for a worker pool; what matters is not evaluating stale text. Edits therefore
-//! only mark a buffer dirty, and dirty buffers are evaluated once [`DEBOUNCE`] after the
-//! first edit (all edits that arrived meanwhile are coalesced; messages already queued
-//! are handled before the timer), or at once when a hover or code action needs their
-//! findings. Policy reloads are coalesced the same way, so a
-//! save that the client reports twice (`didSave` and a file watcher) reloads once.
+//! The session runs on one thread and the protocol front ([`super::front`]) on another:
+//! hover and code actions are answered by the front from the last evaluation of the
+//! buffer, at once, even while an evaluation runs here. What matters is not evaluating
+//! stale text, and not making the user wait when the server is idle. Edits therefore mark
+//! a buffer dirty, and dirty buffers are evaluated as soon as no message is queued (the
+//! adaptive debounce: at once when idle; while an evaluation runs, the edits that arrive
+//! queue up, and the next evaluation takes only the latest text). A result that is
+//! already stale when it is ready (the front has seen newer edits) is dropped, unless the
+//! buffer has published nothing for [`MAX_FLUSH_LAG`]. Policy reloads wait [`DEBOUNCE`],
+//! so a save that the client reports twice (`didSave` and a file watcher) reloads once.
 //!
 //! Every message is handled under `catch_unwind`: a bug in one handler answers that
 //! request with `InternalError` and the session goes on.
@@ -26,9 +29,9 @@ use lsp_types::notification::{
 };
 use lsp_types::request::{CodeActionRequest, HoverRequest, Request as _};
 use lsp_types::{
-    CodeActionKind, CodeActionOptions, CodeActionParams, CodeActionProviderCapability, Diagnostic,
+    CodeActionKind, CodeActionOptions, CodeActionProviderCapability, Diagnostic,
     DidChangeTextDocumentParams, DidChangeWatchedFilesParams, DidCloseTextDocumentParams,
-    DidOpenTextDocumentParams, DidSaveTextDocumentParams, HoverParams, HoverProviderCapability,
+    DidOpenTextDocumentParams, DidSaveTextDocumentParams, HoverProviderCapability,
     InitializeResult, LogMessageParams, MessageType, PositionEncodingKind,
     PublishDiagnosticsParams, SaveOptions, ServerCapabilities, ServerInfo, ShowMessageParams,
     TextDocumentSyncCapability, TextDocumentSyncKind, TextDocumentSyncOptions,
@@ -36,25 +39,27 @@ use lsp_types::{
 };
 use serde::de::DeserializeOwned;
 
-use super::actions;
-use super::analysis::{self, Analysis};
+use super::analysis::{self, Analysis, Loaded};
 use super::position::{apply_changes, TextIndex};
 use super::settings::{InitOptions, Settings};
 use super::transport::MALFORMED;
 use super::uri;
+use super::workspace::Workspace;
 use super::LspError;
 use crate::config;
 use crate::diagnostics::{ErrorRecord, Report};
-use crate::eval::{PolicyOptions, PolicySet, ReloadRejected, Worker};
+use crate::eval::{cluster, PolicyOptions, PolicySet, ReloadRejected, Worker};
+use crate::inputs::{Document, FileReport};
 use crate::rules::{RuleMeta, POLICY_EXTENSIONS};
 use crate::session::Session;
 use crate::supply::bundle;
 use crate::supply::live::{map_paths, LiveBundles, LiveOptions, RefreshEvent};
 
-/// How long edits are collected before a buffer is evaluated.
+/// How long policy-file events are collected before the policies are reloaded.
 pub const DEBOUNCE: Duration = Duration::from_millis(150);
 
-/// How long past [`DEBOUNCE`] pending work may wait while messages keep arriving.
+/// How long pending work may wait while messages keep arriving, and how long a buffer
+/// under a stream of edits may go without published diagnostics.
 const MAX_FLUSH_LAG: Duration = Duration::from_secs(1);
 
 /// At most this many policy errors are listed in one message.
@@ -127,6 +132,16 @@ pub fn serve_with(conn: &Connection, bundles: LiveOptions) -> Result<Exit, LspEr
         .map_err(|e| LspError::Io(std::io::Error::other(e.to_string())))?;
     let mut server = Server::new(conn.sender.clone(), settings, session, watch);
     server.live = live;
+    // The front answers hover and code actions while this thread evaluates.
+    let (to_session, from_front) = crossbeam_channel::unbounded();
+    {
+        let (from_client, to_client) = (conn.receiver.clone(), conn.sender.clone());
+        let shared = Arc::clone(&server.shared);
+        std::thread::Builder::new()
+            .name("policy-lsp-front".into())
+            .spawn(move || super::front::run(from_client, to_client, to_session, shared))
+            .map_err(LspError::Io)?;
+    }
     for p in problems {
         server.show(MessageType::WARNING, p);
     }
@@ -134,7 +149,7 @@ pub fn serve_with(conn: &Connection, bundles: LiveOptions) -> Result<Exit, LspEr
     let errors = server.set.errors.clone();
     server.config_warnings();
     server.after_load(&errors, false, true);
-    server.run(conn)
+    server.run(&from_front)
 }
 
 /// Waits for `initialize`, answering anything else as the protocol requires. `None`
@@ -222,6 +237,11 @@ struct OpenDoc {
     text: String,
     /// The last evaluation (of an older text while the buffer is dirty).
     analysis: Analysis,
+    /// When diagnostics were last published for it.
+    published_at: Option<Instant>,
+    /// The buffer parsed at a version, as it joins the run of another buffer (`None`
+    /// inside: nothing to evaluate, e.g. empty or excluded).
+    parsed: Option<(i32, Option<Arc<FileReport>>)>,
 }
 
 /// The session.
@@ -244,10 +264,22 @@ struct Server {
     docs: HashMap<String, OpenDoc>,
     /// Buffers edited since their last evaluation.
     dirty: BTreeSet<String>,
+    /// Buffers whose cross-document findings may have changed (another buffer or a
+    /// workspace file changed): evaluated with the dirty ones, published only when their
+    /// diagnostics differ.
+    related: BTreeSet<String>,
+    /// The workspace's files on disk, for cross-document rules.
+    workspace: Workspace,
+    /// Said once: the workspace has more files than are read.
+    said_truncated: bool,
     /// A policy file changed: reload before evaluating anything else.
     reload_pending: bool,
-    /// When the pending work is done.
+    /// When the pending reload is done.
     deadline: Option<Instant>,
+    /// Since when buffers have been waiting to be evaluated.
+    eval_since: Option<Instant>,
+    /// The last evaluation of each buffer, for the front, and the versions it has seen.
+    shared: Arc<super::front::Shared>,
     /// Policy files that have load-error diagnostics, to clear after a good reload.
     policy_error_files: Vec<Uri>,
     /// Register file watchers for policy files when `initialized` arrives.
@@ -346,8 +378,13 @@ impl Server {
             set,
             docs: HashMap::new(),
             dirty: BTreeSet::new(),
+            related: BTreeSet::new(),
+            workspace: Workspace::default(),
+            said_truncated: false,
             reload_pending: false,
             deadline: None,
+            eval_since: None,
+            shared: Arc::default(),
             policy_error_files: Vec::new(),
             watch,
             shutdown: false,
@@ -356,16 +393,22 @@ impl Server {
         }
     }
 
-    fn run(&mut self, conn: &Connection) -> Result<Exit, LspError> {
+    fn run(&mut self, receiver: &Receiver<Message>) -> Result<Exit, LspError> {
         loop {
-            let timer = match self.deadline {
-                Some(deadline) => crossbeam_channel::at(deadline),
+            // Pending evaluations are due at once: the biased select below handles every
+            // queued message first, so a burst is coalesced into one evaluation.
+            let due = match (self.deadline, self.eval_since) {
+                (_, Some(_)) => Some(Instant::now()),
+                (deadline, None) => deadline,
+            };
+            let timer = match due {
+                Some(due) => crossbeam_channel::at(due),
                 None => crossbeam_channel::never(),
             };
             // A client that never pauses still gets diagnostics, at most this late.
-            if self
-                .deadline
-                .is_some_and(|d| Instant::now() >= d + MAX_FLUSH_LAG)
+            let now = Instant::now();
+            if self.deadline.is_some_and(|d| now >= d + MAX_FLUSH_LAG)
+                || self.eval_since.is_some_and(|d| now >= d + MAX_FLUSH_LAG)
             {
                 self.guarded(|s| s.flush_all());
                 continue;
@@ -375,7 +418,7 @@ impl Server {
             // edits already in the pipe is coalesced into one evaluation of the latest text.
             let bundles = self.live.rx.clone();
             let msg = crossbeam_channel::select_biased! {
-                recv(conn.receiver) -> msg => match msg {
+                recv(receiver) -> msg => match msg {
                     Ok(msg) => msg,
                     Err(_) => return Ok(Exit::WithoutShutdown),
                 },
@@ -423,6 +466,7 @@ impl Server {
         }
         // The evaluator may be mid-evaluation; start from a fresh one.
         self.worker = Worker::new(&self.set);
+        self.workspace.reset_prepared();
         self.show(
             MessageType::ERROR,
             "policy: internal error while handling a message (a bug; see the server's stderr)"
@@ -453,9 +497,10 @@ impl Server {
                 ErrorCode::InvalidRequest as i32,
                 "initialize was already received".into(),
             ),
+            // Answered by the front; here only if it forwarded one (it does not).
             HoverRequest::METHOD | CodeActionRequest::METHOD => {
                 let mut result = None;
-                let ok = self.guarded(|s| result = Some(s.answer(req)));
+                let ok = self.guarded(|s| result = Some(super::front::answer(req, &s.shared)));
                 match result {
                     Some(r) if ok => r,
                     _ => Response::new_err(
@@ -474,46 +519,6 @@ impl Server {
         send(&self.sender, response)
     }
 
-    /// Answers hover and code action requests.
-    fn answer(&mut self, req: Request) -> Response {
-        let id = req.id.clone();
-        let result = match req.method.as_str() {
-            HoverRequest::METHOD => params::<HoverParams>(&req).map(|p| {
-                let pos = p.text_document_position_params;
-                let uri = pos.text_document.uri;
-                self.flush(&uri);
-                let hover = self
-                    .docs
-                    .get(uri.as_str())
-                    .and_then(|d| actions::hover(&d.analysis, pos.position));
-                serde_json::to_value(hover).unwrap_or_default()
-            }),
-            _ => params::<CodeActionParams>(&req).map(|p| {
-                let uri = p.text_document.uri;
-                self.flush(&uri);
-                let actions = self
-                    .docs
-                    .get(uri.as_str())
-                    .map(|d| {
-                        actions::code_actions(
-                            &uri,
-                            &d.text,
-                            &d.analysis,
-                            p.range,
-                            &p.context.diagnostics,
-                            p.context.only.as_deref(),
-                        )
-                    })
-                    .unwrap_or_default();
-                serde_json::to_value(actions).unwrap_or_default()
-            }),
-        };
-        match result {
-            Ok(value) => Response::new_ok(id, value),
-            Err(e) => Response::new_err(id, ErrorCode::InvalidParams as i32, e),
-        }
-    }
-
     fn on_notification(&mut self, n: Notification) {
         match n.method.as_str() {
             "initialized" => self.register_watchers(),
@@ -530,9 +535,13 @@ impl Server {
                             version: d.version,
                             text: d.text,
                             analysis: Analysis::default(),
+                            published_at: None,
+                            parsed: None,
                         },
                     );
-                    self.evaluate(&key);
+                    self.evaluate(&key, false);
+                    // The buffer's text replaces its file in the others' run.
+                    self.relate_others(&key);
                 }
             }
             DidChangeTextDocument::METHOD => {
@@ -546,20 +555,26 @@ impl Server {
                         p.content_changes.iter().map(|c| (c.range, c.text.as_str())),
                     );
                     doc.version = p.text_document.version;
+                    self.relate_others(&key);
                     self.dirty.insert(key);
-                    self.schedule();
+                    self.schedule_eval();
                 }
             }
             DidCloseTextDocument::METHOD => {
                 if let Some(p) = self.notification_params::<DidCloseTextDocumentParams>(&n) {
                     let key = p.text_document.uri.as_str();
                     self.dirty.remove(key);
-                    if let Some(doc) = self.docs.remove(key) {
+                    let key = key.to_string();
+                    self.related.remove(&key);
+                    self.shared.remove(&key);
+                    if let Some(doc) = self.docs.remove(&key) {
                         // Buffers of unknown kind never had diagnostics from here (and a
                         // policy file may carry load errors that must stay).
                         if doc.analysis.format.is_some() {
                             self.publish(doc.uri, Vec::new(), None);
                         }
+                        // Its file on disk (or nothing) takes its place in the others' run.
+                        self.relate_others(&key);
                     }
                 }
             }
@@ -570,7 +585,9 @@ impl Server {
             }
             DidChangeWatchedFiles::METHOD => {
                 if let Some(p) = self.notification_params::<DidChangeWatchedFilesParams>(&n) {
-                    self.maybe_reload(p.changes.into_iter().map(|c| c.uri));
+                    let uris: Vec<Uri> = p.changes.into_iter().map(|c| c.uri).collect();
+                    self.workspace_changed(&uris);
+                    self.maybe_reload(uris);
                 }
             }
             MALFORMED => {
@@ -598,9 +615,15 @@ impl Server {
         }
     }
 
+    /// A policy reload is due after [`DEBOUNCE`].
     fn schedule(&mut self) {
         self.deadline
             .get_or_insert_with(|| Instant::now() + DEBOUNCE);
+    }
+
+    /// Buffers are waiting to be evaluated: as soon as no message is queued.
+    fn schedule_eval(&mut self) {
+        self.eval_since.get_or_insert_with(Instant::now);
     }
 
     /// A policy, data or configuration file changed on disk (seen by the session's own
@@ -660,53 +683,221 @@ impl Server {
     /// Does the pending work: a policy reload (which re-evaluates every buffer), else
     /// the dirty buffers.
     fn flush_all(&mut self) {
-        self.deadline = None;
-        let disk = std::mem::take(&mut self.disk_pending);
-        if std::mem::take(&mut self.reload_pending) {
-            self.reload(true);
-        } else if disk {
-            self.reload(false);
+        self.eval_since = None;
+        let now = Instant::now();
+        if self.deadline.is_some_and(|d| now >= d) {
+            self.deadline = None;
+            let disk = std::mem::take(&mut self.disk_pending);
+            if std::mem::take(&mut self.reload_pending) {
+                self.reload(true);
+            } else if disk {
+                self.reload(false);
+            }
         }
         let dirty = std::mem::take(&mut self.dirty);
-        for key in dirty {
-            self.evaluate(&key);
+        let related = std::mem::take(&mut self.related);
+        for key in &dirty {
+            self.evaluate(key, false);
+        }
+        for key in related.difference(&dirty) {
+            self.evaluate(key, true);
         }
     }
 
-    /// Brings one buffer's diagnostics up to date before answering about it.
-    fn flush(&mut self, uri: &Uri) {
-        if self.reload_pending {
-            self.flush_all();
-        } else if self.dirty.remove(uri.as_str()) {
-            self.evaluate(uri.as_str());
+    /// Whether the policy set in use judges documents against the rest of the run.
+    fn cross_document(&self) -> bool {
+        cluster::is_cross_document(&self.set)
+    }
+
+    /// `key` changed (or joined or left the run): the other open buffers' cross-document
+    /// findings may change with it.
+    fn relate_others(&mut self, key: &str) {
+        if !self.cross_document() {
+            return;
+        }
+        let others: Vec<String> = self.docs.keys().filter(|k| *k != key).cloned().collect();
+        if !others.is_empty() {
+            self.related.extend(others);
+            self.schedule_eval();
         }
     }
 
-    fn evaluate(&mut self, key: &str) {
-        let Some(doc) = self.docs.get(key) else {
+    /// Files changed on disk (the client's watchers): with cross-document rules, the
+    /// workspace is listed again and every open buffer re-checked against it.
+    fn workspace_changed(&mut self, uris: &[Uri]) {
+        if !self.cross_document() {
+            return;
+        }
+        let inputs = uris
+            .iter()
+            .filter_map(uri::to_path)
+            .any(|p| p.starts_with(&self.settings.root));
+        if inputs {
+            self.workspace.invalidate();
+            self.related.extend(self.docs.keys().cloned());
+            self.schedule_eval();
+        }
+    }
+
+    /// Evaluates one buffer and publishes its diagnostics (`quiet`: only when they
+    /// changed, for a buffer whose own text did not).
+    fn evaluate(&mut self, key: &str, quiet: bool) {
+        let analysis = if self.cross_document() {
+            self.analyze_in_run(key)
+        } else {
+            let Some(doc) = self.docs.get(key) else {
+                return;
+            };
+            let name = uri::display_name(&doc.uri);
+            Some(analysis::analyze(
+                &self.session,
+                &self.set,
+                &mut self.worker,
+                &self.settings,
+                &name,
+                &doc.language_id,
+                &doc.text,
+            ))
+        };
+        let Some(analysis) = analysis else {
             return;
         };
+        let latest = self.shared.latest(key);
+        let Some(doc) = self.docs.get_mut(key) else {
+            return;
+        };
+        let version = doc.version;
+        // Already stale: newer edits are queued, and the next evaluation takes them;
+        // a buffer under a stream of edits still gets diagnostics every so often.
+        let stale = latest.is_some_and(|v| v != version)
+            && doc
+                .published_at
+                .is_some_and(|at| at.elapsed() < MAX_FLUSH_LAG);
+        if stale {
+            return;
+        }
+        let publish = analysis.format.is_some()
+            && !(quiet && doc.analysis.diagnostics == analysis.diagnostics);
+        let diagnostics = analysis.diagnostics.clone();
+        self.shared.set_snapshot(
+            key,
+            super::front::Snapshot {
+                version,
+                text: doc.text.clone(),
+                analysis: analysis.clone(),
+            },
+        );
+        doc.analysis = analysis;
+        if publish {
+            doc.published_at = Some(Instant::now());
+            let uri = doc.uri.clone();
+            self.publish(uri, diagnostics, Some(version));
+        }
+    }
+
+    /// A buffer parsed at its current version, as it joins a run (kept per version).
+    fn parsed(&mut self, key: &str) -> Option<Arc<FileReport>> {
+        let doc = self.docs.get(key)?;
+        if let Some((version, file)) = &doc.parsed {
+            if *version == doc.version {
+                return file.clone();
+            }
+        }
         let name = uri::display_name(&doc.uri);
-        let analysis = analysis::analyze(
+        let file = match analysis::load(
             &self.session,
-            &self.set,
-            &mut self.worker,
             &self.settings,
             &name,
             &doc.language_id,
             &doc.text,
-        );
-        let version = doc.version;
-        let publish = analysis.format.is_some();
-        let diagnostics = analysis.diagnostics.clone();
-        let Some(doc) = self.docs.get_mut(key) else {
-            return;
+        ) {
+            Loaded::File(_, file) => Some(Arc::new(file)),
+            Loaded::Done(_) => None,
         };
-        doc.analysis = analysis;
-        if publish {
-            let uri = doc.uri.clone();
-            self.publish(uri, diagnostics, Some(version));
+        let version = doc.version;
+        if let Some(doc) = self.docs.get_mut(key) {
+            doc.parsed = Some((version, file.clone()));
         }
+        file
+    }
+
+    /// Evaluates buffer `key` within its run: the workspace's files, with the open
+    /// buffers' text in place of theirs ([`super::workspace`]).
+    fn analyze_in_run(&mut self, key: &str) -> Option<Analysis> {
+        let doc = self.docs.get(key)?;
+        let name = uri::display_name(&doc.uri);
+        let (format, file) = match analysis::load(
+            &self.session,
+            &self.settings,
+            &name,
+            &doc.language_id,
+            &doc.text,
+        ) {
+            Loaded::Done(analysis) => return Some(analysis),
+            Loaded::File(format, file) => (format, file),
+        };
+        let version = doc.version;
+        let own = Arc::new(file);
+        if let Some(doc) = self.docs.get_mut(key) {
+            doc.parsed = Some((version, Some(Arc::clone(&own))));
+        }
+        self.workspace
+            .refresh(&self.session, &self.settings.root.clone());
+        if self.workspace.truncated && !self.said_truncated {
+            self.said_truncated = true;
+            self.log(
+                MessageType::WARNING,
+                format!(
+                    "policy: the workspace has more than {} input files; cross-document rules see the first {} only",
+                    super::workspace::MAX_FILES,
+                    super::workspace::MAX_FILES
+                ),
+            );
+        }
+        // The open buffers by file name; each stands for its file on disk.
+        let mut keys: Vec<String> = self.docs.keys().cloned().collect();
+        keys.sort();
+        let mut buffers: Vec<(String, Option<Arc<FileReport>>)> = Vec::new();
+        for k in keys {
+            let parsed = if k == key {
+                Some(Arc::clone(&own))
+            } else {
+                self.parsed(&k)
+            };
+            if let Some(doc) = self.docs.get(&k) {
+                buffers.push((uri::display_name(&doc.uri), parsed));
+            }
+        }
+        let mut run_files: Vec<Arc<FileReport>> = Vec::new();
+        let mut used = vec![false; buffers.len()];
+        for (path, file) in self.workspace.files() {
+            let shown = path.display().to_string();
+            match buffers.iter().position(|(n, _)| *n == shown) {
+                Some(i) => {
+                    used[i] = true;
+                    run_files.extend(buffers[i].1.clone());
+                }
+                None => run_files.push(Arc::clone(file)),
+            }
+        }
+        for (i, (_, file)) in buffers.iter().enumerate() {
+            if !used[i] {
+                run_files.extend(file.clone());
+            }
+        }
+        let run: Vec<&Document> = run_files.iter().flat_map(|f| f.documents.iter()).collect();
+        let (prepared, worker, _errors) = self.workspace.prepare(&self.set, &run);
+        let report = self
+            .session
+            .check_file_in_run(&prepared, worker, (*own).clone(), &run);
+        let text = &self.docs.get(key)?.text;
+        Some(analysis::finish(
+            format,
+            (*own).clone(),
+            text,
+            &self.settings,
+            report,
+        ))
     }
 
     /// Reloads the policies. `forced` (a save the client reported, or a configuration
@@ -795,9 +986,11 @@ impl Server {
         }
         // Every open buffer against the (possibly) new set.
         self.dirty.clear();
+        self.related.clear();
+        self.workspace.reset_prepared();
         let keys: Vec<String> = self.docs.keys().cloned().collect();
         for key in keys {
-            self.evaluate(&key);
+            self.evaluate(&key, false);
         }
     }
 
@@ -922,11 +1115,6 @@ fn same_policies(a: &PolicyOptions, b: &PolicyOptions) -> bool {
         && a.builtin == b.builtin
         && a.extra_data == b.extra_data
         && a.disabled_rules == b.disabled_rules
-}
-
-fn params<P: DeserializeOwned>(req: &Request) -> Result<P, String> {
-    serde_json::from_value(req.params.clone())
-        .map_err(|e| format!("invalid params for {}: {e}", req.method))
 }
 
 #[cfg(test)]
