@@ -18,10 +18,16 @@ const DEPLOYMENT: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  na
 
 const SERVICE: &str = "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  selector:\n    app: wbe\n  ports: [{port: 80}]\n";
 
+/// The rule IDs of diagnostics: each one's code, then the rules merged into it
+/// (`data.relatedRules`: a PSS check at the same node as a K8S rule).
 fn codes(diags: &[Value]) -> Vec<String> {
     diags
         .iter()
-        .filter_map(|d| d["code"].as_str().map(str::to_string))
+        .flat_map(|d| {
+            std::iter::once(&d["code"])
+                .chain(d["data"]["relatedRules"].as_array().into_iter().flatten())
+        })
+        .filter_map(|c| c.as_str().map(str::to_string))
         .collect()
 }
 

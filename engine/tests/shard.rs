@@ -105,7 +105,12 @@ fn shards_partition_the_inputs_and_merge_into_the_whole_run() {
         .as_array()
         .expect("findings")
         .iter()
-        .filter_map(|f| f["rule_id"].as_str())
+        .flat_map(|f| {
+            // A PSS check merged into the K8S finding at the same node is a related rule.
+            std::iter::once(&f["rule_id"])
+                .chain(f["related_rules"].as_array().into_iter().flatten())
+        })
+        .filter_map(|id| id.as_str())
         .collect();
     for id in ["K8S101", "K8S102", "K8S103", "PSS-HOST-PATH-VOLUMES"] {
         assert!(ids.contains(id), "{id} missing from {ids:?}");

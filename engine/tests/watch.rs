@@ -225,9 +225,21 @@ fn findings(event: &Value) -> Vec<(String, u64)> {
         .collect()
 }
 
-/// The rule IDs of the findings of the last `file` event for `path` in `events`.
+/// The rule IDs of the findings of the last `file` event for `path` in `events`, the
+/// rules merged into a finding (`related_rules`) included.
 fn rules_of(events: &[Value], path: &str) -> Option<Vec<String>> {
-    last_file_event(events, path).map(|e| findings(e).into_iter().map(|(id, _)| id).collect())
+    last_file_event(events, path).map(|e| {
+        e["findings"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|f| {
+                std::iter::once(&f["rule_id"])
+                    .chain(f["related_rules"].as_array().into_iter().flatten())
+            })
+            .filter_map(|id| id.as_str().map(str::to_owned))
+            .collect()
+    })
 }
 
 /// Writes `text` to `path` as many editors do: to a temporary file, then a rename.

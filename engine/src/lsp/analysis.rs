@@ -203,11 +203,21 @@ pub fn finding_diagnostic(f: &Finding, range: Range, fail_on: Severity) -> Diagn
         .iter()
         .find(|r| r.starts_with("https://") || r.starts_with("http://"))
         .and_then(|r| r.parse::<Uri>().ok());
-    let message = match &f.rule.remediation {
+    let mut message = match &f.rule.remediation {
         Some(r) if !r.trim().is_empty() => format!("{}\nhelp: {}", f.message, r.trim()),
         _ => f.message.clone(),
     };
+    // Rules merged into this finding (a PSS check at the same node): named in the text,
+    // and listed in `data.relatedRules` for clients and tests.
+    let data = (!f.related_rules.is_empty()).then(|| {
+        message.push_str(&format!(
+            "\nalso: {} (same root cause, reported once)",
+            f.related_rules.join(", ")
+        ));
+        serde_json::json!({ "relatedRules": f.related_rules })
+    });
     Diagnostic {
+        data,
         range,
         severity: Some(severity(f.severity, f.level, fail_on)),
         code: Some(NumberOrString::String(f.rule.id.clone())),
