@@ -992,22 +992,6 @@ fn stdout_of(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// Validates a SARIF log against the official schema (skipped when it is not available).
-fn assert_valid_sarif(sarif: &Value) {
-    let schema_path = repo().join("../shared/schemas/sarif-2.1.0.json");
-    let Ok(schema) = std::fs::read_to_string(&schema_path) else {
-        eprintln!("skipped: {} not found", schema_path.display());
-        return;
-    };
-    let schema: Value = serde_json::from_str(&schema).expect("schema json");
-    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
-    let errors: Vec<String> = validator
-        .iter_errors(sarif)
-        .map(|e| format!("{e} at {}", e.instance_path()))
-        .collect();
-    assert!(errors.is_empty(), "{errors:#?}");
-}
-
 /// The suppressed results of a SARIF log.
 fn sarif_suppressed(sarif: &Value) -> Vec<Value> {
     sarif["runs"][0]["results"]
