@@ -391,6 +391,31 @@ fn disk_cache_round_trip() {
     assert_eq!(policy.evaluate(&request()).expect("evaluate").len(), 2);
 }
 
+/// The built-in shell module is precompiled into the binary by `engine/build.rs`: a host
+/// with an empty disk cache loads it without compiling, writes nothing to the cache, and
+/// the module works. A user's module with the same host still goes through the cache.
+#[test]
+fn builtin_module_loads_from_the_artefact_embedded_at_build_time() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = repo().join("policies/wasm/shell/policy-builtin-shell.wasm");
+    let bytes = std::fs::read(&path).expect("the committed built-in module");
+    let host = WasmHost::new(limits(), Some(dir.path().to_owned())).expect("host");
+    let (policy, outcome) = host.load_traced(&path, &bytes, true).expect("load");
+    assert_eq!(outcome, CacheOutcome::Embedded);
+    assert!(!policy.rules.is_empty());
+    let (_, again) = host.load_traced(&path, &bytes, true).expect("load");
+    assert_eq!(again, CacheOutcome::Memory);
+    let cached = std::fs::read_dir(dir.path()).expect("cache dir").count();
+    assert_eq!(cached, 0, "nothing compiled, nothing cached");
+
+    // One changed byte is another module: not the embedded artefact.
+    let (user_path, user_bytes) = fixture("good");
+    let (_, outcome) = host
+        .load_traced(&user_path, &user_bytes, false)
+        .expect("load");
+    assert_eq!(outcome, CacheOutcome::Compiled);
+}
+
 /// A fresh host on `dir` loads the `good` fixture: the outcome, the warning, and whether
 /// the module still evaluates.
 fn cold_load(dir: &Path) -> (CacheOutcome, Option<String>) {

@@ -512,6 +512,45 @@ fn usage_errors_exit_two() {
     assert!(String::from_utf8_lossy(&help.stdout).contains("Exit codes:"));
 }
 
+/// A cold machine (empty WASM cache) compiles nothing for the built-in shell module: it is
+/// precompiled into the binary, so the cache stays empty and its findings are there.
+#[test]
+fn builtin_wasm_module_is_precompiled_in_the_binary() {
+    let dir = tmp();
+    let cache = dir.path().join("cache");
+    let df = dir.path().join("Dockerfile");
+    std::fs::write(
+        &df,
+        "FROM alpine:3.20@sha256:0000000000000000000000000000000000000000000000000000000000000000\n\
+         RUN apt-get update && apt-get install curl\n\
+         USER 10001\n",
+    )
+    .expect("write");
+    let out = policy(&[
+        "eval",
+        "--no-config",
+        "--wasm-cache",
+        cache.to_str().expect("utf8"),
+        "-f",
+        "json",
+        df.to_str().expect("utf8"),
+    ]);
+    let report = json_of(&out);
+    let wasm_findings: Vec<_> = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["policy"]["runtime"] == "wasm")
+        .map(|f| f["rule_id"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert!(!wasm_findings.is_empty(), "{report:#}");
+    let cached = std::fs::read_dir(&cache).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(
+        cached, 0,
+        "the built-in module was not compiled into the cache"
+    );
+}
+
 #[test]
 fn wasm_example_policies_through_eval() {
     let dir = tmp();

@@ -448,7 +448,8 @@ fn thread_count_is_capped() {
 }
 
 /// A corrupt WASM compile cache entry: the next run recompiles, says so naming the file,
-/// and reports the same findings; the run after that is quiet again.
+/// and reports the same findings; the run after that is quiet again. (A user's module:
+/// the built-in ones are precompiled into the binary and never touch the disk cache.)
 #[test]
 fn corrupt_wasm_cache_entry_is_recompiled_with_a_warning() {
     let cache = tempfile::tempdir().expect("tempdir");
@@ -457,6 +458,8 @@ fn corrupt_wasm_cache_entry_is_recompiled_with_a_warning() {
         support::policy(&[
             "eval",
             "--no-config",
+            "-p",
+            "examples/wasm-policy-rust",
             "--wasm-cache",
             &cache_arg,
             "-f",
@@ -466,12 +469,20 @@ fn corrupt_wasm_cache_entry_is_recompiled_with_a_warning() {
     };
     let first = run("json");
     let baseline = support::findings(&support::json_of(&first));
+    assert!(
+        baseline.iter().any(|(id, _, _)| id == "WASM001"),
+        "{baseline:?}"
+    );
     let entries: Vec<PathBuf> = std::fs::read_dir(cache.path())
         .expect("cache dir")
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|e| e == "cwasm"))
         .collect();
-    assert!(!entries.is_empty(), "the built-in WASM policy was cached");
+    assert_eq!(
+        entries.len(),
+        1,
+        "only the user's module is cached: {entries:?}"
+    );
     for entry in &entries {
         let mut bytes = std::fs::read(entry).expect("read");
         let mid = bytes.len() / 2;

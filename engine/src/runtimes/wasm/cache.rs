@@ -1,6 +1,12 @@
 //! Compile each module once: an in-process map plus an on-disk cache of precompiled
 //! artefacts.
 //!
+//! Built-in modules skip both: `engine/build.rs` precompiles them with the same wasmtime
+//! and configuration ([`engine_config`]) and embeds the artefacts in the binary, so a cold
+//! CI runner does not spend most of a one-file run compiling the shell module
+//! ([`CacheOutcome::Embedded`]). The embedded artefact is used only when its engine key
+//! equals the running engine's; otherwise the module goes through the caches below.
+//!
 //! The disk cache lives in `$XDG_CACHE_HOME/policy/wasm` (else `~/.cache/policy/wasm`,
 //! overridable). A file is named `<sha256 of the module>-<engine key>.cwasm`, where the
 //! engine key hashes wasmtime's [`Engine::precompile_compatibility_hash`] (wasmtime version,
@@ -26,7 +32,6 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::hash::{Hash, Hasher};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -41,6 +46,9 @@ pub enum CacheOutcome {
     Memory,
     /// Loaded from a precompiled artefact on disk.
     Disk,
+    /// A built-in module precompiled when `policy` was built (`engine/build.rs`): no
+    /// compilation and no disk cache, even on a cold machine.
+    Embedded,
     /// Compiled now (and stored on disk when a cache dir is usable).
     Compiled,
     /// Compiled now because the cached artefact was unusable (corrupt, truncated, not a
@@ -48,6 +56,11 @@ pub enum CacheOutcome {
     /// warning.
     Recompiled,
 }
+
+// `BUILTIN_WASM_PRECOMPILED: &[([u8; 32], &str, &[u8])]`: (SHA-256 of a built-in `.wasm`,
+// engine key, artefact), written by `engine/build.rs`; empty when the
+// `precompiled-wasm` feature is off or the build cross-compiles.
+include!(concat!(env!("OUT_DIR"), "/builtin_wasm_precompiled.rs"));
 
 /// The first bytes of every artefact file: format name and version.
 pub const MAGIC: &[u8; 8] = b"PLCYCW01";
@@ -67,19 +80,10 @@ pub fn default_cache_dir() -> Option<PathBuf> {
     Some(base.join("policy").join("wasm"))
 }
 
-/// Feeds `Hash` output into SHA-256, so the engine key is stable across runs (unlike
-/// `DefaultHasher`, whose algorithm is unspecified).
-struct Sha256Hasher(Sha256);
-
-impl Hasher for Sha256Hasher {
-    fn finish(&self) -> u64 {
-        // Only `write` is used; the digest is read with `finalize`.
-        0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        self.0.update(bytes);
-    }
-}
+// `engine_config()` and `engine_key()`, shared with `engine/build.rs`. The key feeds
+// wasmtime's compatibility `Hash` into SHA-256, so it is stable across runs (unlike
+// `DefaultHasher`, whose algorithm is unspecified).
+include!("engine_config.in.rs");
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -96,13 +100,10 @@ pub(crate) struct ModuleCache {
 impl ModuleCache {
     /// A cache for `engine`; `dir` of `None` keeps compiled modules in memory only.
     pub(crate) fn new(engine: &Engine, dir: Option<PathBuf>) -> ModuleCache {
-        let mut hasher = Sha256Hasher(Sha256::new());
-        engine.precompile_compatibility_hash().hash(&mut hasher);
-        let digest = hasher.0.finalize();
         let dir = dir.filter(|d| fs::create_dir_all(d).is_ok());
         ModuleCache {
             dir,
-            engine_key: hex(&digest[..8]),
+            engine_key: engine_key(engine),
             memory: Mutex::new(HashMap::new()),
         }
     }
@@ -123,6 +124,10 @@ impl ModuleCache {
         let digest: [u8; 32] = Sha256::digest(bytes).into();
         if let Some(module) = self.lock().get(&digest) {
             return Ok((module.clone(), CacheOutcome::Memory, digest, None));
+        }
+        if let Some(module) = self.embedded(engine, &digest) {
+            self.lock().insert(digest, module.clone());
+            return Ok((module, CacheOutcome::Embedded, digest, None));
         }
         let file = self
             .dir
@@ -155,6 +160,23 @@ impl ModuleCache {
         };
         self.lock().insert(digest, module.clone());
         Ok((module, outcome, digest, warning))
+    }
+
+    /// The artefact `build.rs` precompiled for the built-in module with this SHA-256, when
+    /// it was made for this engine's configuration (same key; a binary built on another
+    /// CPU, or a changed config, falls back to the disk cache and compiling).
+    #[allow(unsafe_code)]
+    fn embedded(&self, engine: &Engine, digest: &[u8; 32]) -> Option<Module> {
+        let (_, _, artefact) = BUILTIN_WASM_PRECOMPILED
+            .iter()
+            .find(|(d, key, _)| d == digest && *key == self.engine_key)?;
+        // SAFETY: `Module::deserialize` trusts the bytes to be an artefact wasmtime
+        // produced. These are part of this binary: `build.rs` made them with
+        // `Engine::precompile_module` from the same wasmtime version and the same
+        // `engine_config()`, and the key checked above is that engine's compatibility
+        // hash (version, target, ISA flags, settings); wasmtime checks its own header too.
+        // Whoever can change them can change the code that runs them.
+        unsafe { Module::deserialize(engine, artefact) }.ok()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Module>> {

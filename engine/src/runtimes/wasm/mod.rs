@@ -27,7 +27,7 @@ use std::sync::Arc;
 use policy_sdk::abi::{
     EvaluateRequest, EvaluateResponse, GuestFinding, PolicyMetadata, ABI_VERSION,
 };
-use wasmtime::{Config, Engine, InstancePre, Linker};
+use wasmtime::{Engine, InstancePre, Linker};
 
 pub use cache::{default_cache_dir, CacheOutcome};
 pub use errors::{Result, WasmError};
@@ -84,9 +84,7 @@ impl WasmHost {
         let engine_err = |e: wasmtime::Error| WasmError::Engine {
             message: e.to_string(),
         };
-        let mut config = Config::new();
-        config.epoch_interruption(true);
-        let engine = Engine::new(&config).map_err(engine_err)?;
+        let engine = Engine::new(&cache::engine_config()).map_err(engine_err)?;
         let linker = pre::linker(&engine).map_err(engine_err)?;
         let ticker = EpochTicker::start(engine.clone(), limits.epoch_tick).map_err(|e| {
             WasmError::Engine {
