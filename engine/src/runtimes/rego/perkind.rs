@@ -355,10 +355,7 @@ fn object_get_path(code: &str, text: &str, at: usize, end: usize) -> Option<Vec<
     let rest = text[end..].trim_start().strip_prefix(',')?;
     let mut rest = rest.trim_start().strip_prefix('[')?;
     let mut keys = Vec::new();
-    loop {
-        let Some(item) = rest.trim_start().strip_prefix('"') else {
-            break;
-        };
+    while let Some(item) = rest.trim_start().strip_prefix('"') {
         let close = item.find('"')?;
         let key = &item[..close];
         if key.is_empty() || !key.chars().all(is_ident) {
