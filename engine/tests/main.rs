@@ -29,6 +29,8 @@ mod lsp;
 mod lsp_cluster;
 #[path = "peers.rs"]
 mod peers;
+#[path = "perkind.rs"]
+mod perkind;
 #[path = "pss.rs"]
 mod pss;
 #[path = "serve.rs"]

@@ -6,6 +6,8 @@
 //! shares its modules), the data is merged in, and the clone is prepared once, before
 //! any worker clones it again.
 
+use std::sync::Arc;
+
 use super::RegoPolicySet;
 
 impl RegoPolicySet {
@@ -13,6 +15,11 @@ impl RegoPolicySet {
     /// message) when `data` clashes with a value already there, e.g. a data file that
     /// sets a different `inventory`.
     pub fn with_data(&self, data: serde_json::Value) -> Result<RegoPolicySet, String> {
+        if let Some(per_kind) = &self.per_kind {
+            let mut set = self.clone();
+            set.per_kind = Some(Arc::new(per_kind.with_data(data)?));
+            return Ok(set);
+        }
         let mut set = self.clone();
         set.engine
             .add_data(regorus::Value::from(data))
@@ -35,6 +42,10 @@ impl super::RegoEvaluator {
         };
         self.engine.set_execution_timer_config(config);
         self.pristine.set_execution_timer_config(config);
+        for parked in &mut self.parked {
+            parked.set_timer(config);
+        }
+        self.timer = Some(config);
         self.timeout = limit;
     }
 

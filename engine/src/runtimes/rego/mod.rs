@@ -19,6 +19,7 @@ mod check;
 pub mod conftest;
 mod extra_data;
 mod limits;
+mod perkind;
 pub mod query;
 mod results;
 mod rewrite;
@@ -98,6 +99,12 @@ pub struct RegoOptions {
     /// function argument, an import that shadows another or a deprecated builtin is
     /// refused at load (POL003), with OPA's message.
     pub strict_compile: bool,
+    /// Compile a set of built-in files only per document kind, on first use, each
+    /// kind's rule packages with the libraries they read in an engine of their own
+    /// (`perkind.rs`): a run compiles only the kinds it has, and each evaluation looks
+    /// through fewer modules. Results are the same either way; `false` compiles the
+    /// whole set into one engine at once, as a set with users' files always is.
+    pub per_kind: bool,
 }
 
 impl Default for RegoOptions {
@@ -112,6 +119,7 @@ impl Default for RegoOptions {
             combine: false,
             strict: false,
             strict_compile: false,
+            per_kind: true,
         }
     }
 }
@@ -251,6 +259,9 @@ pub struct RegoPolicySet {
     /// Set once a batch of this set ran out of time (shared by its evaluators).
     batch_timed_out: Arc<AtomicBool>,
     plans: Arc<[BatchPlan]>,
+    /// The engines compiled on first use, per document kind ([`RegoOptions::per_kind`]);
+    /// `None` when `engine` holds the whole set.
+    per_kind: Option<Arc<perkind::PerKind>>,
     /// Packages that have entry rules, sorted by name.
     pub packages: Vec<RegoPackage>,
     /// The metadata of the entry rules left out by [`RegoOptions::disabled_rules`], in
@@ -512,9 +523,89 @@ fn new_engine(opts: &RegoOptions) -> regorus::Engine {
     engine
 }
 
+/// Builds an engine from `scanned` (prepared by [`prepare`]) and `data`: the files are
+/// added one by one (a parse error drops only that file), then the engine is prepared;
+/// when preparing fails because of one file, that file is dropped and it is tried again.
+/// `None` when preparing fails for no identifiable file (an error is recorded).
+fn build_engine(
+    scanned: &[(&RegoSource, metadata::RegoScan)],
+    data: &[serde_json::Value],
+    opts: &RegoOptions,
+    errors: &mut Vec<ErrorRecord>,
+    excluded: &mut Vec<String>,
+) -> Option<regorus::Engine> {
+    let prepared = prepare(scanned, opts.strict_compile, errors, excluded);
+    // conftest's parse_config* builtins resolve relative paths in these too.
+    let mut dirs: Vec<std::path::PathBuf> = Vec::new();
+    for (src, _) in scanned.iter().filter(|(s, _)| !s.builtin) {
+        if let Some(d) = std::path::Path::new(&src.path).parent() {
+            if !dirs.iter().any(|x| x == d) {
+                dirs.push(d.to_path_buf());
+            }
+        }
+    }
+    let dirs = Arc::new(dirs);
+    loop {
+        let mut engine = new_engine(opts);
+        if let Err(e) = conftest::install(&mut engine, Arc::clone(&dirs), opts.strict) {
+            debug_assert!(false, "conftest builtins: {e}");
+        }
+        for d in data {
+            if let Err(e) = engine.add_data(regorus::Value::from(d.clone())) {
+                errors.push(policy_error(
+                    "<data>",
+                    1,
+                    1,
+                    format!("cannot merge data: {e}"),
+                ));
+            }
+        }
+        for (src, _) in scanned {
+            if excluded.contains(&src.path) {
+                continue;
+            }
+            let Some(prep) = prepared.get(&src.path) else {
+                continue;
+            };
+            if let Err(e) = add_policy(&mut engine, src, prep) {
+                let msg = format!("{e:#}");
+                let (line, col) = error_position(&msg, &src.path);
+                errors.push(policy_error(&src.path, line, col, first_line(&msg)));
+                excluded.push(src.path.clone());
+            }
+        }
+        // Trigger compilation.
+        match engine.eval_query("1 == 1".to_string(), false) {
+            Ok(_) => return Some(engine),
+            Err(e) => {
+                let msg = format!("{e:#}");
+                let culprit = scanned
+                    .iter()
+                    .map(|(s, _)| s.path.clone())
+                    .find(|p| !excluded.contains(p) && msg.contains(p.as_str()));
+                match culprit {
+                    Some(path) => {
+                        let (line, col) = error_position(&msg, &path);
+                        errors.push(policy_error(&path, line, col, first_line(&msg)));
+                        excluded.push(path);
+                    }
+                    None => {
+                        errors.push(policy_error("<policies>", 1, 1, first_line(&msg)));
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+}
+
 impl RegoPolicySet {
     /// Parses and compiles `sources` with `data`. A file that does not parse or compile
     /// becomes an error record and is left out; the others still load.
+    ///
+    /// A set of built-in files only is not compiled here: with
+    /// [`RegoOptions::per_kind`], its files are compiled on first use, per document
+    /// kind, into engines holding only what that kind needs ([`perkind`]).
     pub fn compile(sources: &[RegoSource], data: &[serde_json::Value], opts: &RegoOptions) -> Self {
         let mut errors = Vec::new();
         // Scan every file for its package, METADATA and rule heads.
@@ -525,88 +616,41 @@ impl RegoPolicySet {
                 Err(e) => errors.push(policy_error(&src.path, e.line, e.column, e.message)),
             }
         }
-        // Add files one by one; a parse error drops only that file. Then prepare the
-        // engine; when preparing fails because of one file, drop it and retry.
+        let per_kind = opts.per_kind && !scanned.is_empty() && sources.iter().all(|s| s.builtin);
         let mut excluded: Vec<String> = Vec::new();
-        let prepared = prepare(&scanned, opts.strict_compile, &mut errors, &mut excluded);
-        let mut engine;
-        // conftest's parse_config* builtins resolve relative paths in these too.
-        let mut dirs: Vec<std::path::PathBuf> = Vec::new();
-        for src in sources.iter().filter(|s| !s.builtin) {
-            if let Some(d) = std::path::Path::new(&src.path).parent() {
-                if !dirs.iter().any(|x| x == d) {
-                    dirs.push(d.to_path_buf());
-                }
+        let mut engine = if per_kind {
+            // Compiled later; the data's clashes are reported now, as they would be.
+            for e in perkind::merge_errors(data) {
+                errors.push(policy_error(
+                    "<data>",
+                    1,
+                    1,
+                    format!("cannot merge data: {e}"),
+                ));
             }
-        }
-        let dirs = Arc::new(dirs);
-        loop {
-            engine = new_engine(opts);
-            if let Err(e) = conftest::install(&mut engine, Arc::clone(&dirs), opts.strict) {
-                debug_assert!(false, "conftest builtins: {e}");
-            }
-            let mut data_ok = true;
-            for d in data {
-                if let Err(e) = engine.add_data(regorus::Value::from(d.clone())) {
-                    errors.push(policy_error(
-                        "<data>",
-                        1,
-                        1,
-                        format!("cannot merge data: {e}"),
-                    ));
-                    data_ok = false;
-                }
-            }
-            let _ = data_ok;
-            for (src, _) in &scanned {
-                if excluded.contains(&src.path) {
-                    continue;
-                }
-                let Some(prep) = prepared.get(&src.path) else {
-                    continue;
-                };
-                if let Err(e) = add_policy(&mut engine, src, prep) {
-                    let msg = format!("{e:#}");
-                    let (line, col) = error_position(&msg, &src.path);
-                    errors.push(policy_error(&src.path, line, col, first_line(&msg)));
-                    excluded.push(src.path.clone());
-                }
-            }
-            // Trigger compilation.
-            match engine.eval_query("1 == 1".to_string(), false) {
-                Ok(_) => break,
-                Err(e) => {
-                    let msg = format!("{e:#}");
-                    let culprit = scanned
-                        .iter()
-                        .map(|(s, _)| s.path.clone())
-                        .find(|p| !excluded.contains(p) && msg.contains(p.as_str()));
-                    match culprit {
-                        Some(path) => {
-                            let (line, col) = error_position(&msg, &path);
-                            errors.push(policy_error(&path, line, col, first_line(&msg)));
-                            excluded.push(path);
-                        }
-                        None => {
-                            errors.push(policy_error("<policies>", 1, 1, first_line(&msg)));
-                            // Nothing identifiable: run with no Rego policies.
-                            return RegoPolicySet {
-                                engine: new_engine(opts),
-                                timeout: opts.timeout,
-                                strict: opts.strict,
-                                batch: opts.batch,
-                                batch_timed_out: Arc::default(),
-                                plans: Arc::new([]),
-                                packages: Vec::new(),
-                                disabled: Vec::new(),
-                                tests: Vec::new(),
-                                errors,
-                            };
-                        }
+            // A placeholder: evaluators use the per-kind engines.
+            regorus::Engine::new()
+        } else {
+            match build_engine(&scanned, data, opts, &mut errors, &mut excluded) {
+                Some(engine) => engine,
+                // Nothing identifiable: run with no Rego policies.
+                None => {
+                    return RegoPolicySet {
+                        engine: new_engine(opts),
+                        timeout: opts.timeout,
+                        strict: opts.strict,
+                        batch: opts.batch,
+                        batch_timed_out: Arc::default(),
+                        plans: Arc::new([]),
+                        per_kind: None,
+                        packages: Vec::new(),
+                        disabled: Vec::new(),
+                        tests: Vec::new(),
+                        errors,
                     }
                 }
             }
-        }
+        };
 
         // Build packages from the scans of the files that loaded.
         let mut packages: Vec<RegoPackage> = Vec::new();
@@ -730,12 +774,28 @@ impl RegoPolicySet {
         }
         packages.retain(|p| !p.entries.is_empty());
         let mut plans = Vec::new();
-        if opts.batch {
-            if let Some((with_batches, batch_plans)) = add_batch_module(&engine, &packages) {
-                engine = with_batches;
-                plans = batch_plans;
+        let lazy = if per_kind {
+            let owned = scanned
+                .iter()
+                .map(|(src, scan)| ((*src).clone(), scan.clone()))
+                .collect();
+            Some(Arc::new(perkind::PerKind::new(
+                owned,
+                data.to_vec(),
+                opts.clone(),
+                packages.clone(),
+            )))
+        } else {
+            if opts.batch {
+                if let Some((with_batches, batch_plans)) =
+                    add_batch_module(&engine, &packages, None)
+                {
+                    engine = with_batches;
+                    plans = batch_plans;
+                }
             }
-        }
+            None
+        };
         RegoPolicySet {
             engine,
             timeout: opts.timeout,
@@ -743,6 +803,7 @@ impl RegoPolicySet {
             batch: opts.batch,
             batch_timed_out: Arc::default(),
             plans: plans.into(),
+            per_kind: lazy,
             packages,
             disabled,
             tests,
@@ -762,6 +823,10 @@ impl RegoPolicySet {
         RegoEvaluator {
             engine: self.engine.clone(),
             pristine: self.engine.clone(),
+            per_kind: self.per_kind.clone(),
+            active: None,
+            parked: Vec::new(),
+            timer: None,
             input: None,
             timeout: self.timeout,
             strict: self.strict,
@@ -817,6 +882,13 @@ pub struct RegoEvaluator {
     engine: regorus::Engine,
     /// The engine as compiled, to start over from after a panic inside regorus.
     pristine: regorus::Engine,
+    /// The set's per-kind engines, when it has them: `engine`, `pristine` and `plans`
+    /// are then those of the `active` one, the others used so far are `parked`.
+    per_kind: Option<Arc<perkind::PerKind>>,
+    active: Option<perkind::Slot>,
+    parked: Vec<perkind::Parked>,
+    /// The time limit [`RegoEvaluator::set_time_limit`] set, for engines activated later.
+    timer: Option<ExecutionTimerConfig>,
     /// The current input (cheap to clone: regorus values share their contents).
     input: Option<regorus::Value>,
     timeout: Duration,
@@ -967,13 +1039,14 @@ impl RegoEvaluator {
         pkgs: &[&RegoPackage],
         kind: DocumentKind,
     ) -> (Vec<RawResult>, Vec<RuleFailure>) {
+        let mut failures = self.activate(perkind::Slot::Kind(kind));
         if self.batch && !self.batch_timed_out.load(Ordering::Relaxed) {
             match self.evaluate_batched(pkgs, kind) {
                 Batched::Done((results, excepted)) => {
                     self.stats.batched += 1;
                     self.excepted.extend(excepted);
                     self.gather_prints(true);
-                    return (results, Vec::new());
+                    return (results, failures);
                 }
                 // The rules run again one by one: their prints come from that run.
                 Batched::Failed => {
@@ -984,7 +1057,6 @@ impl RegoEvaluator {
             }
         }
         let mut results = Vec::new();
-        let mut failures = Vec::new();
         for pkg in pkgs {
             self.evaluate_rule_by_rule(pkg, kind, &mut results, &mut failures);
         }
@@ -1121,6 +1193,9 @@ impl RegoEvaluator {
     /// own with `with input as ...`). An error, a panic or running out of time is a
     /// [`RuleFailure`].
     pub fn run_test(&mut self, test: &RegoTest) -> Result<TestValue, RuleFailure> {
+        if let Some(failure) = self.activate(perkind::Slot::Full).into_iter().next() {
+            return Err(failure);
+        }
         self.engine = self.pristine.clone();
         self.input = None;
         let query = test.query();
@@ -1311,6 +1386,7 @@ struct BatchPlan {
 fn add_batch_module(
     engine: &regorus::Engine,
     packages: &[RegoPackage],
+    only: Option<DocumentKind>,
 ) -> Option<(regorus::Engine, Vec<BatchPlan>)> {
     let mut text = format!(
         "package {BATCH_PACKAGE}
@@ -1319,6 +1395,9 @@ fn add_batch_module(
     );
     let mut plans = Vec::new();
     for &kind in DocumentKind::ALL {
+        if only.is_some_and(|k| k != kind) {
+            continue;
+        }
         for shape in [DockerfileShape::Native, DockerfileShape::Conftest] {
             if kind != DocumentKind::Dockerfile && shape == DockerfileShape::Conftest {
                 continue;

@@ -29,7 +29,7 @@ impl RegoPolicySet {
     /// (sets become arrays). An undefined expression is an empty list. The engine's
     /// time limit applies.
     pub fn query(&self, input: Option<&Json>, expr: &str) -> Result<Vec<Json>, QueryError> {
-        let mut engine = self.engine.clone();
+        let mut engine = self.whole_engine();
         if let Some(input) = input {
             let value: regorus::Value =
                 serde::Deserialize::deserialize(input).unwrap_or(regorus::Value::Undefined);

@@ -62,7 +62,11 @@ impl RegoEvaluator {
     /// one line per rule (see the module docs). Errors and timeouts are reported by the
     /// normal evaluation; here they are one line saying so.
     pub fn trace(&mut self, pkgs: &[&RegoPackage], kind: DocumentKind) -> Vec<String> {
-        let mut out = Vec::new();
+        let mut out: Vec<String> = self
+            .activate(super::perkind::Slot::Kind(kind))
+            .into_iter()
+            .map(|f| f.message)
+            .collect();
         for pkg in pkgs {
             for entry in pkg.entries.iter().filter(|e| e.meta.applies_to(kind)) {
                 let mut engine = self.pristine.clone();
@@ -107,6 +111,9 @@ impl RegoEvaluator {
     /// (`data.main.test_x: true; evaluated data.main.test_x (main_test.rego:4), …`).
     pub fn trace_test(&mut self, test: &RegoTest) -> String {
         let query = test.query();
+        if let Some(failure) = self.activate(super::perkind::Slot::Full).into_iter().next() {
+            return format!("{query}: failed: {}", failure.message);
+        }
         let mut engine = self.pristine.clone();
         engine.set_enable_coverage(true);
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
