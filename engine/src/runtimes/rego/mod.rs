@@ -794,7 +794,23 @@ impl RegoPolicySet {
                     plans = batch_plans;
                 }
             }
-            None
+            // A set with users' files, compiled whole above (its errors are known now):
+            // its kinds get engines of their own too where that cannot change a result.
+            let loaded: Vec<(RegoSource, metadata::RegoScan)> = scanned
+                .iter()
+                .filter(|(src, _)| !excluded.contains(&src.path))
+                .map(|(src, scan)| ((*src).clone(), scan.clone()))
+                .collect();
+            (opts.per_kind && perkind::users_can_split(&loaded)).then(|| {
+                Arc::new(perkind::PerKind::with_users(
+                    loaded,
+                    data.to_vec(),
+                    opts.clone(),
+                    packages.clone(),
+                    &engine,
+                    &plans,
+                ))
+            })
         };
         RegoPolicySet {
             engine,
