@@ -10,10 +10,19 @@
 //! paths in their text), with the same data and the same batch rules. A run compiles the
 //! kinds it has, and evaluates each document in an engine holding what its kind needs.
 //!
-//! The whole set (every file in one engine, as a set with users' files is compiled) is a
-//! slot of its own, compiled on first use too: Rego unit tests and ad-hoc queries, which
-//! may read any package, run there. A file that reads `data` as a whole (or indexes it
-//! by a variable) would pull every file into its kind's engine; no built-in file does.
+//! The whole set (every file in one engine) is a slot of its own, compiled on first use
+//! too: Rego unit tests and ad-hoc queries, which may read any package, run there. A file
+//! that reads `data` as a whole (or indexes it by a variable) would pull every file into
+//! its kind's engine; no built-in file does.
+//!
+//! A set with users' files (`-p`, policies from `.policy.yaml`, how a server runs) is
+//! compiled whole at load, so that its files' errors are reported as before, and that
+//! engine is its whole-set slot; when [`users_can_split`] says it is safe, its kinds get
+//! engines of their own as well, each holding every user's file (they declare no kinds
+//! and may read any package) besides the kind's built-in packages, so that a user's
+//! package is evaluated once per document, routed by its kinds, as in the whole set.
+//! Data added for one run (`data.inventory`, [`PerKind::with_data`]) is merged into the
+//! engines already compiled, as it is into a whole set.
 
 use std::sync::{Arc, OnceLock};
 
@@ -700,6 +709,54 @@ mod builtin_tests {
         let mut other = set.evaluator();
         assert!(other.activate(Slot::Kind(DocumentKind::Image)).is_empty());
         assert!(ev.activate(Slot::Full).is_empty());
+    }
+
+    #[test]
+    fn users_files_split_per_kind_unless_they_extend_or_scan_data() {
+        let with_user = |text: &str| {
+            let mut sources: Vec<RegoSource> = crate::eval::policies::BUILTIN_POLICIES
+                .iter()
+                .filter(|(p, _)| p.ends_with(".rego"))
+                .map(|(p, bytes)| RegoSource {
+                    path: (*p).to_string(),
+                    text: String::from_utf8_lossy(bytes).into_owned(),
+                    builtin: true,
+                })
+                .collect();
+            sources.push(RegoSource {
+                path: "user/p.rego".into(),
+                text: text.into(),
+                builtin: false,
+            });
+            RegoPolicySet::compile(&sources, &[], &RegoOptions::default())
+        };
+        let rule =
+            "import rego.v1\n# METADATA\n# custom:\n#   id: U1\ndeny contains \"m\" if input.x\n";
+        let set = with_user(&format!("package org.u\n{rule}"));
+        assert!(set.errors.is_empty(), "{:?}", set.errors);
+        assert!(set.is_per_kind());
+        // The user's file is in every kind's engine, with the libraries it reads.
+        let reads = with_user(&format!(
+            "package org.u\n{rule}y := data.lib.kubernetes.containers\n"
+        ));
+        for &kind in DocumentKind::ALL {
+            let g = group(&reads, kind);
+            assert!(g.contains(&"user/p.rego"), "{kind:?}");
+            assert!(g.contains(&"policies/lib/kubernetes.rego"), "{kind:?}");
+        }
+        assert!(!with_user(&format!("package lib.kubernetes\n{rule}")).is_per_kind());
+        assert!(!with_user(&format!("package lib\n{rule}")).is_per_kind());
+        assert!(!with_user(&format!("package org.u\n{rule}y := data[k]\n")).is_per_kind());
+        let whole_only = RegoOptions {
+            per_kind: false,
+            ..RegoOptions::default()
+        };
+        let src = RegoSource {
+            path: "user/p.rego".into(),
+            text: format!("package org.u\n{rule}"),
+            builtin: false,
+        };
+        assert!(!RegoPolicySet::compile(&[src], &[], &whole_only).is_per_kind());
     }
 
     #[test]
