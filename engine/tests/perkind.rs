@@ -129,3 +129,76 @@ fn the_corpora_give_the_same_findings_per_kind_as_whole() {
     assert!(a.findings.len() > 1000, "{}", a.findings.len());
     assert_eq!(outcome(&a), outcome(&b));
 }
+
+/// The built-in set plus the example user policies (`-p examples/policies`).
+fn set_with_users(per_kind: bool, pss: Option<&str>) -> PolicySet {
+    PolicySet::load(&PolicyOptions {
+        paths: vec![repo().join("examples/policies")],
+        builtin: true,
+        extra_data: pss
+            .map(|level| serde_json::json!({"pss": {"level": level}}))
+            .into_iter()
+            .collect(),
+        rego: RegoOptions {
+            per_kind,
+            ..RegoOptions::default()
+        },
+        ..PolicyOptions::default()
+    })
+}
+
+#[test]
+fn a_set_with_user_policies_compiles_per_kind_with_the_same_findings() {
+    let inputs = [
+        repo().join("examples/dockerfile"),
+        repo().join("examples/kubernetes"),
+        repo().join("examples/image"),
+        repo().join("examples/workflows"),
+    ];
+    for pss in [None, Some("restricted")] {
+        let lazy = set_with_users(true, pss);
+        let whole = set_with_users(false, pss);
+        assert!(lazy.errors.is_empty(), "{:?}", lazy.errors);
+        assert!(lazy.rego.is_per_kind() && !whole.rego.is_per_kind());
+        assert!(lazy.rego.compiled_kinds().is_empty());
+        let a = eval::evaluate(&lazy, load(&inputs), &EvalOptions::default());
+        let b = eval::evaluate(&whole, load(&inputs), &EvalOptions::default());
+        // The user's rules (ORG-*) fire alongside the built-in ones.
+        for prefix in ["ORG-", "DF", "K8S"] {
+            assert!(
+                a.findings.iter().any(|f| f.rule.id.starts_with(prefix)),
+                "no {prefix} finding: {:?}",
+                a.findings
+            );
+        }
+        assert_eq!(outcome(&a), outcome(&b), "pss: {pss:?}");
+        assert_eq!(a.checks.len(), b.checks.len());
+    }
+    // A Dockerfile run compiles the Dockerfile engine only, users' files included.
+    let lazy = set_with_users(true, None);
+    let files = load(&[repo().join("examples/dockerfile/root.Dockerfile")]);
+    let a = eval::evaluate(&lazy, files.clone(), &EvalOptions::default());
+    let b = eval::evaluate(&set_with_users(false, None), files, &EvalOptions::default());
+    assert_eq!(lazy.rego.compiled_kinds(), [DocumentKind::Dockerfile]);
+    assert!(a.findings.iter().any(|f| f.rule.id.starts_with("DF")));
+    assert_eq!(outcome(&a), outcome(&b));
+}
+
+#[test]
+fn a_user_package_inside_a_built_in_one_keeps_the_whole_set() {
+    let dir = std::env::temp_dir().join(format!("perkind-extend-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(
+        dir.join("extend.rego"),
+        "package lib.kubernetes.extra\nimport rego.v1\nx := 1\n",
+    )
+    .expect("write");
+    let set = PolicySet::load(&PolicyOptions {
+        paths: vec![dir.clone()],
+        builtin: true,
+        ..PolicyOptions::default()
+    });
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(set.errors.is_empty(), "{:?}", set.errors);
+    assert!(!set.rego.is_per_kind());
+}

@@ -16,8 +16,24 @@ impl RegoPolicySet {
     /// sets a different `inventory`.
     pub fn with_data(&self, data: serde_json::Value) -> Result<RegoPolicySet, String> {
         if let Some(per_kind) = &self.per_kind {
+            let mut whole = None;
+            if per_kind.has_users() {
+                // Its whole engine was compiled at load: refused as it would be whole.
+                let mut engine = self.engine.clone();
+                engine
+                    .add_data(regorus::Value::from(data.clone()))
+                    .map_err(|e| format!("{e:#}"))?;
+                engine
+                    .eval_query("1 == 1".to_string(), false)
+                    .map_err(|e| super::first_line(&format!("{e:#}")))?;
+                whole = Some((engine, Arc::clone(&self.plans)));
+            }
             let mut set = self.clone();
-            set.per_kind = Some(Arc::new(per_kind.with_data(data)?));
+            if let Some((engine, _)) = &whole {
+                set.engine = engine.clone();
+            }
+            let lazy = super::perkind::PerKind::with_data(per_kind, data, whole)?;
+            set.per_kind = Some(Arc::new(lazy));
             return Ok(set);
         }
         let mut set = self.clone();

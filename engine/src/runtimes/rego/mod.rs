@@ -103,7 +103,8 @@ pub struct RegoOptions {
     /// kind's rule packages with the libraries they read in an engine of their own
     /// (`perkind.rs`): a run compiles only the kinds it has, and each evaluation looks
     /// through fewer modules. Results are the same either way; `false` compiles the
-    /// whole set into one engine at once, as a set with users' files always is.
+    /// whole set into one engine at once. A set with users' files is compiled whole at
+    /// load and, when that is safe, per kind on first use too (`perkind.rs`).
     pub per_kind: bool,
 }
 
@@ -605,7 +606,9 @@ impl RegoPolicySet {
     ///
     /// A set of built-in files only is not compiled here: with
     /// [`RegoOptions::per_kind`], its files are compiled on first use, per document
-    /// kind, into engines holding only what that kind needs ([`perkind`]).
+    /// kind, into engines holding only what that kind needs ([`perkind`]). A set with
+    /// users' files is compiled whole here, and per kind on first use too when
+    /// [`perkind::users_can_split`] allows.
     pub fn compile(sources: &[RegoSource], data: &[serde_json::Value], opts: &RegoOptions) -> Self {
         let mut errors = Vec::new();
         // Scan every file for its package, METADATA and rule heads.
@@ -794,7 +797,23 @@ impl RegoPolicySet {
                     plans = batch_plans;
                 }
             }
-            None
+            // A set with users' files, compiled whole above (its errors are known now):
+            // its kinds get engines of their own too where that cannot change a result.
+            let loaded: Vec<(RegoSource, metadata::RegoScan)> = scanned
+                .iter()
+                .filter(|(src, _)| !excluded.contains(&src.path))
+                .map(|(src, scan)| ((*src).clone(), scan.clone()))
+                .collect();
+            (opts.per_kind && perkind::users_can_split(&loaded)).then(|| {
+                Arc::new(perkind::PerKind::with_users(
+                    loaded,
+                    data.to_vec(),
+                    opts.clone(),
+                    packages.clone(),
+                    &engine,
+                    &plans,
+                ))
+            })
         };
         RegoPolicySet {
             engine,

@@ -10,10 +10,19 @@
 //! paths in their text), with the same data and the same batch rules. A run compiles the
 //! kinds it has, and evaluates each document in an engine holding what its kind needs.
 //!
-//! The whole set (every file in one engine, as a set with users' files is compiled) is a
-//! slot of its own, compiled on first use too: Rego unit tests and ad-hoc queries, which
-//! may read any package, run there. A file that reads `data` as a whole (or indexes it
-//! by a variable) would pull every file into its kind's engine; no built-in file does.
+//! The whole set (every file in one engine) is a slot of its own, compiled on first use
+//! too: Rego unit tests and ad-hoc queries, which may read any package, run there. A file
+//! that reads `data` as a whole (or indexes it by a variable) would pull every file into
+//! its kind's engine; no built-in file does.
+//!
+//! A set with users' files (`-p`, policies from `.policy.yaml`, how a server runs) is
+//! compiled whole at load, so that its files' errors are reported as before, and that
+//! engine is its whole-set slot; when [`users_can_split`] says it is safe, its kinds get
+//! engines of their own as well, each holding every user's file (they declare no kinds
+//! and may read any package) besides the kind's built-in packages, so that a user's
+//! package is evaluated once per document, routed by its kinds, as in the whole set.
+//! Data added for one run (`data.inventory`, [`PerKind::with_data`]) is merged into the
+//! engines already compiled, as it is into a whole set.
 
 use std::sync::{Arc, OnceLock};
 
@@ -62,6 +71,8 @@ pub(super) struct Compiled {
 
 /// A set of built-in files, compiled per kind on first use.
 pub(super) struct PerKind {
+    /// The set has users' files, held by every kind's engine ([`users_can_split`]).
+    users: bool,
     sources: Vec<(RegoSource, RegoScan)>,
     data: Vec<serde_json::Value>,
     opts: RegoOptions,
@@ -69,6 +80,9 @@ pub(super) struct PerKind {
     packages: Vec<RegoPackage>,
     /// [`Slot::index`] → its engine, once compiled.
     slots: Vec<OnceLock<Compiled>>,
+    /// The set this one is, with this data added ([`PerKind::with_data`]): an engine is
+    /// the base's, compiled once, with the data merged in.
+    base: Option<(Arc<PerKind>, regorus::Value)>,
 }
 
 impl std::fmt::Debug for PerKind {
@@ -88,6 +102,7 @@ impl PerKind {
         packages: Vec<RegoPackage>,
     ) -> Self {
         PerKind {
+            users: sources.iter().any(|(s, _)| !s.builtin),
             sources,
             data,
             opts,
@@ -95,23 +110,83 @@ impl PerKind {
             slots: (0..=DocumentKind::ALL.len())
                 .map(|_| OnceLock::new())
                 .collect(),
+            base: None,
         }
     }
 
-    /// This set with `data` merged into its data, not compiled yet. Fails (with
-    /// regorus's message) when `data` clashes with the data already there.
-    pub(super) fn with_data(&self, data: serde_json::Value) -> Result<PerKind, String> {
-        let mut all = self.data.clone();
-        all.push(data);
+    /// A set with users' files, already compiled whole into `engine` (with its batch
+    /// `plans`): that engine is the whole-set slot, the kinds are compiled on first use.
+    pub(super) fn with_users(
+        sources: Vec<(RegoSource, RegoScan)>,
+        data: Vec<serde_json::Value>,
+        opts: RegoOptions,
+        packages: Vec<RegoPackage>,
+        engine: &regorus::Engine,
+        plans: &[BatchPlan],
+    ) -> Self {
+        let set = PerKind::new(sources, data, opts, packages);
+        let _ = set.slots[Slot::Full.index()].set(Compiled {
+            engine: engine.clone(),
+            plans: plans.to_vec().into(),
+            errors: Vec::new(),
+        });
+        set
+    }
+
+    /// Whether the set has users' files (then every kind's engine holds them all).
+    pub(super) fn has_users(&self) -> bool {
+        self.users
+    }
+
+    /// `this` set with `data` merged into its data, not compiled yet: each engine will
+    /// be `this` one's (compiled once for every such set, e.g. each run of a server
+    /// with its own `data.inventory`) with the data merged in, as a set compiled whole
+    /// gets it. `whole`, when given, is the whole set with the data already merged. Fails
+    /// (with regorus's message) when `data` clashes with the data already there.
+    pub(super) fn with_data(
+        this: &Arc<PerKind>,
+        data: serde_json::Value,
+        whole: Option<(regorus::Engine, Arc<[BatchPlan]>)>,
+    ) -> Result<PerKind, String> {
+        let mut all = this.data.clone();
+        all.push(data.clone());
         if let Some(e) = merge_errors(&all).into_iter().next() {
             return Err(format!("{e:#}"));
         }
-        Ok(PerKind::new(
-            self.sources.clone(),
+        let mut set = PerKind::new(
+            this.sources.clone(),
             all,
-            self.opts.clone(),
-            self.packages.clone(),
-        ))
+            this.opts.clone(),
+            this.packages.clone(),
+        );
+        set.base = Some((Arc::clone(this), regorus::Value::from(data)));
+        if let Some((engine, plans)) = whole {
+            let _ = set.slots[Slot::Full.index()].set(Compiled {
+                engine,
+                plans,
+                errors: Vec::new(),
+            });
+        }
+        Ok(set)
+    }
+
+    /// The base set's engine of `slot` with this set's added data, ready to evaluate;
+    /// `None` when the base's engine had errors or the data does not go in cleanly
+    /// (the engine is then compiled from the files, which reports why).
+    fn derived(&self, slot: Slot) -> Option<Compiled> {
+        let (base, data) = self.base.as_ref()?;
+        let compiled = base.get(slot);
+        if !compiled.errors.is_empty() {
+            return None;
+        }
+        let mut engine = compiled.engine.clone();
+        engine.add_data(data.clone()).ok()?;
+        engine.eval_query("1 == 1".to_string(), false).ok()?;
+        Some(Compiled {
+            engine,
+            plans: Arc::clone(&compiled.plans),
+            errors: Vec::new(),
+        })
     }
 
     /// The engine of `slot`, compiled by the first caller (the others wait for it).
@@ -136,11 +211,14 @@ impl PerKind {
         let mut held = vec![false; n];
         let mut todo: Vec<usize> = Vec::new();
         for (i, (_, scan)) in self.sources.iter().enumerate() {
-            let selected = scan.package.as_deref().is_some_and(|name| {
-                self.packages
-                    .iter()
-                    .any(|p| p.name == name && p.applies_to(kind))
-            });
+            // A user's file may have no declared kinds and read any package: it is
+            // in every kind's engine.
+            let selected = !self.sources[i].0.builtin
+                || scan.package.as_deref().is_some_and(|name| {
+                    self.packages
+                        .iter()
+                        .any(|p| p.name == name && p.applies_to(kind))
+                });
             if selected {
                 held[i] = true;
                 todo.push(i);
@@ -172,6 +250,9 @@ impl PerKind {
     }
 
     fn compile(&self, slot: Slot) -> Compiled {
+        if let Some(derived) = self.derived(slot) {
+            return derived;
+        }
         let files = match slot {
             Slot::Full => (0..self.sources.len()).collect(),
             Slot::Kind(kind) => self.group(kind),
@@ -200,6 +281,16 @@ impl PerKind {
         };
         // The data's own clashes were reported when the set was loaded.
         errors.retain(|e| e.file != "<data>");
+        if self.users && slot != Slot::Full && !errors.is_empty() {
+            // Not expected (the whole set compiled): evaluate in the whole set, which
+            // reported its errors at load, rather than report new ones.
+            let full = self.get(Slot::Full);
+            return Compiled {
+                engine: full.engine.clone(),
+                plans: Arc::clone(&full.plans),
+                errors: full.errors.clone(),
+            };
+        }
         let mut plans = Vec::new();
         if self.opts.batch {
             let only = match slot {
@@ -219,6 +310,34 @@ impl PerKind {
             errors,
         }
     }
+}
+
+/// Whether a set with users' files (`sources`, the files that loaded) can be evaluated
+/// per kind with the same results as whole: there are built-in files to leave out, no
+/// user's package is a built-in package or inside or around one (which would extend
+/// it), and every user's file reads only static `data` paths ([`data_reads`]). Each
+/// kind's engine then holds that kind's built-in packages, every user's file and,
+/// transitively, every file they read. A combined package (`--combine`, `custom.input:
+/// combined`) is a user's package too: it is evaluated in the engine of the kind
+/// [`crate::eval::combine`] picks, which holds it and everything it reads.
+pub(super) fn users_can_split(sources: &[(RegoSource, RegoScan)]) -> bool {
+    let builtin: Vec<Vec<String>> = sources
+        .iter()
+        .filter(|(s, _)| s.builtin)
+        .filter_map(|(_, scan)| scan.package.as_deref())
+        .map(|p| p.split('.').map(str::to_string).collect())
+        .collect();
+    let users: Vec<&(RegoSource, RegoScan)> = sources.iter().filter(|(s, _)| !s.builtin).collect();
+    if builtin.is_empty() || users.is_empty() {
+        return false;
+    }
+    users.iter().all(|(src, scan)| {
+        let Some(package) = scan.package.as_deref() else {
+            return false;
+        };
+        let package: Vec<&str> = package.split('.').collect();
+        !builtin.iter().any(|b| overlaps(&package, b)) && data_reads(&src.text).is_some()
+    })
 }
 
 /// The errors of merging `data` in order, as [`build_engine`] reports them.
@@ -590,6 +709,54 @@ mod builtin_tests {
         let mut other = set.evaluator();
         assert!(other.activate(Slot::Kind(DocumentKind::Image)).is_empty());
         assert!(ev.activate(Slot::Full).is_empty());
+    }
+
+    #[test]
+    fn users_files_split_per_kind_unless_they_extend_or_scan_data() {
+        let with_user = |text: &str| {
+            let mut sources: Vec<RegoSource> = crate::eval::policies::BUILTIN_POLICIES
+                .iter()
+                .filter(|(p, _)| p.ends_with(".rego"))
+                .map(|(p, bytes)| RegoSource {
+                    path: (*p).to_string(),
+                    text: String::from_utf8_lossy(bytes).into_owned(),
+                    builtin: true,
+                })
+                .collect();
+            sources.push(RegoSource {
+                path: "user/p.rego".into(),
+                text: text.into(),
+                builtin: false,
+            });
+            RegoPolicySet::compile(&sources, &[], &RegoOptions::default())
+        };
+        let rule =
+            "import rego.v1\n# METADATA\n# custom:\n#   id: U1\ndeny contains \"m\" if input.x\n";
+        let set = with_user(&format!("package org.u\n{rule}"));
+        assert!(set.errors.is_empty(), "{:?}", set.errors);
+        assert!(set.is_per_kind());
+        // The user's file is in every kind's engine, with the libraries it reads.
+        let reads = with_user(&format!(
+            "package org.u\n{rule}y := data.lib.kubernetes.containers\n"
+        ));
+        for &kind in DocumentKind::ALL {
+            let g = group(&reads, kind);
+            assert!(g.contains(&"user/p.rego"), "{kind:?}");
+            assert!(g.contains(&"policies/lib/kubernetes.rego"), "{kind:?}");
+        }
+        assert!(!with_user(&format!("package lib.kubernetes\n{rule}")).is_per_kind());
+        assert!(!with_user(&format!("package lib\n{rule}")).is_per_kind());
+        assert!(!with_user(&format!("package org.u\n{rule}y := data[k]\n")).is_per_kind());
+        let whole_only = RegoOptions {
+            per_kind: false,
+            ..RegoOptions::default()
+        };
+        let src = RegoSource {
+            path: "user/p.rego".into(),
+            text: format!("package org.u\n{rule}"),
+            builtin: false,
+        };
+        assert!(!RegoPolicySet::compile(&[src], &[], &whole_only).is_per_kind());
     }
 
     #[test]
