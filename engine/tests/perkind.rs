@@ -87,12 +87,7 @@ fn a_dockerfile_run_compiles_only_the_dockerfile_rules() {
 
 #[test]
 fn a_run_with_several_kinds_reports_them_all_as_the_whole_set_does() {
-    let inputs = [
-        repo().join("examples/dockerfile"),
-        repo().join("examples/kubernetes"),
-        repo().join("examples/image"),
-        repo().join("examples/workflows"),
-    ];
+    let inputs = every_kind();
     for pss in [None, Some("restricted")] {
         let lazy = set(true, pss);
         let whole = set(false, pss);
@@ -149,12 +144,7 @@ fn set_with_users(per_kind: bool, pss: Option<&str>) -> PolicySet {
 
 #[test]
 fn a_set_with_user_policies_compiles_per_kind_with_the_same_findings() {
-    let inputs = [
-        repo().join("examples/dockerfile"),
-        repo().join("examples/kubernetes"),
-        repo().join("examples/image"),
-        repo().join("examples/workflows"),
-    ];
+    let inputs = every_kind();
     for pss in [None, Some("restricted")] {
         let lazy = set_with_users(true, pss);
         let whole = set_with_users(false, pss);
@@ -201,4 +191,14 @@ fn a_user_package_inside_a_built_in_one_keeps_the_whole_set() {
     std::fs::remove_dir_all(&dir).ok();
     assert!(set.errors.is_empty(), "{:?}", set.errors);
     assert!(!set.rego.is_per_kind());
+}
+
+/// The examples of every document kind: Dockerfiles, Kubernetes, image metadata, workflows.
+fn every_kind() -> [std::path::PathBuf; 4] {
+    [
+        repo().join("examples/dockerfile"),
+        repo().join("examples/kubernetes"),
+        repo().join("examples/image"),
+        repo().join("examples/workflows"),
+    ]
 }

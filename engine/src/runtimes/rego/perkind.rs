@@ -641,7 +641,12 @@ mod builtin_tests {
     use super::*;
 
     fn builtin_set() -> RegoPolicySet {
-        let sources: Vec<RegoSource> = crate::eval::policies::BUILTIN_POLICIES
+        RegoPolicySet::compile(&builtin_sources(), &[], &RegoOptions::default())
+    }
+
+    /// Every built-in Rego file, as the CLI loads them.
+    fn builtin_sources() -> Vec<RegoSource> {
+        crate::eval::policies::BUILTIN_POLICIES
             .iter()
             .filter(|(p, _)| p.ends_with(".rego"))
             .map(|(p, bytes)| RegoSource {
@@ -649,8 +654,7 @@ mod builtin_tests {
                 text: String::from_utf8_lossy(bytes).into_owned(),
                 builtin: true,
             })
-            .collect();
-        RegoPolicySet::compile(&sources, &[], &RegoOptions::default())
+            .collect()
     }
 
     /// The names of the files an engine for `kind` holds.
@@ -714,15 +718,7 @@ mod builtin_tests {
     #[test]
     fn users_files_split_per_kind_unless_they_extend_or_scan_data() {
         let with_user = |text: &str| {
-            let mut sources: Vec<RegoSource> = crate::eval::policies::BUILTIN_POLICIES
-                .iter()
-                .filter(|(p, _)| p.ends_with(".rego"))
-                .map(|(p, bytes)| RegoSource {
-                    path: (*p).to_string(),
-                    text: String::from_utf8_lossy(bytes).into_owned(),
-                    builtin: true,
-                })
-                .collect();
+            let mut sources = builtin_sources();
             sources.push(RegoSource {
                 path: "user/p.rego".into(),
                 text: text.into(),
