@@ -44,7 +44,13 @@ fn load(paths: &[PathBuf]) -> Vec<FileReport> {
 }
 
 fn set(per_kind: bool, pss: Option<&str>) -> PolicySet {
+    set_with(Vec::new(), per_kind, pss)
+}
+
+/// The built-in set plus the Rego files under `paths` (`-p`), per kind or whole.
+fn set_with(paths: Vec<std::path::PathBuf>, per_kind: bool, pss: Option<&str>) -> PolicySet {
     PolicySet::load(&PolicyOptions {
+        paths,
         builtin: true,
         extra_data: pss
             .map(|level| serde_json::json!({"pss": {"level": level}}))
@@ -127,19 +133,7 @@ fn the_corpora_give_the_same_findings_per_kind_as_whole() {
 
 /// The built-in set plus the example user policies (`-p examples/policies`).
 fn set_with_users(per_kind: bool, pss: Option<&str>) -> PolicySet {
-    PolicySet::load(&PolicyOptions {
-        paths: vec![repo().join("examples/policies")],
-        builtin: true,
-        extra_data: pss
-            .map(|level| serde_json::json!({"pss": {"level": level}}))
-            .into_iter()
-            .collect(),
-        rego: RegoOptions {
-            per_kind,
-            ..RegoOptions::default()
-        },
-        ..PolicyOptions::default()
-    })
+    set_with(vec![repo().join("examples/policies")], per_kind, pss)
 }
 
 #[test]
