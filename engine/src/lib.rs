@@ -41,3 +41,9 @@ pub mod supply;
 pub mod testing;
 
 pub use policy_sdk::abi::{PathSegment, Severity};
+
+/// The unit tests count Rego evaluations' memory as the `policy` binary does
+/// ([`runtimes::rego::memory`]).
+#[cfg(test)]
+#[global_allocator]
+static ALLOC: runtimes::rego::memory::Accounting = runtimes::rego::memory::Accounting::system();

@@ -149,6 +149,11 @@ pub struct PolicyArgs {
     /// milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 2000)]
     pub timeout: u64,
+    /// Memory budget of one Rego rule evaluation on one document, in MiB: a rule that
+    /// allocates more is stopped and reported (POL001) while the run goes on; 0 turns
+    /// the budget off.
+    #[arg(long, value_name = "MIB", default_value_t = 256)]
+    pub rego_memory: u64,
     /// Memory cap of a WASM policy instance, in MiB.
     #[arg(long, value_name = "MIB", default_value_t = 256)]
     pub wasm_memory: usize,

@@ -73,6 +73,7 @@ fn flags(p: Option<&PolicyArgs>, i: Option<&InputArgs>) -> Flags {
         };
         f.timeout_ms = p.timeout;
         f.wasm_memory_mib = p.wasm_memory;
+        f.rego_memory_mib = p.rego_memory;
         f.wasm_cache.clone_from(&p.wasm_cache);
         f.combine = p.combine;
         f.strict = p.strict;

@@ -92,6 +92,11 @@ pub struct TestArgs {
     /// milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 2000)]
     pub timeout: u64,
+    /// Memory budget of one Rego rule evaluation or Rego test, in MiB: a rule that
+    /// allocates more is stopped and reported (POL001) while the run goes on; 0 turns
+    /// the budget off.
+    #[arg(long, value_name = "MIB", default_value_t = 256)]
+    pub rego_memory: u64,
     /// Memory cap of a WASM policy instance, in MiB.
     #[arg(long, value_name = "MIB", default_value_t = 256)]
     pub wasm_memory: usize,
@@ -136,6 +141,7 @@ pub(super) fn run(a: TestArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatus
         strict: a.strict,
         show_builtin_errors: a.show_builtin_errors,
         timeout: a.timeout,
+        rego_memory: a.rego_memory,
         wasm_memory: a.wasm_memory,
         wasm_cache: a.wasm_cache.clone(),
         combine: false,

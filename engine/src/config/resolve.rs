@@ -111,6 +111,8 @@ pub struct Flags {
     pub timeout_ms: u64,
     /// `--wasm-memory`, in MiB.
     pub wasm_memory_mib: usize,
+    /// `--rego-memory`, in MiB (0: no budget).
+    pub rego_memory_mib: u64,
     /// `--wasm-cache`.
     pub wasm_cache: Option<PathBuf>,
     /// `--fail-on`: replaces the other layers' `fail-on`.
@@ -148,6 +150,7 @@ impl Default for Flags {
             dockerfile_shape: DockerfileShape::Native,
             timeout_ms: 2000,
             wasm_memory_mib: 256,
+            rego_memory_mib: crate::runtimes::rego::memory::DEFAULT_BUDGET_BYTES >> 20,
             wasm_cache: None,
             fail_on: None,
             kind: None,
@@ -489,6 +492,11 @@ impl Layers {
             extra_data,
             rego: RegoOptions {
                 timeout,
+                memory: match flags.rego_memory_mib {
+                    0 => None,
+                    // Saturates: a budget past the address space is no budget.
+                    mib => Some(mib.saturating_mul(1 << 20)),
+                },
                 namespaces,
                 dockerfile_shape: flags.dockerfile_shape,
                 strict: flags.strict || flags.show_builtin_errors,

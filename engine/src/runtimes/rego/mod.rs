@@ -19,6 +19,7 @@ mod check;
 pub mod conftest;
 mod extra_data;
 mod limits;
+pub mod memory;
 mod perkind;
 pub mod query;
 mod results;
@@ -72,6 +73,9 @@ pub struct RegoSource {
 pub struct RegoOptions {
     /// Wall-time limit of one rule evaluation.
     pub timeout: Duration,
+    /// Memory budget of one rule evaluation, in bytes (`--rego-memory`); `None`: none.
+    /// Enforced when the process's allocator is [`memory::Accounting`].
+    pub memory: Option<u64>,
     /// Package globs to evaluate; empty means every package.
     pub namespaces: Vec<globset::GlobMatcher>,
     /// The Dockerfile input shape for packages that do not declare one.
@@ -112,6 +116,7 @@ impl Default for RegoOptions {
     fn default() -> Self {
         RegoOptions {
             timeout: Duration::from_secs(2),
+            memory: Some(memory::DEFAULT_BUDGET_BYTES),
             namespaces: Vec::new(),
             dockerfile_shape: DockerfileShape::Native,
             check_interval: DEFAULT_CHECK_INTERVAL,
@@ -254,6 +259,7 @@ pub fn test_rule(name: &str) -> Option<bool> {
 pub struct RegoPolicySet {
     engine: regorus::Engine,
     timeout: Duration,
+    memory: Option<u64>,
     /// Builtin errors are rule errors ([`RegoOptions::strict`]).
     strict: bool,
     batch: bool,
@@ -641,6 +647,7 @@ impl RegoPolicySet {
                     return RegoPolicySet {
                         engine: new_engine(opts),
                         timeout: opts.timeout,
+                        memory: opts.memory,
                         strict: opts.strict,
                         batch: opts.batch,
                         batch_timed_out: Arc::default(),
@@ -818,6 +825,7 @@ impl RegoPolicySet {
         RegoPolicySet {
             engine,
             timeout: opts.timeout,
+            memory: opts.memory,
             strict: opts.strict,
             batch: opts.batch,
             batch_timed_out: Arc::default(),
@@ -848,6 +856,7 @@ impl RegoPolicySet {
             timer: None,
             input: None,
             timeout: self.timeout,
+            memory: self.memory,
             strict: self.strict,
             batch: self.batch,
             batch_timed_out: Arc::clone(&self.batch_timed_out),
@@ -911,6 +920,7 @@ pub struct RegoEvaluator {
     /// The current input (cheap to clone: regorus values share their contents).
     input: Option<regorus::Value>,
     timeout: Duration,
+    memory: Option<u64>,
     /// Builtin errors are rule errors: a failure is then checked for being one.
     strict: bool,
     batch: bool,
@@ -949,6 +959,8 @@ enum Failed {
     /// It returned a value, but only after running past the limit (one builtin call
     /// that the cooperative timer could not interrupt).
     Overran(Duration),
+    /// It allocated more than its memory budget and was stopped ([`memory`]).
+    Memory,
     /// regorus panicked.
     Panicked(String),
     /// A builtin failed (`to_number("x")`, a file `parse_config_file` cannot read) in
@@ -977,11 +989,14 @@ impl RegoEvaluator {
     ) -> Result<T, Failed> {
         let start = std::time::Instant::now();
         let engine = &mut self.engine;
-        let outcome = budget::quietly(|| {
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| call(engine)))
+        let (outcome, used) = memory::scope(self.memory, self.timeout, || {
+            budget::quietly(|| {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| call(engine)))
+            })
         });
         let took = start.elapsed();
         match outcome {
+            Ok(_) if used.over_budget => Err(Failed::Memory),
             Ok(Ok(_)) if took > self.timeout => Err(Failed::Overran(took)),
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(Failed::Error(e, took)),
@@ -1015,10 +1030,12 @@ impl RegoEvaluator {
             Err(Failed::Error(e, took)) if self.strict && took < self.timeout => {
                 let mut lax = self.engine.clone();
                 lax.set_strict_builtin_errors(false);
-                let again = budget::quietly(|| {
-                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        builtins::lax(|| lax.eval_rule(query.to_string()))
-                    }))
+                let (again, _) = memory::scope(self.memory, self.timeout, || {
+                    budget::quietly(|| {
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            builtins::lax(|| lax.eval_rule(query.to_string()))
+                        }))
+                    })
                 });
                 // What the second run printed was printed by the first already.
                 let _ = lax.take_prints();
@@ -1158,6 +1175,8 @@ impl RegoEvaluator {
     fn batch_failed(&mut self, failed: &Failed) -> Batched {
         let out_of_time = match failed {
             Failed::Error(_, took) | Failed::Overran(took) => *took >= self.timeout,
+            // Held until its time limit: as costly to repeat as a timeout.
+            Failed::Memory => true,
             Failed::Panicked(_) | Failed::Builtin(_) => false,
         };
         if out_of_time {
@@ -1287,6 +1306,14 @@ impl RegoEvaluator {
                     "rule {rule} exceeded its time limit of {limit} ms: it ran for {} ms inside \
                      a single builtin call that cannot be interrupted; its results were dropped",
                     millis(took)
+                ),
+            ),
+            Failed::Memory => (
+                false,
+                format!(
+                    "rule {rule} failed: it allocated more than its memory budget of {} \
+                     (--rego-memory) and was stopped",
+                    memory::mib(self.memory.unwrap_or(0))
                 ),
             ),
             Failed::Panicked(what) => (

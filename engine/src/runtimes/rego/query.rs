@@ -36,10 +36,18 @@ impl RegoPolicySet {
             engine.set_input(value);
         }
         let query = format!("{RESULT_VAR} := {expr}");
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            engine.eval_query(query, false)
-        }));
+        let (outcome, used) = super::memory::scope(self.memory, self.timeout, || {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                engine.eval_query(query, false)
+            }))
+        });
         let results = match outcome {
+            Ok(_) if used.over_budget => {
+                return Err(QueryError::Eval(format!(
+                    "the query allocated more than its memory budget of {} and was stopped",
+                    super::memory::mib(self.memory.unwrap_or(0))
+                )))
+            }
             Ok(Ok(results)) => results,
             Ok(Err(e)) => return Err(QueryError::Eval(super::first_line(&format!("{e:#}")))),
             Err(payload) => {

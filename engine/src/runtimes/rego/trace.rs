@@ -74,10 +74,20 @@ impl RegoEvaluator {
                     engine.set_input(input.clone());
                 }
                 engine.set_enable_coverage(true);
-                let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    engine.eval_rule(entry.query.clone())
-                }));
+                let (outcome, used) = super::memory::scope(self.memory, self.timeout, || {
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        engine.eval_rule(entry.query.clone())
+                    }))
+                });
                 let value = match outcome {
+                    Ok(_) if used.over_budget => {
+                        out.push(format!(
+                            "{}: failed: over its memory budget of {}",
+                            entry.query,
+                            super::memory::mib(self.memory.unwrap_or(0))
+                        ));
+                        continue;
+                    }
                     Ok(Ok(v)) => v,
                     Ok(Err(e)) => {
                         out.push(format!(
@@ -116,10 +126,16 @@ impl RegoEvaluator {
         }
         let mut engine = self.pristine.clone();
         engine.set_enable_coverage(true);
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            engine.eval_rule(query.clone())
-        }));
+        let (outcome, used) = super::memory::scope(self.memory, self.timeout, || {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                engine.eval_rule(query.clone())
+            }))
+        });
         let value = match outcome {
+            Ok(_) if used.over_budget => format!(
+                "failed: over its memory budget of {}",
+                super::memory::mib(self.memory.unwrap_or(0))
+            ),
             Ok(Ok(regorus::Value::Undefined)) => "undefined".to_owned(),
             Ok(Ok(v)) => v
                 .to_json_str()
