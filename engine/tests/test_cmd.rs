@@ -236,6 +236,40 @@ test_forever if {
 }
 
 #[test]
+fn a_rego_test_over_its_memory_budget_is_an_error_and_the_others_still_run() {
+    let tests = r#"package t.big_test
+
+import rego.v1
+
+test_huge if {
+	rows := {i: [j | some j in numbers.range(1, 2000)] | some i in numbers.range(1, 50000)}
+	count(rows) > 0
+}
+
+test_small if {
+	count([1, 2, 3]) == 3
+}
+"#;
+    let dir = policy_dir(&[("policies/big_test.rego", tests)]);
+    let out = test_in(
+        dir.path(),
+        &["--rego-memory", "32", "--timeout", "3000", "policies"],
+    );
+    assert_eq!(code(&out), 2, "{}{}", stdout(&out), stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains(
+            "ERROR policies/big_test.rego:5: data.t.big_test.test_huge\n  rule data.t.big_test.test_huge failed: it allocated more than its memory budget of 32 MiB (--rego-memory) and was stopped"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("1 passed, 0 failed, 1 errors, 0 skipped\n"),
+        "{text}"
+    );
+}
+
+#[test]
 fn skip_and_error_expectations() {
     let cases = r#"rule: T001
 cases:
