@@ -42,16 +42,9 @@ pub const DEFAULT_BUDGET_BYTES: u64 = 256 << 20;
 /// before each allocation is slowed to one per millisecond.
 const RUNAWAY_MARGIN: i64 = 64 << 20;
 
-/// The accounting of the evaluation running on this thread.
+/// What an evaluation over budget needs (off the per-allocation path).
 #[derive(Clone, Copy)]
-struct Budget {
-    /// Bytes allowed; 0: no evaluation is being counted on this thread.
-    limit: i64,
-    /// Net bytes allocated since the evaluation started (frees of older memory make it
-    /// negative).
-    net: i64,
-    /// The largest `net` seen.
-    peak: i64,
+struct Over {
     /// When the evaluation's time limit runs out (the wait's end).
     deadline: Option<Instant>,
     /// The budget was exceeded.
@@ -60,19 +53,25 @@ struct Budget {
     waited: bool,
 }
 
-const IDLE: Budget = Budget {
-    limit: 0,
-    net: 0,
-    peak: 0,
+const NOT_OVER: Over = Over {
     deadline: None,
     over: false,
     waited: false,
 };
 
 thread_local! {
-    // Const-initialised and without a destructor: safe to touch from inside the
+    // Const-initialised and without destructors: safe to touch from inside the
     // allocator (no lazy initialisation, no allocation, usable during thread exit).
-    static BUDGET: Cell<Budget> = const { Cell::new(IDLE) };
+    // Separate cells keep the per-allocation path to one read when idle and a few
+    // adds and compares when counting.
+    /// Bytes allowed; 0: no evaluation is being counted on this thread.
+    static LIMIT: Cell<i64> = const { Cell::new(0) };
+    /// Net bytes allocated since the evaluation started (frees of older memory make it
+    /// negative).
+    static NET: Cell<i64> = const { Cell::new(0) };
+    /// The largest `NET` seen.
+    static PEAK: Cell<i64> = const { Cell::new(0) };
+    static OVER: Cell<Over> = const { Cell::new(NOT_OVER) };
 }
 
 static INSTALLED: AtomicBool = AtomicBool::new(false);
@@ -107,29 +106,42 @@ impl<A> Accounting<A> {
 /// the thread when the budget is exceeded (see the module docs).
 #[inline]
 fn charge(delta: i64) {
-    let Ok(mut b) = BUDGET.try_with(Cell::get) else {
+    let Ok(limit) = LIMIT.try_with(Cell::get) else {
         return;
     };
-    if b.limit == 0 {
+    if limit == 0 {
         return;
     }
-    b.net = b.net.saturating_add(delta);
-    if b.net > b.peak {
-        b.peak = b.net;
-    }
-    let mut wait = None;
-    if delta > 0 && b.net > b.limit {
-        b.over = true;
-        if !b.waited {
-            b.waited = true;
-            wait = b
-                .deadline
-                .map(|d| d.saturating_duration_since(Instant::now()));
-        } else if b.net > b.limit.saturating_add(RUNAWAY_MARGIN) {
-            wait = Some(Duration::from_millis(1));
+    let net = NET.with(|n| {
+        let v = n.get().saturating_add(delta);
+        n.set(v);
+        v
+    });
+    PEAK.with(|p| {
+        if net > p.get() {
+            p.set(net);
         }
+    });
+    if delta > 0 && net > limit {
+        over_budget(net, limit);
     }
-    let _ = BUDGET.try_with(|c| c.set(b));
+}
+
+/// The slow path of [`charge`]: marks the evaluation over budget and holds the thread.
+#[cold]
+fn over_budget(net: i64, limit: i64) {
+    let mut o = OVER.with(Cell::get);
+    o.over = true;
+    let wait = if !o.waited {
+        o.waited = true;
+        o.deadline
+            .map(|d| d.saturating_duration_since(Instant::now()))
+    } else if net > limit.saturating_add(RUNAWAY_MARGIN) {
+        Some(Duration::from_millis(1))
+    } else {
+        None
+    };
+    OVER.with(|c| c.set(o));
     if let Some(wait) = wait.filter(|w| !w.is_zero()) {
         // `thread::sleep` does not allocate (a nanosleep loop).
         std::thread::sleep(wait);
@@ -203,8 +215,7 @@ pub struct Outcome {
 /// (an evaluation started by a builtin of the outer one) adds to the outer count.
 pub fn scope<T>(budget: Option<u64>, time_limit: Duration, f: impl FnOnce() -> T) -> (T, Outcome) {
     let limit = budget.map_or(0, |b| i64::try_from(b).unwrap_or(i64::MAX));
-    let outer = BUDGET.with(Cell::get);
-    if limit == 0 || outer.limit != 0 {
+    if limit == 0 || LIMIT.with(Cell::get) != 0 {
         let out = f();
         return (
             out,
@@ -214,29 +225,32 @@ pub fn scope<T>(budget: Option<u64>, time_limit: Duration, f: impl FnOnce() -> T
             },
         );
     }
-    BUDGET.with(|c| {
-        c.set(Budget {
-            limit,
+    NET.with(|c| c.set(0));
+    PEAK.with(|c| c.set(0));
+    OVER.with(|c| {
+        c.set(Over {
             deadline: Instant::now().checked_add(time_limit + Duration::from_millis(10)),
-            ..IDLE
+            ..NOT_OVER
         })
     });
-    // Restores the idle state even when `f` panics (the caller catches panics).
+    LIMIT.with(|c| c.set(limit));
+    // Stops counting even when `f` panics (the caller catches panics).
     struct Reset;
     impl Drop for Reset {
         fn drop(&mut self) {
-            let _ = BUDGET.try_with(|c| c.set(IDLE));
+            let _ = LIMIT.try_with(|c| c.set(0));
         }
     }
     let reset = Reset;
     let out = f();
-    let b = BUDGET.with(Cell::get);
     drop(reset);
+    let peak = PEAK.with(Cell::get);
+    let over = OVER.with(Cell::get).over;
     (
         out,
         Outcome {
-            peak: u64::try_from(b.peak).unwrap_or(0),
-            over_budget: b.over,
+            peak: u64::try_from(peak).unwrap_or(0),
+            over_budget: over,
         },
     )
 }
