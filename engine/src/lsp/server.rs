@@ -840,7 +840,7 @@ impl Server {
         drop(run);
         Some(analysis::finish(
             format,
-            file,
+            Arc::new(file),
             &doc.text,
             &self.settings,
             report,
@@ -923,7 +923,7 @@ impl Server {
         );
         Some(analysis::finish(
             format,
-            (*own).clone(),
+            own,
             &doc.text,
             &self.settings,
             report,
