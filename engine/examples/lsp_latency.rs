@@ -10,7 +10,14 @@
 //!   keystroke is measured on an idle server;
 //! * `burst`: ten keystrokes 20 ms apart (faster than a release evaluation of the buffer
 //!   with cross-document rules on a loaded machine), timed from the *last* keystroke of the
-//!   burst to the diagnostics of its version: the backlog a fast typist leaves.
+//!   burst to the diagnostics of its version: the backlog a fast typist leaves. (Until
+//!   session 6 the timer also counted a 20 ms pause after the last keystroke.)
+//! * `value`: single keystrokes into a container name of the middle Deployment, so that
+//!   document's value (and the whole run's) changes with each one;
+//! * `newline`: single line breaks typed above the Deployments, so that every document
+//!   moves down a line while no value changes.
+//!
+//! The first two type into a comment line: no document's value changes.
 //!
 //! The server is started with the built-in rules in an empty temporary workspace (no
 //! `.policy.yaml`), so every run checks the same thing. Any `policy` binary can be given,
@@ -167,13 +174,17 @@ impl Client {
     }
 
     fn keystroke(&mut self, uri: &str, version: i64, column: i64) {
+        self.type_at(uri, version, 0, column, "x");
+    }
+
+    fn type_at(&mut self, uri: &str, version: i64, line: i64, column: i64, text: &str) {
         self.notify(
             "textDocument/didChange",
             json!({
                 "textDocument": {"uri": uri, "version": version},
                 "contentChanges": [{
-                    "range": {"start": {"line": 0, "character": column}, "end": {"line": 0, "character": column}},
-                    "text": "x",
+                    "range": {"start": {"line": line, "character": column}, "end": {"line": line, "character": column}},
+                    "text": text,
                 }],
             }),
         );
@@ -225,7 +236,7 @@ fn report(label: &str, mut samples: Vec<Duration>) -> (Duration, Duration) {
 }
 
 /// Runs both patterns against one binary; returns the p50 and p95 of each.
-fn run(policy: &str, keystrokes: usize, gap: Duration) -> [(Duration, Duration); 2] {
+fn run(policy: &str, keystrokes: usize, gap: Duration) -> [(Duration, Duration); 4] {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("deploy.yaml");
     let text = manifest();
@@ -271,15 +282,50 @@ fn run(policy: &str, keystrokes: usize, gap: Duration) -> [(Duration, Duration);
     for _ in 0..(keystrokes / 10).max(1) {
         std::thread::sleep(gap);
         let mut last = Instant::now();
-        for _ in 0..10 {
+        for i in 0..10 {
+            if i > 0 {
+                std::thread::sleep(Duration::from_millis(20));
+            }
             version += 1;
             last = Instant::now();
             c.keystroke(&uri, version, column);
             column += 1;
-            std::thread::sleep(Duration::from_millis(20));
         }
         c.published(&uri, version);
         burst.push(last.elapsed());
+    }
+    // Typing into the middle Deployment's container name (`- name: app`): its value
+    // changes with every keystroke.
+    let (line, mut col) = {
+        let current = manifest();
+        let hits: Vec<(usize, &str)> = current
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| l.trim_start() == "- name: app")
+            .collect();
+        let (line, text) = hits[hits.len() / 2];
+        (line as i64, text.len() as i64)
+    };
+    let mut value = Vec::new();
+    for _ in 0..keystrokes {
+        std::thread::sleep(gap);
+        version += 1;
+        let sent = Instant::now();
+        c.type_at(&uri, version, line, col, "x");
+        col += 1;
+        c.published(&uri, version);
+        value.push(sent.elapsed());
+    }
+    // Line breaks above the Deployments (after the comment line; the name typed into
+    // is below, so the line found above moves too, but is no longer typed into).
+    let mut newline = Vec::new();
+    for _ in 0..keystrokes {
+        std::thread::sleep(gap);
+        version += 1;
+        let sent = Instant::now();
+        c.type_at(&uri, version, 1, 0, "\n");
+        c.published(&uri, version);
+        newline.push(sent.elapsed());
     }
     c.stop();
     println!(
@@ -289,6 +335,8 @@ fn run(policy: &str, keystrokes: usize, gap: Duration) -> [(Duration, Duration);
     [
         report("  single keystroke -> diagnostics", single),
         report("  last of a 10-key burst -> diagnostics", burst),
+        report("  keystroke in a Deployment -> diagnostics", value),
+        report("  line break above all -> diagnostics", newline),
     ]
 }
 
@@ -308,7 +356,7 @@ fn main() {
     let a = run(policy, keystrokes, gap);
     if let Some(other) = args.get(4) {
         let b = run(other, keystrokes, gap);
-        for (i, name) in ["single", "burst"].iter().enumerate() {
+        for (i, name) in ["single", "burst", "value", "newline"].iter().enumerate() {
             println!(
                 "{name}: p50 {:.2}x, p95 {:.2}x ({} / {})",
                 ms(b[i].0) / ms(a[i].0),

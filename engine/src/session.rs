@@ -365,6 +365,26 @@ impl Session {
         report
     }
 
+    /// [`check_file_in_run`](Self::check_file_in_run), reusing what `kept` holds from
+    /// earlier checks of the same buffer where the inputs are the same
+    /// ([`eval::incremental`]): the report is the same, the work is that of what changed.
+    /// A set that is not cross-document is checked with `run` = `file`'s documents and
+    /// `prepared` = the set itself.
+    pub fn check_file_incremental(
+        &self,
+        kept: &mut eval::incremental::Incremental,
+        prepared: &Arc<PolicySet>,
+        worker: &mut Worker,
+        file: FileReport,
+        run: &[&crate::inputs::Document],
+    ) -> Report {
+        let mut report = kept.evaluate_in_run(prepared, worker, file, run, self.peer_ignores());
+        if let Some(cfg) = &self.settings.config {
+            config::apply(cfg, &mut report, &self.settings.root, config::Date::today());
+        }
+        report
+    }
+
     /// Checks text that is not read from disk (an editor buffer, a request body) under
     /// the file name `name`. Its kind is `kind_hint` when given, else the settings'
     /// `--kind`, else detected from the name and then the content, as `policy eval`

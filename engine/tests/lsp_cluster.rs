@@ -177,3 +177,59 @@ fn a_service_selector_finding_follows_the_open_deployment_buffers() {
     until(&mut c, &svc, "K8S103 back", |ids| has(ids, "K8S103"));
     assert_eq!(c.shutdown_and_exit(), 0);
 }
+
+/// Diagnostics published after edits (the server reuses what it computed for the
+/// documents whose value did not change, and locates it again in the new text) are
+/// exactly those of the same text opened afresh: after lines inserted above documents,
+/// a value typed into, a document added, and Pod Security labels added to a Namespace.
+#[test]
+fn edits_publish_what_a_fresh_open_of_the_same_text_publishes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("all.yaml");
+    let uri = file_uri(&path);
+    let plain_ns = NAMESPACE.replace(
+        "  labels:\n    pod-security.kubernetes.io/enforce: restricted\n",
+        "",
+    );
+    let privileged = DEPLOYMENT.replace(
+        "          image: nginx:1.27\n",
+        "          image: nginx:1.27\n          securityContext: {privileged: true}\n",
+    );
+    let first = format!("# notes\n---\n{plain_ns}---\n{DEPLOYMENT}---\n{SERVICE}---\n{privileged}");
+    let texts = [
+        // Lines inserted above every document: each one moves, no value changes.
+        first.replace("# notes\n", "# notes\n\n\n# more notes\n"),
+        // A value typed into (the Service's selector now matches).
+        first.replace("app: wbe", "app: web"),
+        // A document added in the middle.
+        first.replace(
+            &format!("---\n{SERVICE}"),
+            &format!(
+                "---\n{}---\n{SERVICE}",
+                DEPLOYMENT.replace("name: web", "name: api")
+            ),
+        ),
+        // The Namespace enforces restricted: the Pod Security rules load.
+        first.replace(&plain_ns, NAMESPACE),
+    ];
+    let mut c = start(dir.path());
+    c.open(&uri, "yaml", &first);
+    let _ = c.diagnostics(&uri, Some(1));
+    let mut old = first.clone();
+    for (i, text) in texts.iter().enumerate() {
+        // Edited: version 2 of the buffer opened at version 1.
+        replace(&mut c, &uri, 2, &old, text);
+        let edited = c.diagnostics(&uri, Some(2));
+        // The same text opened afresh (nothing kept from earlier versions).
+        c.notify(
+            "textDocument/didClose",
+            json!({"textDocument": {"uri": uri}}),
+        );
+        c.open(&uri, "yaml", text);
+        let fresh = c.diagnostics(&uri, Some(1));
+        assert_eq!(edited, fresh, "edit {i}:\n{text}");
+        assert!(!fresh.is_empty(), "edit {i}: no diagnostics at all");
+        old = text.clone();
+    }
+    assert_eq!(c.shutdown_and_exit(), 0);
+}

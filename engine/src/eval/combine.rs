@@ -106,18 +106,99 @@ pub fn evaluate_selected(
     docs: &[&Document],
     keep: impl Fn(&RegoPackage) -> bool,
 ) -> Combined {
-    let mut out = Combined::default();
-    let packages: Vec<(&RegoPackage, DocumentKind)> = set
-        .rego
+    evaluate_selected_raw(set, docs, keep).resolve(docs)
+}
+
+/// What one combined package returned, before its results are located.
+#[derive(Debug, Clone)]
+struct RawPackage {
+    name: String,
+    /// Its rule definitions for the kind it was evaluated under.
+    definitions: usize,
+    results: Vec<RawResult>,
+    failures: Vec<crate::runtimes::RuleFailure>,
+}
+
+/// What the combined packages returned over a run, before anything is located: a
+/// function of the run's documents' paths, kinds and values (the combined input) and of
+/// the set, not of where the documents sit in their files. The editor keeps it while the
+/// combined input stays the same ([`super::incremental`]).
+#[derive(Debug, Clone, Default)]
+pub struct RawCombined {
+    packages: Vec<RawPackage>,
+}
+
+impl RawCombined {
+    /// The names of the packages evaluated, in order.
+    pub fn packages(&self) -> impl Iterator<Item = &str> {
+        self.packages.iter().map(|p| p.name.as_str())
+    }
+
+    /// Whether a package ran out of time (an outcome of the machine's load).
+    pub fn timed_out(&self) -> bool {
+        self.packages
+            .iter()
+            .any(|p| p.failures.iter().any(|f| f.timeout))
+    }
+
+    /// Locates every result in `docs` (the run it was computed on, or one whose
+    /// documents have the same paths, kinds and values in the same order).
+    pub fn resolve(&self, docs: &[&Document]) -> Combined {
+        let mut out = Combined::default();
+        let Some(first) = docs.first() else {
+            return out;
+        };
+        for pkg in &self.packages {
+            out.errors.extend(
+                pkg.failures
+                    .iter()
+                    .map(|f| super::failure_record(f.clone(), first)),
+            );
+            let findings: Vec<Finding> = pkg
+                .results
+                .iter()
+                .filter_map(|r| resolve(r.clone(), docs))
+                .collect();
+            let elsewhere = findings
+                .iter()
+                .filter(|f| f.location.file != first.path || f.location.document != first.index)
+                .count();
+            out.checks.push(PackageCheck {
+                file: first.path.clone(),
+                document: first.index,
+                package: pkg.name.clone(),
+                definitions: pkg.definitions.saturating_sub(elsewhere),
+            });
+            out.findings.extend(findings);
+        }
+        out
+    }
+}
+
+/// The combined packages of `set` that [`evaluate_selected`] evaluates over `docs`
+/// with `keep`, in order.
+pub fn selected<'a>(
+    set: &'a PolicySet,
+    docs: &[&Document],
+    keep: impl Fn(&RegoPackage) -> bool,
+) -> Vec<(&'a RegoPackage, DocumentKind)> {
+    set.rego
         .packages
         .iter()
         .filter(|p| p.combined && keep(p))
         .filter_map(|p| Some((p, kind_for(p, docs)?)))
-        .collect();
-    let Some(first) = docs.first() else {
-        return out;
-    };
-    if packages.is_empty() {
+        .collect()
+}
+
+/// [`evaluate_selected`] without locating the results ([`RawCombined`]).
+pub fn evaluate_selected_raw(
+    set: &PolicySet,
+    docs: &[&Document],
+    keep: impl Fn(&RegoPackage) -> bool,
+) -> RawCombined {
+    let mut out = RawCombined::default();
+    let packages = selected(set, docs, keep);
+    if docs.is_empty() || packages.is_empty() {
         return out;
     }
     let mut worker = Worker::new(set);
@@ -131,26 +212,12 @@ pub fn evaluate_selected(
     worker.rego.set_input(&input(docs));
     for (pkg, kind) in packages {
         let (results, failures) = worker.rego.evaluate_packages(&[pkg], kind);
-        out.errors.extend(
-            failures
-                .into_iter()
-                .map(|f| super::failure_record(f, first)),
-        );
-        let findings: Vec<Finding> = results
-            .into_iter()
-            .filter_map(|r| resolve(r, docs))
-            .collect();
-        let elsewhere = findings
-            .iter()
-            .filter(|f| f.location.file != first.path || f.location.document != first.index)
-            .count();
-        out.checks.push(PackageCheck {
-            file: first.path.clone(),
-            document: first.index,
-            package: pkg.name.clone(),
-            definitions: pkg.definitions(kind).saturating_sub(elsewhere),
+        out.packages.push(RawPackage {
+            name: pkg.name.clone(),
+            definitions: pkg.definitions(kind),
+            results,
+            failures,
         });
-        out.findings.extend(findings);
     }
     out
 }

@@ -12,6 +12,7 @@
 
 pub mod cluster;
 pub mod combine;
+pub mod incremental;
 pub mod inventory;
 mod locate;
 pub mod peer_ignore;
@@ -101,9 +102,99 @@ pub fn evaluate_document_outcome(
     worker: &mut Worker,
     doc: &Document,
 ) -> DocumentOutcome {
-    let mut findings = Vec::new();
-    let mut errors = Vec::new();
-    let mut exceptions = Vec::new();
+    evaluate_document_raw(set, worker, doc).resolve(doc)
+}
+
+/// What the rules of a set returned on one document, before anything is located in it.
+///
+/// It is a function of the document's kind, path and value (what Rego and WASM policies
+/// receive) and of the set, not of where the document sits in its file: the editor
+/// keeps it for documents whose value did not change and locates it again in the new
+/// text ([`incremental`]), which is exact because [`RawOutcome::resolve`] is the same
+/// step a fresh evaluation takes.
+#[derive(Debug, Clone, Default)]
+pub struct RawOutcome {
+    /// The results, each with whether it was computed on the conftest Dockerfile view.
+    results: Vec<(RawResult, bool)>,
+    /// Rules that failed, in evaluation order.
+    failures: Vec<RuleFailure>,
+    /// conftest exceptions that applied.
+    excepted: Vec<crate::runtimes::rego::Excepted>,
+    /// The Rego packages evaluated, with their rule counts.
+    checks: Vec<(String, usize)>,
+    /// `print()` output.
+    prints: Vec<String>,
+    /// The conftest Dockerfile view, when a package asked for it.
+    conftest: Option<(serde_json::Value, Vec<u32>)>,
+}
+
+impl RawOutcome {
+    /// Whether a rule ran out of time: such an outcome depends on the machine's load,
+    /// not only on the document, and is not worth keeping.
+    pub fn timed_out(&self) -> bool {
+        self.failures.iter().any(|f| f.timeout)
+    }
+
+    /// Locates everything in `doc` (a document with the kind, path and value this was
+    /// computed on), as [`evaluate_document_outcome`] does.
+    pub fn resolve(&self, doc: &Document) -> DocumentOutcome {
+        let conftest_lines = self.conftest.as_ref().map(|(v, l)| (v, l));
+        DocumentOutcome {
+            findings: self
+                .results
+                .iter()
+                .map(|(r, conftest)| resolve(r.clone(), doc, conftest_lines.filter(|_| *conftest)))
+                .collect(),
+            errors: self
+                .failures
+                .iter()
+                .map(|f| failure_record(f.clone(), doc))
+                .collect(),
+            exceptions: self
+                .excepted
+                .iter()
+                .map(|e| RuleException {
+                    rule: e.rule.clone(),
+                    level: e.level,
+                    package: e.package.clone(),
+                    name: e.name.clone(),
+                    location: Location {
+                        file: doc.path.clone(),
+                        document: doc.index,
+                        span: crate::source::Span::point(doc.span.start),
+                        path: Vec::new(),
+                    },
+                })
+                .collect(),
+            checks: self
+                .checks
+                .iter()
+                .map(|(package, definitions)| PackageCheck {
+                    file: doc.path.clone(),
+                    document: doc.index,
+                    package: package.clone(),
+                    definitions: *definitions,
+                })
+                .collect(),
+            prints: self
+                .prints
+                .iter()
+                .map(|text| PrintLine {
+                    input: doc.path.clone(),
+                    document: doc.index,
+                    text: text.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Evaluates every applicable rule of `set` on one document, without locating the
+/// results ([`RawOutcome`]).
+pub fn evaluate_document_raw(set: &PolicySet, worker: &mut Worker, doc: &Document) -> RawOutcome {
+    let mut results = Vec::new();
+    let mut failures = Vec::new();
+    let mut excepted = Vec::new();
     let packages: Vec<_> = set
         .rego
         .packages
@@ -112,19 +203,15 @@ pub fn evaluate_document_outcome(
         .collect();
     let checks = packages
         .iter()
-        .map(|p| PackageCheck {
-            file: doc.path.clone(),
-            document: doc.index,
-            package: p.name.clone(),
-            definitions: p.definitions(doc.kind),
-        })
+        .map(|p| (p.name.clone(), p.definitions(doc.kind)))
         .collect();
+    let mut conftest = None;
     if !packages.is_empty() {
         // The conftest Dockerfile view is built only when a package asks for it.
         let needs_native = packages.iter().any(|p| {
             doc.kind != DocumentKind::Dockerfile || p.dockerfile_shape == DockerfileShape::Native
         });
-        let conftest = (doc.kind == DocumentKind::Dockerfile
+        conftest = (doc.kind == DocumentKind::Dockerfile
             && packages
                 .iter()
                 .any(|p| p.dockerfile_shape == DockerfileShape::Conftest))
@@ -136,14 +223,14 @@ pub fn evaluate_document_outcome(
             if !want {
                 continue;
             }
-            let conftest_lines = match (&conftest, shape) {
-                (Some((value, lines)), DockerfileShape::Conftest) => {
+            let on_view = match (&conftest, shape) {
+                (Some((value, _)), DockerfileShape::Conftest) => {
                     worker.rego.set_input(value);
-                    Some((value, lines))
+                    true
                 }
                 _ => {
                     worker.rego.set_input(&doc.value);
-                    None
+                    false
                 }
             };
             // Every package of this shape in one go: shared helpers are computed once.
@@ -159,27 +246,10 @@ pub fn evaluate_document_outcome(
                     pkg_shape == shape
                 })
                 .collect();
-            let (results, failures) = worker.rego.evaluate_packages(&of_shape, doc.kind);
-            errors.extend(failures.into_iter().map(|f| failure_record(f, doc)));
-            findings.extend(results.into_iter().map(|r| resolve(r, doc, conftest_lines)));
-            exceptions.extend(
-                worker
-                    .rego
-                    .take_excepted()
-                    .into_iter()
-                    .map(|e| RuleException {
-                        rule: e.rule,
-                        level: e.level,
-                        package: e.package,
-                        name: e.name,
-                        location: Location {
-                            file: doc.path.clone(),
-                            document: doc.index,
-                            span: crate::source::Span::point(doc.span.start),
-                            path: Vec::new(),
-                        },
-                    }),
-            );
+            let (found, failed) = worker.rego.evaluate_packages(&of_shape, doc.kind);
+            failures.extend(failed);
+            results.extend(found.into_iter().map(|r| (r, on_view)));
+            excepted.extend(worker.rego.take_excepted());
         }
     }
     for policy in set
@@ -188,30 +258,22 @@ pub fn evaluate_document_outcome(
         .filter(|m| m.rules().iter().any(|r| r.applies_to(doc.kind)))
     {
         match policy.evaluate_document(doc, &set.data) {
-            Ok(results) => findings.extend(
-                results
+            Ok(found) => results.extend(
+                found
                     .into_iter()
                     .filter(|r| r.rule.applies_to(doc.kind))
-                    .map(|r| resolve(r, doc, None)),
+                    .map(|r| (r, false)),
             ),
-            Err(failure) => errors.push(failure_record(failure, doc)),
+            Err(failure) => failures.push(failure),
         }
     }
-    DocumentOutcome {
-        findings,
-        errors,
-        exceptions,
+    RawOutcome {
+        results,
+        failures,
+        excepted,
         checks,
-        prints: worker
-            .rego
-            .take_prints()
-            .into_iter()
-            .map(|text| PrintLine {
-                input: doc.path.clone(),
-                document: doc.index,
-                text,
-            })
-            .collect(),
+        prints: worker.rego.take_prints(),
+        conftest,
     }
 }
 
@@ -448,6 +510,31 @@ pub fn evaluate_in_run(
     run: &[&Document],
     peer_ignores: bool,
 ) -> Report {
+    in_run(
+        prepared,
+        file,
+        run,
+        peer_ignores,
+        |doc| evaluate_document_outcome(prepared, worker, doc),
+        |docs, keep| combine::evaluate_selected(prepared, docs, keep),
+    )
+}
+
+/// [`evaluate_in_run`] with the per-document step (`per_doc`, on each of `file`'s
+/// documents) and the combined step (`combined`, over the run's documents, for the
+/// packages `keep` selects) given by the caller: [`incremental`] answers them from what
+/// it kept when it can.
+fn in_run(
+    prepared: &PolicySet,
+    file: FileReport,
+    run: &[&Document],
+    peer_ignores: bool,
+    per_doc: impl FnMut(&Document) -> DocumentOutcome,
+    combined: impl FnOnce(
+        &[&Document],
+        &dyn Fn(&crate::runtimes::rego::RegoPackage) -> bool,
+    ) -> combine::Combined,
+) -> Report {
     let own: &str = &file.path;
     let mut docs: Vec<&Document> = Vec::with_capacity(run.len() + file.documents.len());
     let mut placed = false;
@@ -464,17 +551,13 @@ pub fn evaluate_in_run(
     if !placed {
         docs.extend(file.documents.iter());
     }
-    let results: Vec<_> = file
-        .documents
-        .iter()
-        .map(|doc| evaluate_document_outcome(prepared, worker, doc))
-        .collect();
+    let results: Vec<_> = file.documents.iter().map(per_doc).collect();
     let combined = if prepared.combined.is_empty() {
         combine::Combined::default()
     } else {
         // Only packages that select a kind of `file`'s documents: the others judge
         // documents `file` does not have (a combined Kubernetes rule, for a Dockerfile).
-        let mut c = combine::evaluate_selected(prepared, &docs, |p| {
+        let mut c = combined(&docs, &|p| {
             file.documents.iter().any(|d| p.applies_to(d.kind))
         });
         c.findings

@@ -199,7 +199,12 @@ mod tests {
     fn analysis_of(text: &str, format: Format) -> Analysis {
         Analysis {
             format: Some(format),
-            file: Some(load_text("f", text, format, &LoadOptions::default())),
+            file: Some(std::sync::Arc::new(load_text(
+                "f",
+                text,
+                format,
+                &LoadOptions::default(),
+            ))),
             ..Analysis::default()
         }
     }

@@ -4,7 +4,9 @@
 //! kind detection, same parsers, same limits) and checked by the server's [`Session`]
 //! ([`Session::check_file_with`]: suppressions, then the configuration's rule overrides
 //! and exceptions; or [`Session::check_file_in_run`] within the workspace when
-//! cross-document rules are loaded, see [`super::workspace`]), and turned into
+//! cross-document rules are loaded, see [`super::workspace`]; the server itself goes through
+//! [`Session::check_file_incremental`], which reuses what the last evaluation of the buffer
+//! computed for documents that did not change), and turned into
 //! diagnostics with UTF-16 ranges. The result is kept per
 //! open document so that hover and code actions answer from the findings the user sees.
 //!
@@ -22,6 +24,7 @@
 //! | a rule failed or timed out on it (`POL001`, `POL002`) | Warning |
 
 use std::path::Path;
+use std::sync::Arc;
 
 use lsp_types::{
     CodeDescription, Diagnostic, DiagnosticSeverity, NumberOrString, Position as LspPosition,
@@ -54,8 +57,9 @@ pub struct Located {
 pub struct Analysis {
     /// How the buffer was parsed; `None` when its kind is unknown (nothing is published).
     pub format: Option<Format>,
-    /// The parsed documents (for code actions), when the buffer was parsed.
-    pub file: Option<FileReport>,
+    /// The parsed documents (for code actions), when the buffer was parsed: shared with
+    /// the snapshot the front answers from and with the run of other buffers.
+    pub file: Option<Arc<FileReport>>,
     /// The findings, in report order.
     pub findings: Vec<Located>,
     /// What is published: one per finding, then parse and rule errors.
@@ -83,7 +87,7 @@ pub fn analyze(
         Loaded::Done(analysis) => analysis,
         Loaded::File(format, file) => {
             let report = session.check_file_with(set, worker, file.clone());
-            finish(format, file, text, settings, report)
+            finish(format, Arc::new(file), text, settings, report)
         }
     }
 }
@@ -140,7 +144,7 @@ pub fn load(
 /// policies load).
 pub fn finish(
     format: Format,
-    file: FileReport,
+    file: Arc<FileReport>,
     text: &str,
     settings: &Settings,
     mut report: Report,

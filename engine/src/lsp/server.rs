@@ -48,6 +48,7 @@ use super::workspace::Workspace;
 use super::LspError;
 use crate::config;
 use crate::diagnostics::{ErrorRecord, Report};
+use crate::eval::incremental::Incremental;
 use crate::eval::{cluster, PolicyOptions, PolicySet, ReloadRejected, Worker};
 use crate::inputs::{Document, FileReport};
 use crate::rules::{RuleMeta, POLICY_EXTENSIONS};
@@ -242,6 +243,9 @@ struct OpenDoc {
     /// The buffer parsed at a version, as it joins the run of another buffer (`None`
     /// inside: nothing to evaluate, e.g. empty or excluded).
     parsed: Option<(i32, Option<Arc<FileReport>>)>,
+    /// What its last evaluation computed, reused where the next one has the same inputs
+    /// (documents whose value did not change, the same combined input).
+    kept: Incremental,
 }
 
 /// The session.
@@ -537,6 +541,7 @@ impl Server {
                             analysis: Analysis::default(),
                             published_at: None,
                             parsed: None,
+                            kept: Incremental::default(),
                         },
                     );
                     self.evaluate(&key, false);
@@ -745,19 +750,7 @@ impl Server {
         let analysis = if self.cross_document() {
             self.analyze_in_run(key)
         } else {
-            let Some(doc) = self.docs.get(key) else {
-                return;
-            };
-            let name = uri::display_name(&doc.uri);
-            Some(analysis::analyze(
-                &self.session,
-                &self.set,
-                &mut self.worker,
-                &self.settings,
-                &name,
-                &doc.language_id,
-                &doc.text,
-            ))
+            self.analyze_alone(key)
         };
         let Some(analysis) = analysis else {
             return;
@@ -819,6 +812,39 @@ impl Server {
             doc.parsed = Some((version, file.clone()));
         }
         file
+    }
+
+    /// Evaluates buffer `key` on its own (the set has no cross-document rule), reusing
+    /// what its last evaluation computed where the inputs are the same.
+    fn analyze_alone(&mut self, key: &str) -> Option<Analysis> {
+        let doc = self.docs.get_mut(key)?;
+        let name = uri::display_name(&doc.uri);
+        let (format, file) = match analysis::load(
+            &self.session,
+            &self.settings,
+            &name,
+            &doc.language_id,
+            &doc.text,
+        ) {
+            Loaded::Done(analysis) => return Some(analysis),
+            Loaded::File(format, file) => (format, file),
+        };
+        let run: Vec<&Document> = file.documents.iter().collect();
+        let report = self.session.check_file_incremental(
+            &mut doc.kept,
+            &self.set,
+            &mut self.worker,
+            file.clone(),
+            &run,
+        );
+        drop(run);
+        Some(analysis::finish(
+            format,
+            Arc::new(file),
+            &doc.text,
+            &self.settings,
+            report,
+        ))
     }
 
     /// Evaluates buffer `key` within its run: the workspace's files, with the open
@@ -887,14 +913,18 @@ impl Server {
         }
         let run: Vec<&Document> = run_files.iter().flat_map(|f| f.documents.iter()).collect();
         let (prepared, worker, _errors) = self.workspace.prepare(&self.set, &run);
-        let report = self
-            .session
-            .check_file_in_run(&prepared, worker, (*own).clone(), &run);
-        let text = &self.docs.get(key)?.text;
+        let doc = self.docs.get_mut(key)?;
+        let report = self.session.check_file_incremental(
+            &mut doc.kept,
+            &prepared,
+            worker,
+            (*own).clone(),
+            &run,
+        );
         Some(analysis::finish(
             format,
-            (*own).clone(),
-            text,
+            own,
+            &doc.text,
             &self.settings,
             report,
         ))
