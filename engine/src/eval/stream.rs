@@ -1,0 +1,470 @@
+//! Streamed evaluation: `policy eval` over any number of inputs in bounded memory.
+//!
+//! [`super::evaluate`] takes every parsed input at once and its [`Report`] keeps each
+//! input's whole text for code frames, so a run's memory grows with its size (about
+//! 72 KiB per Kubernetes document; BENCHMARKS.md, "Scale"). Here the inputs are loaded
+//! one at a time from a discovery [`Plan`] instead, in parallel (rayon, within the
+//! budgeted pool), evaluated, and dropped: at any time only as many inputs are parsed as
+//! there are workers. What stays of an input is what its report needs: findings,
+//! suppressions, errors, its summary, and of its text only the lines that a code frame or
+//! a location of the report can show ([`frame_lines`]), the others blanked (the line
+//! count is kept, so every renderer reads the same lines as from the whole text).
+//!
+//! Two passes:
+//!
+//! 1. [`scan`] loads every input once and keeps only what must be known before
+//!    evaluating: the kinds present (which built-in WASM modules to compile), each
+//!    input's path (`--shard`), and what the run-wide step needs ([`RunView`]: the
+//!    Namespace objects, for Pod Security labels and `data.inventory`).
+//! 2. [`evaluate`] loads each of this shard's inputs again, evaluates it on the set
+//!    prepared from the view ([`cluster::prepare_view`]) and keeps its part of the report.
+//!
+//! The report is the one [`super::evaluate`] gives for the same inputs, item for item and
+//! in the same order ([`Report::sort`] is stable, and the parts are merged in input
+//! order). That holds only for sets that need no more of the run than the view:
+//! [`fits`] says when; otherwise the caller loads everything and runs
+//! [`super::evaluate`] (combined packages, a rule reading more of `data.inventory` than
+//! its Namespaces, `--trace`).
+//!
+//! Every input is accounted for as before: a skipped or failed input is a
+//! [`FileReport`] like any other, and its summary and errors are kept. An input is read
+//! twice; a file changed between the two reads is evaluated as read the second time.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use rayon::prelude::*;
+
+use super::cluster::{self, RunView};
+use super::{
+    evaluate_document_outcome, peer_ignore, related, suppress, DocumentOutcome, EvalOptions,
+    PolicySet, Worker,
+};
+use crate::diagnostics::{
+    ErrorRecord, Finding, InputStatus, InputSummary, PackageCheck, PrintLine, Report,
+    RuleException, Suppressed, SuppressionSource, Warning,
+};
+use crate::inputs::discover::Plan;
+use crate::inputs::{Document, DocumentKind, FileReport};
+use crate::rules::RuleMeta;
+use crate::source::{Position, Span};
+
+/// What the first pass ([`scan`]) keeps of a run.
+#[derive(Debug, Clone, Default)]
+pub struct Scan {
+    /// Each input's path as reported, in plan order.
+    pub paths: Vec<Arc<str>>,
+    /// The document kinds present, in order of first appearance.
+    pub kinds: Vec<DocumentKind>,
+    /// What the run-wide step needs.
+    pub view: RunView,
+}
+
+/// The first pass: loads every input of `plan` (in parallel, on `threads` workers, 0 =
+/// rayon's default) and keeps only a [`Scan`] of it.
+pub fn scan(plan: &Plan, threads: usize) -> Scan {
+    let one = |i: usize| {
+        let f = plan.load(i);
+        let mut kinds: Vec<DocumentKind> = Vec::new();
+        let mut view = RunView::default();
+        for doc in &f.documents {
+            if !kinds.contains(&doc.kind) {
+                kinds.push(doc.kind);
+            }
+            view.add(doc);
+        }
+        (f.path, kinds, view)
+    };
+    let run = || (0..plan.len()).into_par_iter().map(one).collect::<Vec<_>>();
+    let parts = match crate::runtimes::rego::budget::pool(threads) {
+        Ok(pool) => pool.install(run),
+        Err(_) => run(),
+    };
+    let mut scan = Scan::default();
+    for (path, kinds, view) in parts {
+        scan.paths.push(path);
+        for k in kinds {
+            if !scan.kinds.contains(&k) {
+                scan.kinds.push(k);
+            }
+        }
+        scan.view.extend(view);
+    }
+    scan
+}
+
+/// Whether a run of `set` with `opts` can be streamed with the same report as
+/// [`super::evaluate`]: no combined package (it needs every document at once), no rule
+/// reading more of `data.inventory` than its Namespaces, no `--trace`.
+pub fn fits(set: &PolicySet, opts: &EvalOptions) -> bool {
+    set.combined.is_empty() && set.inventory_namespaces_only && !opts.trace
+}
+
+/// A streamed run's report, and what [`Streamed::restore_frames`] needs to give back the
+/// lines of an input that a later step points at.
+#[derive(Debug)]
+pub struct Streamed {
+    /// The report, as [`super::evaluate`] gives it (with the texts trimmed to the lines
+    /// its locations show).
+    pub report: Report,
+    /// For each text in [`Report::sources`] (and each left out because nothing pointed
+    /// into it): the input it came from, and the lines kept.
+    trimmed: BTreeMap<String, (usize, Vec<u32>)>,
+}
+
+/// Evaluates this shard's inputs of `plan` one at a time (see the module documentation)
+/// on `set` prepared with `scan`'s view. `keep_checks`: keep [`Report::checks`] (only
+/// the conftest format reads them; they grow with documents times packages).
+pub fn evaluate(
+    set: &PolicySet,
+    plan: &Plan,
+    scan: &Scan,
+    opts: &EvalOptions,
+    keep_checks: bool,
+) -> Streamed {
+    let own: Vec<bool> = scan
+        .paths
+        .iter()
+        .map(|p| {
+            opts.shard
+                .as_ref()
+                .is_none_or(|s| s.shard.contains(p, &s.root))
+        })
+        .collect();
+    let (prepared, cluster_errors) = cluster::prepare_view(set, &scan.view);
+    let set: &PolicySet = &prepared;
+    let ctx = Context {
+        set,
+        rules: set.rules(),
+        workers: Mutex::new(Vec::new()),
+        peer_ignores: !opts.no_peer_ignores,
+        keep_checks,
+    };
+    let mine: Vec<usize> = (0..plan.len()).filter(|i| own[*i]).collect();
+    let run = || {
+        mine.par_iter()
+            .map(|&i| ctx.part(i, plan.load(i)))
+            .collect::<Vec<_>>()
+    };
+    // Large stacks for deep Rego call chains (see `runtimes::rego::budget`).
+    let parts = match crate::runtimes::rego::budget::pool(opts.threads) {
+        Ok(pool) => pool.install(run),
+        Err(_) => run(),
+    };
+    let mut report = Report {
+        errors: set.errors.clone(),
+        warnings: set.warnings.clone(),
+        rules: ctx.rules.clone(),
+        disabled: set.disabled.clone(),
+        unloaded: set.unloaded.clone(),
+        ..Report::default()
+    };
+    let mut trimmed = BTreeMap::new();
+    let mut file_errors = Vec::new();
+    for part in parts {
+        report.findings.extend(part.findings);
+        report.suppressed.extend(part.suppressed);
+        report.warnings.extend(part.warnings);
+        report.errors.extend(part.errors);
+        report.exceptions.extend(part.exceptions);
+        report.checks.extend(part.checks);
+        report.prints.extend(part.prints);
+        file_errors.extend(part.file_errors);
+        report.owners.extend(part.owners);
+        for (path, text, kept) in part.sources {
+            if trimmed.contains_key(&path) {
+                continue;
+            }
+            if let Some(text) = text {
+                report.sources.insert(path.clone(), text);
+            }
+            trimmed.insert(path, (part.index, kept));
+        }
+        report.inputs.push(part.input);
+    }
+    report.errors.extend(file_errors);
+    report.sort();
+    report.errors.extend(cluster_errors);
+    if let Some(s) = &opts.shard {
+        report.shard = Some(crate::diagnostics::RunShard {
+            index: s.shard.index,
+            count: s.shard.count,
+            positions: mine,
+        });
+    }
+    Streamed { report, trimmed }
+}
+
+impl Streamed {
+    /// Gives back the whole text of every input that a location of the report points
+    /// into beyond the lines kept (a step after evaluation, such as the configuration's,
+    /// may add one), loading the input again from `plan`. A no-op when the report has
+    /// only what evaluation put in it.
+    pub fn restore_frames(&mut self, plan: &Plan) {
+        let mut reload: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+        for (file, span) in locations(&self.report) {
+            let Some((index, kept)) = self.trimmed.get(file) else {
+                continue;
+            };
+            if frame_lines(span).any(|l| kept.binary_search(&l).is_err()) {
+                let paths = reload.entry(*index).or_default();
+                if !paths.iter().any(|p| p == file) {
+                    paths.push(file.to_string());
+                }
+            }
+        }
+        for (index, paths) in reload {
+            let f = plan.load(index);
+            for path in paths {
+                if let Some(text) = full_text(&f, &path) {
+                    self.report.sources.insert(path.clone(), text);
+                }
+                self.trimmed.remove(&path);
+            }
+        }
+    }
+
+    /// The report.
+    pub fn into_report(self) -> Report {
+        self.report
+    }
+}
+
+/// The text a report keeps for `path` of `f`: its first document under that path, else
+/// the text of a file that did not parse.
+fn full_text(f: &FileReport, path: &str) -> Option<Arc<str>> {
+    f.documents
+        .iter()
+        .find(|d| *d.path == *path)
+        .map(|d| Arc::clone(&d.source))
+        .or_else(|| (*f.path == *path).then(|| f.source.clone()).flatten())
+}
+
+/// Everything one input adds to the report.
+struct Part {
+    index: usize,
+    findings: Vec<Finding>,
+    suppressed: Vec<Suppressed>,
+    warnings: Vec<Warning>,
+    errors: Vec<ErrorRecord>,
+    exceptions: Vec<RuleException>,
+    checks: Vec<PackageCheck>,
+    prints: Vec<PrintLine>,
+    /// The input's own errors (parse errors, unreadable file), added after every rule's.
+    file_errors: Vec<ErrorRecord>,
+    owners: Vec<(String, String)>,
+    /// `(path, trimmed text, lines kept)`, first text of a path first; no text when no
+    /// line is needed.
+    sources: Vec<(String, Option<Arc<str>>, Vec<u32>)>,
+    input: InputSummary,
+}
+
+/// What every input's evaluation shares.
+struct Context<'a> {
+    set: &'a PolicySet,
+    rules: Vec<Arc<RuleMeta>>,
+    /// Workers not in use: one per thread at most is ever made.
+    workers: Mutex<Vec<Worker>>,
+    peer_ignores: bool,
+    keep_checks: bool,
+}
+
+impl Context<'_> {
+    /// Runs `f` with a free worker (made when there is none).
+    fn with_worker<R>(&self, f: impl FnOnce(&mut Worker) -> R) -> R {
+        let free = self
+            .workers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let mut worker = free.unwrap_or_else(|| Worker::new(self.set));
+        let out = f(&mut worker);
+        self.workers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(worker);
+        out
+    }
+
+    /// Evaluates input `index`, `f`, into its part of the report, as
+    /// [`super::evaluate`] assembles it, and drops the input.
+    fn part(&self, index: usize, f: FileReport) -> Part {
+        // The documents of one input in parallel too: a single large stream is one input.
+        let outcomes: Vec<DocumentOutcome> = f
+            .documents
+            .par_iter()
+            .map(|doc| self.with_worker(|w| evaluate_document_outcome(self.set, w, doc)))
+            .collect();
+        let mut r = Report {
+            rules: self.rules.clone(),
+            disabled: self.set.disabled.clone(),
+            unloaded: self.set.unloaded.clone(),
+            ..Report::default()
+        };
+        for mut outcome in outcomes {
+            related::merge_pss(&mut outcome.findings);
+            r.findings.extend(outcome.findings);
+            r.errors.extend(outcome.errors);
+            r.exceptions.extend(outcome.exceptions);
+            if self.keep_checks {
+                r.checks.extend(outcome.checks);
+            }
+            r.prints.extend(outcome.prints);
+        }
+        let docs: Vec<&Document> = f.documents.iter().collect();
+        suppress::apply(&mut r, &docs);
+        if self.peer_ignores {
+            peer_ignore::apply(&mut r, &docs);
+        }
+        drop(docs);
+        let status = if let Some(reason) = f.skipped.clone() {
+            InputStatus::Skipped { reason }
+        } else if f.documents.is_empty() {
+            InputStatus::Failed
+        } else {
+            InputStatus::Evaluated {
+                documents: f.documents.len(),
+            }
+        };
+        let file_errors: Vec<ErrorRecord> =
+            f.errors.iter().cloned().map(ErrorRecord::from).collect();
+        let mut owners = Vec::new();
+        let mut texts: Vec<(String, Arc<str>)> = Vec::new();
+        for doc in &f.documents {
+            if *doc.path != *f.path {
+                owners.push((doc.path.to_string(), f.path.to_string()));
+            }
+            if !texts.iter().any(|(p, _)| **p == *doc.path) {
+                texts.push((doc.path.to_string(), Arc::clone(&doc.source)));
+            }
+        }
+        if let Some(source) = &f.source {
+            if !texts.iter().any(|(p, _)| **p == *f.path) {
+                texts.push((f.path.to_string(), Arc::clone(source)));
+            }
+        }
+        let mut needed: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
+        for (file, span) in locations(&r).chain(file_errors.iter().map(error_location)) {
+            if texts.iter().any(|(p, _)| p == file) {
+                needed.entry(file).or_default().extend(frame_lines(span));
+            }
+        }
+        let sources = texts
+            .iter()
+            .map(|(path, text)| {
+                let mut kept = needed.remove(path.as_str()).unwrap_or_default();
+                kept.sort_unstable();
+                kept.dedup();
+                let trimmed = (!kept.is_empty()).then(|| Arc::from(blank(text, &kept)));
+                (path.clone(), trimmed, kept)
+            })
+            .collect();
+        Part {
+            index,
+            findings: r.findings,
+            suppressed: r.suppressed,
+            warnings: r.warnings,
+            errors: r.errors,
+            exceptions: r.exceptions,
+            checks: r.checks,
+            prints: r.prints,
+            file_errors,
+            owners,
+            sources,
+            input: InputSummary {
+                path: f.path.to_string(),
+                status,
+            },
+        }
+    }
+}
+
+/// The lines a renderer may read for a location at `span`: the code frame's (the first
+/// line and up to three more of the span, `report::text`), and the line before the end
+/// and the end's (where a span ending at a line start really ends, `report::Region`).
+pub(crate) fn frame_lines(span: Span) -> impl Iterator<Item = u32> {
+    let start = span.start.line.max(1);
+    let end = span.end.line;
+    (start..=start.saturating_add(3))
+        .chain([end.saturating_sub(1), end].into_iter().filter(|l| *l >= 1))
+}
+
+/// A point location.
+fn at(file: &str, line: u32, column: u32) -> (&str, Span) {
+    (file, Span::point(Position::new(line, column)))
+}
+
+/// An error's location as a span.
+fn error_location(e: &ErrorRecord) -> (&str, Span) {
+    (
+        e.file.as_str(),
+        Span::point(Position::new(e.line, e.column)),
+    )
+}
+
+/// Every location of `r` that a renderer may show a line of.
+fn locations(r: &Report) -> impl Iterator<Item = (&str, Span)> {
+    r.findings
+        .iter()
+        .map(|f| (&*f.location.file, f.location.span))
+        .chain(r.suppressed.iter().flat_map(|s| {
+            let inline = match &s.source {
+                SuppressionSource::InSource { file, line, column } => {
+                    Some(at(&**file, *line, *column))
+                }
+                SuppressionSource::Config => None,
+            };
+            std::iter::once((&*s.finding.location.file, s.finding.location.span)).chain(inline)
+        }))
+        .chain(r.errors.iter().map(error_location))
+        .chain(r.warnings.iter().map(|w| at(&w.file, w.line, w.column)))
+        .chain(
+            r.exceptions
+                .iter()
+                .map(|e| (&*e.location.file, e.location.span)),
+        )
+}
+
+/// `text` with every line not in `kept` (sorted, 1-based) emptied; line terminators
+/// stay, so line numbers and the line count are those of `text`.
+fn blank(text: &str, kept: &[u32]) -> String {
+    let mut out =
+        String::with_capacity(text.bytes().filter(|b| *b == b'\n').count() + kept.len() * 80);
+    for (n, line) in text.split_inclusive('\n').enumerate() {
+        let number = u32::try_from(n + 1).unwrap_or(u32::MAX);
+        if kept.binary_search(&number).is_ok() {
+            out.push_str(line);
+        } else if line.ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::SourceLines;
+
+    #[test]
+    fn blanked_text_keeps_the_kept_lines_and_the_line_count() {
+        let text = "a\r\nb\nc\n\nd";
+        let kept = [2, 5];
+        let out = blank(text, &kept);
+        let (whole, trimmed) = (SourceLines::new(text), SourceLines::new(&out));
+        assert_eq!(whole.line_count(), trimmed.line_count());
+        for l in kept {
+            assert_eq!(whole.line(l), trimmed.line(l));
+        }
+        assert_eq!(trimmed.line(1), Some(""));
+    }
+
+    #[test]
+    fn frame_lines_cover_the_frame_and_the_end() {
+        let span = Span::new(Position::new(3, 2), Position::new(10, 1));
+        let lines: Vec<u32> = frame_lines(span).collect();
+        assert_eq!(lines, [3, 4, 5, 6, 9, 10]);
+        let point = Span::point(Position::new(0, 0));
+        assert!(frame_lines(point).all(|l| l >= 1));
+    }
+}
