@@ -49,8 +49,14 @@ use crate::inputs::{Document, DocumentKind, FileReport};
 use crate::rules::RuleMeta;
 use crate::source::{Position, Span};
 
+/// The inputs the first pass reads are kept for evaluation while their texts total at
+/// most this many bytes, so that a small run is read and parsed once; the inputs beyond
+/// are read again when they are evaluated. (Parsed, a Kubernetes document takes about
+/// fifteen times its text: this keeps at most some 16 MiB.)
+const KEEP_BYTES: usize = 1 << 20;
+
 /// What the first pass ([`scan`]) keeps of a run.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct Scan {
     /// Each input's path as reported, in plan order.
     pub paths: Vec<Arc<str>>,
@@ -58,13 +64,42 @@ pub struct Scan {
     pub kinds: Vec<DocumentKind>,
     /// What the run-wide step needs.
     pub view: RunView,
+    /// The inputs kept loaded ([`KEEP_BYTES`]), by plan index; taken by evaluation.
+    loaded: Mutex<Vec<Option<FileReport>>>,
+}
+
+impl Scan {
+    /// Input `i` of `plan`: the one the scan kept, else loaded again.
+    fn take(&self, plan: &Plan, i: usize) -> FileReport {
+        let kept = self
+            .loaded
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_mut(i)
+            .and_then(Option::take);
+        kept.unwrap_or_else(|| plan.load(i))
+    }
+}
+
+/// The size of an input's text (the largest of its documents' texts, for an input whose
+/// documents come from several blobs).
+fn text_size(f: &FileReport) -> usize {
+    let docs = f.documents.iter().map(|d| d.source.len()).max();
+    docs.unwrap_or(0)
+        .max(f.source.as_ref().map_or(0, |s| s.len()))
 }
 
 /// The first pass: loads every input of `plan` (in parallel, on `threads` workers, 0 =
 /// rayon's default) and keeps only a [`Scan`] of it.
 pub fn scan(plan: &Plan, threads: usize) -> Scan {
+    let used = std::sync::atomic::AtomicUsize::new(0);
     let one = |i: usize| {
         let f = plan.load(i);
+        let size = text_size(&f);
+        let keep = used
+            .fetch_add(size, std::sync::atomic::Ordering::Relaxed)
+            .saturating_add(size)
+            <= KEEP_BYTES;
         let mut kinds: Vec<DocumentKind> = Vec::new();
         let mut view = RunView::default();
         for doc in &f.documents {
@@ -73,7 +108,8 @@ pub fn scan(plan: &Plan, threads: usize) -> Scan {
             }
             view.add(doc);
         }
-        (f.path, kinds, view)
+        let path = Arc::clone(&f.path);
+        (path, kinds, view, keep.then_some(f))
     };
     let run = || (0..plan.len()).into_par_iter().map(one).collect::<Vec<_>>();
     let parts = match crate::runtimes::rego::budget::pool(threads) {
@@ -81,8 +117,13 @@ pub fn scan(plan: &Plan, threads: usize) -> Scan {
         Err(_) => run(),
     };
     let mut scan = Scan::default();
-    for (path, kinds, view) in parts {
+    let loaded = scan
+        .loaded
+        .get_mut()
+        .unwrap_or_else(PoisonError::into_inner);
+    for (path, kinds, view, kept) in parts {
         scan.paths.push(path);
+        loaded.push(kept);
         for k in kinds {
             if !scan.kinds.contains(&k) {
                 scan.kinds.push(k);
@@ -141,9 +182,18 @@ pub fn evaluate(
         keep_checks,
     };
     let mine: Vec<usize> = (0..plan.len()).filter(|i| own[*i]).collect();
+    // Inputs of other shards are not evaluated: what the scan kept of them goes now.
+    for (kept, own) in (scan.loaded.lock().unwrap_or_else(PoisonError::into_inner))
+        .iter_mut()
+        .zip(&own)
+    {
+        if !own {
+            *kept = None;
+        }
+    }
     let run = || {
         mine.par_iter()
-            .map(|&i| ctx.part(i, plan.load(i)))
+            .map(|&i| ctx.part(i, scan.take(plan, i)))
             .collect::<Vec<_>>()
     };
     // Large stacks for deep Rego call chains (see `runtimes::rego::budget`).
@@ -444,7 +494,137 @@ fn blank(text: &str, kept: &[u32]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::SourceLines;
+    use crate::config::resolve::{ConfigSource, Flags, Layers};
+    use crate::report::{self, Format, ReportOptions, SourceLines};
+    use crate::session::Session;
+
+    const NAMESPACED: &str = "apiVersion: v1
+kind: Namespace
+metadata:
+  name: prod
+  labels:
+    pod-security.kubernetes.io/enforce: restricted
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: prod
+spec:
+  template:
+    spec:
+      containers:
+        - name: web
+          image: nginx:latest
+          securityContext:
+            privileged: true
+---
+# policy:ignore=NOPE001 reason: names no rule
+apiVersion: v1
+kind: Pod
+metadata:
+  name: lone
+  namespace: elsewhere
+spec:
+  containers:
+    - name: app
+      image: busybox
+";
+
+    fn write(dir: &std::path::Path, name: &str, text: &str) {
+        std::fs::write(dir.join(name), text).expect("write");
+    }
+
+    fn outputs(r: &Report, formats: &[Format]) -> Vec<String> {
+        formats
+            .iter()
+            .map(|f| {
+                let mut out = Vec::new();
+                report::reporter(*f, &ReportOptions::default())
+                    .write(r, &mut out)
+                    .expect("write");
+                String::from_utf8(out).expect("utf-8")
+            })
+            .collect()
+    }
+
+    /// The streamed run and the whole one give byte-identical reports in every format
+    /// that reads code frames, under `--shard` too, on inputs with Pod Security labels
+    /// (the run-wide step), inline and peer suppressions, an unknown suppressed rule, a
+    /// parse error and a skipped file.
+    #[test]
+    fn a_streamed_run_reports_what_a_whole_run_reports() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        write(
+            d,
+            "Dockerfile",
+            "FROM alpine:latest\n# hadolint ignore=DL3002\nUSER root\nRUN apt-get install curl\n",
+        );
+        write(d, "cluster.yaml", NAMESPACED);
+        write(
+            d,
+            "broken.yaml",
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: [\n",
+        );
+        write(d, "notes.txt", "hello\n");
+        for i in 0..6 {
+            write(
+                d,
+                &format!("more-{i}.yaml"),
+                &NAMESPACED.replace("web", &format!("web{i}")),
+            );
+        }
+        let formats = [
+            Format::Json,
+            Format::Text,
+            Format::Sarif,
+            Format::Github,
+            Format::Junit,
+        ];
+        for shard in [None, Some((1, 2)), Some((2, 2))] {
+            let session = Session::from_layers(Layers {
+                root: d.to_path_buf(),
+                config: ConfigSource::None,
+                flags: Flags {
+                    shard: shard.map(|(index, count)| crate::eval::shard::Shard { index, count }),
+                    ..Flags::default()
+                },
+                ..Layers::default()
+            })
+            .expect("session");
+            let set = session.policies();
+            assert!(
+                fits(&set, &EvalOptions::default()),
+                "the built-in set streams"
+            );
+            let paths = [d.to_path_buf()];
+            let whole = session.check_paths(&paths);
+            let plan = session.plan(&paths);
+            let scan = scan(&plan, 0);
+            let streamed = session.check_plan(&set, &plan, &scan, true);
+            assert!(!whole.findings.is_empty() && !whole.suppressed.is_empty());
+            assert!(!whole.warnings.is_empty() && !whole.errors.is_empty());
+            assert_eq!(
+                outputs(&whole, &formats),
+                outputs(&streamed, &formats),
+                "{shard:?}"
+            );
+            assert_eq!(
+                outputs(&whole, &[Format::Conftest]),
+                outputs(&streamed, &[Format::Conftest])
+            );
+            // Without checks kept, only the conftest counts could differ.
+            let lean = session.check_plan(&set, &plan, &scan, false);
+            assert!(lean.checks.is_empty());
+            assert_eq!(outputs(&whole, &formats), outputs(&lean, &formats));
+            // The texts kept are the lines shown, not the whole inputs.
+            let text = |t: &Arc<str>| t.bytes().filter(|b| *b != b'\n').count();
+            let kept: usize = streamed.sources.values().map(text).sum();
+            let all: usize = whole.sources.values().map(text).sum();
+            assert!(kept < all, "{kept} < {all}");
+        }
+    }
 
     #[test]
     fn blanked_text_keeps_the_kept_lines_and_the_line_count() {
