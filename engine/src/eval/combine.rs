@@ -38,27 +38,40 @@ pub fn input(docs: &[&Document]) -> Value {
 
 /// The document and the path inside it that a combined result points at, when its path
 /// starts with `[index, "contents", ...]`.
+#[cfg(test)]
 fn target<'a>(
     path: Option<&[PathSegment]>,
     docs: &[&'a Document],
 ) -> Option<(&'a Document, Vec<PathSegment>)> {
+    let (i, inner) = target_index(path, docs)?;
+    Some((docs[i], inner))
+}
+
+/// [`target`] as an index into `docs`.
+fn target_index(
+    path: Option<&[PathSegment]>,
+    docs: &[&Document],
+) -> Option<(usize, Vec<PathSegment>)> {
     let path = path?;
     let (PathSegment::Index(i), Some(PathSegment::Key(k))) = (path.first()?, path.get(1)) else {
         return None;
     };
-    if k != "contents" {
+    if k != "contents" || *i >= docs.len() {
         return None;
     }
-    Some((*docs.get(*i)?, path[2..].to_vec()))
+    Some((*i, path[2..].to_vec()))
 }
 
-/// Resolves a combined result against the document it names (else the first one).
-fn resolve(mut r: RawResult, docs: &[&Document]) -> Option<Finding> {
-    let (doc, inner) = match target(r.location.path.as_deref(), docs) {
+/// The document a combined result points at (its index in `docs`; else the first one),
+/// and the result with its location made relative to that document, ready to be
+/// located in it ([`super::resolve`]).
+fn retarget(mut r: RawResult, docs: &[&Document]) -> Option<(usize, RawResult)> {
+    let (i, inner) = match target_index(r.location.path.as_deref(), docs) {
         Some(hit) => hit,
         None => {
             r.location = Default::default();
-            (*docs.first()?, Vec::new())
+            docs.first()?;
+            (0, Vec::new())
         }
     };
     r.location.path = (!inner.is_empty()).then_some(inner);
@@ -69,7 +82,7 @@ fn resolve(mut r: RawResult, docs: &[&Document]) -> Option<Finding> {
         r.location.column = None;
         r.location.end_column = None;
     }
-    Some(super::resolve(r, doc, None))
+    Some((i, r))
 }
 
 /// The kind under which a combined package is evaluated: the first kind present in the
@@ -106,7 +119,37 @@ pub fn evaluate_selected(
     docs: &[&Document],
     keep: impl Fn(&RegoPackage) -> bool,
 ) -> Combined {
-    let mut out = Combined::default();
+    let raw = evaluate_unlocated(set, docs, keep);
+    Combined {
+        findings: (raw.results.into_iter())
+            .map(|(i, r)| super::resolve(r, docs[i], None))
+            .collect(),
+        errors: raw.errors,
+        checks: raw.checks,
+    }
+}
+
+/// What the combined packages of a run gave, before the results are located.
+#[derive(Debug, Default)]
+pub struct Unlocated {
+    /// Each result with the index (into the documents evaluated) of the document it
+    /// points at, its location relative to that document ([`super::resolve`] locates it).
+    pub results: Vec<(usize, RawResult)>,
+    /// As [`Combined::errors`].
+    pub errors: Vec<ErrorRecord>,
+    /// As [`Combined::checks`].
+    pub checks: Vec<PackageCheck>,
+}
+
+/// [`evaluate_selected`] without locating the results: the documents need only their
+/// kind, path, index and value (a streamed run holds no more of them), and the caller
+/// locates each result in its document, loaded again.
+pub fn evaluate_unlocated(
+    set: &PolicySet,
+    docs: &[&Document],
+    keep: impl Fn(&RegoPackage) -> bool,
+) -> Unlocated {
+    let mut out = Unlocated::default();
     let packages: Vec<(&RegoPackage, DocumentKind)> = set
         .rego
         .packages
@@ -136,13 +179,13 @@ pub fn evaluate_selected(
                 .into_iter()
                 .map(|f| super::failure_record(f, first)),
         );
-        let findings: Vec<Finding> = results
+        let found: Vec<(usize, RawResult)> = results
             .into_iter()
-            .filter_map(|r| resolve(r, docs))
+            .filter_map(|r| retarget(r, docs))
             .collect();
-        let elsewhere = findings
+        let elsewhere = found
             .iter()
-            .filter(|f| f.location.file != first.path || f.location.document != first.index)
+            .filter(|(i, _)| docs[*i].path != first.path || docs[*i].index != first.index)
             .count();
         out.checks.push(PackageCheck {
             file: first.path.clone(),
@@ -150,7 +193,7 @@ pub fn evaluate_selected(
             package: pkg.name.clone(),
             definitions: pkg.definitions(kind).saturating_sub(elsewhere),
         });
-        out.findings.extend(findings);
+        out.results.extend(found);
     }
     out
 }

@@ -37,12 +37,12 @@ use rayon::prelude::*;
 
 use super::cluster::{self, RunView};
 use super::{
-    evaluate_document_outcome, peer_ignore, related, suppress, DocumentOutcome, EvalOptions,
-    PolicySet, Worker,
+    combine, evaluate_document_outcome, peer_ignore, related, suppress, DocumentOutcome,
+    EvalOptions, PolicySet, Worker,
 };
 use crate::diagnostics::{
     ErrorRecord, Finding, InputStatus, InputSummary, PackageCheck, PrintLine, Report,
-    RuleException, Suppressed, SuppressionSource, Warning,
+    RuleException, SuppressionSource,
 };
 use crate::inputs::discover::Plan;
 use crate::inputs::{Document, DocumentKind, FileReport};
@@ -138,7 +138,7 @@ pub fn scan(plan: &Plan, threads: usize) -> Scan {
 /// [`super::evaluate`]: no combined package (it needs every document at once), no rule
 /// reading more of `data.inventory` than its Namespaces, no `--trace`.
 pub fn fits(set: &PolicySet, opts: &EvalOptions) -> bool {
-    set.combined.is_empty() && set.inventory_namespaces_only && !opts.trace
+    set.inventory_namespaces_only && !opts.trace
 }
 
 /// A streamed run's report, and what [`Streamed::restore_frames`] needs to give back the
@@ -180,8 +180,10 @@ pub fn evaluate(
         workers: Mutex::new(Vec::new()),
         peer_ignores: !opts.no_peer_ignores,
         keep_checks,
+        values: needs_values(set, &scan.kinds),
     };
     let mine: Vec<usize> = (0..plan.len()).filter(|i| own[*i]).collect();
+    let others: Vec<usize> = (0..plan.len()).filter(|i| !own[*i]).collect();
     // Inputs of other shards are not evaluated: what the scan kept of them goes now.
     for (kept, own) in (scan.loaded.lock().unwrap_or_else(PoisonError::into_inner))
         .iter_mut()
@@ -192,12 +194,23 @@ pub fn evaluate(
         }
     }
     let run = || {
-        mine.par_iter()
+        let parts = mine
+            .par_iter()
             .map(|&i| ctx.part(i, scan.take(plan, i)))
-            .collect::<Vec<_>>()
+            .collect::<Vec<_>>();
+        // Combined packages read the other shards' documents too: their values only.
+        let context: Vec<Vec<Document>> = if ctx.values {
+            others
+                .par_iter()
+                .map(|&i| plan.load(i).documents.into_iter().map(value_only).collect())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        (parts, context)
     };
     // Large stacks for deep Rego call chains (see `runtimes::rego::budget`).
-    let parts = match crate::runtimes::rego::budget::pool(opts.threads) {
+    let (mut parts, context) = match crate::runtimes::rego::budget::pool(opts.threads) {
         Ok(pool) => pool.install(run),
         Err(_) => run(),
     };
@@ -209,17 +222,46 @@ pub fn evaluate(
         unloaded: set.unloaded.clone(),
         ..Report::default()
     };
+    for part in &mut parts {
+        report.findings.append(&mut part.findings);
+        report.errors.append(&mut part.errors);
+        report.exceptions.append(&mut part.exceptions);
+        report.checks.append(&mut part.checks);
+        report.prints.append(&mut part.prints);
+    }
+    if ctx.values {
+        let combined = combined(set, plan, &own, &mut parts, context);
+        let mine: std::collections::HashSet<&str> = parts
+            .iter()
+            .flat_map(|p| p.doc_paths.iter().map(|d| &**d))
+            .collect();
+        report
+            .findings
+            .extend((combined.findings.into_iter()).filter(|f| mine.contains(&*f.location.file)));
+        report.errors.extend(
+            (combined.errors.into_iter())
+                .filter(|e| e.input.as_deref().is_none_or(|p| mine.contains(p))),
+        );
+        if keep_checks {
+            report.checks.extend(combined.checks);
+        }
+    }
+    let mut scans: Vec<(Arc<str>, suppress::Scan)> = Vec::new();
+    let mut peers: Vec<(Arc<str>, Vec<peer_ignore::PeerIgnore>)> = Vec::new();
+    for part in &mut parts {
+        scans.append(&mut part.scans);
+        peers.append(&mut part.peers);
+    }
+    scans.sort_by(|a, b| a.0.cmp(&b.0));
+    peers.sort_by(|a, b| a.0.cmp(&b.0));
+    suppress::apply_scans(&mut report, &scans);
+    if ctx.peer_ignores {
+        peer_ignore::apply_scans(&mut report, &peers);
+    }
+    drop((scans, peers));
     let mut trimmed = BTreeMap::new();
-    let mut file_errors = Vec::new();
     for part in parts {
-        report.findings.extend(part.findings);
-        report.suppressed.extend(part.suppressed);
-        report.warnings.extend(part.warnings);
-        report.errors.extend(part.errors);
-        report.exceptions.extend(part.exceptions);
-        report.checks.extend(part.checks);
-        report.prints.extend(part.prints);
-        file_errors.extend(part.file_errors);
+        report.errors.extend(part.file_errors);
         report.owners.extend(part.owners);
         for (path, text, kept) in part.sources {
             if trimmed.contains_key(&path) {
@@ -232,7 +274,6 @@ pub fn evaluate(
         }
         report.inputs.push(part.input);
     }
-    report.errors.extend(file_errors);
     report.sort();
     report.errors.extend(cluster_errors);
     if let Some(s) = &opts.shard {
@@ -243,6 +284,89 @@ pub fn evaluate(
         });
     }
     Streamed { report, trimmed }
+}
+
+/// Whether a combined package of `set` runs on a run with documents of `kinds`: then
+/// every document's value is kept for it ([`combine`]).
+fn needs_values(set: &PolicySet, kinds: &[DocumentKind]) -> bool {
+    set.rego.packages.iter().any(|p| {
+        p.combined
+            && DocumentKind::ALL
+                .iter()
+                .any(|k| p.applies_to(*k) && kinds.contains(k))
+    })
+}
+
+/// A document without its text and source map: what a combined package reads of it.
+fn value_only(doc: Document) -> Document {
+    Document {
+        kind: doc.kind,
+        path: doc.path,
+        index: doc.index,
+        value: doc.value,
+        source_map: Default::default(),
+        source: Arc::from(""),
+        span: doc.span,
+    }
+}
+
+/// Runs the combined packages over every document of the run (this shard's, kept by
+/// their parts, and `context`, the other shards', in plan order), and locates each
+/// result in its document, loaded again from `plan`.
+fn combined(
+    set: &PolicySet,
+    plan: &Plan,
+    own: &[bool],
+    parts: &mut [Part],
+    context: Vec<Vec<Document>>,
+) -> combine::Combined {
+    let mut by_input: Vec<Vec<Document>> = Vec::with_capacity(own.len());
+    let mut parts_iter = parts.iter_mut();
+    let mut context = context.into_iter();
+    for is_own in own {
+        let docs = if *is_own {
+            parts_iter.next().map(|p| std::mem::take(&mut p.values))
+        } else {
+            context.next()
+        };
+        by_input.push(docs.unwrap_or_default());
+    }
+    let mut docs: Vec<&Document> = Vec::new();
+    let mut input_of: Vec<usize> = Vec::new();
+    for (i, input) in by_input.iter().enumerate() {
+        for doc in input {
+            docs.push(doc);
+            input_of.push(i);
+        }
+    }
+    let raw = combine::evaluate_unlocated(set, &docs, |_| true);
+    let mut located: Vec<Option<Finding>> = raw.results.iter().map(|_| None).collect();
+    let mut wanted: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for (n, (i, _)) in raw.results.iter().enumerate() {
+        wanted.entry(input_of[*i]).or_default().push(n);
+    }
+    let mut results: Vec<Option<(usize, crate::runtimes::RawResult)>> =
+        raw.results.into_iter().map(Some).collect();
+    for (input, ns) in wanted {
+        let f = plan.load(input);
+        for n in ns {
+            let Some((i, r)) = results[n].take() else {
+                continue;
+            };
+            let at = docs[i];
+            let doc = f
+                .documents
+                .iter()
+                .find(|d| d.index == at.index && d.path == at.path)
+                .unwrap_or(at);
+            located[n] = Some(super::resolve(r, doc, None));
+        }
+    }
+    combine::Combined {
+        findings: located.into_iter().flatten().collect(),
+        errors: raw.errors,
+        checks: raw.checks,
+    }
 }
 
 impl Streamed {
@@ -294,8 +418,6 @@ fn full_text(f: &FileReport, path: &str) -> Option<Arc<str>> {
 struct Part {
     index: usize,
     findings: Vec<Finding>,
-    suppressed: Vec<Suppressed>,
-    warnings: Vec<Warning>,
     errors: Vec<ErrorRecord>,
     exceptions: Vec<RuleException>,
     checks: Vec<PackageCheck>,
@@ -307,6 +429,13 @@ struct Part {
     /// line is needed.
     sources: Vec<(String, Option<Arc<str>>, Vec<u32>)>,
     input: InputSummary,
+    /// The paths of its documents.
+    doc_paths: Vec<Arc<str>>,
+    /// Its inline suppressions and peer ignores, applied once every finding is known.
+    scans: Vec<(Arc<str>, suppress::Scan)>,
+    peers: Vec<(Arc<str>, Vec<peer_ignore::PeerIgnore>)>,
+    /// Its documents without text or source map, for the combined packages.
+    values: Vec<Document>,
 }
 
 /// What every input's evaluation shares.
@@ -317,6 +446,8 @@ struct Context<'a> {
     workers: Mutex<Vec<Worker>>,
     peer_ignores: bool,
     keep_checks: bool,
+    /// Keep every document's value ([`needs_values`]).
+    values: bool,
 }
 
 impl Context<'_> {
@@ -362,10 +493,12 @@ impl Context<'_> {
             r.prints.extend(outcome.prints);
         }
         let docs: Vec<&Document> = f.documents.iter().collect();
-        suppress::apply(&mut r, &docs);
-        if self.peer_ignores {
-            peer_ignore::apply(&mut r, &docs);
-        }
+        let scans = suppress::scans(&docs);
+        let peers = if self.peer_ignores {
+            peer_ignore::scans(&docs)
+        } else {
+            Vec::new()
+        };
         drop(docs);
         let status = if let Some(reason) = f.skipped.clone() {
             InputStatus::Skipped { reason }
@@ -394,7 +527,13 @@ impl Context<'_> {
             }
         }
         let mut needed: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
-        for (file, span) in locations(&r).chain(file_errors.iter().map(error_location)) {
+        let directives = scans
+            .iter()
+            .flat_map(|(path, scan)| scan.positions().map(move |p| (&**path, Span::point(p))));
+        for (file, span) in locations(&r)
+            .chain(file_errors.iter().map(error_location))
+            .chain(directives)
+        {
             if texts.iter().any(|(p, _)| p == file) {
                 needed.entry(file).or_default().extend(frame_lines(span));
             }
@@ -409,11 +548,20 @@ impl Context<'_> {
                 (path.clone(), trimmed, kept)
             })
             .collect();
+        let mut doc_paths: Vec<Arc<str>> = Vec::new();
+        for doc in &f.documents {
+            if !doc_paths.contains(&doc.path) {
+                doc_paths.push(Arc::clone(&doc.path));
+            }
+        }
+        let values = if self.values {
+            f.documents.into_iter().map(value_only).collect()
+        } else {
+            Vec::new()
+        };
         Part {
             index,
             findings: r.findings,
-            suppressed: r.suppressed,
-            warnings: r.warnings,
             errors: r.errors,
             exceptions: r.exceptions,
             checks: r.checks,
@@ -425,6 +573,10 @@ impl Context<'_> {
                 path: f.path.to_string(),
                 status,
             },
+            doc_paths,
+            scans,
+            peers,
+            values,
         }
     }
 }
@@ -596,15 +748,20 @@ spec:
             let set = session.policies();
             assert!(
                 fits(&set, &EvalOptions::default()),
-                "the built-in set streams"
+                "the built-in set streams: {:?} {} {:?}",
+                set.combined,
+                set.inventory_namespaces_only,
+                set.errors
             );
             let paths = [d.to_path_buf()];
             let whole = session.check_paths(&paths);
             let plan = session.plan(&paths);
             let scan = scan(&plan, 0);
             let streamed = session.check_plan(&set, &plan, &scan, true);
-            assert!(!whole.findings.is_empty() && !whole.suppressed.is_empty());
-            assert!(!whole.warnings.is_empty() && !whole.errors.is_empty());
+            if shard.is_none() {
+                assert!(!whole.findings.is_empty() && !whole.suppressed.is_empty());
+                assert!(!whole.warnings.is_empty() && !whole.errors.is_empty());
+            }
             assert_eq!(
                 outputs(&whole, &formats),
                 outputs(&streamed, &formats),
