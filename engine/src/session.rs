@@ -347,7 +347,7 @@ impl Session {
     /// pass ([`eval::stream::scan`], which told the kinds this session was made for).
     /// The report is the one [`check_with`](Self::check_with) gives on every input of
     /// the plan, except that [`Report::checks`] is left empty unless `keep_checks` (the
-    /// conftest format reads them) and the texts in [`Report::sources`] keep only the
+    /// conftest, TAP and table formats read them) and the texts in [`Report::sources`] keep only the
     /// lines the report's locations show.
     pub fn check_plan(
         &self,

@@ -217,7 +217,12 @@ pub(super) fn run(mut a: EvalArgs, out: &mut dyn Write) -> anyhow::Result<ExitSt
     }
     let mut report = match inputs {
         Inputs::Streamed(plan, scan) => {
-            session.check_plan(&set, &plan, &scan, format == report::Format::Conftest)
+            // The conftest formats count passed tests from the packages evaluated.
+            let checks = matches!(
+                format,
+                report::Format::Conftest | report::Format::Tap | report::Format::Table
+            );
+            session.check_plan(&set, &plan, &scan, checks)
         }
         Inputs::Loaded(files) => session.check_with(&set, files),
     };

@@ -155,7 +155,7 @@ pub struct Streamed {
 
 /// Evaluates this shard's inputs of `plan` one at a time (see the module documentation)
 /// on `set` prepared with `scan`'s view. `keep_checks`: keep [`Report::checks`] (only
-/// the conftest format reads them; they grow with documents times packages).
+/// the conftest, TAP and table formats read them; they grow with documents times packages).
 pub fn evaluate(
     set: &PolicySet,
     plan: &Plan,
