@@ -6,7 +6,7 @@
 //! one at a time from a discovery [`Plan`] instead, in parallel (rayon, within the
 //! budgeted pool), evaluated, and dropped: at any time only as many inputs are parsed as
 //! there are workers. What stays of an input is what its report needs: findings,
-//! suppressions, errors, its summary, and of its text only the lines that a code frame or
+//! errors, its summary, and of its text only the lines that a code frame or
 //! a location of the report can show ([`frame_lines`]), the others blanked (the line
 //! count is kept, so every renderer reads the same lines as from the whole text).
 //!
@@ -20,15 +20,19 @@
 //!    prepared from the view ([`cluster::prepare_view`]) and keeps its part of the report.
 //!
 //! The report is the one [`super::evaluate`] gives for the same inputs, item for item and
-//! in the same order ([`Report::sort`] is stable, and the parts are merged in input
-//! order). That holds only for sets that need no more of the run than the view:
-//! [`fits`] says when; otherwise the caller loads everything and runs
-//! [`super::evaluate`] (combined packages, a rule reading more of `data.inventory` than
-//! its Namespaces, `--trace`).
+//! in the same order: the parts are merged in input order, and what needs every finding
+//! at once runs after the last input, as before — the combined packages ([`combine`],
+//! over every document's value, kept for them without text or source map; each result
+//! is then located in its input, read again), then the inline suppressions and peer
+//! ignores (found while the input was loaded, [`suppress::scans`]). [`fits`] says which
+//! sets need no more than this (not a rule that reads more of `data.inventory` than its
+//! Namespaces, not `--trace`); for the others the caller loads everything and runs
+//! [`super::evaluate`].
 //!
 //! Every input is accounted for as before: a skipped or failed input is a
 //! [`FileReport`] like any other, and its summary and errors are kept. An input is read
-//! twice; a file changed between the two reads is evaluated as read the second time.
+//! twice (except those of the first MiB of text, kept from the first pass); a file
+//! changed between the two reads is evaluated as read the second time.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -135,8 +139,8 @@ pub fn scan(plan: &Plan, threads: usize) -> Scan {
 }
 
 /// Whether a run of `set` with `opts` can be streamed with the same report as
-/// [`super::evaluate`]: no combined package (it needs every document at once), no rule
-/// reading more of `data.inventory` than its Namespaces, no `--trace`.
+/// [`super::evaluate`]: no rule reading more of `data.inventory` than its Namespaces
+/// (the inventory would need every Kubernetes object), no `--trace`.
 pub fn fits(set: &PolicySet, opts: &EvalOptions) -> bool {
     set.inventory_namespaces_only && !opts.trace
 }
