@@ -616,7 +616,7 @@ fn locations(r: &Report) -> impl Iterator<Item = (&str, Span)> {
         .chain(r.suppressed.iter().flat_map(|s| {
             let inline = match &s.source {
                 SuppressionSource::InSource { file, line, column } => {
-                    Some(at(&**file, *line, *column))
+                    Some(at(file, *line, *column))
                 }
                 SuppressionSource::Config => None,
             };
