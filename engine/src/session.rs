@@ -132,7 +132,7 @@ impl Session {
     /// are not compiled (a one-shot run such as `policy eval`; their rule IDs stay known,
     /// see [`PolicySet::unloaded`]). Check them with [`check_files`](Self::check_files).
     pub fn for_files(
-        mut settings: ResolvedSettings,
+        settings: ResolvedSettings,
         files: &[FileReport],
     ) -> Result<Session, SessionError> {
         let mut kinds: Vec<DocumentKind> = Vec::new();
@@ -141,6 +141,15 @@ impl Session {
                 kinds.push(doc.kind);
             }
         }
+        Session::for_kinds(settings, kinds)
+    }
+
+    /// [`for_files`](Self::for_files) when only the kinds of the inputs are known (a
+    /// streamed run's first pass, [`eval::stream::scan`]).
+    pub fn for_kinds(
+        mut settings: ResolvedSettings,
+        kinds: Vec<DocumentKind>,
+    ) -> Result<Session, SessionError> {
         settings.policy.input_kinds = Some(kinds);
         Session::new(settings)
     }
@@ -306,23 +315,62 @@ impl Session {
     /// [`check_files`](Self::check_files) on a given policy set (a snapshot the caller
     /// already holds, e.g. the one a reload returned).
     pub fn check_with(&self, set: &PolicySet, files: Vec<FileReport>) -> Report {
-        let mut report = eval::evaluate(
-            set,
-            files,
-            &EvalOptions {
-                threads: self.settings.threads,
-                trace: self.settings.trace,
-                no_peer_ignores: !self.peer_ignores(),
-                shard: self.settings.shard.map(|shard| eval::shard::ShardOptions {
-                    shard,
-                    root: self.settings.root.clone(),
-                }),
-            },
-        );
+        let mut report = eval::evaluate(set, files, &self.eval_options());
         if let Some(cfg) = &self.settings.config {
             config::apply(cfg, &mut report, &self.settings.root, config::Date::today());
         }
         report
+    }
+
+    /// The options of a run with these settings.
+    fn eval_options(&self) -> EvalOptions {
+        EvalOptions {
+            threads: self.settings.threads,
+            trace: self.settings.trace,
+            no_peer_ignores: !self.peer_ignores(),
+            shard: self.settings.shard.map(|shard| eval::shard::ShardOptions {
+                shard,
+                root: self.settings.root.clone(),
+            }),
+        }
+    }
+
+    /// Finds the inputs under `paths` without loading them, for
+    /// [`check_plan`](Self::check_plan) (`-` reads stdin now).
+    pub fn plan(&self, paths: &[PathBuf]) -> discover::Plan {
+        discover::Plan::new(paths, &self.settings.discover)
+    }
+
+    /// [`check_with`](Self::check_with) for the inputs of `plan`, streamed when the set
+    /// allows it ([`eval::stream`]): each input is loaded, evaluated and dropped in turn,
+    /// so memory does not grow with the number of documents. `scan` is the plan's first
+    /// pass ([`eval::stream::scan`], which told the kinds this session was made for).
+    /// The report is the one [`check_with`](Self::check_with) gives on every input of
+    /// the plan, except that [`Report::checks`] is left empty unless `keep_checks` (the
+    /// conftest, TAP and table formats read them) and the texts in [`Report::sources`] keep only the
+    /// lines the report's locations show.
+    pub fn check_plan(
+        &self,
+        set: &PolicySet,
+        plan: &discover::Plan,
+        scan: &eval::stream::Scan,
+        keep_checks: bool,
+    ) -> Report {
+        let opts = self.eval_options();
+        if !eval::stream::fits(set, &opts) {
+            return self.check_with(set, plan.load_all());
+        }
+        let mut streamed = eval::stream::evaluate(set, plan, scan, &opts, keep_checks);
+        if let Some(cfg) = &self.settings.config {
+            config::apply(
+                cfg,
+                &mut streamed.report,
+                &self.settings.root,
+                config::Date::today(),
+            );
+        }
+        streamed.restore_frames(plan);
+        streamed.into_report()
     }
 
     /// Whether hadolint and checkov inline ignores are honoured: yes, unless the

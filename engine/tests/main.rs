@@ -37,6 +37,8 @@ mod pss;
 mod serve;
 #[path = "shard.rs"]
 mod shard;
+#[path = "stream.rs"]
+mod stream;
 #[path = "supply.rs"]
 mod supply;
 #[path = "test_cmd.rs"]

@@ -9,7 +9,7 @@ use super::args::{ColorChoice, ConfigArgs, DockerfileInput, EvalArgs, InputArgs,
 use super::ExitStatus;
 use crate::config::resolve::{ConfigSource, Flags, Layers};
 use crate::config::{self, Config};
-use crate::eval::PolicyOptions;
+use crate::eval::{stream, PolicyOptions};
 use crate::inputs::{self, FileReport};
 use crate::report::{self, ReportOptions};
 use crate::runtimes::rego::DockerfileShape;
@@ -154,6 +154,13 @@ fn input_paths(a: &InputArgs) -> anyhow::Result<Vec<std::path::PathBuf>> {
     Ok(paths)
 }
 
+/// The inputs of a run: found and scanned, to be loaded one at a time as they are
+/// evaluated, or all loaded at once.
+enum Inputs {
+    Streamed(inputs::discover::Plan, stream::Scan),
+    Loaded(Vec<FileReport>),
+}
+
 pub(super) fn run(mut a: EvalArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatus> {
     super::conftest::apply(&mut a);
     let format = a.format.unwrap_or_default();
@@ -168,19 +175,33 @@ pub(super) fn run(mut a: EvalArgs, out: &mut dyn Write) -> anyhow::Result<ExitSt
     let fail_on = settings.fail_on;
     // Registry images, `oci://` policy bundles and `--verify-images` (docs/supply-chain.md).
     let mut supply = super::supply::Supply::new(&a.supply, settings.config.as_ref())?;
-    let mut files = if super::supply::only_images(&supply, &a.input.paths) {
-        Vec::new()
+    // Inputs are streamed (loaded, evaluated and dropped one at a time, in bounded
+    // memory) unless registry images or their verification need every document at once.
+    let inputs = if !supply.has_images() && !a.supply.verify_images {
+        let plan = inputs::discover::Plan::new(&input_paths(&a.input)?, &settings.discover);
+        let scan = stream::scan(&plan, settings.threads);
+        Inputs::Streamed(plan, scan)
     } else {
-        inputs::discover::collect(&input_paths(&a.input)?, &settings.discover)
+        let mut files = if super::supply::only_images(&supply, &a.input.paths) {
+            Vec::new()
+        } else {
+            inputs::discover::collect(&input_paths(&a.input)?, &settings.discover)
+        };
+        files.extend(supply.image_inputs()?);
+        Inputs::Loaded(files)
     };
-    files.extend(supply.image_inputs()?);
     let bundle_errors = supply.resolve_bundles(&mut settings.policy.paths)?;
-    settings
-        .policy
-        .extra_data
-        .extend(supply.workload_verification(&files)?);
+    if let Inputs::Loaded(files) = &inputs {
+        settings
+            .policy
+            .extra_data
+            .extend(supply.workload_verification(files)?);
+    }
     // The inputs are known: built-in WASM modules for other kinds need not be compiled.
-    let session = Session::for_files(settings, &files)?;
+    let session = match &inputs {
+        Inputs::Streamed(_, scan) => Session::for_kinds(settings, scan.kinds.clone())?,
+        Inputs::Loaded(files) => Session::for_files(settings, files)?,
+    };
     let set = session.policies();
     if !session.settings().policy.builtin
         && set.user_files == 0
@@ -195,7 +216,17 @@ pub(super) fn run(mut a: EvalArgs, out: &mut dyn Write) -> anyhow::Result<ExitSt
             paths.join(", ")
         );
     }
-    let mut report = session.check_with(&set, files);
+    let mut report = match inputs {
+        Inputs::Streamed(plan, scan) => {
+            // The conftest formats count passed tests from the packages evaluated.
+            let checks = matches!(
+                format,
+                report::Format::Conftest | report::Format::Tap | report::Format::Table
+            );
+            session.check_plan(&set, &plan, &scan, checks)
+        }
+        Inputs::Loaded(files) => session.check_with(&set, files),
+    };
     report.errors.extend(bundle_errors);
     if let Some(cfg) = session.config() {
         print_config_warnings(cfg, &session.config_warnings());

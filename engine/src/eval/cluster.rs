@@ -27,10 +27,13 @@ pub const PSA_MODES: &[&str] = &["enforce", "warn", "audit"];
 
 /// Whether a document is a Namespace with at least one PSA mode label.
 pub fn has_psa_labels(doc: &Document) -> bool {
-    doc.kind == DocumentKind::Kubernetes
-        && doc.value.get("kind").and_then(|k| k.as_str()) == Some("Namespace")
-        && doc
-            .value
+    doc.kind == DocumentKind::Kubernetes && value_has_psa_labels(&doc.value)
+}
+
+/// [`has_psa_labels`] of a Kubernetes document's value.
+pub fn value_has_psa_labels(value: &serde_json::Value) -> bool {
+    value.get("kind").and_then(|k| k.as_str()) == Some("Namespace")
+        && value
             .pointer("/metadata/labels")
             .and_then(|l| l.as_object())
             .is_some_and(|labels| {
@@ -88,6 +91,58 @@ pub fn prepare<'a>(
     }
     // The inventory holds Kubernetes objects only: a run without any has none.
     if let Some(inv) = inventory_for(&current, docs) {
+        match with_inventory(&current, inv) {
+            Ok(rego) => current.to_mut().rego = rego,
+            Err(e) => errors.push(e),
+        }
+    }
+    (current, errors)
+}
+
+/// What the run-wide step needs of a run when the loaded rules read nothing of
+/// `data.inventory` but its Namespaces ([`PolicySet::inventory_namespaces_only`]): the
+/// Namespace objects, in input order, and whether there is any Kubernetes document. A
+/// streamed run ([`super::stream`]) gathers it in a first pass and drops the rest.
+#[derive(Debug, Clone, Default)]
+pub struct RunView {
+    /// The values of the run's Kubernetes documents of kind Namespace, in input order.
+    pub namespaces: Vec<serde_json::Value>,
+    /// Whether the run has a Kubernetes document.
+    pub kubernetes: bool,
+}
+
+impl RunView {
+    /// Adds a document of the run (in input order).
+    pub fn add(&mut self, doc: &Document) {
+        if doc.kind == DocumentKind::Kubernetes {
+            self.kubernetes = true;
+            if inventory::is_namespace(&doc.value) {
+                self.namespaces.push(doc.value.clone());
+            }
+        }
+    }
+
+    /// Adds what another view holds, after what this one holds.
+    pub fn extend(&mut self, other: RunView) {
+        self.kubernetes |= other.kubernetes;
+        self.namespaces.extend(other.namespaces);
+    }
+}
+
+/// [`prepare`] from a [`RunView`]: the same set, for a set whose rules read only the
+/// Namespaces of the inventory ([`PolicySet::inventory_namespaces_only`]); the inventory
+/// it adds holds those alone.
+pub fn prepare_view<'a>(
+    set: &'a PolicySet,
+    view: &RunView,
+) -> (Cow<'a, PolicySet>, Vec<ErrorRecord>) {
+    let mut errors = Vec::new();
+    let mut current = Cow::Borrowed(set);
+    if set.pss_deferred.is_some() && view.namespaces.iter().any(value_has_psa_labels) {
+        current = Cow::Owned(set.with_pss_rules());
+    }
+    if current.uses_inventory && view.kubernetes {
+        let inv = inventory::build_values(&view.namespaces);
         match with_inventory(&current, inv) {
             Ok(rego) => current.to_mut().rego = rego,
             Err(e) => errors.push(e),

@@ -38,27 +38,40 @@ pub fn input(docs: &[&Document]) -> Value {
 
 /// The document and the path inside it that a combined result points at, when its path
 /// starts with `[index, "contents", ...]`.
+#[cfg(test)]
 fn target<'a>(
     path: Option<&[PathSegment]>,
     docs: &[&'a Document],
 ) -> Option<(&'a Document, Vec<PathSegment>)> {
+    let (i, inner) = target_index(path, docs)?;
+    Some((docs[i], inner))
+}
+
+/// [`target`] as an index into `docs`.
+fn target_index(
+    path: Option<&[PathSegment]>,
+    docs: &[&Document],
+) -> Option<(usize, Vec<PathSegment>)> {
     let path = path?;
     let (PathSegment::Index(i), Some(PathSegment::Key(k))) = (path.first()?, path.get(1)) else {
         return None;
     };
-    if k != "contents" {
+    if k != "contents" || *i >= docs.len() {
         return None;
     }
-    Some((*docs.get(*i)?, path[2..].to_vec()))
+    Some((*i, path[2..].to_vec()))
 }
 
-/// Resolves a combined result against the document it names (else the first one).
-fn resolve(mut r: RawResult, docs: &[&Document]) -> Option<Finding> {
-    let (doc, inner) = match target(r.location.path.as_deref(), docs) {
+/// The document a combined result points at (its index in `docs`; else the first one),
+/// and the result with its location made relative to that document, ready to be
+/// located in it ([`super::resolve`]).
+fn retarget(mut r: RawResult, docs: &[&Document]) -> Option<(usize, RawResult)> {
+    let (i, inner) = match target_index(r.location.path.as_deref(), docs) {
         Some(hit) => hit,
         None => {
             r.location = Default::default();
-            (*docs.first()?, Vec::new())
+            docs.first()?;
+            (0, Vec::new())
         }
     };
     r.location.path = (!inner.is_empty()).then_some(inner);
@@ -69,7 +82,7 @@ fn resolve(mut r: RawResult, docs: &[&Document]) -> Option<Finding> {
         r.location.column = None;
         r.location.end_column = None;
     }
-    Some(super::resolve(r, doc, None))
+    Some((i, r))
 }
 
 /// The kind under which a combined package is evaluated: the first kind present in the
@@ -144,7 +157,21 @@ impl RawCombined {
     /// Locates every result in `docs` (the run it was computed on, or one whose
     /// documents have the same paths, kinds and values in the same order).
     pub fn resolve(&self, docs: &[&Document]) -> Combined {
-        let mut out = Combined::default();
+        let raw = self.unlocated(docs);
+        Combined {
+            findings: (raw.results.into_iter())
+                .map(|(i, r)| super::resolve(r, docs[i], None))
+                .collect(),
+            errors: raw.errors,
+            checks: raw.checks,
+        }
+    }
+
+    /// Which document of `docs` each result points at, without locating it there: the
+    /// documents need only their kind, path, index and value (a streamed run holds no
+    /// more of them), and the caller locates each result in its document, loaded again.
+    pub fn unlocated(&self, docs: &[&Document]) -> Unlocated {
+        let mut out = Unlocated::default();
         let Some(first) = docs.first() else {
             return out;
         };
@@ -154,14 +181,14 @@ impl RawCombined {
                     .iter()
                     .map(|f| super::failure_record(f.clone(), first)),
             );
-            let findings: Vec<Finding> = pkg
+            let found: Vec<(usize, RawResult)> = pkg
                 .results
                 .iter()
-                .filter_map(|r| resolve(r.clone(), docs))
+                .filter_map(|r| retarget(r.clone(), docs))
                 .collect();
-            let elsewhere = findings
+            let elsewhere = found
                 .iter()
-                .filter(|f| f.location.file != first.path || f.location.document != first.index)
+                .filter(|(i, _)| docs[*i].path != first.path || docs[*i].index != first.index)
                 .count();
             out.checks.push(PackageCheck {
                 file: first.path.clone(),
@@ -169,10 +196,32 @@ impl RawCombined {
                 package: pkg.name.clone(),
                 definitions: pkg.definitions.saturating_sub(elsewhere),
             });
-            out.findings.extend(findings);
+            out.results.extend(found);
         }
         out
     }
+}
+
+/// What the combined packages of a run gave, before the results are located.
+#[derive(Debug, Default)]
+pub struct Unlocated {
+    /// Each result with the index (into the documents evaluated) of the document it
+    /// points at, its location relative to that document ([`super::resolve`] locates it).
+    pub results: Vec<(usize, RawResult)>,
+    /// As [`Combined::errors`].
+    pub errors: Vec<ErrorRecord>,
+    /// As [`Combined::checks`].
+    pub checks: Vec<PackageCheck>,
+}
+
+/// [`evaluate_selected`] with each result's document found but not located in it
+/// ([`RawCombined::unlocated`]), for a streamed run.
+pub fn evaluate_unlocated(
+    set: &PolicySet,
+    docs: &[&Document],
+    keep: impl Fn(&RegoPackage) -> bool,
+) -> Unlocated {
+    evaluate_selected_raw(set, docs, keep).unlocated(docs)
 }
 
 /// The combined packages of `set` that [`evaluate_selected`] evaluates over `docs`

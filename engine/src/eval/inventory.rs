@@ -100,16 +100,42 @@ fn slot<'a>(map: &'a mut Map<String, Value>, key: &str) -> &'a mut Map<String, V
     }
 }
 
+/// Whether a Rego source reads nothing of `data.inventory` but its Namespaces
+/// (`data.inventory.cluster.v1.Namespace`, as the built-in rules do), so that an
+/// inventory of the run's Namespace objects alone gives it the same results as the whole
+/// one. `false` when it reads another part, or `data` as a whole or by a computed key.
+pub fn reads_only_namespaces(text: &str) -> bool {
+    const NAMESPACES: [&str; 4] = ["inventory", "cluster", "v1", "Namespace"];
+    crate::runtimes::rego::data_reads(text).is_some_and(|paths| {
+        paths.iter().all(|p| {
+            p.first().is_none_or(|s| s != "inventory")
+                || (p.len() >= NAMESPACES.len() && p.iter().zip(NAMESPACES).all(|(a, b)| a == b))
+        })
+    })
+}
+
+/// Whether a Kubernetes object is a Namespace: what [`reads_only_namespaces`] rules see
+/// of the inventory.
+pub fn is_namespace(value: &Value) -> bool {
+    value.get("kind").and_then(Value::as_str) == Some("Namespace")
+}
+
 /// The inventory of `docs`: `{"namespace": {...}, "cluster": {...}}` (both always
 /// present, possibly empty). Only Kubernetes documents are read.
 pub fn build<'a>(docs: impl IntoIterator<Item = &'a Document>) -> Value {
+    build_values(
+        docs.into_iter()
+            .filter(|d| d.kind == DocumentKind::Kubernetes)
+            .map(|d| &d.value),
+    )
+}
+
+/// [`build`] from the values of Kubernetes documents, in input order.
+pub fn build_values<'a>(values: impl IntoIterator<Item = &'a Value>) -> Value {
     let mut namespaced = Map::new();
     let mut cluster = Map::new();
-    for doc in docs {
-        if doc.kind != DocumentKind::Kubernetes {
-            continue;
-        }
-        let Some((ns, api, kind, name)) = key_of(&doc.value) else {
+    for value in values {
+        let Some((ns, api, kind, name)) = key_of(value) else {
             continue;
         };
         let root = match &ns {
@@ -117,7 +143,7 @@ pub fn build<'a>(docs: impl IntoIterator<Item = &'a Document>) -> Value {
             None => &mut cluster,
         };
         let kinds = slot(slot(root, &api), &kind);
-        kinds.entry(name).or_insert_with(|| doc.value.clone());
+        kinds.entry(name).or_insert_with(|| value.clone());
     }
     serde_json::json!({"namespace": namespaced, "cluster": cluster})
 }
@@ -149,6 +175,30 @@ mod tests {
         assert!(svc.get("spec").is_none(), "{svc}");
         // Unnamed objects are left out.
         assert!(inv["namespace"]["default"]["v1"].get("ConfigMap").is_none());
+    }
+
+    #[test]
+    fn the_built_in_rules_read_only_namespaces_of_the_inventory() {
+        assert!(reads_only_namespaces(
+            "package x\nl := data.inventory.cluster.v1.Namespace[ns].metadata.labels\n"
+        ));
+        assert!(reads_only_namespaces(
+            "package x\nn := object.get(data, [\"inventory\", \"cluster\", \"v1\", \"Namespace\"], {})\n"
+        ));
+        assert!(reads_only_namespaces("package x\ny := data.settings.x\n"));
+        assert!(!reads_only_namespaces(
+            "package x\nd := data.inventory.namespace[ns]\n"
+        ));
+        assert!(!reads_only_namespaces(
+            "package x\nc := data.inventory.cluster\n"
+        ));
+        assert!(!reads_only_namespaces("package x\nc := data[k]\n"));
+        for (path, bytes) in crate::eval::policies::BUILTIN_POLICIES {
+            if path.ends_with(".rego") {
+                let text = String::from_utf8_lossy(bytes);
+                assert!(reads_only_namespaces(&text), "{path}");
+            }
+        }
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod pss;
 pub mod related;
 pub mod reload;
 pub mod shard;
+pub mod stream;
 pub mod suppress;
 
 use std::sync::Arc;

@@ -194,15 +194,25 @@ fn scan_yaml(first: &Document, documents: &[&Document]) -> Vec<PeerIgnore> {
 /// `report.suppressed`. A finding is covered when it starts on a covered line and its
 /// rule's aliases include an ignored peer check (compared ignoring ASCII case).
 pub fn apply(report: &mut Report, documents: &[&Document]) {
+    apply_scans(report, &scans(documents));
+}
+
+/// The peer ignores [`apply`] finds in `documents`, per path that has any, by path. A
+/// streamed run ([`super::stream`]) keeps them and drops the documents.
+pub fn scans(documents: &[&Document]) -> Vec<(Arc<str>, Vec<PeerIgnore>)> {
     let mut by_file: BTreeMap<&str, Vec<&Document>> = BTreeMap::new();
     for doc in documents {
         by_file.entry(&doc.path).or_default().push(doc);
     }
-    let scans: Vec<(Arc<str>, Vec<PeerIgnore>)> = by_file
+    by_file
         .into_values()
         .map(|docs| (docs[0].path.clone(), scan(&docs)))
         .filter(|(_, s)| !s.is_empty())
-        .collect();
+        .collect()
+}
+
+/// [`apply`] with the peer ignores already found ([`scans`], by path).
+pub fn apply_scans(report: &mut Report, scans: &[(Arc<str>, Vec<PeerIgnore>)]) {
     if scans.is_empty() {
         return;
     }

@@ -118,6 +118,12 @@ pub struct PolicySet {
     /// Whether a loaded Rego file reads `data.inventory`: then [`crate::eval::evaluate`]
     /// builds the run's inventory ([`crate::eval::inventory`]) before evaluating.
     pub uses_inventory: bool,
+    /// Whether every Rego file of the set (the Pod Security rules held back included)
+    /// reads nothing of `data.inventory` but its Namespaces
+    /// ([`super::inventory::reads_only_namespaces`]): then the run-wide step needs only
+    /// the run's Namespace objects ([`super::cluster::prepare_view`]), and a run can be
+    /// streamed ([`super::stream`]).
+    pub inventory_namespaces_only: bool,
     /// Rego packages that receive the whole run as one input (`custom.input: combined`
     /// in their package METADATA, or every user package with `--combine`), sorted.
     pub combined: Vec<String>,
@@ -356,6 +362,9 @@ impl PolicySet {
                 options: rego_opts.clone(),
             })
         });
+        let inventory_namespaces_only = rego_sources
+            .iter()
+            .all(|s| super::inventory::reads_only_namespaces(&s.text));
         if !pss_on {
             rego_sources.retain(|s| !(s.builtin && super::pss::is_pss_policy(&s.path)));
         }
@@ -395,6 +404,7 @@ impl PolicySet {
             disabled,
             unloaded,
             uses_inventory,
+            inventory_namespaces_only,
             combined,
             pss_deferred,
             user_files,

@@ -173,15 +173,36 @@ pub fn scan(documents: &[&Document]) -> Scan {
 /// `documents` are the evaluated documents of the report, of any number of files. Call it
 /// once per report, before configuration exceptions, with the rule catalog filled in.
 pub fn apply(report: &mut Report, documents: &[&Document]) {
+    apply_scans(report, &scans(documents));
+}
+
+/// The suppressions [`apply`] finds in `documents`: one [`Scan`] per path that has any,
+/// by path. A streamed run ([`super::stream`]) keeps them and drops the documents.
+pub fn scans(documents: &[&Document]) -> Vec<(Arc<str>, Scan)> {
     let mut by_file: BTreeMap<&str, Vec<&Document>> = BTreeMap::new();
     for doc in documents {
         by_file.entry(&doc.path).or_default().push(doc);
     }
-    let scans: Vec<(Arc<str>, Scan)> = by_file
+    by_file
         .into_values()
         .map(|docs| (docs[0].path.clone(), scan(&docs)))
         .filter(|(_, s)| !s.directives.is_empty() || !s.problems.is_empty())
-        .collect();
+        .collect()
+}
+
+impl Scan {
+    /// Every position a warning about these suppressions can point at.
+    pub fn positions(&self) -> impl Iterator<Item = Position> + '_ {
+        self.problems.iter().map(|p| p.position).chain(
+            self.directives.iter().flat_map(|d| {
+                std::iter::once(d.position).chain(d.rules.iter().map(|r| r.position))
+            }),
+        )
+    }
+}
+
+/// [`apply`] with the suppressions already found ([`scans`], by path).
+pub fn apply_scans(report: &mut Report, scans: &[(Arc<str>, Scan)]) {
     if scans.is_empty() {
         return;
     }
@@ -195,7 +216,7 @@ pub fn apply(report: &mut Report, documents: &[&Document]) {
     known.sort();
     known.dedup();
 
-    for (path, scan) in &scans {
+    for (path, scan) in scans {
         let warn = |pos: Position, message: String| Warning {
             file: path.to_string(),
             line: pos.line,

@@ -82,6 +82,7 @@ impl DiscoverOptions {
 pub const STDIN_NAME: &str = "<stdin>";
 
 /// One unit of loading work, in output order.
+#[derive(Debug)]
 enum Task {
     File { path: PathBuf, explicit: bool },
     Layout(PathBuf),
@@ -103,8 +104,58 @@ pub fn collect_with_stdin(
     opts: &DiscoverOptions,
     stdin: &mut dyn Read,
 ) -> Vec<FileReport> {
-    let tasks = plan(paths, opts, stdin);
-    tasks.into_par_iter().map(|task| run(task, opts)).collect()
+    Plan::with_stdin(paths, opts, stdin).load_all()
+}
+
+/// The inputs under some paths, found but not yet loaded: what [`collect`] loads, one
+/// input at a time. Streamed evaluation (`policy eval`) loads each input when it is
+/// evaluated and drops it afterwards, so that only a bounded number of inputs are parsed
+/// at any time; an input can be loaded more than once (a first pass reads what the
+/// run-wide step needs). Stdin is read once, when the plan is made, and kept.
+#[derive(Debug)]
+pub struct Plan {
+    tasks: Vec<Task>,
+    opts: DiscoverOptions,
+}
+
+impl Plan {
+    /// Walks `paths` as [`collect`] does (reading stdin for `-`), without loading files.
+    pub fn new(paths: &[PathBuf], opts: &DiscoverOptions) -> Plan {
+        let stdin = std::io::stdin();
+        let mut lock = stdin.lock();
+        Plan::with_stdin(paths, opts, &mut lock)
+    }
+
+    /// [`Plan::new`] with an explicit stdin.
+    pub fn with_stdin(paths: &[PathBuf], opts: &DiscoverOptions, stdin: &mut dyn Read) -> Plan {
+        Plan {
+            tasks: plan(paths, opts, stdin),
+            opts: opts.clone(),
+        }
+    }
+
+    /// How many inputs: [`collect`] gives one report for each.
+    pub fn len(&self) -> usize {
+        self.tasks.len()
+    }
+
+    /// Whether there is no input at all.
+    pub fn is_empty(&self) -> bool {
+        self.tasks.is_empty()
+    }
+
+    /// Loads input `i` (`0..len()`): the report [`collect`] gives at that place.
+    pub fn load(&self, i: usize) -> FileReport {
+        run(&self.tasks[i], &self.opts)
+    }
+
+    /// Loads every input, in parallel: what [`collect`] returns.
+    pub fn load_all(&self) -> Vec<FileReport> {
+        self.tasks
+            .par_iter()
+            .map(|task| run(task, &self.opts))
+            .collect()
+    }
 }
 
 /// The inputs [`collect`] would load for `paths` with `opts`, without reading them:
@@ -374,19 +425,19 @@ fn innermost(err: &ignore::Error) -> String {
 }
 
 /// Loads one task.
-fn run(task: Task, opts: &DiscoverOptions) -> FileReport {
+fn run(task: &Task, opts: &DiscoverOptions) -> FileReport {
     match task {
-        Task::File { path, explicit } => load_file(&path, &opts.load, explicit),
-        Task::Layout(dir) => image::load_layout(&dir, &opts.load),
+        Task::File { path, explicit } => load_file(path, &opts.load, *explicit),
+        Task::Layout(dir) => image::load_layout(dir, &opts.load),
         Task::Stdin(bytes) => {
             let name = stdin_name(opts);
             let by_name = opts
                 .stdin_filename
                 .as_deref()
                 .and_then(|n| format_from_name(Path::new(n)));
-            load_bytes(&name, &bytes, by_name, &opts.load)
+            load_bytes(&name, bytes, by_name, &opts.load)
         }
-        Task::Done(report) => report,
+        Task::Done(report) => report.clone(),
     }
 }
 

@@ -30,6 +30,7 @@ mod sizecheck;
 mod trace;
 
 pub use limits::{MAX_RANGE_ELEMENTS, MAX_STRING_BYTES};
+pub(crate) use perkind::data_reads;
 
 use std::fmt::Write as _;
 use std::num::NonZeroU32;

@@ -425,7 +425,7 @@ fn code_only(text: &str) -> String {
 /// The static `data` paths a Rego file reads (`data.lib.kubernetes.containers` and
 /// `import data.lib.kubernetes` give `lib.kubernetes...`), or `None` when it reads
 /// `data` as a whole or by a computed key (`data[x]`, `walk(data)`, `import data`).
-pub(super) fn data_reads(text: &str) -> Option<Vec<Vec<String>>> {
+pub(crate) fn data_reads(text: &str) -> Option<Vec<Vec<String>>> {
     let code = code_only(text);
     let mut paths = Vec::new();
     let mut from = 0;

@@ -1,0 +1,811 @@
+//! Streamed evaluation: `policy eval` over any number of inputs in bounded memory.
+//!
+//! [`super::evaluate`] takes every parsed input at once and its [`Report`] keeps each
+//! input's whole text for code frames, so a run's memory grows with its size (about
+//! 72 KiB per Kubernetes document; BENCHMARKS.md, "Scale"). Here the inputs are loaded
+//! one at a time from a discovery [`Plan`] instead, in parallel (rayon, within the
+//! budgeted pool), evaluated, and dropped: at any time only as many inputs are parsed as
+//! there are workers. What stays of an input is what its report needs: findings,
+//! errors, its summary, and of its text only the lines that a code frame or
+//! a location of the report can show ([`frame_lines`]), the others blanked (the line
+//! count is kept, so every renderer reads the same lines as from the whole text).
+//!
+//! Two passes:
+//!
+//! 1. [`scan`] loads every input once and keeps only what must be known before
+//!    evaluating: the kinds present (which built-in WASM modules to compile), each
+//!    input's path (`--shard`), and what the run-wide step needs ([`RunView`]: the
+//!    Namespace objects, for Pod Security labels and `data.inventory`).
+//! 2. [`evaluate`] loads each of this shard's inputs again, evaluates it on the set
+//!    prepared from the view ([`cluster::prepare_view`]) and keeps its part of the report.
+//!
+//! The report is the one [`super::evaluate`] gives for the same inputs, item for item and
+//! in the same order: the parts are merged in input order, and what needs every finding
+//! at once runs after the last input, as before — the combined packages ([`combine`],
+//! over every document's value, kept for them without text or source map; each result
+//! is then located in its input, read again), then the inline suppressions and peer
+//! ignores (found while the input was loaded, [`suppress::scans`]). [`fits`] says which
+//! sets need no more than this (not a rule that reads more of `data.inventory` than its
+//! Namespaces, not `--trace`); for the others the caller loads everything and runs
+//! [`super::evaluate`].
+//!
+//! Every input is accounted for as before: a skipped or failed input is a
+//! [`FileReport`] like any other, and its summary and errors are kept. An input is read
+//! twice (except those of the first MiB of text, kept from the first pass); a file
+//! changed between the two reads is evaluated as read the second time.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use rayon::prelude::*;
+
+use super::cluster::{self, RunView};
+use super::{
+    combine, evaluate_document_outcome, peer_ignore, related, suppress, DocumentOutcome,
+    EvalOptions, PolicySet, Worker,
+};
+use crate::diagnostics::{
+    ErrorRecord, Finding, InputStatus, InputSummary, PackageCheck, PrintLine, Report,
+    RuleException, SuppressionSource,
+};
+use crate::inputs::discover::Plan;
+use crate::inputs::{Document, DocumentKind, FileReport};
+use crate::rules::RuleMeta;
+use crate::source::{Position, Span};
+
+/// The inputs the first pass reads are kept for evaluation while their texts total at
+/// most this many bytes, so that a small run is read and parsed once; the inputs beyond
+/// are read again when they are evaluated. (Parsed, a Kubernetes document takes about
+/// fifteen times its text: this keeps at most some 16 MiB.)
+const KEEP_BYTES: usize = 1 << 20;
+
+/// What the first pass ([`scan`]) keeps of a run.
+#[derive(Debug, Default)]
+pub struct Scan {
+    /// Each input's path as reported, in plan order.
+    pub paths: Vec<Arc<str>>,
+    /// The document kinds present, in order of first appearance.
+    pub kinds: Vec<DocumentKind>,
+    /// What the run-wide step needs.
+    pub view: RunView,
+    /// The inputs kept loaded ([`KEEP_BYTES`]), by plan index; taken by evaluation.
+    loaded: Mutex<Vec<Option<FileReport>>>,
+}
+
+impl Scan {
+    /// Input `i` of `plan`: the one the scan kept, else loaded again.
+    fn take(&self, plan: &Plan, i: usize) -> FileReport {
+        let kept = self
+            .loaded
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_mut(i)
+            .and_then(Option::take);
+        kept.unwrap_or_else(|| plan.load(i))
+    }
+}
+
+/// The size of an input's text (the largest of its documents' texts, for an input whose
+/// documents come from several blobs).
+fn text_size(f: &FileReport) -> usize {
+    let docs = f.documents.iter().map(|d| d.source.len()).max();
+    docs.unwrap_or(0)
+        .max(f.source.as_ref().map_or(0, |s| s.len()))
+}
+
+/// The first pass: loads every input of `plan` (in parallel, on `threads` workers, 0 =
+/// rayon's default) and keeps only a [`Scan`] of it.
+pub fn scan(plan: &Plan, threads: usize) -> Scan {
+    let used = std::sync::atomic::AtomicUsize::new(0);
+    let one = |i: usize| {
+        let f = plan.load(i);
+        let size = text_size(&f);
+        let keep = used
+            .fetch_add(size, std::sync::atomic::Ordering::Relaxed)
+            .saturating_add(size)
+            <= KEEP_BYTES;
+        let mut kinds: Vec<DocumentKind> = Vec::new();
+        let mut view = RunView::default();
+        for doc in &f.documents {
+            if !kinds.contains(&doc.kind) {
+                kinds.push(doc.kind);
+            }
+            view.add(doc);
+        }
+        let path = Arc::clone(&f.path);
+        (path, kinds, view, keep.then_some(f))
+    };
+    let run = || (0..plan.len()).into_par_iter().map(one).collect::<Vec<_>>();
+    let parts = match crate::runtimes::rego::budget::pool(threads) {
+        Ok(pool) => pool.install(run),
+        Err(_) => run(),
+    };
+    let mut scan = Scan::default();
+    let loaded = scan
+        .loaded
+        .get_mut()
+        .unwrap_or_else(PoisonError::into_inner);
+    for (path, kinds, view, kept) in parts {
+        scan.paths.push(path);
+        loaded.push(kept);
+        for k in kinds {
+            if !scan.kinds.contains(&k) {
+                scan.kinds.push(k);
+            }
+        }
+        scan.view.extend(view);
+    }
+    scan
+}
+
+/// Whether a run of `set` with `opts` can be streamed with the same report as
+/// [`super::evaluate`]: no rule reading more of `data.inventory` than its Namespaces
+/// (the inventory would need every Kubernetes object), no `--trace`.
+pub fn fits(set: &PolicySet, opts: &EvalOptions) -> bool {
+    set.inventory_namespaces_only && !opts.trace
+}
+
+/// A streamed run's report, and what [`Streamed::restore_frames`] needs to give back the
+/// lines of an input that a later step points at.
+#[derive(Debug)]
+pub struct Streamed {
+    /// The report, as [`super::evaluate`] gives it (with the texts trimmed to the lines
+    /// its locations show).
+    pub report: Report,
+    /// For each text in [`Report::sources`] (and each left out because nothing pointed
+    /// into it): the input it came from, and the lines kept.
+    trimmed: BTreeMap<String, (usize, Vec<u32>)>,
+}
+
+/// Evaluates this shard's inputs of `plan` one at a time (see the module documentation)
+/// on `set` prepared with `scan`'s view. `keep_checks`: keep [`Report::checks`] (only
+/// the conftest, TAP and table formats read them; they grow with documents times packages).
+pub fn evaluate(
+    set: &PolicySet,
+    plan: &Plan,
+    scan: &Scan,
+    opts: &EvalOptions,
+    keep_checks: bool,
+) -> Streamed {
+    let own: Vec<bool> = scan
+        .paths
+        .iter()
+        .map(|p| {
+            opts.shard
+                .as_ref()
+                .is_none_or(|s| s.shard.contains(p, &s.root))
+        })
+        .collect();
+    let (prepared, cluster_errors) = cluster::prepare_view(set, &scan.view);
+    let set: &PolicySet = &prepared;
+    let ctx = Context {
+        set,
+        rules: set.rules(),
+        workers: Mutex::new(Vec::new()),
+        peer_ignores: !opts.no_peer_ignores,
+        keep_checks,
+        values: needs_values(set, &scan.kinds),
+    };
+    let mine: Vec<usize> = (0..plan.len()).filter(|i| own[*i]).collect();
+    let others: Vec<usize> = (0..plan.len()).filter(|i| !own[*i]).collect();
+    // Inputs of other shards are not evaluated: what the scan kept of them goes now.
+    for (kept, own) in (scan.loaded.lock().unwrap_or_else(PoisonError::into_inner))
+        .iter_mut()
+        .zip(&own)
+    {
+        if !own {
+            *kept = None;
+        }
+    }
+    let run = || {
+        let parts = mine
+            .par_iter()
+            .map(|&i| ctx.part(i, scan.take(plan, i)))
+            .collect::<Vec<_>>();
+        // Combined packages read the other shards' documents too: their values only.
+        let context: Vec<Vec<Document>> = if ctx.values {
+            others
+                .par_iter()
+                .map(|&i| plan.load(i).documents.into_iter().map(value_only).collect())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        (parts, context)
+    };
+    // Large stacks for deep Rego call chains (see `runtimes::rego::budget`).
+    let (mut parts, context) = match crate::runtimes::rego::budget::pool(opts.threads) {
+        Ok(pool) => pool.install(run),
+        Err(_) => run(),
+    };
+    let mut report = Report {
+        errors: set.errors.clone(),
+        warnings: set.warnings.clone(),
+        rules: ctx.rules.clone(),
+        disabled: set.disabled.clone(),
+        unloaded: set.unloaded.clone(),
+        ..Report::default()
+    };
+    for part in &mut parts {
+        report.findings.append(&mut part.findings);
+        report.errors.append(&mut part.errors);
+        report.exceptions.append(&mut part.exceptions);
+        report.checks.append(&mut part.checks);
+        report.prints.append(&mut part.prints);
+    }
+    if ctx.values {
+        let combined = combined(set, plan, &own, &mut parts, context);
+        let mine: std::collections::HashSet<&str> = parts
+            .iter()
+            .flat_map(|p| p.doc_paths.iter().map(|d| &**d))
+            .collect();
+        report
+            .findings
+            .extend((combined.findings.into_iter()).filter(|f| mine.contains(&*f.location.file)));
+        report.errors.extend(
+            (combined.errors.into_iter())
+                .filter(|e| e.input.as_deref().is_none_or(|p| mine.contains(p))),
+        );
+        if keep_checks {
+            report.checks.extend(combined.checks);
+        }
+    }
+    let mut scans: Vec<(Arc<str>, suppress::Scan)> = Vec::new();
+    let mut peers: Vec<(Arc<str>, Vec<peer_ignore::PeerIgnore>)> = Vec::new();
+    for part in &mut parts {
+        scans.append(&mut part.scans);
+        peers.append(&mut part.peers);
+    }
+    scans.sort_by(|a, b| a.0.cmp(&b.0));
+    peers.sort_by(|a, b| a.0.cmp(&b.0));
+    suppress::apply_scans(&mut report, &scans);
+    if ctx.peer_ignores {
+        peer_ignore::apply_scans(&mut report, &peers);
+    }
+    drop((scans, peers));
+    let mut trimmed = BTreeMap::new();
+    for part in parts {
+        report.errors.extend(part.file_errors);
+        report.owners.extend(part.owners);
+        for (path, text, kept) in part.sources {
+            if trimmed.contains_key(&path) {
+                continue;
+            }
+            if let Some(text) = text {
+                report.sources.insert(path.clone(), text);
+            }
+            trimmed.insert(path, (part.index, kept));
+        }
+        report.inputs.push(part.input);
+    }
+    report.sort();
+    report.errors.extend(cluster_errors);
+    if let Some(s) = &opts.shard {
+        report.shard = Some(crate::diagnostics::RunShard {
+            index: s.shard.index,
+            count: s.shard.count,
+            positions: mine,
+        });
+    }
+    Streamed { report, trimmed }
+}
+
+/// Whether a combined package of `set` runs on a run with documents of `kinds`: then
+/// every document's value is kept for it ([`combine`]).
+fn needs_values(set: &PolicySet, kinds: &[DocumentKind]) -> bool {
+    set.rego.packages.iter().any(|p| {
+        p.combined
+            && DocumentKind::ALL
+                .iter()
+                .any(|k| p.applies_to(*k) && kinds.contains(k))
+    })
+}
+
+/// A document without its text and source map: what a combined package reads of it.
+fn value_only(doc: Document) -> Document {
+    Document {
+        kind: doc.kind,
+        path: doc.path,
+        index: doc.index,
+        value: doc.value,
+        source_map: Default::default(),
+        source: Arc::from(""),
+        span: doc.span,
+    }
+}
+
+/// Runs the combined packages over every document of the run (this shard's, kept by
+/// their parts, and `context`, the other shards', in plan order), and locates each
+/// result in its document, loaded again from `plan`.
+fn combined(
+    set: &PolicySet,
+    plan: &Plan,
+    own: &[bool],
+    parts: &mut [Part],
+    context: Vec<Vec<Document>>,
+) -> combine::Combined {
+    let mut by_input: Vec<Vec<Document>> = Vec::with_capacity(own.len());
+    let mut parts_iter = parts.iter_mut();
+    let mut context = context.into_iter();
+    for is_own in own {
+        let docs = if *is_own {
+            parts_iter.next().map(|p| std::mem::take(&mut p.values))
+        } else {
+            context.next()
+        };
+        by_input.push(docs.unwrap_or_default());
+    }
+    let mut docs: Vec<&Document> = Vec::new();
+    let mut input_of: Vec<usize> = Vec::new();
+    for (i, input) in by_input.iter().enumerate() {
+        for doc in input {
+            docs.push(doc);
+            input_of.push(i);
+        }
+    }
+    let raw = combine::evaluate_unlocated(set, &docs, |_| true);
+    let mut located: Vec<Option<Finding>> = raw.results.iter().map(|_| None).collect();
+    let mut wanted: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for (n, (i, _)) in raw.results.iter().enumerate() {
+        wanted.entry(input_of[*i]).or_default().push(n);
+    }
+    let mut results: Vec<Option<(usize, crate::runtimes::RawResult)>> =
+        raw.results.into_iter().map(Some).collect();
+    for (input, ns) in wanted {
+        let f = plan.load(input);
+        for n in ns {
+            let Some((i, r)) = results[n].take() else {
+                continue;
+            };
+            let at = docs[i];
+            let doc = f
+                .documents
+                .iter()
+                .find(|d| d.index == at.index && d.path == at.path)
+                .unwrap_or(at);
+            located[n] = Some(super::resolve(r, doc, None));
+        }
+    }
+    combine::Combined {
+        findings: located.into_iter().flatten().collect(),
+        errors: raw.errors,
+        checks: raw.checks,
+    }
+}
+
+impl Streamed {
+    /// Gives back the whole text of every input that a location of the report points
+    /// into beyond the lines kept (a step after evaluation, such as the configuration's,
+    /// may add one), loading the input again from `plan`. A no-op when the report has
+    /// only what evaluation put in it.
+    pub fn restore_frames(&mut self, plan: &Plan) {
+        let mut reload: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+        for (file, span) in locations(&self.report) {
+            let Some((index, kept)) = self.trimmed.get(file) else {
+                continue;
+            };
+            if frame_lines(span).any(|l| kept.binary_search(&l).is_err()) {
+                let paths = reload.entry(*index).or_default();
+                if !paths.iter().any(|p| p == file) {
+                    paths.push(file.to_string());
+                }
+            }
+        }
+        for (index, paths) in reload {
+            let f = plan.load(index);
+            for path in paths {
+                if let Some(text) = full_text(&f, &path) {
+                    self.report.sources.insert(path.clone(), text);
+                }
+                self.trimmed.remove(&path);
+            }
+        }
+    }
+
+    /// The report.
+    pub fn into_report(self) -> Report {
+        self.report
+    }
+}
+
+/// The text a report keeps for `path` of `f`: its first document under that path, else
+/// the text of a file that did not parse.
+fn full_text(f: &FileReport, path: &str) -> Option<Arc<str>> {
+    f.documents
+        .iter()
+        .find(|d| *d.path == *path)
+        .map(|d| Arc::clone(&d.source))
+        .or_else(|| (*f.path == *path).then(|| f.source.clone()).flatten())
+}
+
+/// Everything one input adds to the report.
+struct Part {
+    index: usize,
+    findings: Vec<Finding>,
+    errors: Vec<ErrorRecord>,
+    exceptions: Vec<RuleException>,
+    checks: Vec<PackageCheck>,
+    prints: Vec<PrintLine>,
+    /// The input's own errors (parse errors, unreadable file), added after every rule's.
+    file_errors: Vec<ErrorRecord>,
+    owners: Vec<(String, String)>,
+    /// `(path, trimmed text, lines kept)`, first text of a path first; no text when no
+    /// line is needed.
+    sources: Vec<(String, Option<Arc<str>>, Vec<u32>)>,
+    input: InputSummary,
+    /// The paths of its documents.
+    doc_paths: Vec<Arc<str>>,
+    /// Its inline suppressions and peer ignores, applied once every finding is known.
+    scans: Vec<(Arc<str>, suppress::Scan)>,
+    peers: Vec<(Arc<str>, Vec<peer_ignore::PeerIgnore>)>,
+    /// Its documents without text or source map, for the combined packages.
+    values: Vec<Document>,
+}
+
+/// What every input's evaluation shares.
+struct Context<'a> {
+    set: &'a PolicySet,
+    rules: Vec<Arc<RuleMeta>>,
+    /// Workers not in use: one per thread at most is ever made.
+    workers: Mutex<Vec<Worker>>,
+    peer_ignores: bool,
+    keep_checks: bool,
+    /// Keep every document's value ([`needs_values`]).
+    values: bool,
+}
+
+impl Context<'_> {
+    /// Runs `f` with a free worker (made when there is none).
+    fn with_worker<R>(&self, f: impl FnOnce(&mut Worker) -> R) -> R {
+        let free = self
+            .workers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let mut worker = free.unwrap_or_else(|| Worker::new(self.set));
+        let out = f(&mut worker);
+        self.workers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(worker);
+        out
+    }
+
+    /// Evaluates input `index`, `f`, into its part of the report, as
+    /// [`super::evaluate`] assembles it, and drops the input.
+    fn part(&self, index: usize, f: FileReport) -> Part {
+        // The documents of one input in parallel too: a single large stream is one input.
+        let outcomes: Vec<DocumentOutcome> = f
+            .documents
+            .par_iter()
+            .map(|doc| self.with_worker(|w| evaluate_document_outcome(self.set, w, doc)))
+            .collect();
+        let mut r = Report {
+            rules: self.rules.clone(),
+            disabled: self.set.disabled.clone(),
+            unloaded: self.set.unloaded.clone(),
+            ..Report::default()
+        };
+        for mut outcome in outcomes {
+            related::merge_pss(&mut outcome.findings);
+            r.findings.extend(outcome.findings);
+            r.errors.extend(outcome.errors);
+            r.exceptions.extend(outcome.exceptions);
+            if self.keep_checks {
+                r.checks.extend(outcome.checks);
+            }
+            r.prints.extend(outcome.prints);
+        }
+        let docs: Vec<&Document> = f.documents.iter().collect();
+        let scans = suppress::scans(&docs);
+        let peers = if self.peer_ignores {
+            peer_ignore::scans(&docs)
+        } else {
+            Vec::new()
+        };
+        drop(docs);
+        let status = if let Some(reason) = f.skipped.clone() {
+            InputStatus::Skipped { reason }
+        } else if f.documents.is_empty() {
+            InputStatus::Failed
+        } else {
+            InputStatus::Evaluated {
+                documents: f.documents.len(),
+            }
+        };
+        let file_errors: Vec<ErrorRecord> =
+            f.errors.iter().cloned().map(ErrorRecord::from).collect();
+        let mut owners = Vec::new();
+        let mut texts: Vec<(String, Arc<str>)> = Vec::new();
+        for doc in &f.documents {
+            if *doc.path != *f.path {
+                owners.push((doc.path.to_string(), f.path.to_string()));
+            }
+            if !texts.iter().any(|(p, _)| **p == *doc.path) {
+                texts.push((doc.path.to_string(), Arc::clone(&doc.source)));
+            }
+        }
+        if let Some(source) = &f.source {
+            if !texts.iter().any(|(p, _)| **p == *f.path) {
+                texts.push((f.path.to_string(), Arc::clone(source)));
+            }
+        }
+        let mut needed: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
+        let directives = scans
+            .iter()
+            .flat_map(|(path, scan)| scan.positions().map(move |p| (&**path, Span::point(p))));
+        for (file, span) in locations(&r)
+            .chain(file_errors.iter().map(error_location))
+            .chain(directives)
+        {
+            if texts.iter().any(|(p, _)| p == file) {
+                needed.entry(file).or_default().extend(frame_lines(span));
+            }
+        }
+        let sources = texts
+            .iter()
+            .map(|(path, text)| {
+                let mut kept = needed.remove(path.as_str()).unwrap_or_default();
+                kept.sort_unstable();
+                kept.dedup();
+                let trimmed = (!kept.is_empty()).then(|| Arc::from(blank(text, &kept)));
+                (path.clone(), trimmed, kept)
+            })
+            .collect();
+        let mut doc_paths: Vec<Arc<str>> = Vec::new();
+        for doc in &f.documents {
+            if !doc_paths.contains(&doc.path) {
+                doc_paths.push(Arc::clone(&doc.path));
+            }
+        }
+        let values = if self.values {
+            f.documents.into_iter().map(value_only).collect()
+        } else {
+            Vec::new()
+        };
+        Part {
+            index,
+            findings: r.findings,
+            errors: r.errors,
+            exceptions: r.exceptions,
+            checks: r.checks,
+            prints: r.prints,
+            file_errors,
+            owners,
+            sources,
+            input: InputSummary {
+                path: f.path.to_string(),
+                status,
+            },
+            doc_paths,
+            scans,
+            peers,
+            values,
+        }
+    }
+}
+
+/// The lines a renderer may read for a location at `span`: the code frame's (the first
+/// line and up to three more of the span, `report::text`), and the line before the end
+/// and the end's (where a span ending at a line start really ends, `report::Region`).
+pub(crate) fn frame_lines(span: Span) -> impl Iterator<Item = u32> {
+    let start = span.start.line.max(1);
+    let end = span.end.line;
+    (start..=start.saturating_add(3))
+        .chain([end.saturating_sub(1), end].into_iter().filter(|l| *l >= 1))
+}
+
+/// A point location.
+fn at(file: &str, line: u32, column: u32) -> (&str, Span) {
+    (file, Span::point(Position::new(line, column)))
+}
+
+/// An error's location as a span.
+fn error_location(e: &ErrorRecord) -> (&str, Span) {
+    (
+        e.file.as_str(),
+        Span::point(Position::new(e.line, e.column)),
+    )
+}
+
+/// Every location of `r` that a renderer may show a line of.
+fn locations(r: &Report) -> impl Iterator<Item = (&str, Span)> {
+    r.findings
+        .iter()
+        .map(|f| (&*f.location.file, f.location.span))
+        .chain(r.suppressed.iter().flat_map(|s| {
+            let inline = match &s.source {
+                SuppressionSource::InSource { file, line, column } => {
+                    Some(at(file, *line, *column))
+                }
+                SuppressionSource::Config => None,
+            };
+            std::iter::once((&*s.finding.location.file, s.finding.location.span)).chain(inline)
+        }))
+        .chain(r.errors.iter().map(error_location))
+        .chain(r.warnings.iter().map(|w| at(&w.file, w.line, w.column)))
+        .chain(
+            r.exceptions
+                .iter()
+                .map(|e| (&*e.location.file, e.location.span)),
+        )
+}
+
+/// `text` with every line not in `kept` (sorted, 1-based) emptied; line terminators
+/// stay, so line numbers and the line count are those of `text`.
+fn blank(text: &str, kept: &[u32]) -> String {
+    let mut out =
+        String::with_capacity(text.bytes().filter(|b| *b == b'\n').count() + kept.len() * 80);
+    for (n, line) in text.split_inclusive('\n').enumerate() {
+        let number = u32::try_from(n + 1).unwrap_or(u32::MAX);
+        if kept.binary_search(&number).is_ok() {
+            out.push_str(line);
+        } else if line.ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::resolve::{ConfigSource, Flags, Layers};
+    use crate::report::{self, Format, ReportOptions, SourceLines};
+    use crate::session::Session;
+
+    const NAMESPACED: &str = "apiVersion: v1
+kind: Namespace
+metadata:
+  name: prod
+  labels:
+    pod-security.kubernetes.io/enforce: restricted
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: prod
+spec:
+  template:
+    spec:
+      containers:
+        - name: web
+          image: nginx:latest
+          securityContext:
+            privileged: true
+---
+# policy:ignore=NOPE001 reason: names no rule
+apiVersion: v1
+kind: Pod
+metadata:
+  name: lone
+  namespace: elsewhere
+spec:
+  containers:
+    - name: app
+      image: busybox
+";
+
+    fn write(dir: &std::path::Path, name: &str, text: &str) {
+        std::fs::write(dir.join(name), text).expect("write");
+    }
+
+    fn outputs(r: &Report, formats: &[Format]) -> Vec<String> {
+        formats
+            .iter()
+            .map(|f| {
+                let mut out = Vec::new();
+                report::reporter(*f, &ReportOptions::default())
+                    .write(r, &mut out)
+                    .expect("write");
+                String::from_utf8(out).expect("utf-8")
+            })
+            .collect()
+    }
+
+    /// The streamed run and the whole one give byte-identical reports in every format
+    /// that reads code frames, under `--shard` too, on inputs with Pod Security labels
+    /// (the run-wide step), inline and peer suppressions, an unknown suppressed rule, a
+    /// parse error and a skipped file.
+    #[test]
+    fn a_streamed_run_reports_what_a_whole_run_reports() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        write(
+            d,
+            "Dockerfile",
+            "FROM alpine:latest\n# hadolint ignore=DL3002\nUSER root\nRUN apt-get install curl\n",
+        );
+        write(d, "cluster.yaml", NAMESPACED);
+        write(
+            d,
+            "broken.yaml",
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: [\n",
+        );
+        write(d, "notes.txt", "hello\n");
+        for i in 0..6 {
+            write(
+                d,
+                &format!("more-{i}.yaml"),
+                &NAMESPACED.replace("web", &format!("web{i}")),
+            );
+        }
+        let formats = [
+            Format::Json,
+            Format::Text,
+            Format::Sarif,
+            Format::Github,
+            Format::Junit,
+        ];
+        for shard in [None, Some((1, 2)), Some((2, 2))] {
+            let session = Session::from_layers(Layers {
+                root: d.to_path_buf(),
+                config: ConfigSource::None,
+                flags: Flags {
+                    shard: shard.map(|(index, count)| crate::eval::shard::Shard { index, count }),
+                    ..Flags::default()
+                },
+                ..Layers::default()
+            })
+            .expect("session");
+            let set = session.policies();
+            assert!(
+                fits(&set, &EvalOptions::default()),
+                "the built-in set streams: {:?} {} {:?}",
+                set.combined,
+                set.inventory_namespaces_only,
+                set.errors
+            );
+            let paths = [d.to_path_buf()];
+            let whole = session.check_paths(&paths);
+            let plan = session.plan(&paths);
+            let scan = scan(&plan, 0);
+            let streamed = session.check_plan(&set, &plan, &scan, true);
+            if shard.is_none() {
+                assert!(!whole.findings.is_empty() && !whole.suppressed.is_empty());
+                assert!(!whole.warnings.is_empty() && !whole.errors.is_empty());
+            }
+            assert_eq!(
+                outputs(&whole, &formats),
+                outputs(&streamed, &formats),
+                "{shard:?}"
+            );
+            assert_eq!(
+                outputs(&whole, &[Format::Conftest]),
+                outputs(&streamed, &[Format::Conftest])
+            );
+            // Without checks kept, only the conftest counts could differ.
+            let lean = session.check_plan(&set, &plan, &scan, false);
+            assert!(lean.checks.is_empty());
+            assert_eq!(outputs(&whole, &formats), outputs(&lean, &formats));
+            // The texts kept are the lines shown, not the whole inputs.
+            let text = |t: &Arc<str>| t.bytes().filter(|b| *b != b'\n').count();
+            let kept: usize = streamed.sources.values().map(text).sum();
+            let all: usize = whole.sources.values().map(text).sum();
+            assert!(kept < all, "{kept} < {all}");
+        }
+    }
+
+    #[test]
+    fn blanked_text_keeps_the_kept_lines_and_the_line_count() {
+        let text = "a\r\nb\nc\n\nd";
+        let kept = [2, 5];
+        let out = blank(text, &kept);
+        let (whole, trimmed) = (SourceLines::new(text), SourceLines::new(&out));
+        assert_eq!(whole.line_count(), trimmed.line_count());
+        for l in kept {
+            assert_eq!(whole.line(l), trimmed.line(l));
+        }
+        assert_eq!(trimmed.line(1), Some(""));
+    }
+
+    #[test]
+    fn frame_lines_cover_the_frame_and_the_end() {
+        let span = Span::new(Position::new(3, 2), Position::new(10, 1));
+        let lines: Vec<u32> = frame_lines(span).collect();
+        assert_eq!(lines, [3, 4, 5, 6, 9, 10]);
+        let point = Span::point(Position::new(0, 0));
+        assert!(frame_lines(point).all(|l| l >= 1));
+    }
+}
