@@ -113,7 +113,15 @@ pub fn main() -> ExitCode {
     };
     // Not `stdout().lock()`: `policy lsp` writes to stdout from its writer thread, which
     // would wait forever for a lock held here. `Stdout` locks per write call.
-    let mut out = std::io::stdout();
+    // `Stdout` is line-buffered: one system call per line. The commands that write one
+    // report at the end get a block buffer instead (a JSON report of one Dockerfile was
+    // 205 `write` calls); `watch` and `test` keep lines, which a user reads as they come.
+    let mut out: Box<dyn Write + Send> = match &cli.command {
+        Command::Eval(_) | Command::Parse(_) | Command::Rules(_) | Command::Merge(_) => Box::new(
+            std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout()),
+        ),
+        _ => Box::new(std::io::stdout()),
+    };
     // Rego evaluation recurses: every thread that may run it gets a large stack (rayon's
     // global pool for `par_iter`, and this command's own thread).
     let threads = match &cli.command {
@@ -123,14 +131,20 @@ pub fn main() -> ExitCode {
     };
     crate::runtimes::rego::budget::configure_global_pool(threads);
     let result = crate::runtimes::rego::budget::on_eval_stack(|| {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(cli, &mut out)))
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(cli, &mut *out)))
     });
     match result {
-        Ok(Ok(status)) => {
-            let _ = out.flush();
-            ExitCode::from(status.code())
-        }
+        Ok(Ok(status)) => match out.flush() {
+            Ok(()) => ExitCode::from(status.code()),
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("policy: error: cannot write the output: {e}");
+                ExitCode::from(2)
+            }
+        },
         Ok(Err(e)) => {
+            // What was written before the error comes first, as with a line buffer.
+            let _ = out.flush();
             if is_broken_pipe(&e) {
                 return ExitCode::SUCCESS;
             }
