@@ -54,12 +54,20 @@ pub const CLUSTER_SCOPED: &[&str] = &[
     "VolumeAttachment",
 ];
 
-/// Whether a Rego source reads `data.inventory` (outside comments).
+/// Whether a Rego source reads `data.inventory`: a static `data` path under it
+/// (`data.inventory...`, `import data.inventory`, `object.get(data, ["inventory", ...])`;
+/// [`crate::runtimes::rego::data_reads`]), or, in a file that reads `data` by a computed
+/// key, the words `data.inventory` or `data["inventory"]` outside comments.
 pub fn references_inventory(text: &str) -> bool {
-    text.lines().any(|line| {
-        let code = line.split('#').next().unwrap_or("");
-        code.contains("data.inventory") || code.contains("data[\"inventory\"]")
-    })
+    match crate::runtimes::rego::data_reads(text) {
+        Some(paths) => paths
+            .iter()
+            .any(|p| p.first().is_some_and(|s| s == "inventory")),
+        None => text.lines().any(|line| {
+            let code = line.split('#').next().unwrap_or("");
+            code.contains("data.inventory") || code.contains("data[\"inventory\"]")
+        }),
+    }
 }
 
 /// Where one object goes: `(namespace or None for cluster-scoped, apiVersion, kind, name)`.
@@ -209,5 +217,20 @@ mod tests {
         assert!(!references_inventory(
             "package x\n# data.inventory is not used\n"
         ));
+        assert!(references_inventory(
+            "package x\nns := object.get(data, [\"inventory\", \"cluster\"], {})\n"
+        ));
+        assert!(!references_inventory(
+            "package x\nns := object.get(data, [\"settings\"], {})\n"
+        ));
+        assert!(references_inventory(
+            "package x\nv := data[k]\nns := data[\"inventory\"]\n"
+        ));
+        // K8S010 reads the Namespaces of the inventory through object.get.
+        let (_, psa) = crate::eval::policies::BUILTIN_POLICIES
+            .iter()
+            .find(|(p, _)| p.ends_with("kubernetes/namespace_psa.rego"))
+            .expect("namespace_psa.rego is built in");
+        assert!(references_inventory(&String::from_utf8_lossy(psa)));
     }
 }
