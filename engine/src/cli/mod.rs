@@ -129,6 +129,7 @@ pub fn main() -> ExitCode {
         Command::Watch(a) => a.threads,
         _ => 0,
     };
+    limit_malloc_arenas(threads);
     crate::runtimes::rego::budget::configure_global_pool(threads);
     let result = crate::runtimes::rego::budget::on_eval_stack(|| {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(cli, &mut *out)))
@@ -157,3 +158,28 @@ pub fn main() -> ExitCode {
         }
     }
 }
+
+/// Caps glibc's malloc arenas at the number of evaluation workers (at least 2), before
+/// any thread starts. glibc gives each new thread its own arena, up to eight per core,
+/// and grows each one page by page with `mprotect`: a one-Dockerfile run made some 780
+/// such calls for its six threads. Sharing arenas among the workers costs them nothing
+/// measurable (BENCHMARKS.md, "malloc arenas"): one Dockerfile 0.94x CPU, both corpora
+/// 0.96x CPU and 0.85x peak RSS on 2 cores. `threads`: `-j` (0: one per core).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)]
+fn limit_malloc_arenas(threads: usize) {
+    let workers = if threads == 0 {
+        std::thread::available_parallelism().map_or(2, usize::from)
+    } else {
+        threads
+    };
+    let arenas = libc::c_int::try_from(workers.max(2)).unwrap_or(libc::c_int::MAX);
+    // SAFETY: `mallopt` only sets a malloc tunable; called once, before this process
+    // starts any thread. A refusal (return 0) leaves glibc's default, which is correct.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, arenas);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn limit_malloc_arenas(_threads: usize) {}
