@@ -10,6 +10,9 @@ package lib.cluster
 
 import rego.v1
 
+# A streamed run keeps of each document only what these helpers and K8S101-K8S104 read
+# (engine/src/eval/slim.rs): a rule that reads another field must add it there.
+
 # Every Kubernetes object of the run, by index in input.
 kube[i] := obj if {
 	some i, entry in input

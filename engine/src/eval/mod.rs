@@ -21,6 +21,7 @@ pub mod pss;
 pub mod related;
 pub mod reload;
 pub mod shard;
+pub mod slim;
 pub mod stream;
 pub mod suppress;
 

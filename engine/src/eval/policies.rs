@@ -133,6 +133,9 @@ pub struct PolicySet {
     pub(crate) pss_deferred: Option<Arc<PssDeferred>>,
     /// How many policy files (`.rego`, `.wasm`) were found under [`PolicyOptions::paths`].
     pub user_files: usize,
+    /// The packages that users' Rego files declare (of the files whose package can be
+    /// read; the others are not loaded), sorted: what [`super::slim::covers`] checks.
+    pub user_packages: Vec<String>,
 }
 
 /// The inputs of [`RegoPolicySet::compile`] for a set without the PSS rules, plus those
@@ -368,6 +371,12 @@ impl PolicySet {
         if !pss_on {
             rego_sources.retain(|s| !(s.builtin && super::pss::is_pss_policy(&s.path)));
         }
+        let mut user_packages: Vec<String> = (rego_sources.iter())
+            .filter(|s| !s.builtin)
+            .filter_map(|s| crate::rules::metadata::scan(&s.text).ok()?.package)
+            .collect();
+        user_packages.sort();
+        user_packages.dedup();
         let uses_inventory = rego_sources
             .iter()
             .any(|s| super::inventory::references_inventory(&s.text));
@@ -408,6 +417,7 @@ impl PolicySet {
             combined,
             pss_deferred,
             user_files,
+            user_packages,
         }
     }
 

@@ -22,8 +22,9 @@
 //! The report is the one [`super::evaluate`] gives for the same inputs, item for item and
 //! in the same order: the parts are merged in input order, and what needs every finding
 //! at once runs after the last input, as before — the combined packages ([`combine`],
-//! over every document's value, kept for them without text or source map; each result
-//! is then located in its input, read again), then the inline suppressions and peer
+//! over every document's value, kept for them without text or source map, and only the
+//! part they read while they are the built-in ones ([`slim`]); each result is then
+//! located in its input, read again), then the inline suppressions and peer
 //! ignores (found while the input was loaded, [`suppress::scans`]). [`fits`] says which
 //! sets need no more than this (not a rule that reads more of `data.inventory` than its
 //! Namespaces, not `--trace`); for the others the caller loads everything and runs
@@ -41,7 +42,7 @@ use rayon::prelude::*;
 
 use super::cluster::{self, RunView};
 use super::{
-    combine, evaluate_document_outcome, peer_ignore, related, suppress, DocumentOutcome,
+    combine, evaluate_document_outcome, peer_ignore, related, slim, suppress, DocumentOutcome,
     EvalOptions, PolicySet, Worker,
 };
 use crate::diagnostics::{
@@ -185,6 +186,7 @@ pub fn evaluate(
         peer_ignores: !opts.no_peer_ignores,
         keep_checks,
         values: needs_values(set, &scan.kinds),
+        slim: slim::covers(set),
     };
     let mine: Vec<usize> = (0..plan.len()).filter(|i| own[*i]).collect();
     let others: Vec<usize> = (0..plan.len()).filter(|i| !own[*i]).collect();
@@ -206,7 +208,11 @@ pub fn evaluate(
         let context: Vec<Vec<Document>> = if ctx.values {
             others
                 .par_iter()
-                .map(|&i| plan.load(i).documents.into_iter().map(value_only).collect())
+                .map(|&i| {
+                    (plan.load(i).documents.into_iter())
+                        .map(|d| value_only(d, ctx.slim))
+                        .collect()
+                })
                 .collect()
         } else {
             Vec::new()
@@ -301,13 +307,18 @@ fn needs_values(set: &PolicySet, kinds: &[DocumentKind]) -> bool {
     })
 }
 
-/// A document without its text and source map: what a combined package reads of it.
-fn value_only(doc: Document) -> Document {
+/// A document without its text and source map: what a combined package reads of it;
+/// `slim`: only what the built-in ones read ([`slim::document`]).
+fn value_only(doc: Document, slim: bool) -> Document {
     Document {
         kind: doc.kind,
         path: doc.path,
         index: doc.index,
-        value: doc.value,
+        value: if slim {
+            slim::document(doc.value)
+        } else {
+            doc.value
+        },
         source_map: Default::default(),
         source: Arc::from(""),
         span: doc.span,
@@ -452,6 +463,8 @@ struct Context<'a> {
     keep_checks: bool,
     /// Keep every document's value ([`needs_values`]).
     values: bool,
+    /// Of those values, only what the combined packages read ([`slim::covers`]).
+    slim: bool,
 }
 
 impl Context<'_> {
@@ -559,7 +572,9 @@ impl Context<'_> {
             }
         }
         let values = if self.values {
-            f.documents.into_iter().map(value_only).collect()
+            (f.documents.into_iter())
+                .map(|d| value_only(d, self.slim))
+                .collect()
         } else {
             Vec::new()
         };
@@ -718,6 +733,13 @@ spec:
             "FROM alpine:latest\n# hadolint ignore=DL3002\nUSER root\nRUN apt-get install curl\n",
         );
         write(d, "cluster.yaml", NAMESPACED);
+        // The cross-document rules K8S103 and K8S104 fire too (K8S101 and K8S102 on
+        // `cluster.yaml`), on the projected values ([`slim`]).
+        write(
+            d,
+            "ports.yaml",
+            "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: prod}\nspec:\n  selector: {app: wbe}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: prod, labels: {app: web}}\nspec:\n  containers:\n    - name: a\n      image: busybox\n      env: [{name: A, value: b}]\n      ports: [{containerPort: 80, hostPort: 8080}]\n    - name: b\n      image: busybox\n      ports: [{containerPort: 81, hostPort: 8080}]\n",
+        );
         write(
             d,
             "broken.yaml",
@@ -757,12 +779,16 @@ spec:
                 set.inventory_namespaces_only,
                 set.errors
             );
+            assert!(slim::covers(&set));
             let paths = [d.to_path_buf()];
             let whole = session.check_paths(&paths);
             let plan = session.plan(&paths);
             let scan = scan(&plan, 0);
             let streamed = session.check_plan(&set, &plan, &scan, true);
             if shard.is_none() {
+                for id in ["K8S101", "K8S102", "K8S103", "K8S104"] {
+                    assert!(whole.findings.iter().any(|f| &*f.rule.id == id), "{id}");
+                }
                 assert!(!whole.findings.is_empty() && !whole.suppressed.is_empty());
                 assert!(!whole.warnings.is_empty() && !whole.errors.is_empty());
             }
