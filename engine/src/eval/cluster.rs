@@ -154,8 +154,17 @@ pub fn prepare_view<'a>(
 /// The inventory [`prepare`] gives `set` for `docs`: `None` when no loaded rule reads
 /// it or the run has no Kubernetes document (then `data.inventory` stays undefined).
 pub fn inventory_for(set: &PolicySet, docs: &[&Document]) -> Option<serde_json::Value> {
-    (set.uses_inventory && docs.iter().any(|d| d.kind == DocumentKind::Kubernetes))
-        .then(|| inventory::build(docs.iter().copied()))
+    (set.uses_inventory && docs.iter().any(|d| d.kind == DocumentKind::Kubernetes)).then(|| {
+        // When no rule reads more of it than its Namespaces, the rest is left out: the
+        // same findings, and an editor keeps its prepared set while only other objects
+        // change (the built-in set always reads it, for K8S010).
+        let namespaces_only = set.inventory_namespaces_only;
+        inventory::build(
+            docs.iter()
+                .copied()
+                .filter(|d| !namespaces_only || inventory::is_namespace(&d.value)),
+        )
+    })
 }
 
 /// The Rego policies of `set` with `inv` as `data.inventory` (the second half of

@@ -258,7 +258,9 @@ pub fn evaluate_selected_raw(
         .unwrap_or(u32::MAX)
         .max(1);
     worker.rego.set_time_limit(base.saturating_mul(scale));
-    worker.rego.set_input(&input(docs));
+    worker
+        .rego
+        .set_combined_input(docs.iter().map(|d| (&*d.path, &d.value)));
     for (pkg, kind) in packages {
         let (results, failures) = worker.rego.evaluate_packages(&[pkg], kind);
         out.packages.push(RawPackage {

@@ -983,6 +983,32 @@ impl RegoEvaluator {
         self.input = Some(value);
     }
 
+    /// Sets the input of a combined evaluation, `[{"path": PATH, "contents": VALUE}]`,
+    /// converting each value straight into regorus's form: the same input as
+    /// [`Self::set_input`] on that array, without first copying every document into one
+    /// `serde_json` array (over a large run, that copy was a third of the step's peak).
+    pub fn set_combined_input<'a>(
+        &mut self,
+        entries: impl IntoIterator<Item = (&'a str, &'a serde_json::Value)>,
+    ) {
+        let array: Vec<regorus::Value> = entries
+            .into_iter()
+            .map(|(path, contents)| {
+                let contents =
+                    serde::Deserialize::deserialize(contents).unwrap_or(regorus::Value::Undefined);
+                let entry: std::collections::BTreeMap<regorus::Value, regorus::Value> = [
+                    (regorus::Value::from("path"), regorus::Value::from(path)),
+                    (regorus::Value::from("contents"), contents),
+                ]
+                .into();
+                regorus::Value::from(entry)
+            })
+            .collect();
+        let value = regorus::Value::from(array);
+        self.engine.set_input(value.clone());
+        self.input = Some(value);
+    }
+
     /// Runs one regorus call under the time limit, containing panics.
     fn guarded<T>(
         &mut self,

@@ -894,3 +894,23 @@ fn test_rule_that_runs_away_is_a_timeout() {
         "{failure:?}"
     );
 }
+
+#[test]
+fn a_combined_input_is_the_array_it_stands_for() {
+    let set = RegoPolicySet::compile(
+        &[src("c.rego", "package c\nimport rego.v1\nx := 1\n")],
+        &[],
+        &RegoOptions::default(),
+    );
+    let a = serde_json::json!({"kind": "Pod", "spec": {"n": [1, 2.5, null, "s"]}});
+    let b = serde_json::json!(["x", {"y": true}]);
+    let mut ev = set.evaluator();
+    ev.set_combined_input([("a.yaml", &a), ("b.json", &b)]);
+    let combined = ev.input.clone();
+    ev.set_input(&serde_json::json!([
+        {"path": "a.yaml", "contents": a},
+        {"path": "b.json", "contents": b},
+    ]));
+    assert!(combined.is_some());
+    assert_eq!(combined, ev.input);
+}
