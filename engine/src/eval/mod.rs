@@ -580,6 +580,22 @@ fn in_run(
     )
 }
 
+impl DocumentOutcome {
+    /// Adds this document's part to `report`, with one finding per root cause (a PSS
+    /// check and the K8S rule for the same node merged). `checks`: keep the package
+    /// checks too (only some formats read them).
+    fn add_to(mut self, report: &mut Report, checks: bool) {
+        related::merge_pss(&mut self.findings);
+        report.findings.extend(self.findings);
+        report.errors.extend(self.errors);
+        report.exceptions.extend(self.exceptions);
+        if checks {
+            report.checks.extend(self.checks);
+        }
+        report.prints.extend(self.prints);
+    }
+}
+
 /// The report of `files` from the per-document results, in document order.
 /// `own`: under `--shard`, which files are this shard's (the others are context only:
 /// they feed combined packages, whose findings are kept only when they point into an own
@@ -603,14 +619,8 @@ fn assemble(
         unloaded: set.unloaded.clone(),
         ..Report::default()
     };
-    for mut outcome in results {
-        // One finding per root cause: a PSS check and the K8S rule for the same node.
-        related::merge_pss(&mut outcome.findings);
-        report.findings.extend(outcome.findings);
-        report.errors.extend(outcome.errors);
-        report.exceptions.extend(outcome.exceptions);
-        report.checks.extend(outcome.checks);
-        report.prints.extend(outcome.prints);
+    for outcome in results {
+        outcome.add_to(&mut report, true);
     }
     let is_own = |i: usize| own.is_none_or(|o| o.get(i).copied().unwrap_or(true));
     let all_docs: Vec<&Document> = files.iter().flat_map(|f| f.documents.iter()).collect();

@@ -42,8 +42,8 @@ use rayon::prelude::*;
 
 use super::cluster::{self, RunView};
 use super::{
-    combine, evaluate_document_outcome, peer_ignore, related, slim, suppress, DocumentOutcome,
-    EvalOptions, PolicySet, Worker,
+    combine, evaluate_document_outcome, peer_ignore, slim, suppress, DocumentOutcome, EvalOptions,
+    PolicySet, Worker,
 };
 use crate::diagnostics::{
     ErrorRecord, Finding, InputStatus, InputSummary, PackageCheck, PrintLine, Report,
@@ -499,15 +499,8 @@ impl Context<'_> {
             unloaded: self.set.unloaded.clone(),
             ..Report::default()
         };
-        for mut outcome in outcomes {
-            related::merge_pss(&mut outcome.findings);
-            r.findings.extend(outcome.findings);
-            r.errors.extend(outcome.errors);
-            r.exceptions.extend(outcome.exceptions);
-            if self.keep_checks {
-                r.checks.extend(outcome.checks);
-            }
-            r.prints.extend(outcome.prints);
+        for outcome in outcomes {
+            outcome.add_to(&mut r, self.keep_checks);
         }
         let docs: Vec<&Document> = f.documents.iter().collect();
         let scans = suppress::scans(&docs);

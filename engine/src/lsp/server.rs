@@ -818,14 +818,7 @@ impl Server {
     /// what its last evaluation computed where the inputs are the same.
     fn analyze_alone(&mut self, key: &str) -> Option<Analysis> {
         let doc = self.docs.get_mut(key)?;
-        let name = uri::display_name(&doc.uri);
-        let (format, file) = match analysis::load(
-            &self.session,
-            &self.settings,
-            &name,
-            &doc.language_id,
-            &doc.text,
-        ) {
+        let (format, file) = match load(&self.session, &self.settings, doc) {
             Loaded::Done(analysis) => return Some(analysis),
             Loaded::File(format, file) => (format, file),
         };
@@ -851,14 +844,7 @@ impl Server {
     /// buffers' text in place of theirs ([`super::workspace`]).
     fn analyze_in_run(&mut self, key: &str) -> Option<Analysis> {
         let doc = self.docs.get(key)?;
-        let name = uri::display_name(&doc.uri);
-        let (format, file) = match analysis::load(
-            &self.session,
-            &self.settings,
-            &name,
-            &doc.language_id,
-            &doc.text,
-        ) {
+        let (format, file) = match load(&self.session, &self.settings, doc) {
             Loaded::Done(analysis) => return Some(analysis),
             Loaded::File(format, file) => (format, file),
         };
@@ -1145,6 +1131,12 @@ fn same_policies(a: &PolicyOptions, b: &PolicyOptions) -> bool {
         && a.builtin == b.builtin
         && a.extra_data == b.extra_data
         && a.disabled_rules == b.disabled_rules
+}
+
+/// Parses an open buffer's text as what its name and language say it is.
+fn load(session: &Session, settings: &Settings, doc: &OpenDoc) -> Loaded {
+    let name = uri::display_name(&doc.uri);
+    analysis::load(session, settings, &name, &doc.language_id, &doc.text)
 }
 
 #[cfg(test)]
