@@ -380,3 +380,44 @@ fn the_sharded_example_workflow_is_clean_and_consistent() {
     let readme = std::fs::read_to_string(repo().join("README.md")).expect("README");
     assert!(readme.contains("examples/workflows/sharded.yml"));
 }
+
+/// The counts of conftest's summary line (`N tests, P passed, ...`): tests and passed.
+fn conftest_counts(out: &std::process::Output) -> (u64, u64) {
+    let text = stdout(out);
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| l.contains(" tests, "))
+        .unwrap_or_else(|| panic!("no summary line in {text}"));
+    let num = |word: &str| -> u64 {
+        let words: Vec<&str> = line.split([' ', ',']).filter(|w| !w.is_empty()).collect();
+        let at = words
+            .iter()
+            .position(|w| *w == word)
+            .unwrap_or_else(|| panic!("no {word} in {line}"));
+        words[at - 1].parse().expect("a count")
+    };
+    (num("tests"), num("passed"))
+}
+
+#[test]
+fn shards_count_each_combined_package_once() {
+    let dir = tree();
+    let whole = policy_in(dir.path(), &["eval", ".", "-f", "conftest"]);
+    assert_eq!(code(&whole), 1, "{}", stderr(&whole));
+    let want = conftest_counts(&whole);
+    for n in [2, 3] {
+        let mut sum = (0, 0);
+        for k in 1..=n {
+            let spec = format!("{k}/{n}");
+            let run = policy_in(
+                dir.path(),
+                &["eval", ".", "--shard", &spec, "-f", "conftest"],
+            );
+            assert!(code(&run) != 2, "shard {spec}: {}", stderr(&run));
+            let (tests, passed) = conftest_counts(&run);
+            sum = (sum.0 + tests, sum.1 + passed);
+        }
+        assert_eq!(sum, want, "{n} shards");
+    }
+}
