@@ -148,6 +148,19 @@ fn over_budget(net: i64, limit: i64) {
     }
 }
 
+/// Counts a new allocation `p` of `layout` (none when it failed) and returns it; marks
+/// the allocator as installed on first use.
+#[inline]
+fn allocated(p: *mut u8, layout: Layout) -> *mut u8 {
+    if !INSTALLED.load(Ordering::Relaxed) {
+        INSTALLED.store(true, Ordering::Relaxed);
+    }
+    if !p.is_null() {
+        charge(layout.size() as i64);
+    }
+    p
+}
+
 // The one `unsafe` here: a global allocator is an `unsafe` trait. (unsafe_code is denied
 // in the workspace; the WASM cache's deserialisation is the other allowed use.)
 // SAFETY: every method forwards to `inner` with the caller's arguments unchanged; the
@@ -157,28 +170,14 @@ fn over_budget(net: i64, limit: i64) {
 unsafe impl<A: GlobalAlloc> GlobalAlloc for Accounting<A> {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if !INSTALLED.load(Ordering::Relaxed) {
-            INSTALLED.store(true, Ordering::Relaxed);
-        }
         // SAFETY: the caller's contract, forwarded.
-        let p = unsafe { self.inner.alloc(layout) };
-        if !p.is_null() {
-            charge(layout.size() as i64);
-        }
-        p
+        allocated(unsafe { self.inner.alloc(layout) }, layout)
     }
 
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        if !INSTALLED.load(Ordering::Relaxed) {
-            INSTALLED.store(true, Ordering::Relaxed);
-        }
         // SAFETY: the caller's contract, forwarded.
-        let p = unsafe { self.inner.alloc_zeroed(layout) };
-        if !p.is_null() {
-            charge(layout.size() as i64);
-        }
-        p
+        allocated(unsafe { self.inner.alloc_zeroed(layout) }, layout)
     }
 
     #[inline]
@@ -258,6 +257,12 @@ pub fn scope<T>(budget: Option<u64>, time_limit: Duration, f: impl FnOnce() -> T
 /// Formats a byte count as MiB for messages (`256 MiB`).
 pub fn mib(bytes: u64) -> String {
     format!("{} MiB", bytes.div_ceil(1 << 20))
+}
+
+/// "its memory budget of N MiB", for the messages of an evaluation stopped over
+/// `budget` (bytes; `None` when off, which cannot stop one).
+pub fn its_budget(budget: Option<u64>) -> String {
+    format!("its memory budget of {}", mib(budget.unwrap_or(0)))
 }
 
 #[cfg(test)]

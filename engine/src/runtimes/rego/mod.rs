@@ -1338,9 +1338,9 @@ impl RegoEvaluator {
             Failed::Memory => (
                 false,
                 format!(
-                    "rule {rule} failed: it allocated more than its memory budget of {} \
-                     (--rego-memory) and was stopped",
-                    memory::mib(self.memory.unwrap_or(0))
+                    "rule {rule} failed: it allocated more than {} (--rego-memory) and was \
+                     stopped",
+                    memory::its_budget(self.memory)
                 ),
             ),
             Failed::Panicked(what) => (

@@ -44,8 +44,8 @@ impl RegoPolicySet {
         let results = match outcome {
             Ok(_) if used.over_budget => {
                 return Err(QueryError::Eval(format!(
-                    "the query allocated more than its memory budget of {} and was stopped",
-                    super::memory::mib(self.memory.unwrap_or(0))
+                    "the query allocated more than {} and was stopped",
+                    super::memory::its_budget(self.memory)
                 )))
             }
             Ok(Ok(results)) => results,

@@ -82,9 +82,9 @@ impl RegoEvaluator {
                 let value = match outcome {
                     Ok(_) if used.over_budget => {
                         out.push(format!(
-                            "{}: failed: over its memory budget of {}",
+                            "{}: failed: over {}",
                             entry.query,
-                            super::memory::mib(self.memory.unwrap_or(0))
+                            super::memory::its_budget(self.memory)
                         ));
                         continue;
                     }
@@ -132,10 +132,9 @@ impl RegoEvaluator {
             }))
         });
         let value = match outcome {
-            Ok(_) if used.over_budget => format!(
-                "failed: over its memory budget of {}",
-                super::memory::mib(self.memory.unwrap_or(0))
-            ),
+            Ok(_) if used.over_budget => {
+                format!("failed: over {}", super::memory::its_budget(self.memory))
+            }
             Ok(Ok(regorus::Value::Undefined)) => "undefined".to_owned(),
             Ok(Ok(v)) => v
                 .to_json_str()
