@@ -381,6 +381,11 @@ impl PolicySet {
             .iter()
             .any(|s| super::inventory::references_inventory(&s.text));
         let rego = RegoPolicySet::compile(&rego_sources, &data, &rego_opts);
+        if let Some(kinds) = &opts.input_kinds {
+            // A one-shot run knows its kinds: their engines compile while the WASM
+            // modules load and the inputs are read.
+            rego.compile_ahead(kinds);
+        }
         let combined = rego
             .packages
             .iter()

@@ -839,6 +839,23 @@ impl RegoPolicySet {
         }
     }
 
+    /// Starts compiling now, on threads of their own, the engines of the `kinds` a run is
+    /// about to evaluate (a set compiled per kind, [`RegoOptions::per_kind`]), so that the
+    /// compile overlaps the rest of the start-up (the WASM modules, the worker pool, the
+    /// inputs) instead of following it. The first evaluation of each kind waits for its
+    /// engine as before; nothing changes but when the work happens. Kinds no rule applies
+    /// to are left alone. Does nothing for a set compiled whole.
+    pub fn compile_ahead(&self, kinds: &[DocumentKind]) {
+        let Some(per_kind) = &self.per_kind else {
+            return;
+        };
+        for &kind in kinds {
+            if self.packages.iter().any(|p| p.applies_to(kind)) {
+                perkind::PerKind::compile_ahead(per_kind, kind);
+            }
+        }
+    }
+
     /// Every rule's metadata.
     pub fn rules(&self) -> impl Iterator<Item = &Arc<RuleMeta>> {
         self.packages
@@ -1461,6 +1478,24 @@ fn add_batch_module(
     packages: &[RegoPackage],
     only: Option<DocumentKind>,
 ) -> Option<(regorus::Engine, Vec<BatchPlan>)> {
+    let (text, plans) = batch_module(packages, only)?;
+    let mut with_batches = engine.clone();
+    with_batches.add_policy(BATCH_PATH.to_string(), text).ok()?;
+    with_batches.eval_query("1 == 1".to_string(), false).ok()?;
+    Some((with_batches, plans))
+}
+
+/// The file name of the generated batch module in regorus's messages.
+const BATCH_PATH: &str = "<batch>";
+
+/// The text of the batch module of `packages` (every kind's, or `only` one's) and its
+/// plans; `None` when there is nothing to batch. [`add_batch_module`] compiles it into a
+/// copy of an engine; a set of built-in files compiles it with the rest in one go
+/// (`perkind.rs`), which saves regorus a second analysis of every module.
+fn batch_module(
+    packages: &[RegoPackage],
+    only: Option<DocumentKind>,
+) -> Option<(String, Vec<BatchPlan>)> {
     let mut text = format!(
         "package {BATCH_PACKAGE}
 
@@ -1505,10 +1540,7 @@ fn add_batch_module(
     if plans.is_empty() {
         return None;
     }
-    let mut with_batches = engine.clone();
-    with_batches.add_policy("<batch>".to_string(), text).ok()?;
-    with_batches.eval_query("1 == 1".to_string(), false).ok()?;
-    Some((with_batches, plans))
+    Some((text, plans))
 }
 
 /// Severity default when a rule says nothing (re-exported for docs).

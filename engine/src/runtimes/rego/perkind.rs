@@ -29,8 +29,8 @@ use std::sync::{Arc, OnceLock};
 use regorus::utils::limits::ExecutionTimerConfig;
 
 use super::{
-    add_batch_module, build_engine, new_engine, BatchPlan, RegoEvaluator, RegoOptions, RegoPackage,
-    RegoPolicySet, RegoSource,
+    add_batch_module, batch_module, build_engine, new_engine, BatchPlan, RegoEvaluator,
+    RegoOptions, RegoPackage, RegoPolicySet, RegoSource, BATCH_PATH,
 };
 use crate::diagnostics::ErrorRecord;
 use crate::inputs::DocumentKind;
@@ -47,6 +47,14 @@ pub(super) enum Slot {
 }
 
 impl Slot {
+    /// The kind whose rules the slot's batch module holds (`None`: every kind's).
+    fn kind(self) -> Option<DocumentKind> {
+        match self {
+            Slot::Full => None,
+            Slot::Kind(kind) => Some(kind),
+        }
+    }
+
     fn index(self) -> usize {
         match self {
             Slot::Full => 0,
@@ -194,6 +202,24 @@ impl PerKind {
         self.slots[slot.index()].get_or_init(|| self.compile(slot))
     }
 
+    /// Compiles the engine of `kind` on a new thread (with an evaluation's stack: a
+    /// user's file may nest deeply), unless it is compiled or being compiled already; the
+    /// thread is not waited for (an evaluation that needs the engine first waits for it,
+    /// see [`PerKind::get`]). Without a thread, nothing happens: the first evaluation
+    /// compiles it, as always.
+    pub(super) fn compile_ahead(this: &Arc<PerKind>, kind: DocumentKind) {
+        if this.slots[Slot::Kind(kind).index()].get().is_some() {
+            return;
+        }
+        let set = Arc::clone(this);
+        let _ = std::thread::Builder::new()
+            .name(format!("policy-compile-{}", kind.as_str()))
+            .stack_size(super::budget::EVAL_STACK_BYTES)
+            .spawn(move || {
+                set.get(Slot::Kind(kind));
+            });
+    }
+
     /// The kinds whose engines were compiled so far, in [`DocumentKind::ALL`] order.
     pub(super) fn compiled_kinds(&self) -> Vec<DocumentKind> {
         DocumentKind::ALL
@@ -261,6 +287,9 @@ impl PerKind {
             .iter()
             .map(|&i| (&self.sources[i].0, self.sources[i].1.clone()))
             .collect();
+        if let Some(compiled) = self.compile_with_batch(&scanned, slot) {
+            return compiled;
+        }
         let mut errors = Vec::new();
         let mut excluded = Vec::new();
         let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -293,10 +322,7 @@ impl PerKind {
         }
         let mut plans = Vec::new();
         if self.opts.batch {
-            let only = match slot {
-                Slot::Full => None,
-                Slot::Kind(kind) => Some(kind),
-            };
+            let only = slot.kind();
             if let Some((with_batches, batch_plans)) =
                 add_batch_module(&engine, &self.packages, only)
             {
@@ -309,6 +335,42 @@ impl PerKind {
             plans: plans.into(),
             errors,
         }
+    }
+
+    /// `scanned` and the batch module of `slot` compiled in one go, so that regorus
+    /// analyses every module once (adding the batch module to a compiled engine makes it
+    /// analyse them all again: a tenth of a one-file run). `None` when there is no batch,
+    /// or when anything in it does not compile cleanly: the files are then compiled
+    /// alone, which reports why, and the batch is added after, as before.
+    fn compile_with_batch(
+        &self,
+        scanned: &[(&RegoSource, RegoScan)],
+        slot: Slot,
+    ) -> Option<Compiled> {
+        if !self.opts.batch {
+            return None;
+        }
+        let (text, plans) = batch_module(&self.packages, slot.kind())?;
+        let batch = RegoSource {
+            path: BATCH_PATH.to_string(),
+            text,
+            builtin: true,
+        };
+        let mut all = scanned.to_vec();
+        all.push((&batch, RegoScan::default()));
+        let mut errors = Vec::new();
+        let mut excluded = Vec::new();
+        let engine = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            build_engine(&all, &self.data, &self.opts, &mut errors, &mut excluded)
+        }))
+        .ok()??;
+        // The data's own clashes were reported when the set was loaded.
+        errors.retain(|e| e.file != "<data>");
+        (errors.is_empty() && excluded.is_empty()).then(|| Compiled {
+            engine,
+            plans: plans.into(),
+            errors,
+        })
     }
 }
 
@@ -713,6 +775,63 @@ mod builtin_tests {
         let mut other = set.evaluator();
         assert!(other.activate(Slot::Kind(DocumentKind::Image)).is_empty());
         assert!(ev.activate(Slot::Full).is_empty());
+    }
+
+    #[test]
+    fn every_built_in_kind_compiles_with_its_batch_module_in_one_go() {
+        let set = builtin_set();
+        let per_kind = set.per_kind.as_ref().expect("a per-kind set");
+        for &kind in DocumentKind::ALL {
+            let files = per_kind.group(kind);
+            let scanned: Vec<(&RegoSource, RegoScan)> = files
+                .iter()
+                .map(|&i| (&per_kind.sources[i].0, per_kind.sources[i].1.clone()))
+                .collect();
+            let one_go = per_kind.compile_with_batch(&scanned, Slot::Kind(kind));
+            let Some((_, plans)) = batch_module(&per_kind.packages, Some(kind)) else {
+                // Fewer than two rules: no batch, the files are compiled alone.
+                assert!(one_go.is_none(), "{kind:?}");
+                continue;
+            };
+            let one_go = one_go
+                .unwrap_or_else(|| panic!("{kind:?}: the batch did not compile with the files"));
+            // The same plans as the batch added to the compiled files afterwards.
+            let rules = |p: &[BatchPlan]| p.iter().map(|p| p.rule.clone()).collect::<Vec<_>>();
+            assert_eq!(rules(&one_go.plans), rules(&plans), "{kind:?}");
+            assert!(!one_go.plans.is_empty(), "{kind:?}");
+            assert!(one_go.errors.is_empty(), "{kind:?}: {:?}", one_go.errors);
+            for plan in one_go.plans.iter() {
+                let mut engine = one_go.engine.clone();
+                engine.set_input(regorus::Value::new_object());
+                let value = engine.eval_rule(plan.rule.clone()).expect("the batch rule");
+                assert_eq!(
+                    value.as_array().map(|a| a.len()).ok(),
+                    Some(plan.packages.len()),
+                    "{kind:?}: {}",
+                    plan.rule
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn compiling_ahead_compiles_the_kinds_asked_for_and_no_other() {
+        let set = builtin_set();
+        set.compile_ahead(&[DocumentKind::Dockerfile, DocumentKind::Workflow]);
+        // Nothing evaluates here: the engines are compiled by the threads alone.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while set.compiled_kinds().len() < 2 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert_eq!(
+            set.compiled_kinds(),
+            [DocumentKind::Dockerfile, DocumentKind::Workflow]
+        );
+        // They are the engines evaluations use.
+        let mut ev = set.evaluator();
+        ev.set_input(&serde_json::json!({}));
+        assert!(ev.activate(Slot::Kind(DocumentKind::Dockerfile)).is_empty());
+        assert_eq!(set.compiled_kinds().len(), 2);
     }
 
     #[test]

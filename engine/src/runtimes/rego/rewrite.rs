@@ -77,7 +77,12 @@ pub(super) fn hoist(parsed: &Parsed, text: &str) -> String {
         .filter_map(|r| rule_name(r))
         .collect();
     let package_path: Vec<String> = ref_components(&parsed.module.package.refr);
-    let package_meta = metadata_above(text, parsed.module.package.span.line, "package");
+    // Only a file that calls `rego.metadata.*` needs its METADATA blocks read (a YAML
+    // parse per rule: a third of this pass over the built-in files otherwise).
+    let wants_metadata = text.contains("rego.metadata");
+    let package_meta = wants_metadata
+        .then(|| metadata_above(text, parsed.module.package.span.line, "package"))
+        .flatten();
     let mut h = Hoister {
         text,
         rules,
@@ -87,19 +92,21 @@ pub(super) fn hoist(parsed: &Parsed, text: &str) -> String {
         appended: Vec::new(),
     };
     for rule in &parsed.module.policy {
-        let mut path = package_path.clone();
-        path.extend(rule_name(rule));
-        let rule_meta = metadata_above(text, rule.span().line, "rule");
-        let mut chain = vec![chain_entry(&path, rule_meta.as_ref())];
-        if package_meta.is_some() {
-            chain.push(chain_entry(&package_path, package_meta.as_ref()));
+        if wants_metadata {
+            let mut path = package_path.clone();
+            path.extend(rule_name(rule));
+            let rule_meta = metadata_above(text, rule.span().line, "rule");
+            let mut chain = vec![chain_entry(&path, rule_meta.as_ref())];
+            if package_meta.is_some() {
+                chain.push(chain_entry(&package_path, package_meta.as_ref()));
+            }
+            h.metadata = Some((
+                rule_meta
+                    .unwrap_or_else(|| serde_json::json!({}))
+                    .to_string(),
+                serde_json::Value::Array(chain).to_string(),
+            ));
         }
-        h.metadata = Some((
-            rule_meta
-                .unwrap_or_else(|| serde_json::json!({}))
-                .to_string(),
-            serde_json::Value::Array(chain).to_string(),
-        ));
         if let Rule::Spec { bodies, head, .. } = rule.as_ref() {
             if let RuleHead::Compr {
                 assign: Some(a), ..
