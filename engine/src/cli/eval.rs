@@ -199,7 +199,10 @@ pub(super) fn run(mut a: EvalArgs, out: &mut dyn Write) -> anyhow::Result<ExitSt
     }
     // The inputs are known: built-in WASM modules for other kinds need not be compiled.
     let session = match &inputs {
-        Inputs::Streamed(_, scan) => Session::for_kinds(settings, scan.kinds.clone())?,
+        Inputs::Streamed(_, scan) => {
+            settings.policy.compile_ahead = scan.small();
+            Session::for_kinds(settings, scan.kinds.clone())?
+        }
         Inputs::Loaded(files) => Session::for_files(settings, files)?,
     };
     let set = session.policies();

@@ -515,6 +515,7 @@ impl Layers {
                 .map(Config::disabled_rules)
                 .unwrap_or_default(),
             input_kinds: None,
+            compile_ahead: false,
             combine: flags.combine,
         };
         let discover = DiscoverOptions {

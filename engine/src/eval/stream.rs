@@ -74,6 +74,14 @@ pub struct Scan {
 }
 
 impl Scan {
+    /// Every input was kept from the first pass ([`KEEP_BYTES`]): a small run, whose
+    /// time is mostly start-up.
+    pub fn small(&self) -> bool {
+        (self.loaded.lock().unwrap_or_else(PoisonError::into_inner))
+            .iter()
+            .all(Option::is_some)
+    }
+
     /// Input `i` of `plan`: the one the scan kept, else loaded again.
     fn take(&self, plan: &Plan, i: usize) -> FileReport {
         let kept = self
