@@ -239,11 +239,40 @@ pub fn selected<'a>(
         .collect()
 }
 
+/// [`evaluate_unlocated`] of every combined package, with each document's value taken
+/// from `packed[i]`, its compact JSON (`docs[i].value` is not read): a streamed run keeps
+/// its documents that way ([`super::stream`]).
+pub fn evaluate_packed(set: &PolicySet, docs: &[&Document], packed: &[&[u8]]) -> Unlocated {
+    evaluate_raw_with(
+        set,
+        docs,
+        |_| true,
+        |rego| {
+            rego.set_combined_input_packed(
+                docs.iter().map(|d| &*d.path).zip(packed.iter().copied()),
+            )
+        },
+    )
+    .unlocated(docs)
+}
+
 /// [`evaluate_selected`] without locating the results ([`RawCombined`]).
 pub fn evaluate_selected_raw(
     set: &PolicySet,
     docs: &[&Document],
     keep: impl Fn(&RegoPackage) -> bool,
+) -> RawCombined {
+    evaluate_raw_with(set, docs, keep, |rego| {
+        rego.set_combined_input(docs.iter().map(|d| (&*d.path, &d.value)))
+    })
+}
+
+/// [`evaluate_selected_raw`], with `set_input` giving the evaluator the combined input.
+fn evaluate_raw_with(
+    set: &PolicySet,
+    docs: &[&Document],
+    keep: impl Fn(&RegoPackage) -> bool,
+    set_input: impl FnOnce(&mut crate::runtimes::rego::RegoEvaluator),
 ) -> RawCombined {
     let mut out = RawCombined::default();
     let packages = selected(set, docs, keep);
@@ -258,9 +287,7 @@ pub fn evaluate_selected_raw(
         .unwrap_or(u32::MAX)
         .max(1);
     worker.rego.set_time_limit(base.saturating_mul(scale));
-    worker
-        .rego
-        .set_combined_input(docs.iter().map(|d| (&*d.path, &d.value)));
+    set_input(&mut worker.rego);
     for (pkg, kind) in packages {
         let (results, failures) = worker.rego.evaluate_packages(&[pkg], kind);
         out.packages.push(RawPackage {

@@ -213,7 +213,7 @@ pub fn evaluate(
             .map(|&i| ctx.part(i, scan.take(plan, i)))
             .collect::<Vec<_>>();
         // Combined packages read the other shards' documents too: their values only.
-        let context: Vec<Vec<Document>> = if ctx.values {
+        let context: Vec<Vec<Packed>> = if ctx.values {
             others
                 .par_iter()
                 .map(|&i| {
@@ -315,21 +315,35 @@ fn needs_values(set: &PolicySet, kinds: &[DocumentKind]) -> bool {
     })
 }
 
-/// A document without its text and source map: what a combined package reads of it;
-/// `slim`: only what the built-in ones read ([`slim::document`]).
-fn value_only(doc: Document, slim: bool) -> Document {
-    Document {
-        kind: doc.kind,
-        path: doc.path,
-        index: doc.index,
-        value: if slim {
-            slim::document(doc.value)
-        } else {
-            doc.value
+/// A document kept for the combined packages: where it is (its text, source map and
+/// value left out), and its value, or with `slim` only what the built-in ones read
+/// ([`slim::document`]), packed as compact JSON. One allocation per document instead of
+/// a tree of maps: kept until the last input is evaluated, the parsed values were most
+/// of a large run's memory (BENCHMARKS.md, "packed values").
+struct Packed {
+    doc: Document,
+    json: Box<[u8]>,
+}
+
+fn value_only(doc: Document, slim: bool) -> Packed {
+    let value = if slim {
+        slim::document(doc.value)
+    } else {
+        doc.value
+    };
+    // A `serde_json::Value` always serialises (string keys, finite numbers).
+    let json = serde_json::to_vec(&value).unwrap_or_else(|_| b"null".to_vec());
+    Packed {
+        doc: Document {
+            kind: doc.kind,
+            path: doc.path,
+            index: doc.index,
+            value: serde_json::Value::Null,
+            source_map: Default::default(),
+            source: Arc::from(""),
+            span: doc.span,
         },
-        source_map: Default::default(),
-        source: Arc::from(""),
-        span: doc.span,
+        json: json.into_boxed_slice(),
     }
 }
 
@@ -341,9 +355,9 @@ fn combined(
     plan: &Plan,
     own: &[bool],
     parts: &mut [Part],
-    context: Vec<Vec<Document>>,
+    context: Vec<Vec<Packed>>,
 ) -> combine::Combined {
-    let mut by_input: Vec<Vec<Document>> = Vec::with_capacity(own.len());
+    let mut by_input: Vec<Vec<Packed>> = Vec::with_capacity(own.len());
     let mut parts_iter = parts.iter_mut();
     let mut context = context.into_iter();
     for is_own in own {
@@ -355,14 +369,16 @@ fn combined(
         by_input.push(docs.unwrap_or_default());
     }
     let mut docs: Vec<&Document> = Vec::new();
+    let mut packed: Vec<&[u8]> = Vec::new();
     let mut input_of: Vec<usize> = Vec::new();
     for (i, input) in by_input.iter().enumerate() {
-        for doc in input {
-            docs.push(doc);
+        for kept in input {
+            docs.push(&kept.doc);
+            packed.push(&kept.json);
             input_of.push(i);
         }
     }
-    let raw = combine::evaluate_unlocated(set, &docs, |_| true);
+    let raw = combine::evaluate_packed(set, &docs, &packed);
     let mut located: Vec<Option<Finding>> = raw.results.iter().map(|_| None).collect();
     let mut wanted: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
     for (n, (i, _)) in raw.results.iter().enumerate() {
@@ -458,7 +474,7 @@ struct Part {
     scans: Vec<(Arc<str>, suppress::Scan)>,
     peers: Vec<(Arc<str>, Vec<peer_ignore::PeerIgnore>)>,
     /// Its documents without text or source map, for the combined packages.
-    values: Vec<Document>,
+    values: Vec<Packed>,
 }
 
 /// What every input's evaluation shares.

@@ -1008,11 +1008,31 @@ impl RegoEvaluator {
         &mut self,
         entries: impl IntoIterator<Item = (&'a str, &'a serde_json::Value)>,
     ) {
+        self.set_combined_entries(entries.into_iter().map(|(path, contents)| {
+            let contents =
+                serde::Deserialize::deserialize(contents).unwrap_or(regorus::Value::Undefined);
+            (path, contents)
+        }));
+    }
+
+    /// [`Self::set_combined_input`] with each value given as its JSON text, read straight
+    /// into regorus's form (a streamed run keeps its documents packed that way).
+    pub fn set_combined_input_packed<'a>(
+        &mut self,
+        entries: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+    ) {
+        self.set_combined_entries(entries.into_iter().map(|(path, json)| {
+            let contents = serde_json::from_slice(json).unwrap_or(regorus::Value::Undefined);
+            (path, contents)
+        }));
+    }
+
+    fn set_combined_entries<'a>(
+        &mut self,
+        entries: impl Iterator<Item = (&'a str, regorus::Value)>,
+    ) {
         let array: Vec<regorus::Value> = entries
-            .into_iter()
             .map(|(path, contents)| {
-                let contents =
-                    serde::Deserialize::deserialize(contents).unwrap_or(regorus::Value::Undefined);
                 let entry: std::collections::BTreeMap<regorus::Value, regorus::Value> = [
                     (regorus::Value::from("path"), regorus::Value::from(path)),
                     (regorus::Value::from("contents"), contents),

@@ -914,3 +914,30 @@ fn a_combined_input_is_the_array_it_stands_for() {
     assert!(combined.is_some());
     assert_eq!(combined, ev.input);
 }
+
+#[test]
+fn a_packed_combined_input_is_the_same_value() {
+    let set = RegoPolicySet::compile(
+        &[src("c.rego", "package c\nimport rego.v1\nx := 1\n")],
+        &[],
+        &RegoOptions::default(),
+    );
+    // Every shape of number YAML and JSON give (integers of both signs, u64 and i64
+    // limits, fractions, a float that is whole, exponents), strings that need escaping,
+    // nesting, empty containers.
+    let a = serde_json::json!({
+        "kind": "Pod",
+        "n": [0, -1, 7, u64::MAX, i64::MIN, 2.5, 1.0, -0.25, 1e300, 6.02e23],
+        "s": ["", "é\"\\\n\t\u{1F600}", "{}"],
+        "deep": {"a": {"b": [[], {}, null, true, false]}},
+    });
+    let b = serde_json::json!(null);
+    let pack = |v: &serde_json::Value| serde_json::to_vec(v).expect("serialises");
+    let (pa, pb) = (pack(&a), pack(&b));
+    let mut ev = set.evaluator();
+    ev.set_combined_input([("a.yaml", &a), ("b.json", &b)]);
+    let from_values = ev.input.clone();
+    ev.set_combined_input_packed([("a.yaml", pa.as_slice()), ("b.json", pb.as_slice())]);
+    assert!(from_values.is_some());
+    assert_eq!(from_values, ev.input);
+}
