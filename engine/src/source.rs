@@ -8,6 +8,13 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
+/// A map keyed by JSON Pointer, one entry per node of a document: the source maps. A
+/// large document has tens of thousands of them, and with std's SipHash their hashing
+/// was a fifth of the CPU of a run over big CRDs (BENCHMARKS.md, "source maps").
+/// foldhash is several times faster on such keys and still seeded at random per process,
+/// so a hostile document cannot choose keys that collide.
+pub type PointerMap<V> = HashMap<String, V, foldhash::fast::RandomState>;
+
 use crate::PathSegment;
 
 /// A 1-based line and column (column in characters).
@@ -184,10 +191,10 @@ pub fn display_path(path: &[PathSegment]) -> String {
 /// recorded ancestor, and finally to the document's own span, so a lookup never fails.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct SourceMap {
-    entries: HashMap<String, Span>,
+    entries: PointerMap<Span>,
     /// Spans of object keys (`metadata` in `metadata: ...`), by the pointer of their value.
     #[serde(default, skip_serializing_if = "HashMap::is_empty")]
-    keys: HashMap<String, Span>,
+    keys: PointerMap<Span>,
 }
 
 /// The result of resolving a path through a [`SourceMap`].
@@ -204,6 +211,11 @@ impl SourceMap {
     /// An empty map.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The map of these value spans and key spans (JSON Pointer keys), taken as they are.
+    pub fn from_parts(entries: PointerMap<Span>, keys: PointerMap<Span>) -> Self {
+        SourceMap { entries, keys }
     }
 
     /// Records the span of the value at `pointer` (a JSON Pointer, `""` for the root).

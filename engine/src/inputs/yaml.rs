@@ -22,7 +22,7 @@ use serde_json::{Map, Number, Value};
 use super::kinds::{Comments, KindSpec};
 use super::kubernetes::is_kubernetes;
 use super::{image, Document, DocumentKind, Format, InputError, LoadOptions};
-use crate::source::{LineIndex, Position, SourceMap, Span};
+use crate::source::{LineIndex, PointerMap, Position, SourceMap, Span};
 
 /// The most nodes that aliases (`*name`) may expand to in one file (all its documents
 /// together, so a stream of many small bombs cannot add up). Real files stay far below; a
@@ -33,15 +33,15 @@ pub const MAX_ALIAS_NODES: usize = 100_000;
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Spans {
     /// Span of each value.
-    pub values: HashMap<String, Span>,
+    pub values: PointerMap<Span>,
     /// Span of each mapping key, by the pointer of its value.
-    pub keys: HashMap<String, Span>,
+    pub keys: PointerMap<Span>,
 }
 
 impl Spans {
     /// The spans under `prefix`, re-rooted so that `prefix` becomes `new_root`.
     pub fn rebase(&self, prefix: &str, new_root: &str) -> Spans {
-        let pick = |map: &HashMap<String, Span>| -> HashMap<String, Span> {
+        let pick = |map: &PointerMap<Span>| -> PointerMap<Span> {
             map.iter()
                 .filter_map(|(k, v)| {
                     let rest = k.strip_prefix(prefix)?;
@@ -58,14 +58,7 @@ impl Spans {
 
     /// Converts into the engine's [`SourceMap`].
     pub fn into_source_map(self) -> SourceMap {
-        let mut map = SourceMap::new();
-        for (k, v) in self.values {
-            map.insert(k, v);
-        }
-        for (k, v) in self.keys {
-            map.insert_key(k, v);
-        }
-        map
+        SourceMap::from_parts(self.values, self.keys)
     }
 }
 
