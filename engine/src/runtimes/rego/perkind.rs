@@ -216,7 +216,14 @@ impl PerKind {
             .name(format!("policy-compile-{}", kind.as_str()))
             .stack_size(super::budget::EVAL_STACK_BYTES)
             .spawn(move || {
-                set.get(Slot::Kind(kind));
+                // A panic here (none is known: `compile` contains regorus's own) must not
+                // print from this thread: the engine is then left uncompiled, and the
+                // first evaluation of the kind compiles it itself, as without this thread.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    super::budget::quietly(|| {
+                        set.get(Slot::Kind(kind));
+                    })
+                }));
             });
     }
 
