@@ -32,8 +32,9 @@
 //!
 //! Every input is accounted for as before: a skipped or failed input is a
 //! [`FileReport`] like any other, and its summary and errors are kept. An input is read
-//! twice (except those of the first MiB of text, kept from the first pass); a file
-//! changed between the two reads is evaluated as read the second time.
+//! twice (except those of the first MiB of text, and the input of a run of one, kept from
+//! the first pass); a file changed between the two reads is evaluated as read the second
+//! time.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -69,17 +70,18 @@ pub struct Scan {
     pub kinds: Vec<DocumentKind>,
     /// What the run-wide step needs.
     pub view: RunView,
-    /// The inputs kept loaded ([`KEEP_BYTES`]), by plan index; taken by evaluation.
+    /// The inputs kept loaded ([`KEEP_BYTES`], or the only input), by plan index; taken
+    /// by evaluation.
     loaded: Mutex<Vec<Option<FileReport>>>,
+    /// The size of the inputs' texts together ([`text_size`]).
+    bytes: usize,
 }
 
 impl Scan {
-    /// Every input was kept from the first pass ([`KEEP_BYTES`]): a small run, whose
-    /// time is mostly start-up.
+    /// The inputs' texts total at most [`KEEP_BYTES`]: a small run, whose time is mostly
+    /// start-up.
     pub fn small(&self) -> bool {
-        (self.loaded.lock().unwrap_or_else(PoisonError::into_inner))
-            .iter()
-            .all(Option::is_some)
+        self.bytes <= KEEP_BYTES
     }
 
     /// Input `i` of `plan`: the one the scan kept, else loaded again.
@@ -106,13 +108,16 @@ fn text_size(f: &FileReport) -> usize {
 /// rayon's default) and keeps only a [`Scan`] of it.
 pub fn scan(plan: &Plan, threads: usize) -> Scan {
     let used = std::sync::atomic::AtomicUsize::new(0);
+    // A run of one input keeps it whatever its size: its evaluation would parse it again,
+    // whole, to the same peak (one multi-document stream on stdin, say).
+    let single = plan.len() == 1;
     let one = |i: usize| {
         let f = plan.load(i);
         let size = text_size(&f);
-        let keep = used
+        let total = used
             .fetch_add(size, std::sync::atomic::Ordering::Relaxed)
-            .saturating_add(size)
-            <= KEEP_BYTES;
+            .saturating_add(size);
+        let keep = single || total <= KEEP_BYTES;
         let mut kinds: Vec<DocumentKind> = Vec::new();
         let mut view = RunView::default();
         for doc in &f.documents {
@@ -129,7 +134,10 @@ pub fn scan(plan: &Plan, threads: usize) -> Scan {
         Ok(pool) => pool.install(run),
         Err(_) => run(),
     };
-    let mut scan = Scan::default();
+    let mut scan = Scan {
+        bytes: used.into_inner(),
+        ..Scan::default()
+    };
     let loaded = scan
         .loaded
         .get_mut()
@@ -828,6 +836,50 @@ spec:
             let all: usize = whole.sources.values().map(text).sum();
             assert!(kept < all, "{kept} < {all}");
         }
+    }
+
+    /// The first pass keeps what evaluation would otherwise read again: the inputs of
+    /// the first MiB, and the input of a run of one, whatever its size (it is parsed
+    /// whole either way); a larger run is not `small`.
+    #[test]
+    fn the_scan_keeps_the_only_input_of_a_run_whatever_its_size() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        let filler = "x".repeat(400);
+        let big: String = (0..3_000)
+            .map(|i| {
+                format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c{i}}}\ndata: {{a: {filler}}}\n---\n")
+            })
+            .collect();
+        assert!(big.len() > KEEP_BYTES);
+        write(d, "big.yaml", &big);
+        write(d, "big2.yaml", &big);
+        let session = Session::from_layers(Layers {
+            root: d.to_path_buf(),
+            config: ConfigSource::None,
+            ..Layers::default()
+        })
+        .expect("session");
+        let kept = |scan: &Scan| {
+            (scan.loaded.lock().expect("lock").iter())
+                .map(Option::is_some)
+                .collect::<Vec<_>>()
+        };
+        let one = scan(&session.plan(&[d.join("big.yaml")]), 0);
+        assert_eq!(kept(&one), [true]);
+        assert!(!one.small());
+        // Beside another input, each is over the budget alone: both are read again.
+        let two = scan(&session.plan(&[d.to_path_buf()]), 0);
+        assert_eq!(kept(&two), [false, false]);
+        assert!(!two.small());
+        write(
+            d,
+            "small.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: s}\n",
+        );
+        let small = scan(&session.plan(&[d.join("small.yaml")]), 0);
+        assert_eq!(kept(&small), [true]);
+        assert!(small.small());
     }
 
     #[test]
