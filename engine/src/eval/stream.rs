@@ -226,7 +226,7 @@ pub fn evaluate(
                 .par_iter()
                 .map(|&i| {
                     (plan.load(i).documents.into_iter())
-                        .map(|d| value_only(d, ctx.slim))
+                        .map(|d| Packed::new(d, ctx.slim))
                         .collect()
                 })
                 .collect()
@@ -333,25 +333,27 @@ struct Packed {
     json: Box<[u8]>,
 }
 
-fn value_only(doc: Document, slim: bool) -> Packed {
-    let value = if slim {
-        slim::document(doc.value)
-    } else {
-        doc.value
-    };
-    // A `serde_json::Value` always serialises (string keys, finite numbers).
-    let json = serde_json::to_vec(&value).unwrap_or_else(|_| b"null".to_vec());
-    Packed {
-        doc: Document {
-            kind: doc.kind,
-            path: doc.path,
-            index: doc.index,
-            value: serde_json::Value::Null,
-            source_map: Default::default(),
-            source: Arc::from(""),
-            span: doc.span,
-        },
-        json: json.into_boxed_slice(),
+impl Packed {
+    fn new(doc: Document, slim: bool) -> Packed {
+        let value = if slim {
+            slim::document(doc.value)
+        } else {
+            doc.value
+        };
+        // A `serde_json::Value` always serialises (string keys, finite numbers).
+        let json = serde_json::to_vec(&value).unwrap_or_else(|_| b"null".to_vec());
+        Packed {
+            doc: Document {
+                kind: doc.kind,
+                path: doc.path,
+                index: doc.index,
+                value: serde_json::Value::Null,
+                source_map: Default::default(),
+                source: Arc::from(""),
+                span: doc.span,
+            },
+            json: json.into_boxed_slice(),
+        }
     }
 }
 
@@ -598,7 +600,7 @@ impl Context<'_> {
         }
         let values = if self.values {
             (f.documents.into_iter())
-                .map(|d| value_only(d, self.slim))
+                .map(|d| Packed::new(d, self.slim))
                 .collect()
         } else {
             Vec::new()
