@@ -36,7 +36,6 @@ impl Pool {
         let (tx, rx) = bounded::<(Instant, Job)>(queue);
         for i in 0..workers.max(1) {
             let rx = rx.clone();
-            let gauge = in_flight.clone();
             std::thread::Builder::new()
                 .name(format!("policy-eval-{i}"))
                 .spawn(move || {
@@ -44,10 +43,7 @@ impl Pool {
                         if Instant::now() >= deadline {
                             continue; // Its answer would be late: the caller has given up.
                         }
-                        gauge.inc();
-                        // A panic drops the job's sender: the caller sees an error.
-                        let _ = catch_unwind(AssertUnwindSafe(job));
-                        gauge.dec();
+                        job();
                     }
                 })?;
         }
@@ -62,8 +58,17 @@ impl Pool {
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<oneshot::Receiver<T>, PoolFull> {
         let (tx, rx) = oneshot::channel();
+        let gauge = self.in_flight.clone();
         let job: Job = Box::new(move || {
-            let _ = tx.send(f());
+            gauge.inc();
+            let out = catch_unwind(AssertUnwindSafe(f));
+            // Not running any more before the caller can see the answer: a `/metrics`
+            // scrape right after it must not count this job.
+            gauge.dec();
+            // A panic drops the sender: the caller sees an error.
+            if let Ok(v) = out {
+                let _ = tx.send(v);
+            }
         });
         match self.tx.try_send((deadline, job)) {
             Ok(()) => Ok(rx),
@@ -107,6 +112,24 @@ mod tests {
             running.await.expect("first answered");
             assert_eq!(queued.await.expect("second answered"), 2);
         });
+    }
+
+    #[test]
+    fn a_job_no_longer_counts_as_running_once_its_answer_is_seen() {
+        let pool = Pool::new(2, 4, Gauge::default()).expect("pool");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        for i in 0..200 {
+            let answer = pool.submit(far(), move || i).expect("queued");
+            rt.block_on(async { assert_eq!(answer.await.expect("answered"), i) });
+            assert_eq!(pool.in_flight(), 0, "job {i}");
+        }
+        let panics = pool
+            .submit(far(), || -> u8 { panic!("boom") })
+            .expect("queued");
+        rt.block_on(async { assert!(panics.await.is_err()) });
+        assert_eq!(pool.in_flight(), 0);
     }
 
     #[test]
