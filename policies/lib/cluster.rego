@@ -11,7 +11,9 @@ package lib.cluster
 import rego.v1
 
 # A streamed run keeps of each document only what these helpers and K8S101-K8S104 read
-# (engine/src/eval/slim.rs): a rule that reads another field must add it there.
+# (engine/src/eval/slim.rs): a rule that reads another field must add it there. It then
+# computes K8S101-K8S104 in Rust (engine/src/eval/native.rs), with these files as the
+# specification: a change here must be made there too, or its differential tests fail.
 
 # Every Kubernetes object of the run, by index in input.
 kube[i] := obj if {

@@ -241,8 +241,28 @@ pub fn selected<'a>(
 
 /// [`evaluate_unlocated`] of every combined package, with each document's value taken
 /// from `packed[i]`, its compact JSON (`docs[i].value` is not read): a streamed run keeps
-/// its documents that way ([`super::stream`]).
-pub fn evaluate_packed(set: &PolicySet, docs: &[&Document], packed: &[&[u8]]) -> Unlocated {
+/// its documents that way ([`super::stream`]). With `slim` (the values are
+/// [`super::slim::document`]'s projections), the built-in cross-document rules are
+/// computed natively when they can be ([`super::native`]), else by regorus.
+pub fn evaluate_packed(
+    set: &PolicySet,
+    docs: &[&Document],
+    packed: &[&[u8]],
+    slim: bool,
+) -> Unlocated {
+    if slim {
+        if let Some(packages) = super::native::evaluate(set, docs, packed) {
+            let packages = (packages.into_iter())
+                .map(|(name, definitions, results)| RawPackage {
+                    name,
+                    definitions,
+                    results,
+                    failures: Vec::new(),
+                })
+                .collect();
+            return RawCombined { packages }.unlocated(docs);
+        }
+    }
     evaluate_raw_with(
         set,
         docs,

@@ -15,6 +15,7 @@ pub mod combine;
 pub mod incremental;
 pub mod inventory;
 mod locate;
+mod native;
 pub mod peer_ignore;
 pub mod policies;
 pub mod pss;

@@ -210,7 +210,7 @@ fn in_data(data: &Value, package: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::eval::combine;
     use crate::eval::PolicyOptions;
@@ -440,7 +440,7 @@ metadata: {name: 7}
         ),
     ];
 
-    fn builtin_set(extra: impl FnOnce(&mut PolicyOptions)) -> PolicySet {
+    pub(crate) fn builtin_set(extra: impl FnOnce(&mut PolicyOptions)) -> PolicySet {
         let mut opts = PolicyOptions {
             builtin: true,
             rego: RegoOptions::default(),
@@ -450,7 +450,7 @@ metadata: {name: 7}
         PolicySet::load(&opts)
     }
 
-    fn runs() -> Vec<(String, String)> {
+    pub(crate) fn runs() -> Vec<(String, String)> {
         let mut out: Vec<(String, String)> = RUNS
             .iter()
             .enumerate()

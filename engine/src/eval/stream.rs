@@ -256,7 +256,7 @@ pub fn evaluate(
         report.prints.append(&mut part.prints);
     }
     if ctx.values {
-        let combined = combined(set, plan, &own, &mut parts, context);
+        let combined = combined(set, plan, &own, &mut parts, context, ctx.slim);
         let mine: std::collections::HashSet<&str> = parts
             .iter()
             .flat_map(|p| p.doc_paths.iter().map(|d| &**d))
@@ -359,13 +359,15 @@ impl Packed {
 
 /// Runs the combined packages over every document of the run (this shard's, kept by
 /// their parts, and `context`, the other shards', in plan order), and locates each
-/// result in its document, loaded again from `plan`.
+/// result in its document, loaded again from `plan`. `slim`: the kept values are
+/// [`slim::document`]'s projections.
 fn combined(
     set: &PolicySet,
     plan: &Plan,
     own: &[bool],
     parts: &mut [Part],
     context: Vec<Vec<Packed>>,
+    slim: bool,
 ) -> combine::Combined {
     let mut by_input: Vec<Vec<Packed>> = Vec::with_capacity(own.len());
     let mut parts_iter = parts.iter_mut();
@@ -388,7 +390,7 @@ fn combined(
             input_of.push(i);
         }
     }
-    let raw = combine::evaluate_packed(set, &docs, &packed);
+    let raw = combine::evaluate_packed(set, &docs, &packed, slim);
     let mut located: Vec<Option<Finding>> = raw.results.iter().map(|_| None).collect();
     let mut wanted: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
     for (n, (i, _)) in raw.results.iter().enumerate() {

@@ -29,8 +29,10 @@ pub mod shell;
 mod sizecheck;
 mod trace;
 
+pub(crate) use builtins::sprintf;
 pub use limits::{MAX_RANGE_ELEMENTS, MAX_STRING_BYTES};
 pub(crate) use perkind::data_reads;
+pub(crate) use results::collect as entry_results;
 
 use std::fmt::Write as _;
 use std::num::NonZeroU32;

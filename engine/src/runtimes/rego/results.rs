@@ -14,7 +14,7 @@ use crate::{PathSegment, Severity};
 use super::{EntryRule, RegoPackage};
 
 /// Collects the results of one entry rule.
-pub(super) fn collect(
+pub(crate) fn collect(
     value: &regorus::Value,
     entry: &EntryRule,
     _pkg: &RegoPackage,

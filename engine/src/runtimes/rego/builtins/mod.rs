@@ -15,6 +15,8 @@ mod crypto;
 mod jwt;
 mod net;
 mod sprintf;
+
+pub(crate) use sprintf::format_values as sprintf;
 mod strings;
 mod template;
 mod yaml;

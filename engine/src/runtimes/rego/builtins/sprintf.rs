@@ -72,6 +72,13 @@ struct Spec {
     prec: Option<usize>,
 }
 
+/// `sprintf(format, values)` from Rust: the text a Rego rule's message gets, for code
+/// that computes a built-in rule's results natively (`eval::native`).
+pub(crate) fn format_values(format: &str, values: &[Value]) -> String {
+    let args: Vec<Arg> = values.iter().map(Arg::from_value).collect();
+    go_sprintf(format, &args)
+}
+
 /// The `sprintf(format, values)` builtin.
 pub(super) fn sprintf(args: &[Value]) -> Result<Value> {
     let (Some(Value::String(format)), Some(values)) = (args.first(), args.get(1)) else {
