@@ -221,14 +221,10 @@ pub fn evaluate(
             .map(|&i| ctx.part(i, scan.take(plan, i)))
             .collect::<Vec<_>>();
         // Combined packages read the other shards' documents too: their values only.
-        let context: Vec<Vec<Packed>> = if ctx.values {
+        let context: Vec<Packed> = if ctx.values {
             others
                 .par_iter()
-                .map(|&i| {
-                    (plan.load(i).documents.into_iter())
-                        .map(|d| Packed::new(d, ctx.slim))
-                        .collect()
-                })
+                .map(|&i| Packed::new(plan.load(i).documents, ctx.slim))
                 .collect()
         } else {
             Vec::new()
@@ -323,37 +319,63 @@ fn needs_values(set: &PolicySet, kinds: &[DocumentKind]) -> bool {
     })
 }
 
-/// A document kept for the combined packages: where it is (its text, source map and
-/// value left out), and its value, or with `slim` only what the built-in ones read
-/// ([`slim::document`]), packed as compact JSON. One allocation per document instead of
-/// a tree of maps: kept until the last input is evaluated, the parsed values were most
-/// of a large run's memory (BENCHMARKS.md, "packed values").
+/// The documents of one input kept for the combined packages: where each is (its text,
+/// source map and value left out), and its value, or with `slim` only what the built-in
+/// ones read ([`slim::document`]), packed as compact JSON, all of an input's in one
+/// buffer. Kept until the last input is evaluated, the parsed values were most of a
+/// large run's memory (BENCHMARKS.md, "packed values"), and then two allocations per
+/// document, interleaved with freed parse trees, still some 1 KiB each.
+#[derive(Default)]
 struct Packed {
-    doc: Document,
-    json: Box<[u8]>,
+    docs: Vec<Document>,
+    json: Vec<u8>,
+    /// Where each document's JSON ends in `json`.
+    ends: Vec<usize>,
 }
 
+/// The text of a kept document: none (one shared allocation).
+static NO_TEXT: std::sync::LazyLock<Arc<str>> = std::sync::LazyLock::new(|| Arc::from(""));
+
 impl Packed {
-    fn new(doc: Document, slim: bool) -> Packed {
-        let value = if slim {
-            slim::document(doc.value)
-        } else {
-            doc.value
+    fn new(docs: Vec<Document>, slim: bool) -> Packed {
+        let mut out = Packed {
+            docs: Vec::with_capacity(docs.len()),
+            json: Vec::new(),
+            ends: Vec::with_capacity(docs.len()),
         };
-        // A `serde_json::Value` always serialises (string keys, finite numbers).
-        let json = serde_json::to_vec(&value).unwrap_or_else(|_| b"null".to_vec());
-        Packed {
-            doc: Document {
+        for doc in docs {
+            let value = if slim {
+                slim::document(doc.value)
+            } else {
+                doc.value
+            };
+            // A `serde_json::Value` always serialises (string keys, finite numbers).
+            let start = out.json.len();
+            if serde_json::to_writer(&mut out.json, &value).is_err() {
+                out.json.truncate(start);
+                out.json.extend_from_slice(b"null");
+            }
+            out.ends.push(out.json.len());
+            out.docs.push(Document {
                 kind: doc.kind,
                 path: doc.path,
                 index: doc.index,
                 value: serde_json::Value::Null,
                 source_map: Default::default(),
-                source: Arc::from(""),
+                source: Arc::clone(&NO_TEXT),
                 span: doc.span,
-            },
-            json: json.into_boxed_slice(),
+            });
         }
+        out.json.shrink_to_fit();
+        out
+    }
+
+    /// Each document with its JSON.
+    fn iter(&self) -> impl Iterator<Item = (&Document, &[u8])> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        (self.docs.iter())
+            .zip(starts.zip(&self.ends))
+            .map(|(d, (start, end))| (d, &self.json[start..*end]))
     }
 }
 
@@ -366,10 +388,10 @@ fn combined(
     plan: &Plan,
     own: &[bool],
     parts: &mut [Part],
-    context: Vec<Vec<Packed>>,
+    context: Vec<Packed>,
     slim: bool,
 ) -> combine::Combined {
-    let mut by_input: Vec<Vec<Packed>> = Vec::with_capacity(own.len());
+    let mut by_input: Vec<Packed> = Vec::with_capacity(own.len());
     let mut parts_iter = parts.iter_mut();
     let mut context = context.into_iter();
     for is_own in own {
@@ -384,9 +406,9 @@ fn combined(
     let mut packed: Vec<&[u8]> = Vec::new();
     let mut input_of: Vec<usize> = Vec::new();
     for (i, input) in by_input.iter().enumerate() {
-        for kept in input {
-            docs.push(&kept.doc);
-            packed.push(&kept.json);
+        for (doc, json) in input.iter() {
+            docs.push(doc);
+            packed.push(json);
             input_of.push(i);
         }
     }
@@ -486,7 +508,7 @@ struct Part {
     scans: Vec<(Arc<str>, suppress::Scan)>,
     peers: Vec<(Arc<str>, Vec<peer_ignore::PeerIgnore>)>,
     /// Its documents without text or source map, for the combined packages.
-    values: Vec<Packed>,
+    values: Packed,
 }
 
 /// What every input's evaluation shares.
@@ -601,11 +623,9 @@ impl Context<'_> {
             }
         }
         let values = if self.values {
-            (f.documents.into_iter())
-                .map(|d| Packed::new(d, self.slim))
-                .collect()
+            Packed::new(f.documents, self.slim)
         } else {
-            Vec::new()
+            Packed::default()
         };
         Part {
             index,
