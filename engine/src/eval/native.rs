@@ -735,15 +735,7 @@ mod tests {
 
     fn document(g: &mut Gen) -> Value {
         let mut doc = Map::new();
-        let kinds = [
-            "Pod",
-            "Deployment",
-            "StatefulSet",
-            "DaemonSet",
-            "ReplicaSet",
-            "ReplicationController",
-            "Job",
-            "CronJob",
+        let others = [
             "Service",
             "Service",
             "NetworkPolicy",
@@ -751,6 +743,7 @@ mod tests {
             "Namespace",
             "ConfigMap",
         ];
+        let kinds: Vec<&str> = WORKLOAD_KINDS.iter().chain(&others).copied().collect();
         let kind = g.pick(&kinds);
         if g.chance(97) {
             let api = match kind {
