@@ -243,7 +243,7 @@ pub fn selected<'a>(
 /// from `packed[i]`, its compact JSON (`docs[i].value` is not read): a streamed run keeps
 /// its documents that way ([`super::stream`]). With `slim` (the values are
 /// [`super::slim::document`]'s projections), the built-in cross-document rules are
-/// computed natively when they can be ([`super::native`]), else by regorus.
+/// computed natively when they can be (`eval::native`), else by regorus.
 pub fn evaluate_packed(
     set: &PolicySet,
     docs: &[&Document],
