@@ -159,12 +159,12 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// Caps glibc's malloc arenas at the number of evaluation workers (at least 2), before
-/// any thread starts. glibc gives each new thread its own arena, up to eight per core,
-/// and grows each one page by page with `mprotect`: a one-Dockerfile run made some 780
-/// such calls for its six threads. Sharing arenas among the workers costs them nothing
-/// measurable (BENCHMARKS.md, "malloc arenas"): one Dockerfile 0.94x CPU, both corpora
-/// 0.96x CPU and 0.85x peak RSS on 2 cores. `threads`: `-j` (0: one per core).
+/// Caps glibc's malloc arenas at one per thread that evaluates (the workers, at least 2,
+/// and three more), before any thread starts. glibc gives each new thread its own arena,
+/// up to eight per core, and grows each one page by page with `mprotect` (BENCHMARKS.md,
+/// "malloc arenas"). Fewer arenas than evaluating threads made workers share one by
+/// chance, and such runs took up to twice as long ("arenas, again"). `threads`: `-j`
+/// (0: one per core).
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[allow(unsafe_code)]
 fn limit_malloc_arenas(threads: usize) {
@@ -173,7 +173,13 @@ fn limit_malloc_arenas(threads: usize) {
     } else {
         threads
     };
-    let arenas = libc::c_int::try_from(workers.max(2)).unwrap_or(libc::c_int::MAX);
+    // One arena per thread that allocates while evaluating: the main thread (glibc's
+    // main arena), `policy-main`, each worker of the one evaluation pool
+    // (`budget::install`) and the WASM epoch ticker. Fewer, and glibc hands the workers
+    // shared arenas by the luck of which thread allocated first: two workers on one
+    // arena ran some runs twice as long (BENCHMARKS.md, "arenas, again").
+    let arenas =
+        libc::c_int::try_from(workers.max(2).saturating_add(3)).unwrap_or(libc::c_int::MAX);
     // SAFETY: `mallopt` only sets a malloc tunable; called once, before this process
     // starts any thread. A refusal (return 0) leaves glibc's default, which is correct.
     unsafe {

@@ -430,10 +430,7 @@ pub fn evaluate(set: &PolicySet, files: Vec<FileReport>, opts: &EvalOptions) -> 
             .collect::<Vec<_>>()
     };
     // Large stacks for deep Rego call chains (see `runtimes::rego::budget`).
-    let results = match crate::runtimes::rego::budget::pool(opts.threads) {
-        Ok(pool) => pool.install(run),
-        Err(_) => run(),
-    };
+    let results = crate::runtimes::rego::budget::install(opts.threads, run);
     let traces = if opts.trace {
         let mut worker = Worker::new(set);
         docs.iter()

@@ -130,10 +130,7 @@ pub fn scan(plan: &Plan, threads: usize) -> Scan {
         (path, kinds, view, keep.then_some(f))
     };
     let run = || (0..plan.len()).into_par_iter().map(one).collect::<Vec<_>>();
-    let parts = match crate::runtimes::rego::budget::pool(threads) {
-        Ok(pool) => pool.install(run),
-        Err(_) => run(),
-    };
+    let parts = crate::runtimes::rego::budget::install(threads, run);
     let mut scan = Scan {
         bytes: used.into_inner(),
         ..Scan::default()
@@ -232,10 +229,7 @@ pub fn evaluate(
         (parts, context)
     };
     // Large stacks for deep Rego call chains (see `runtimes::rego::budget`).
-    let (mut parts, context) = match crate::runtimes::rego::budget::pool(opts.threads) {
-        Ok(pool) => pool.install(run),
-        Err(_) => run(),
-    };
+    let (mut parts, context) = crate::runtimes::rego::budget::install(opts.threads, run);
     let mut report = Report {
         errors: set.errors.clone(),
         warnings: set.warnings.clone(),

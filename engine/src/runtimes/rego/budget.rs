@@ -14,6 +14,7 @@
 //! be noise in a CI log that already has the record.
 
 use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Once;
 
 /// Stack of every thread that evaluates Rego: 256 MiB of address space. Measured (release):
@@ -53,13 +54,36 @@ pub fn pool(threads: usize) -> Result<rayon::ThreadPool, rayon::ThreadPoolBuildE
         .build()
 }
 
+/// `threads + 1` when [`configure_global_pool`] built rayon's global pool (0: it did not).
+static GLOBAL: AtomicUsize = AtomicUsize::new(0);
+
 /// Makes rayon's global pool use [`EVAL_STACK_BYTES`] stacks (for `par_iter` outside
 /// [`pool`]). Fails harmlessly when the global pool already exists.
 pub fn configure_global_pool(threads: usize) {
-    let _ = rayon::ThreadPoolBuilder::new()
+    let built = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .stack_size(EVAL_STACK_BYTES)
         .build_global();
+    if built.is_ok() {
+        GLOBAL.store(threads.saturating_add(1), Ordering::Relaxed);
+    }
+}
+
+/// Runs `f`, whose parallel iterators evaluate Rego, on threads with
+/// [`EVAL_STACK_BYTES`] of stack and `threads` workers (0: one per core): the global pool
+/// when [`configure_global_pool`] built it for `threads` (the command line), else a
+/// [`pool`] of its own (or the caller's thread, if none can be started). One set of
+/// workers per process, not one per pass: each worker then keeps a malloc arena of its
+/// own (`cli::limit_malloc_arenas`); two pools of two made glibc pair workers on one
+/// arena in some runs, which then took twice as long (BENCHMARKS.md, "arenas, again").
+pub fn install<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
+    if GLOBAL.load(Ordering::Relaxed) == threads.saturating_add(1) {
+        return f();
+    }
+    match pool(threads) {
+        Ok(pool) => pool.install(f),
+        Err(_) => f(),
+    }
 }
 
 /// Runs `f` on a new thread with [`EVAL_STACK_BYTES`] of stack and returns its result (for
