@@ -24,11 +24,11 @@
 //! at once runs after the last input, as before — the combined packages ([`combine`],
 //! over every document's value, kept for them without text or source map, and only the
 //! part they read while they are the built-in ones ([`slim`]), which are then computed
-//! in Rust (`eval::native`); each result is then located in its input, read again), then the inline suppressions and peer
-//! ignores (found while the input was loaded, [`suppress::scans`]). [`fits`] says which
-//! sets need no more than this (not a rule that reads more of `data.inventory` than its
-//! Namespaces, not `--trace`); for the others the caller loads everything and runs
-//! [`super::evaluate`].
+//! in Rust (`eval::native`); each result is then located in its input, read again), then
+//! the inline suppressions and peer ignores (found while the input was loaded,
+//! [`suppress::scans`]). [`fits`] says which sets need no more than this (not a rule that
+//! reads more of `data.inventory` than its Namespaces, not `--trace`); for the others the
+//! caller loads everything and runs [`super::evaluate`].
 //!
 //! Every input is accounted for as before: a skipped or failed input is a
 //! [`FileReport`] like any other, and its summary and errors are kept. An input is read

@@ -6,7 +6,8 @@
 //! with it. Evaluation therefore runs on threads with [`EVAL_STACK_BYTES`] of stack (reserved
 //! address space: only the pages a deep evaluation touches become memory, and the guard
 //! page below each stack still turns an overflow into a clean abort rather than memory
-//! corruption). Every front end goes through [`pool`] or [`on_eval_stack`].
+//! corruption). Every front end goes through [`install`], [`pool`] or
+//! [`on_eval_stack`].
 //!
 //! regorus can panic inside a builtin (a `sprintf` verb with a Unicode digit). The
 //! evaluator catches the panic and turns it into a POL001 record; [`quietly`] keeps the
@@ -76,6 +77,8 @@ pub fn configure_global_pool(threads: usize) {
 /// workers per process, not one per pass: each worker then keeps a malloc arena of its
 /// own (`cli::limit_malloc_arenas`); two pools of two made glibc pair workers on one
 /// arena in some runs, which then took twice as long (BENCHMARKS.md, "arenas, again").
+/// On the global pool, what `f` does outside its parallel iterators runs on the caller's
+/// thread, which the command line's is ([`on_eval_stack`]).
 pub fn install<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
     if GLOBAL.load(Ordering::Relaxed) == threads.saturating_add(1) {
         return f();
