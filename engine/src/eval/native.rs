@@ -852,9 +852,17 @@ mod tests {
     #[test]
     fn the_same_results_as_the_rego_on_generated_runs() {
         let set = builtin_set(|_| {});
-        let mut g = Gen(0x9e37_79b9_7f4a_7c15);
+        // `POLICY_NATIVE_RUNS=N[:SEED]` for a longer search than CI's.
+        let (runs, seed) = match std::env::var("POLICY_NATIVE_RUNS") {
+            Ok(v) => {
+                let (n, seed) = v.split_once(':').unwrap_or((&v, "0"));
+                (n.parse().unwrap_or(300), seed.parse().unwrap_or(0))
+            }
+            Err(_) => (300, 0),
+        };
+        let mut g = Gen(0x9e37_79b9_7f4a_7c15 ^ seed);
         let mut fired = HashMap::<String, (usize, usize)>::new();
-        for run in 0..300 {
+        for run in 0..runs {
             let docs: Vec<String> = (0..1 + g.below(14))
                 .map(|_| document(&mut g).to_string())
                 .collect();
