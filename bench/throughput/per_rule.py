@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""CPU per document of each built-in Kubernetes rule alone (issue 14, item 2).
+"""CPU per document of each built-in rule of a kind alone (issue 14, item 2).
 
-    bench/throughput/per_rule.py POLICY_BINARY DIR [RUNS=3]
+    bench/throughput/per_rule.py POLICY_BINARY DIR [RUNS=3] [KIND=kubernetes]
 
-For every rule of kind `kubernetes` in `POLICY rules -f json`, writes a config that turns
+For every rule of KIND in `POLICY rules -f json`, writes a config that turns
 every other rule off, runs `POLICY eval --config CFG -j 1 -f json DIR` RUNS times
 (interleaved with a run with every rule off and one with the whole set), and prints each
 rule's CPU per document above the all-off run (min of the runs, from wait4). A rule
@@ -31,9 +31,10 @@ def main(argv):
         return 2
     binary, data = argv[0], argv[1]
     runs = int(argv[2]) if len(argv) > 2 else 3
+    kind = argv[3] if len(argv) > 3 else "kubernetes"
     rules = json.loads(subprocess.run([binary, "rules", "-f", "json"], capture_output=True, check=True).stdout)
     ids = [r["id"] for r in rules]
-    k8s = [r["id"] for r in rules if "kubernetes" in r["kinds"]]
+    k8s = [r["id"] for r in rules if kind in r["kinds"]]
     docs = json.loads(
         subprocess.run([binary, "eval", "--no-config", "-f", "json", data], capture_output=True).stdout
     )["summary"]["inputs"]["documents"]
