@@ -111,13 +111,27 @@ pub fn scan(plan: &Plan, threads: usize) -> Scan {
     // A run of one input keeps it whatever its size: its evaluation would parse it again,
     // whole, to the same peak (one multi-document stream on stdin, say).
     let single = plan.len() == 1;
+    // Whether an input may be kept is known before it is read when its size is (files,
+    // stdin); one that will not be is read for its values only, without the source map
+    // its evaluation builds when it reads the input again (BENCHMARKS.md, "a first pass
+    // without source maps").
+    let predicted = std::sync::atomic::AtomicU64::new(0);
     let one = |i: usize| {
-        let f = plan.load(i);
+        let may_keep = single
+            || plan.size_hint(i).is_none_or(|n| {
+                let before = predicted.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+                before.saturating_add(n) <= KEEP_BYTES as u64
+            });
+        let f = if may_keep {
+            plan.load(i)
+        } else {
+            plan.load_values(i)
+        };
         let size = text_size(&f);
         let total = used
             .fetch_add(size, std::sync::atomic::Ordering::Relaxed)
             .saturating_add(size);
-        let keep = single || total <= KEEP_BYTES;
+        let keep = may_keep && (single || total <= KEEP_BYTES);
         let mut kinds: Vec<DocumentKind> = Vec::new();
         let mut view = RunView::default();
         for doc in &f.documents {

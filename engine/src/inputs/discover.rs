@@ -149,6 +149,24 @@ impl Plan {
         run(&self.tasks[i], &self.opts)
     }
 
+    /// [`Plan::load`] without source maps ([`LoadOptions::spans`] off): the same kinds,
+    /// values and errors, for a pass that reads only values.
+    pub fn load_values(&self, i: usize) -> FileReport {
+        let mut opts = self.opts.clone();
+        opts.load.spans = false;
+        run(&self.tasks[i], &opts)
+    }
+
+    /// The size in bytes of input `i` before it is loaded, when known without reading it
+    /// (a file's length, stdin's bytes).
+    pub fn size_hint(&self, i: usize) -> Option<u64> {
+        match &self.tasks[i] {
+            Task::File { path, .. } => std::fs::metadata(path).ok().map(|m| m.len()),
+            Task::Stdin(bytes) => u64::try_from(bytes.len()).ok(),
+            Task::Layout(_) | Task::Done(_) => None,
+        }
+    }
+
     /// Loads every input, in parallel: what [`collect`] returns.
     pub fn load_all(&self) -> Vec<FileReport> {
         self.tasks

@@ -187,6 +187,10 @@ pub struct LoadOptions {
     /// An empty YAML file (nothing but comments or `---`) is one document whose value is
     /// `null`, as conftest gives it to policies, instead of an error (`--conftest`).
     pub empty_yaml_as_null: bool,
+    /// Record where every node of a YAML or JSON document is (its source map). A pass
+    /// that reads only values (the first pass of a streamed run: kinds and Namespaces)
+    /// turns it off: its documents then have an empty source map, and parse faster.
+    pub spans: bool,
 }
 
 impl Default for LoadOptions {
@@ -196,6 +200,7 @@ impl Default for LoadOptions {
             max_file_size: 16 * 1024 * 1024,
             max_depth: 256,
             empty_yaml_as_null: false,
+            spans: true,
         }
     }
 }

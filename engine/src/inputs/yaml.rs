@@ -472,6 +472,9 @@ struct Builder<'a> {
     /// Last character index mapped to a byte offset within the chunk (markers mostly move
     /// forward, so walking from here is linear overall).
     cursor: std::cell::Cell<(usize, usize)>,
+    /// Whether spans are recorded at all ([`LoadOptions::spans`]): without, no node's
+    /// pointer is built either.
+    record: bool,
 }
 
 /// Whether `text` has a `\r` that is not part of a `\r\n` pair.
@@ -490,6 +493,7 @@ impl<'a> Builder<'a> {
             index,
             line_offset,
             max_depth: opts.max_depth.max(1),
+            record: opts.spans,
             stack: Vec::new(),
             anchors: HashMap::new(),
             alias_nodes: 0,
@@ -725,7 +729,7 @@ impl<'a> Builder<'a> {
     /// Where the next node goes: its pointer and whether to record spans for it.
     fn child_slot(&self) -> (String, bool) {
         match self.stack.last() {
-            None => (String::new(), true),
+            None => (String::new(), self.record),
             Some(frame) if !frame.record => (String::new(), false),
             Some(frame) => match &frame.container {
                 Container::Seq(items) => (format!("{}/{}", frame.pointer, items.len()), true),
@@ -1035,6 +1039,54 @@ mod tests {
 
     fn p(line: u32, column: u32) -> Position {
         Position::new(line, column)
+    }
+
+    /// Without spans ([`LoadOptions::spans`] off, the first pass of a streamed run) a
+    /// text gives the same documents (kind, value, index), the same errors, and no
+    /// source map.
+    #[test]
+    fn loading_without_spans_gives_the_same_values_and_errors() {
+        let texts = [
+            "a: 1\nb: [x, {c: d}]\n",
+            "base: &b {x: 1, y: [1, 2]}\nuse:\n  <<: *b\n  z: 3\nagain: *b\n",
+            "apiVersion: v1\nkind: List\nitems:\n  - {apiVersion: v1, kind: Namespace, metadata: {name: a}}\n  - {apiVersion: v1, kind: Pod, metadata: {name: p}, spec: {containers: []}}\n",
+            "---\napiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\n# only a comment\n---\nkey: [unclosed\n---\napiVersion: v1\nkind: Pod\n",
+            "%YAML 1.2\n---\n!!map {a: !!str 1}\n...\n",
+            "a: 1\na: 2\n",
+            "{\"apiVersion\": \"v1\", \"kind\": \"Pod\", \"metadata\": {\"name\": \"p\"}}",
+        ];
+        let with = LoadOptions::default();
+        let without = LoadOptions {
+            spans: false,
+            ..LoadOptions::default()
+        };
+        for text in texts {
+            let format = if text.starts_with('{') {
+                super::super::Format::Json
+            } else {
+                super::super::Format::Yaml
+            };
+            let a = super::super::load_text("t.yaml", text, format, &with);
+            let b = super::super::load_text("t.yaml", text, format, &without);
+            let shape = |f: &super::super::FileReport| {
+                let docs: Vec<_> = (f.documents.iter())
+                    .map(|d| (d.kind, d.value.clone(), d.index))
+                    .collect();
+                let errors: Vec<_> = (f.errors.iter())
+                    .map(|e| format!("{}:{} {}", e.line, e.column, e.message))
+                    .collect();
+                format!("{docs:?} {errors:?}")
+            };
+            assert_eq!(shape(&a), shape(&b), "{text}");
+            assert!(
+                a.documents.iter().any(|d| !d.source_map.is_empty()) || a.documents.is_empty(),
+                "{text}"
+            );
+            assert!(
+                b.documents.iter().all(|d| d.source_map.is_empty()),
+                "{text}"
+            );
+        }
     }
 
     fn load(text: &str) -> (Vec<Document>, Vec<InputError>) {
