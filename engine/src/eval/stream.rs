@@ -15,7 +15,8 @@
 //! 1. [`scan`] loads every input once and keeps only what must be known before
 //!    evaluating: the kinds present (which built-in WASM modules to compile), each
 //!    input's path (`--shard`), and what the run-wide step needs ([`RunView`]: the
-//!    Namespace objects, for Pod Security labels and `data.inventory`).
+//!    Namespace objects, for Pod Security labels and `data.inventory`). An input it
+//!    will not keep is parsed for its values only, without a source map.
 //! 2. [`evaluate`] loads each of this shard's inputs again, evaluates it on the set
 //!    prepared from the view ([`cluster::prepare_view`]) and keeps its part of the report.
 //!
