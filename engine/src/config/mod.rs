@@ -151,6 +151,7 @@ fn empty_document() -> crate::inputs::Document {
         value: serde_json::Value::Null,
         source_map: crate::source::SourceMap::new(),
         source: Arc::from(""),
+        first_line: 1,
         span: crate::source::Span::point(crate::source::Position::START),
     }
 }

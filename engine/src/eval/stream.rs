@@ -372,6 +372,7 @@ impl Packed {
                 value: serde_json::Value::Null,
                 source_map: Default::default(),
                 source: Arc::clone(&NO_TEXT),
+                first_line: 1,
                 span: doc.span,
             });
         }

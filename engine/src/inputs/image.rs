@@ -792,6 +792,7 @@ fn layout_document(
         value,
         source_map: spans.into_source_map(),
         source: source.text.clone(),
+        first_line: 1,
         span: source.doc.span,
     }
 }

@@ -6,6 +6,7 @@
 //! (file, line, column). A file that cannot be read or parsed is never dropped silently:
 //! it comes back as a [`FileReport`] with errors or a skip reason.
 
+pub mod batch;
 pub mod discover;
 pub mod dockerfile;
 pub mod image;
@@ -87,8 +88,12 @@ pub struct Document {
     pub value: serde_json::Value,
     /// JSON path → source span.
     pub source_map: SourceMap,
-    /// The full text of the file, for code frames and line lookups.
+    /// The text of the file, for code frames and line lookups: all of it, or for a
+    /// batch of a large input ([`batch`]) the lines from [`Document::first_line`].
     pub source: Arc<str>,
+    /// The line of the file that `source` starts at: 1, except in a batch. Positions
+    /// are the file's either way.
+    pub first_line: u32,
     /// The span of the whole document within the file.
     pub span: Span,
 }
@@ -121,13 +126,20 @@ impl Document {
         }
     }
 
+    /// The text of 1-based `line` of the file, when `source` holds it.
+    pub fn line(&self, line: u32) -> Option<&str> {
+        if line < self.first_line && self.first_line > 1 {
+            return None;
+        }
+        let n = line.saturating_sub(self.first_line);
+        self.source.lines().nth(n as usize)
+    }
+
     /// The span of the first line of the document: where a finding without a location goes.
     pub fn start_span(&self) -> Span {
         let start = self.span.start;
         let line_end = self
-            .source
-            .lines()
-            .nth(start.line.saturating_sub(1) as usize)
+            .line(start.line)
             .map(|l| l.trim_end_matches('\r').chars().count() as u32 + 1)
             .unwrap_or(start.column);
         Span::new(start, Position::new(start.line, line_end.max(start.column)))
@@ -135,7 +147,7 @@ impl Document {
 
     /// The span of a whole 1-based `line` of the file, trimmed to its text.
     pub fn line_span(&self, line: u32) -> Span {
-        match self.source.lines().nth(line.saturating_sub(1) as usize) {
+        match self.line(line) {
             Some(text) => {
                 let indent = text.chars().take_while(|c| c.is_whitespace()).count() as u32;
                 let len = text.trim_end().chars().count() as u32;
@@ -317,7 +329,7 @@ pub fn load_text(path: &str, text: &str, format: Format, opts: &LoadOptions) -> 
             Ok(doc) => (vec![doc], Vec::new()),
             Err(e) => (Vec::new(), vec![e]),
         },
-        Format::Yaml => yaml::parse_yaml(&path, &source, opts),
+        Format::Yaml => yaml::parse_yaml_text(&path, &source, opts),
         Format::Json => yaml::parse_json(&path, &source, opts),
     };
     if let Some(kind) = opts.kind {

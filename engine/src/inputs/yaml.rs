@@ -77,12 +77,22 @@ pub(crate) struct RawDoc {
 /// that holds no document at all (only comments) is an error, so it is never silently
 /// ignored.
 pub fn parse_yaml(path: &str, text: &str, opts: &LoadOptions) -> (Vec<Document>, Vec<InputError>) {
+    parse_yaml_text(path, &Arc::from(text), opts)
+}
+
+/// [`parse_yaml`] of a text already shared: its documents share it.
+pub(crate) fn parse_yaml_text(
+    path: &str,
+    text: &Arc<str>,
+    opts: &LoadOptions,
+) -> (Vec<Document>, Vec<InputError>) {
     let (raws, mut errors) = parse_stream(path, text, opts, "YAML");
-    let mut docs = into_documents(path, text, raws.into_iter().flat_map(classify_yaml));
+    let at = (1, 0);
+    let mut docs = into_documents(path, text, at, raws.into_iter().flat_map(classify_yaml));
     if docs.is_empty() && errors.is_empty() && opts.empty_yaml_as_null {
         let start = Span::point(Position::START);
         let null = (DocumentKind::Yaml, Value::Null, Spans::default(), start);
-        docs = into_documents(path, text, std::iter::once(null));
+        docs = into_documents(path, text, at, std::iter::once(null));
     }
     if docs.is_empty() && errors.is_empty() {
         errors.push(InputError::new(
@@ -107,7 +117,7 @@ pub fn parse_json(path: &str, text: &str, opts: &LoadOptions) -> (Vec<Document>,
             Err((pos, message)) => errors.push(InputError::new(path, pos, message)),
         }
     }
-    let docs = into_documents(path, text, classified);
+    let docs = into_documents(path, &Arc::from(text), (1, 0), classified);
     if docs.is_empty() && errors.is_empty() {
         errors.push(InputError::new(
             path,
@@ -159,12 +169,14 @@ fn is_list(value: &Value) -> bool {
 
 /// Expands `kind: List` and detects the kind of each YAML document.
 /// Numbers classified documents in file order and attaches the shared path and source.
+/// `(first_line, first_index)`: the line of the file `source` starts at, and the index of
+/// its first document in the file (`(1, 0)` for a whole text).
 fn into_documents(
     path: &str,
-    text: &str,
+    source: &Arc<str>,
+    (first_line, first_index): (u32, usize),
     classified: impl IntoIterator<Item = Classified>,
 ) -> Vec<Document> {
-    let source: Arc<str> = Arc::from(text);
     let path: Arc<str> = Arc::from(path);
     classified
         .into_iter()
@@ -172,10 +184,11 @@ fn into_documents(
         .map(|(index, (kind, value, spans, span))| Document {
             kind,
             path: path.clone(),
-            index,
+            index: first_index + index,
             value,
             source_map: spans.into_source_map(),
             source: source.clone(),
+            first_line,
             span,
         })
         .collect()
@@ -311,6 +324,37 @@ pub(crate) fn parse_stream(
     opts: &LoadOptions,
     language: &str,
 ) -> (Vec<RawDoc>, Vec<InputError>) {
+    parse_part(path, text, opts, language, &mut Parts::default())
+}
+
+/// Where the parse of a stream read in parts ([`parse_yaml_part`]) stands: what
+/// [`parse_stream`] carries from one document to the next, so that the parts give
+/// together what the whole text gives.
+#[derive(Debug, Default)]
+pub(crate) struct Parts {
+    /// Alias expansions so far ([`MAX_ALIAS_NODES`] is per file).
+    alias_nodes: usize,
+    /// A syntax error was met: every part is parsed document by document.
+    chunked: bool,
+    /// A per-file budget ran out before any syntax error: nothing more is parsed.
+    stopped: bool,
+    /// Documents so far (their index in the file).
+    documents: usize,
+}
+
+/// Parses one part of a stream that starts at a document boundary (a [`chunk_starts`]
+/// line of the whole text), with positions in the part. [`parse_stream`] is the part
+/// that is the whole text.
+fn parse_part(
+    path: &str,
+    text: &str,
+    opts: &LoadOptions,
+    language: &str,
+    parts: &mut Parts,
+) -> (Vec<RawDoc>, Vec<InputError>) {
+    if parts.stopped {
+        return (Vec::new(), Vec::new());
+    }
     let index = LineIndex::new(text);
     let error = |fatal: Fatal| {
         InputError::new(
@@ -319,30 +363,77 @@ pub(crate) fn parse_stream(
             format!("invalid {language}: {}", fatal.message),
         )
     };
-    let mut alias_nodes = 0;
-    let (docs, outcome) = parse_chunk(text, &index, 1, text.len(), opts, &mut alias_nodes);
-    let fatal = match outcome {
-        Ok(()) => return (docs, Vec::new()),
-        Err(fatal) => fatal,
-    };
-    let starts = chunk_starts(text, &index);
-    if starts.len() <= 1 || fatal.budget {
-        return (docs, vec![error(fatal)]);
+    let before = parts.alias_nodes;
+    if !parts.chunked {
+        let (docs, outcome) =
+            parse_chunk(text, &index, 1, text.len(), opts, &mut parts.alias_nodes);
+        let fatal = match outcome {
+            Ok(()) => return (docs, Vec::new()),
+            Err(fatal) => fatal,
+        };
+        if fatal.budget {
+            parts.stopped = true;
+            return (docs, vec![error(fatal)]);
+        }
+        parts.chunked = true;
+        if chunk_starts(text, &index).len() <= 1 {
+            // One document: parsing it alone gives the same.
+            return (docs, vec![error(fatal)]);
+        }
     }
+    let starts = chunk_starts(text, &index);
     let mut docs = Vec::new();
     let mut errors = Vec::new();
-    let mut alias_nodes = 0;
+    // Counted again from where this part started, as the whole text's parse counts again
+    // from its start when it goes document by document.
+    parts.alias_nodes = before;
     for (i, &line) in starts.iter().enumerate() {
         let end = starts
             .get(i + 1)
             .and_then(|next| index.line_start(*next))
             .unwrap_or(text.len());
-        let (mut part, outcome) = parse_chunk(text, &index, line, end, opts, &mut alias_nodes);
+        let (mut part, outcome) =
+            parse_chunk(text, &index, line, end, opts, &mut parts.alias_nodes);
         docs.append(&mut part);
         if let Err(fatal) = outcome {
             errors.push(error(fatal));
         }
     }
+    (docs, errors)
+}
+
+/// Parses one part of a large YAML stream read in batches (`inputs::batch`): `source`
+/// holds whole lines of the file from `first_line`, starting at a document boundary.
+/// The documents have the file's positions and indices, and over every part of a file
+/// in order, the documents and errors are [`parse_yaml`]'s of the whole file, except
+/// that a file without any document is not reported here (the caller knows when the
+/// file has ended).
+pub(crate) fn parse_yaml_part(
+    path: &str,
+    source: &Arc<str>,
+    first_line: u32,
+    opts: &LoadOptions,
+    parts: &mut Parts,
+) -> (Vec<Document>, Vec<InputError>) {
+    let (mut raws, mut errors) = parse_part(path, source, opts, "YAML", parts);
+    let shift = first_line.saturating_sub(1);
+    if shift > 0 {
+        let move_span = |s: &mut Span| {
+            s.start.line = s.start.line.saturating_add(shift);
+            s.end.line = s.end.line.saturating_add(shift);
+        };
+        for raw in &mut raws {
+            move_span(&mut raw.span);
+            raw.spans.values.values_mut().for_each(move_span);
+            raw.spans.keys.values_mut().for_each(move_span);
+        }
+        for e in &mut errors {
+            e.line = e.line.saturating_add(shift);
+        }
+    }
+    let at = (first_line, parts.documents);
+    let docs = into_documents(path, source, at, raws.into_iter().flat_map(classify_yaml));
+    parts.documents += docs.len();
     (docs, errors)
 }
 

@@ -190,6 +190,7 @@ pub fn load(reg: &mut Registry, origin: &Origin, verify: &VerifyOptions) -> File
             value,
             source_map,
             source: origin.text.clone(),
+            first_line: 1,
             span: origin.span,
         });
     }

@@ -72,6 +72,7 @@ pub fn parse(path: &str, text: &str) -> Result<Document, InputError> {
         value,
         source_map: b.map,
         source: Arc::from(text),
+        first_line: 1,
         span,
     })
 }
