@@ -1258,3 +1258,41 @@ fn unknown_and_unused_suppressions_are_warnings_that_keep_the_exit_code() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A stream past 4 MiB on stdin is spooled to a temporary file and read in batches: every
+/// document is counted, and a finding at the end carries the stream's own line, with
+/// its code frame.
+#[test]
+fn a_large_stream_on_stdin_is_read_in_batches_with_its_own_lines() {
+    let filler = "x".repeat(4000);
+    let mut stream = String::new();
+    for i in 0..1100 {
+        stream.push_str(&format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c{i}\ndata:\n  a: {filler}\n---\n"
+        ));
+    }
+    assert!(stream.len() > 4 << 20);
+    let before = stream.lines().count();
+    stream.push_str("apiVersion: v1\nkind: Pod\nmetadata:\n  name: last\nspec:\n  containers:\n    - name: a\n      image: busybox\n      securityContext:\n        privileged: true\n");
+    let privileged = before + 10;
+    let out = policy_stdin(&["eval", "-", "--no-config", "-f", "json"], &stream);
+    assert_eq!(code(&out), 1, "{}", String::from_utf8_lossy(&out.stderr));
+    let report = json_of(&out);
+    assert_eq!(
+        report["summary"]["inputs"]["documents"], 1101,
+        "{}",
+        report["summary"]
+    );
+    let hit = (report["findings"].as_array().expect("findings").iter())
+        .find(|f| f["rule_id"] == "K8S001")
+        .expect("K8S001 on the last document");
+    assert_eq!(hit["file"], "<stdin>");
+    assert_eq!(hit["document"], 1100);
+    assert_eq!(hit["start_line"], privileged as u64);
+    let out = policy_stdin(&["eval", "-", "--no-config", "-f", "text"], &stream);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!("{privileged} |         privileged: true")),
+        "{text}"
+    );
+}

@@ -157,7 +157,7 @@ fn input_paths(a: &InputArgs) -> anyhow::Result<Vec<std::path::PathBuf>> {
 /// The inputs of a run: found and scanned, to be loaded one at a time as they are
 /// evaluated, or all loaded at once.
 enum Inputs {
-    Streamed(inputs::discover::Plan, stream::Scan),
+    Streamed(inputs::discover::Plan, Box<stream::Scan>),
     Loaded(Vec<FileReport>),
 }
 
@@ -180,7 +180,7 @@ pub(super) fn run(mut a: EvalArgs, out: &mut dyn Write) -> anyhow::Result<ExitSt
     let inputs = if !supply.has_images() && !a.supply.verify_images {
         let plan = inputs::discover::Plan::new(&input_paths(&a.input)?, &settings.discover);
         let scan = stream::scan(&plan, settings.threads);
-        Inputs::Streamed(plan, scan)
+        Inputs::Streamed(plan, Box::new(scan))
     } else {
         let mut files = if super::supply::only_images(&supply, &a.input.paths) {
             Vec::new()

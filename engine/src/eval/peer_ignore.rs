@@ -163,7 +163,7 @@ fn scan_yaml(first: &Document, documents: &[&Document]) -> Vec<PeerIgnore> {
         if tool != "checkov" {
             continue;
         }
-        let line = k as u32 + 1;
+        let line = k as u32 + first.first_line.max(1);
         // The document holding the line, else the first one starting after it.
         let doc = documents
             .iter()

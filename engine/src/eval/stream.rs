@@ -31,6 +31,15 @@
 //! reads more of `data.inventory` than its Namespaces, not `--trace`); for the others the
 //! caller loads everything and runs [`super::evaluate`].
 //!
+//! One large input is streamed too: a YAML stream past [`Batching::min`] bytes (one
+//! `helm template` output on stdin, a cluster dump) is read in batches of documents
+//! ([`Batches`]) in both passes, each batch evaluated and dropped before the next
+//! ([`Context::part_batched`]; the next one is parsed meanwhile), its kept text built
+//! batch by batch. The combined packages locate their results in it batch by batch, and
+//! [`Streamed::restore_frames`] reads it again as text only for the lines they point
+//! at. The scan reads it in batches first, and only an input whose batches all read
+//! (UTF-8 throughout) with a document is evaluated so; any other is loaded whole.
+//!
 //! Every input is accounted for as before: a skipped or failed input is a
 //! [`FileReport`] like any other, and its summary and errors are kept. An input is read
 //! twice (except those of the first MiB of text, and the input of a run of one, kept from
@@ -51,6 +60,7 @@ use crate::diagnostics::{
     ErrorRecord, Finding, InputStatus, InputSummary, PackageCheck, PrintLine, Report,
     RuleException, SuppressionSource,
 };
+use crate::inputs::batch::{Batches, Batching};
 use crate::inputs::discover::Plan;
 use crate::inputs::{Document, DocumentKind, FileReport};
 use crate::rules::RuleMeta;
@@ -76,6 +86,10 @@ pub struct Scan {
     loaded: Mutex<Vec<Option<FileReport>>>,
     /// The size of the inputs' texts together ([`text_size`]).
     bytes: usize,
+    /// How large YAML streams are read ([`Batches`]); none: every input whole.
+    batching: Option<Batching>,
+    /// Which inputs, by plan index, were read in batches, and are evaluated so.
+    batched: Vec<bool>,
 }
 
 impl Scan {
@@ -83,6 +97,25 @@ impl Scan {
     /// start-up.
     pub fn small(&self) -> bool {
         self.bytes <= KEEP_BYTES
+    }
+
+    /// Input `i` of `plan` in batches, when the scan read it so (and it still is a large
+    /// YAML stream).
+    fn batches(&self, plan: &Plan, i: usize) -> Option<Batches> {
+        let batching = self
+            .batching
+            .filter(|_| self.batched.get(i) == Some(&true))?;
+        plan.batches(i, batching, false)
+    }
+
+    /// Calls `f` with the documents of input `i` of `plan`, loaded again: a batch at a
+    /// time for an input the scan read in batches, else all at once. The errors of a
+    /// batched input are left out (they are its part's).
+    fn documents(&self, plan: &Plan, i: usize, mut f: impl FnMut(Vec<Document>)) {
+        match self.batches(plan, i) {
+            Some(batches) => batches.flatten().for_each(|b| f(b.documents)),
+            None => f(plan.load(i).documents),
+        }
     }
 
     /// Input `i` of `plan`: the one the scan kept, else loaded again.
@@ -106,8 +139,17 @@ fn text_size(f: &FileReport) -> usize {
 }
 
 /// The first pass: loads every input of `plan` (in parallel, on `threads` workers, 0 =
-/// rayon's default) and keeps only a [`Scan`] of it.
+/// rayon's default) and keeps only a [`Scan`] of it. A large YAML stream is read in
+/// batches ([`Batching::default`], see [`scan_with`]).
 pub fn scan(plan: &Plan, threads: usize) -> Scan {
+    scan_with(plan, threads, Some(Batching::default()))
+}
+
+/// [`scan`], reading large YAML streams in batches as `batching` says (none: every
+/// input whole). An input is evaluated in batches when every batch of it could be read
+/// here and it has a document: else it is loaded whole, as any other, so that an error
+/// that fails the whole file (invalid UTF-8 further down) fails it as before.
+pub fn scan_with(plan: &Plan, threads: usize, batching: Option<Batching>) -> Scan {
     let used = std::sync::atomic::AtomicUsize::new(0);
     // A run of one input keeps it whatever its size: its evaluation would parse it again,
     // whole, to the same peak (one multi-document stream on stdin, say).
@@ -118,6 +160,29 @@ pub fn scan(plan: &Plan, threads: usize) -> Scan {
     // without source maps").
     let predicted = std::sync::atomic::AtomicU64::new(0);
     let one = |i: usize| {
+        if let Some(batches) = batching.and_then(|b| plan.batches(i, b, true)) {
+            let path = Arc::clone(batches.path());
+            let (mut kinds, mut view) = (Vec::new(), RunView::default());
+            let (mut size, mut documents, mut whole) = (0, 0, true);
+            for batch in batches {
+                let Ok(batch) = batch else {
+                    whole = false;
+                    break;
+                };
+                size += batch.source.len();
+                documents += batch.documents.len();
+                for doc in &batch.documents {
+                    if !kinds.contains(&doc.kind) {
+                        kinds.push(doc.kind);
+                    }
+                    view.add(doc);
+                }
+            }
+            if whole && documents > 0 {
+                used.fetch_add(size, std::sync::atomic::Ordering::Relaxed);
+                return (path, kinds, view, None, true);
+            }
+        }
         let may_keep = single
             || plan.size_hint(i).is_none_or(|n| {
                 let before = predicted.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
@@ -142,21 +207,23 @@ pub fn scan(plan: &Plan, threads: usize) -> Scan {
             view.add(doc);
         }
         let path = Arc::clone(&f.path);
-        (path, kinds, view, keep.then_some(f))
+        (path, kinds, view, keep.then_some(f), false)
     };
     let run = || (0..plan.len()).into_par_iter().map(one).collect::<Vec<_>>();
     let parts = crate::runtimes::rego::budget::install(threads, run);
     let mut scan = Scan {
         bytes: used.into_inner(),
+        batching,
         ..Scan::default()
     };
     let loaded = scan
         .loaded
         .get_mut()
         .unwrap_or_else(PoisonError::into_inner);
-    for (path, kinds, view, kept) in parts {
+    for (path, kinds, view, kept, batched) in parts {
         scan.paths.push(path);
         loaded.push(kept);
+        scan.batched.push(batched);
         for k in kinds {
             if !scan.kinds.contains(&k) {
                 scan.kinds.push(k);
@@ -184,6 +251,9 @@ pub struct Streamed {
     /// For each text in [`Report::sources`] (and each left out because nothing pointed
     /// into it): the input it came from, and the lines kept.
     trimmed: BTreeMap<String, (usize, Vec<u32>)>,
+    /// How the scan read large inputs, and which (by plan index) it read in batches.
+    batching: Option<Batching>,
+    batched: Vec<bool>,
 }
 
 /// Evaluates this shard's inputs of `plan` one at a time (see the module documentation)
@@ -230,13 +300,21 @@ pub fn evaluate(
     let run = || {
         let parts = mine
             .par_iter()
-            .map(|&i| ctx.part(i, scan.take(plan, i)))
+            .map(|&i| match scan.batches(plan, i) {
+                Some(batches) => ctx.part_batched(i, batches),
+                None => ctx.part(i, scan.take(plan, i)),
+            })
             .collect::<Vec<_>>();
         // Combined packages read the other shards' documents too: their values only.
         let context: Vec<Packed> = if ctx.values {
             others
                 .par_iter()
-                .map(|&i| Packed::new(plan.load(i).documents, ctx.slim))
+                .map(|&i| {
+                    let mut packed = Packed::default();
+                    scan.documents(plan, i, |docs| packed.extend(docs, ctx.slim));
+                    packed.json.shrink_to_fit();
+                    packed
+                })
                 .collect()
         } else {
             Vec::new()
@@ -261,7 +339,7 @@ pub fn evaluate(
         report.prints.append(&mut part.prints);
     }
     if ctx.values {
-        let combined = combined(set, plan, &own, &mut parts, context, ctx.slim);
+        let combined = combined(set, plan, scan, &own, &mut parts, context, ctx.slim);
         let mine: std::collections::HashSet<&str> = parts
             .iter()
             .flat_map(|p| p.doc_paths.iter().map(|d| &**d))
@@ -314,7 +392,12 @@ pub fn evaluate(
             positions: mine,
         });
     }
-    Streamed { report, trimmed }
+    Streamed {
+        report,
+        trimmed,
+        batching: scan.batching,
+        batched: scan.batched.clone(),
+    }
 }
 
 /// Whether a combined package of `set` runs on a run with documents of `kinds`: then
@@ -347,11 +430,17 @@ static NO_TEXT: std::sync::LazyLock<Arc<str>> = std::sync::LazyLock::new(|| Arc:
 
 impl Packed {
     fn new(docs: Vec<Document>, slim: bool) -> Packed {
-        let mut out = Packed {
-            docs: Vec::with_capacity(docs.len()),
-            json: Vec::new(),
-            ends: Vec::with_capacity(docs.len()),
-        };
+        let mut out = Packed::default();
+        out.extend(docs, slim);
+        out.json.shrink_to_fit();
+        out
+    }
+
+    /// Adds `docs` (the next batch of the same input).
+    fn extend(&mut self, docs: Vec<Document>, slim: bool) {
+        let out = self;
+        out.docs.reserve(docs.len());
+        out.ends.reserve(docs.len());
         for doc in docs {
             let value = if slim {
                 slim::document(doc.value)
@@ -376,8 +465,6 @@ impl Packed {
                 span: doc.span,
             });
         }
-        out.json.shrink_to_fit();
-        out
     }
 
     /// Each document with its JSON.
@@ -396,6 +483,7 @@ impl Packed {
 fn combined(
     set: &PolicySet,
     plan: &Plan,
+    scan: &Scan,
     own: &[bool],
     parts: &mut [Part],
     context: Vec<Packed>,
@@ -431,18 +519,27 @@ fn combined(
     let mut results: Vec<Option<(usize, crate::runtimes::RawResult)>> =
         raw.results.into_iter().map(Some).collect();
     for (input, ns) in wanted {
-        let f = plan.load(input);
+        scan.documents(plan, input, |batch| {
+            for &n in &ns {
+                let Some((i, _)) = &results[n] else {
+                    continue;
+                };
+                let at = docs[*i];
+                let found = batch
+                    .iter()
+                    .find(|d| d.index == at.index && d.path == at.path);
+                if let Some(doc) = found {
+                    if let Some((_, r)) = results[n].take() {
+                        located[n] = Some(super::resolve(r, doc, None));
+                    }
+                }
+            }
+        });
+        // A document gone since (the input changed): located without its source map.
         for n in ns {
-            let Some((i, r)) = results[n].take() else {
-                continue;
-            };
-            let at = docs[i];
-            let doc = f
-                .documents
-                .iter()
-                .find(|d| d.index == at.index && d.path == at.path)
-                .unwrap_or(at);
-            located[n] = Some(super::resolve(r, doc, None));
+            if let Some((i, r)) = results[n].take() {
+                located[n] = Some(super::resolve(r, docs[i], None));
+            }
         }
     }
     combine::Combined {
@@ -457,7 +554,60 @@ impl Streamed {
     /// into beyond the lines kept (a step after evaluation, such as the configuration's,
     /// may add one), loading the input again from `plan`. A no-op when the report has
     /// only what evaluation put in it.
+    ///
+    /// An input read in batches is read so again, as text only, and only the lines now
+    /// wanted are added to its kept text: the combined packages' findings (located
+    /// after every input was evaluated) point into the stream as well.
     pub fn restore_frames(&mut self, plan: &Plan) {
+        for (index, paths) in self.missing() {
+            let batches = self
+                .batching
+                .filter(|_| self.batched.get(index) == Some(&true))
+                .and_then(|b| plan.batches(index, b, true));
+            if let Some(batches) = batches {
+                self.restore_batched(batches);
+                continue;
+            }
+            let f = plan.load(index);
+            for path in paths {
+                if let Some(text) = full_text(&f, &path) {
+                    self.report.sources.insert(path.clone(), text);
+                }
+                self.trimmed.remove(&path);
+            }
+        }
+    }
+
+    /// [`Streamed::restore_frames`] for an input read in `batches` (its one path is
+    /// its documents' and its own).
+    fn restore_batched(&mut self, batches: Batches) {
+        let path = batches.path().to_string();
+        let Some((index, kept)) = self.trimmed.get(&path) else {
+            return;
+        };
+        let index = *index;
+        let mut wanted = kept.clone();
+        for (file, span) in locations(&self.report) {
+            if file == path {
+                wanted.extend(frame_lines(span));
+            }
+        }
+        wanted.sort_unstable();
+        wanted.dedup();
+        let mut text = String::new();
+        for batch in batches.text_only() {
+            let Ok(batch) = batch else {
+                return; // changed since: the frames stay as they are
+            };
+            text.push_str(&blank(&batch.source, batch.first_line, &wanted));
+        }
+        self.report.sources.insert(path.clone(), Arc::from(text));
+        self.trimmed.insert(path, (index, wanted));
+    }
+
+    /// The texts [`Streamed::restore_frames`] gives back: by input, its paths that a
+    /// location of the report points into beyond the lines kept.
+    fn missing(&self) -> BTreeMap<usize, Vec<String>> {
         let mut reload: BTreeMap<usize, Vec<String>> = BTreeMap::new();
         for (file, span) in locations(&self.report) {
             let Some((index, kept)) = self.trimmed.get(file) else {
@@ -470,15 +620,7 @@ impl Streamed {
                 }
             }
         }
-        for (index, paths) in reload {
-            let f = plan.load(index);
-            for path in paths {
-                if let Some(text) = full_text(&f, &path) {
-                    self.report.sources.insert(path.clone(), text);
-                }
-                self.trimmed.remove(&path);
-            }
-        }
+        reload
     }
 
     /// The report.
@@ -552,24 +694,32 @@ impl Context<'_> {
         out
     }
 
-    /// Evaluates input `index`, `f`, into its part of the report, as
-    /// [`super::evaluate`] assembles it, and drops the input.
-    fn part(&self, index: usize, f: FileReport) -> Part {
-        // The documents of one input in parallel too: a single large stream is one input.
-        let outcomes: Vec<DocumentOutcome> = f
-            .documents
-            .par_iter()
-            .map(|doc| self.with_worker(|w| evaluate_document_outcome(self.set, w, doc)))
-            .collect();
-        let mut r = Report {
+    /// An empty report of the run's rules, for what some documents add.
+    fn report(&self) -> Report {
+        Report {
             rules: self.rules.clone(),
             disabled: self.set.disabled.clone(),
             unloaded: self.set.unloaded.clone(),
             ..Report::default()
-        };
-        for outcome in outcomes {
-            outcome.add_to(&mut r, self.keep_checks);
         }
+    }
+
+    /// Evaluates `docs`, in parallel (a single large stream is one input), into `r`.
+    fn outcomes(&self, docs: &[Document], r: &mut Report) {
+        let outcomes: Vec<DocumentOutcome> = docs
+            .par_iter()
+            .map(|doc| self.with_worker(|w| evaluate_document_outcome(self.set, w, doc)))
+            .collect();
+        for outcome in outcomes {
+            outcome.add_to(r, self.keep_checks);
+        }
+    }
+
+    /// Evaluates input `index`, `f`, into its part of the report, as
+    /// [`super::evaluate`] assembles it, and drops the input.
+    fn part(&self, index: usize, f: FileReport) -> Part {
+        let mut r = self.report();
+        self.outcomes(&f.documents, &mut r);
         let docs: Vec<&Document> = f.documents.iter().collect();
         let scans = suppress::scans(&docs);
         let peers = if self.peer_ignores {
@@ -622,7 +772,7 @@ impl Context<'_> {
                 let mut kept = needed.remove(path.as_str()).unwrap_or_default();
                 kept.sort_unstable();
                 kept.dedup();
-                let trimmed = (!kept.is_empty()).then(|| Arc::from(blank(text, &kept)));
+                let trimmed = (!kept.is_empty()).then(|| Arc::from(blank(text, 1, &kept)));
                 (path.clone(), trimmed, kept)
             })
             .collect();
@@ -654,6 +804,131 @@ impl Context<'_> {
             doc_paths,
             scans,
             peers,
+            values,
+        }
+    }
+}
+
+impl Context<'_> {
+    /// [`Context::part`] for an input read in `batches` (a large YAML stream): the same
+    /// part, with one batch's documents parsed at a time. Its text is kept as it is
+    /// read, blanked but for the lines the batch's locations show (a code frame may
+    /// reach into the next batches: those lines are kept there); its suppressions are
+    /// found per batch, in the file's lines, and merged.
+    fn part_batched(&self, index: usize, mut batches: Batches) -> Part {
+        let path = Arc::clone(batches.path());
+        let mut r = self.report();
+        let mut file_errors: Vec<ErrorRecord> = Vec::new();
+        let mut scan: Option<suppress::Scan> = None;
+        let mut peers: Vec<peer_ignore::PeerIgnore> = Vec::new();
+        let mut text = String::new();
+        let mut kept: Vec<u32> = Vec::new();
+        // Lines wanted past the batches read so far.
+        let mut carry: Vec<u32> = Vec::new();
+        let mut documents = 0;
+        let mut values = Packed::default();
+        let mut next = batches.next();
+        while let Some(item) = next.take() {
+            let batch = match item {
+                Ok(batch) => batch,
+                Err(e) => {
+                    file_errors.push(ErrorRecord::from(e));
+                    break;
+                }
+            };
+            // The next batch is read and parsed while this one is evaluated.
+            let mut own = self.report();
+            let (following, ()) = rayon::join(
+                || batches.next(),
+                || self.outcomes(&batch.documents, &mut own),
+            );
+            next = following;
+            let docs: Vec<&Document> = batch.documents.iter().collect();
+            let found = suppress::scans(&docs);
+            let found_peers = if self.peer_ignores {
+                peer_ignore::scans(&docs)
+            } else {
+                Vec::new()
+            };
+            drop(docs);
+            let errors: Vec<ErrorRecord> = (batch.errors.iter().cloned())
+                .map(ErrorRecord::from)
+                .collect();
+            let first = batch.first_line;
+            let end = first.saturating_add(batch.line_count());
+            let mut needed = std::mem::take(&mut carry);
+            let directives = found
+                .iter()
+                .flat_map(|(p, scan)| scan.positions().map(move |at| (&**p, Span::point(at))));
+            for (file, span) in locations(&own)
+                .chain(errors.iter().map(error_location))
+                .chain(directives)
+            {
+                if *file == *path {
+                    needed.extend(frame_lines(span));
+                }
+            }
+            needed.sort_unstable();
+            needed.dedup();
+            // A line before this batch cannot be kept any more: `Streamed::restore_frames`
+            // gives the text back whole if one is ever wanted.
+            let (here, later): (Vec<u32>, Vec<u32>) = (needed.into_iter())
+                .filter(|l| *l >= first)
+                .partition(|l| *l < end);
+            text.push_str(&blank(&batch.source, first, &here));
+            kept.extend(here);
+            carry = later;
+            for (_, s) in found {
+                match &mut scan {
+                    Some(all) => all.merge(s),
+                    None => scan = Some(s),
+                }
+            }
+            peers.extend(found_peers.into_iter().flat_map(|(_, p)| p));
+            r.findings.append(&mut own.findings);
+            r.errors.append(&mut own.errors);
+            r.exceptions.append(&mut own.exceptions);
+            r.checks.append(&mut own.checks);
+            r.prints.append(&mut own.prints);
+            file_errors.extend(errors);
+            documents += batch.documents.len();
+            if self.values {
+                values.extend(batch.documents, self.slim);
+            }
+        }
+        kept.extend(carry);
+        values.json.shrink_to_fit();
+        let status = if documents == 0 {
+            InputStatus::Failed
+        } else {
+            InputStatus::Evaluated { documents }
+        };
+        let trimmed = (!kept.is_empty()).then(|| Arc::from(text));
+        Part {
+            index,
+            findings: r.findings,
+            errors: r.errors,
+            exceptions: r.exceptions,
+            checks: r.checks,
+            prints: r.prints,
+            file_errors,
+            owners: Vec::new(),
+            sources: vec![(path.to_string(), trimmed, kept)],
+            input: InputSummary {
+                path: path.to_string(),
+                status,
+            },
+            doc_paths: if documents == 0 {
+                Vec::new()
+            } else {
+                vec![Arc::clone(&path)]
+            },
+            scans: scan.map(|s| (Arc::clone(&path), s)).into_iter().collect(),
+            peers: if peers.is_empty() {
+                Vec::new()
+            } else {
+                vec![(path, peers)]
+            },
             values,
         }
     }
@@ -705,13 +980,14 @@ fn locations(r: &Report) -> impl Iterator<Item = (&str, Span)> {
         )
 }
 
-/// `text` with every line not in `kept` (sorted, 1-based) emptied; line terminators
-/// stay, so line numbers and the line count are those of `text`.
-fn blank(text: &str, kept: &[u32]) -> String {
+/// `text`, whose first line is line `first` of its file, with every line not in `kept`
+/// (sorted, of the file) emptied; line terminators stay, so line numbers and the line
+/// count are those of `text`.
+fn blank(text: &str, first: u32, kept: &[u32]) -> String {
     let mut out =
         String::with_capacity(text.bytes().filter(|b| *b == b'\n').count() + kept.len() * 80);
     for (n, line) in text.split_inclusive('\n').enumerate() {
-        let number = u32::try_from(n + 1).unwrap_or(u32::MAX);
+        let number = u32::try_from(n).unwrap_or(u32::MAX).saturating_add(first);
         if kept.binary_search(&number).is_ok() {
             out.push_str(line);
         } else if line.ends_with('\n') {
@@ -763,6 +1039,25 @@ spec:
 
     fn write(dir: &std::path::Path, name: &str, text: &str) {
         std::fs::write(dir.join(name), text).expect("write");
+    }
+
+    /// Asserts `a == b`, showing the first lines that differ (outputs are long).
+    fn same(a: &[String], b: &[String], what: &str) {
+        for (x, y) in a.iter().zip(b) {
+            let (xs, ys): (Vec<&str>, Vec<&str>) = (x.lines().collect(), y.lines().collect());
+            if let Some(n) = (0..xs.len().max(ys.len())).find(|n| xs.get(*n) != ys.get(*n)) {
+                let around = |v: &[&str]| {
+                    v[n.saturating_sub(8).min(v.len())..(n + 4).min(v.len())].join("\n")
+                };
+                panic!(
+                    "{what}: line {}\n--- whole\n{}\n--- other\n{}",
+                    n + 1,
+                    around(&xs),
+                    around(&ys)
+                );
+            }
+        }
+        assert_eq!(a.len(), b.len());
     }
 
     fn outputs(r: &Report, formats: &[Format]) -> Vec<String> {
@@ -916,11 +1211,235 @@ spec:
         assert!(small.small());
     }
 
+    /// One part of a rich stream: every kind of location and suppression a batch must
+    /// get right, with the names of copy `i`.
+    fn rich(i: usize) -> String {
+        let mut s = NAMESPACED.replace("web", &format!("web{i}"));
+        s.push_str(&format!(
+            "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: p{i}\n  namespace: prod\n  annotations:\n    policy.dev/ignore: \"K8S002 reason: a test\"\nspec:\n  containers:\n    - name: a\n      image: busybox\n      securityContext:\n        # policy:ignore=K8S001 reason: a test\n        privileged: true\n    - name: b\n      image: busybox\n      securityContext:\n        # checkov:skip=CKV_K8S_16: a test\n        privileged: true\n"
+        ));
+        s.push_str("---\napiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Pod, metadata: {name: l}, spec: {containers: [{name: c, image: x, securityContext: {privileged: true}}]}}\n");
+        if i % 3 == 1 {
+            s.push_str("---\nbroken: [1, 2\n");
+        }
+        s.push_str(&format!(
+            "---\r\napiVersion: v1\r\nkind: Service\r\nmetadata: {{name: hp{i}, namespace: prod}}\r\nspec:\r\n  selector: {{app: wbe}}\r\n"
+        ));
+        s.push_str(&format!("---\napiVersion: v1\nkind: Pod\nmetadata: {{name: hp{i}, namespace: prod, labels: {{app: web}}}}\nspec:\n  containers:\n    - {{name: a, image: busybox, ports: [{{containerPort: 80, hostPort: 9{i}}}]}}\n    - {{name: b, image: busybox, ports: [{{containerPort: 81, hostPort: 9{i}}}]}}\n"));
+        s
+    }
+
+    /// A large YAML stream read in batches ([`scan_with`]) gives the report of the whole
+    /// file, byte for byte in every format, under `--shard` too: findings, code frames
+    /// reaching into the next batch, inline, annotation and peer suppressions, parse
+    /// errors with recovery, the combined packages and Pod Security labels.
+    #[test]
+    fn a_stream_read_in_batches_reports_what_the_whole_file_reports() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        let stream: String = (0..12).map(rich).collect::<Vec<_>>().join("---\n");
+        write(d, "stream.yaml", &stream);
+        write(d, "Dockerfile", "FROM alpine:latest\nUSER root\n");
+        write(d, "small.yaml", &rich(99));
+        let formats = [
+            Format::Json,
+            Format::Text,
+            Format::Sarif,
+            Format::Github,
+            Format::Junit,
+            Format::Conftest,
+        ];
+        for size in [1, 300, 4096] {
+            let batching = Batching { min: 0, size };
+            for shard in [None, Some((1, 2)), Some((2, 2))] {
+                let session = Session::from_layers(Layers {
+                    root: d.to_path_buf(),
+                    config: ConfigSource::None,
+                    flags: Flags {
+                        shard: shard
+                            .map(|(index, count)| crate::eval::shard::Shard { index, count }),
+                        ..Flags::default()
+                    },
+                    ..Layers::default()
+                })
+                .expect("session");
+                let set = session.policies();
+                let paths = [d.to_path_buf()];
+                let whole = session.check_paths(&paths);
+                let plan = session.plan(&paths);
+                let scan = scan_with(&plan, 0, Some(batching));
+                // The Dockerfile is not YAML: read whole.
+                assert_eq!(scan.batched, [false, true, true], "{size}");
+                let batched = session.check_plan(&set, &plan, &scan, true);
+                if shard.is_none() {
+                    assert!(whole.suppressed.len() >= 36, "{}", whole.suppressed.len());
+                    for id in ["K8S001", "K8S103", "K8S104"] {
+                        assert!(whole.findings.iter().any(|f| &*f.rule.id == id), "{id}");
+                    }
+                    assert!(
+                        whole
+                            .errors
+                            .iter()
+                            .any(|e| e.message.contains("flow") || e.message.contains("expected")),
+                        "{:?}",
+                        whole.errors
+                    );
+                }
+                same(
+                    &outputs(&whole, &formats),
+                    &outputs(&batched, &formats),
+                    &format!("size {size}, shard {shard:?}"),
+                );
+                // Every line a location shows was kept as the batches went by: nothing
+                // is read again whole.
+                // What the combined packages' findings point at is read again in
+                // batches, and only those lines kept: never the whole text.
+                let mut streamed = evaluate(&set, &plan, &scan, &EvalOptions::default(), false);
+                streamed.restore_frames(&plan);
+                assert!(streamed.missing().is_empty(), "{:?}", streamed.missing());
+                let text = &streamed.report.sources[&*d.join("stream.yaml").to_string_lossy()];
+                let shown = text.lines().filter(|l| !l.is_empty()).count();
+                let all = stream.lines().filter(|l| !l.is_empty()).count();
+                assert!(shown < all, "{shown} < {all}");
+            }
+        }
+    }
+
+    /// Stdin is read in batches too (its format told by its content), and a stream that
+    /// turns out not to be UTF-8 further down fails whole, as before.
+    #[test]
+    fn stdin_is_batched_and_bad_text_fails_the_file_whole() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        let stream: String = (0..4).map(rich).collect::<Vec<_>>().join("---\n");
+        let session = Session::from_layers(Layers {
+            root: d.to_path_buf(),
+            config: ConfigSource::None,
+            ..Layers::default()
+        })
+        .expect("session");
+        let set = session.policies();
+        let batching = Some(Batching { min: 0, size: 500 });
+        let opts = session.settings().discover.clone();
+        let stdin = || {
+            crate::inputs::discover::Plan::with_stdin(
+                &[std::path::PathBuf::from("-")],
+                &opts,
+                &mut std::io::Cursor::new(stream.clone().into_bytes()),
+            )
+        };
+        let plan = stdin();
+        let scan = scan_with(&plan, 0, batching);
+        assert_eq!(scan.batched, [true]);
+        let batched = session.check_plan(&set, &plan, &scan, true);
+        let whole = session.check_plan(&set, &plan, &scan_with(&plan, 0, None), true);
+        assert!(!whole.findings.is_empty());
+        let count = |r: &Report| {
+            let mut m: BTreeMap<String, usize> = BTreeMap::new();
+            for f in &r.findings {
+                *m.entry(f.rule.id.to_string()).or_default() += 1;
+            }
+            m
+        };
+        assert_eq!(count(&whole), count(&batched));
+        same(
+            &outputs(&whole, &[Format::Json]),
+            &outputs(&batched, &[Format::Json]),
+            "stdin",
+        );
+
+        let mut bad = stream.clone().into_bytes();
+        bad.extend_from_slice(b"---\nx: \xff\n");
+        std::fs::write(d.join("bad.yaml"), &bad).expect("write");
+        let plan = session.plan(&[d.join("bad.yaml")]);
+        let scan = scan_with(&plan, 0, batching);
+        assert_eq!(scan.batched, [false]);
+        let report = session.check_plan(&set, &plan, &scan, false);
+        assert!(report.findings.is_empty());
+        assert_eq!(report.errors.len(), 1, "{:?}", report.errors);
+        assert!(report.errors[0].message.contains("UTF-8"));
+    }
+
+    /// The Kubernetes corpus as one stream (skipped without `../shared/corpora`): read
+    /// in batches, the report is the whole file's.
+    #[test]
+    fn the_kubernetes_corpus_as_one_stream_reports_the_same_in_batches() {
+        let root = std::env::var_os("POLICY_SHARED_CORPORA")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| {
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpora")
+            })
+            .join("k8s");
+        if !root.is_dir() {
+            println!("{} not found: skipped", root.display());
+            return;
+        }
+        let mut files: Vec<_> = walkdir(&root);
+        files.sort();
+        let mut stream = String::new();
+        for f in files {
+            let Ok(text) = std::fs::read_to_string(&f) else {
+                continue;
+            };
+            if !stream.is_empty() {
+                stream.push_str(if stream.ends_with('\n') {
+                    "---\n"
+                } else {
+                    "\n---\n"
+                });
+            }
+            stream.push_str(&text);
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        write(dir.path(), "all.yaml", &stream);
+        let session = Session::from_layers(Layers {
+            root: dir.path().to_path_buf(),
+            config: ConfigSource::None,
+            ..Layers::default()
+        })
+        .expect("session");
+        let set = session.policies();
+        let paths = [dir.path().join("all.yaml")];
+        let plan = session.plan(&paths);
+        let whole = session.check_paths(&paths);
+        let scan = scan_with(
+            &plan,
+            0,
+            Some(Batching {
+                min: 0,
+                size: 64 << 10,
+            }),
+        );
+        assert_eq!(scan.batched, [true]);
+        let batched = session.check_plan(&set, &plan, &scan, false);
+        assert!(whole.findings.len() > 100, "{}", whole.findings.len());
+        let formats = [Format::Json, Format::Text, Format::Sarif];
+        same(
+            &outputs(&whole, &formats),
+            &outputs(&batched, &formats),
+            "corpus",
+        );
+    }
+
+    fn walkdir(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walkdir(&p));
+            } else if p.extension().is_some_and(|x| x == "yaml" || x == "yml") {
+                out.push(p);
+            }
+        }
+        out
+    }
+
     #[test]
     fn blanked_text_keeps_the_kept_lines_and_the_line_count() {
         let text = "a\r\nb\nc\n\nd";
         let kept = [2, 5];
-        let out = blank(text, &kept);
+        let out = blank(text, 1, &kept);
+        assert_eq!(blank("x\ny\n", 7, &[8]), "\ny\n");
         let (whole, trimmed) = (SourceLines::new(text), SourceLines::new(&out));
         assert_eq!(whole.line_count(), trimmed.line_count());
         for l in kept {

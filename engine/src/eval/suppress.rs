@@ -150,7 +150,7 @@ pub fn scan(documents: &[&Document]) -> Scan {
     if first.source.contains(MARKER) {
         match first.kind.spec().comments {
             Comments::Dockerfile => scan_dockerfile(first, &mut out),
-            Comments::Yaml => scan_yaml(&first.source, &mut out),
+            Comments::Yaml => scan_yaml(&first.source, first.first_line, &mut out),
             Comments::None => {}
         }
     }
@@ -191,6 +191,25 @@ pub fn scans(documents: &[&Document]) -> Vec<(Arc<str>, Scan)> {
 }
 
 impl Scan {
+    /// Adds the scan of the next part of the same file (a batch, `inputs::batch`): the
+    /// result is the scan of both parts' documents at once (comments in file order,
+    /// then annotations in document order; problems in file order).
+    pub fn merge(&mut self, next: Scan) {
+        let comments = self
+            .directives
+            .iter()
+            .take_while(|d| d.origin == Origin::Comment)
+            .count();
+        let (theirs, annotations): (Vec<Directive>, Vec<Directive>) = next
+            .directives
+            .into_iter()
+            .partition(|d| d.origin == Origin::Comment);
+        self.directives.splice(comments..comments, theirs);
+        self.directives.extend(annotations);
+        self.problems.extend(next.problems);
+        self.problems.sort_by_key(|p| p.position);
+    }
+
     /// Every position a warning about these suppressions can point at.
     pub fn positions(&self) -> impl Iterator<Item = Position> + '_ {
         self.problems.iter().map(|p| p.position).chain(
@@ -777,14 +796,16 @@ fn extent(lines: &[Line], at: usize) -> usize {
     last
 }
 
-fn scan_yaml(source: &str, out: &mut Scan) {
+/// `first_line`: the line of the file `source` starts at (a batch, [`Document::first_line`]).
+fn scan_yaml(source: &str, first_line: u32, out: &mut Scan) {
     let texts = lines(source);
     let classes = classify(&texts);
+    let offset = first_line.saturating_sub(1);
     for (i, line) in classes.iter().enumerate() {
         let Some(hash) = line.comment else {
             continue;
         };
-        let n = i as u32 + 1;
+        let n = i as u32 + first_line.max(1);
         let Some((rules, reason)) = comment_directive(texts[i], hash, n, &mut out.problems) else {
             continue;
         };
@@ -812,8 +833,8 @@ fn scan_yaml(source: &str, out: &mut Scan) {
             rules,
             reason,
             scope: Scope::Lines {
-                first: target as u32 + 1,
-                last: extent(&classes, target) as u32 + 1,
+                first: target as u32 + 1 + offset,
+                last: extent(&classes, target) as u32 + 1 + offset,
             },
         });
     }
@@ -857,9 +878,7 @@ fn scan_annotation(doc: &Document, out: &mut Scan) {
     };
     // Columns of the IDs: skip the opening quote of a quoted scalar.
     let quoted = doc
-        .source
-        .lines()
-        .nth(position.line.saturating_sub(1) as usize)
+        .line(position.line)
         .and_then(|l| l.chars().nth(position.column.saturating_sub(1) as usize))
         .is_some_and(|c| c == '"' || c == '\'');
     let base = Position::new(position.line, position.column + u32::from(quoted));

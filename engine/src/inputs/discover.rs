@@ -39,7 +39,11 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use super::{format_from_name, image, load_bytes, load_file, FileReport, InputError, LoadOptions};
+use super::batch::{Batches, Batching};
+use super::{
+    format_from_content, format_from_name, image, load_bytes, load_file, FileReport, Format,
+    InputError, LoadOptions,
+};
 use crate::source::Position;
 
 /// Options for [`collect`].
@@ -84,9 +88,15 @@ pub const STDIN_NAME: &str = "<stdin>";
 /// One unit of loading work, in output order.
 #[derive(Debug)]
 enum Task {
-    File { path: PathBuf, explicit: bool },
+    File {
+        path: PathBuf,
+        explicit: bool,
+    },
     Layout(PathBuf),
-    Stdin(Vec<u8>),
+    Stdin(Arc<[u8]>),
+    /// Stdin larger than [`SPOOL_OVER`], in a temporary file (deleted with the plan), so
+    /// that a large stream is not held in memory while it is read in batches.
+    Spooled(tempfile::NamedTempFile, u64),
     Done(FileReport),
 }
 
@@ -163,8 +173,68 @@ impl Plan {
         match &self.tasks[i] {
             Task::File { path, .. } => std::fs::metadata(path).ok().map(|m| m.len()),
             Task::Stdin(bytes) => u64::try_from(bytes.len()).ok(),
+            Task::Spooled(_, len) => Some(*len),
             Task::Layout(_) | Task::Done(_) => None,
         }
+    }
+
+    /// Input `i` read in parts ([`Batches`]) when it is a large YAML stream: a regular
+    /// file, or stdin, of more than `batching.min` bytes and within the size limit,
+    /// whose format is YAML by its name, `--kind`, or for stdin its content. `values`:
+    /// without source maps ([`Plan::load_values`]). `None`: load it whole
+    /// ([`Plan::load`]), as anything else.
+    pub fn batches(&self, i: usize, batching: Batching, values: bool) -> Option<Batches> {
+        let mut load = self.opts.load.clone();
+        if values {
+            load.spans = false;
+        }
+        let fits = |len: u64| len > batching.min && len <= load.max_file_size;
+        let (name, reader): (String, Box<dyn Read + Send>) = match &self.tasks[i] {
+            Task::File { path, .. } => {
+                let meta = std::fs::metadata(path).ok()?;
+                if !meta.is_file() || !fits(meta.len()) {
+                    return None;
+                }
+                yaml_syntax(format_from_name(path), &load)?.then_some(())?;
+                let file = std::fs::File::open(path).ok()?;
+                (path.display().to_string(), Box::new(file))
+            }
+            Task::Stdin(bytes) => {
+                if !fits(bytes.len() as u64) {
+                    return None;
+                }
+                let by_name = (self.opts.stdin_filename.as_deref())
+                    .and_then(|n| format_from_name(Path::new(n)));
+                let yaml = match yaml_syntax(by_name, &load) {
+                    Some(yaml) => yaml,
+                    None => {
+                        let text = std::str::from_utf8(bytes).ok()?;
+                        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+                        format_from_content(text) == Some(Format::Yaml)
+                    }
+                };
+                yaml.then_some(())?;
+                let reader = std::io::Cursor::new(Arc::clone(bytes));
+                (stdin_name(&self.opts), Box::new(reader))
+            }
+            Task::Spooled(file, len) => {
+                if !fits(*len) {
+                    return None;
+                }
+                let by_name = (self.opts.stdin_filename.as_deref())
+                    .and_then(|n| format_from_name(Path::new(n)));
+                let mut reader = std::fs::File::open(file.path()).ok()?;
+                let yaml = match yaml_syntax(by_name, &load) {
+                    Some(yaml) => yaml,
+                    None => prefix_format(&mut reader)? == Format::Yaml,
+                };
+                yaml.then_some(())?;
+                let reader = std::fs::File::open(file.path()).ok()?;
+                (stdin_name(&self.opts), Box::new(reader))
+            }
+            Task::Layout(_) | Task::Done(_) => return None,
+        };
+        Some(Batches::new(reader, &name, &load, batching.size, true))
     }
 
     /// Loads every input, in parallel: what [`collect`] returns.
@@ -192,10 +262,34 @@ pub fn list(paths: &[PathBuf], opts: &DiscoverOptions) -> Vec<PathBuf> {
         .into_iter()
         .filter_map(|task| match task {
             Task::File { path, .. } | Task::Layout(path) => Some(path),
-            Task::Stdin(_) | Task::Done(_) => None,
+            Task::Stdin(_) | Task::Spooled(..) | Task::Done(_) => None,
         })
         .collect()
 }
+
+/// Whether an input named as `by_name` says is parsed as YAML ([`load_bytes`]'s choice),
+/// when the name or `--kind` tells: `None` when only the content can.
+fn yaml_syntax(by_name: Option<Format>, load: &LoadOptions) -> Option<bool> {
+    match load.kind.map(|k| k.spec().syntax) {
+        Some(Format::Yaml) => Some(by_name != Some(Format::Json)),
+        Some(_) => Some(false),
+        None => by_name.map(|f| f == Format::Yaml),
+    }
+}
+
+/// The format [`format_from_content`] tells from the first 64 KiB of `reader` (its
+/// whole lines), when it tells one there.
+fn prefix_format(reader: &mut impl Read) -> Option<Format> {
+    let mut head = Vec::new();
+    reader.take(64 * 1024).read_to_end(&mut head).ok()?;
+    let end = head.iter().rposition(|b| *b == b'\n')?;
+    let text = std::str::from_utf8(&head[..end]).ok()?;
+    format_from_content(text.strip_prefix('\u{feff}').unwrap_or(text))
+}
+
+/// Stdin beyond this many bytes is spooled to a temporary file ([`Task::Spooled`]):
+/// what is read in batches ([`Batching::default`]'s `min`) is not held in memory.
+const SPOOL_OVER: u64 = 4 << 20;
 
 /// The stdin display name.
 fn stdin_name(opts: &DiscoverOptions) -> String {
@@ -254,15 +348,43 @@ fn plan(paths: &[PathBuf], opts: &DiscoverOptions, stdin: &mut dyn Read) -> Vec<
     tasks
 }
 
-/// Reads stdin up to the size limit.
+/// Reads stdin up to the size limit: into memory, or past [`SPOOL_OVER`] bytes into a
+/// temporary file (into memory still if none can be made).
 fn read_stdin(name: &str, stdin: &mut dyn Read, max: u64) -> Task {
     let mut bytes = Vec::new();
-    match stdin.take(max.saturating_add(1)).read_to_end(&mut bytes) {
+    let mut stdin = stdin.take(max.saturating_add(1));
+    let head = (&mut stdin).take(SPOOL_OVER).read_to_end(&mut bytes);
+    if head.is_ok() && bytes.len() as u64 == SPOOL_OVER {
+        if let Ok(mut file) = tempfile::NamedTempFile::new() {
+            let copied = std::io::Write::write_all(&mut file, &bytes)
+                .and_then(|()| std::io::copy(&mut stdin, &mut file))
+                .and_then(|n| std::io::Write::flush(&mut file).map(|()| n));
+            match copied {
+                Ok(n) => {
+                    let len = SPOOL_OVER + n;
+                    if len > max {
+                        return Task::Done(FileReport::skipped(
+                            name,
+                            format!("input is larger than the {max}-byte limit"),
+                        ));
+                    }
+                    return Task::Spooled(file, len);
+                }
+                Err(e) => {
+                    return Task::Done(FileReport::failed(
+                        name,
+                        InputError::new(name, Position::START, format!("cannot read stdin: {e}")),
+                    ))
+                }
+            }
+        }
+    }
+    match head.and_then(|_| stdin.read_to_end(&mut bytes)) {
         Ok(_) if bytes.len() as u64 > max => Task::Done(FileReport::skipped(
             name,
             format!("input is larger than the {max}-byte limit"),
         )),
-        Ok(_) => Task::Stdin(bytes),
+        Ok(_) => Task::Stdin(Arc::from(bytes)),
         Err(e) => Task::Done(FileReport::failed(
             name,
             InputError::new(name, Position::START, format!("cannot read stdin: {e}")),
@@ -453,7 +575,21 @@ fn run(task: &Task, opts: &DiscoverOptions) -> FileReport {
                 .stdin_filename
                 .as_deref()
                 .and_then(|n| format_from_name(Path::new(n)));
-            load_bytes(&name, bytes, by_name, &opts.load)
+            load_bytes(&name, &bytes[..], by_name, &opts.load)
+        }
+        Task::Spooled(file, _) => {
+            let name = stdin_name(opts);
+            let by_name = opts
+                .stdin_filename
+                .as_deref()
+                .and_then(|n| format_from_name(Path::new(n)));
+            match std::fs::read(file.path()) {
+                Ok(bytes) => load_bytes(&name, &bytes, by_name, &opts.load),
+                Err(e) => FileReport::failed(
+                    name.as_str(),
+                    InputError::new(&name, Position::START, format!("cannot read stdin: {e}")),
+                ),
+            }
         }
         Task::Done(report) => report.clone(),
     }
@@ -462,6 +598,50 @@ fn run(task: &Task, opts: &DiscoverOptions) -> FileReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Stdin past [`SPOOL_OVER`] bytes goes to a temporary file and reads back as it was:
+    /// whole, or in batches; past the size limit it is skipped.
+    #[test]
+    fn large_stdin_is_spooled_and_reads_back_as_it_was() {
+        let doc = format!("a: {}\n", "x".repeat(4000));
+        let text = vec![doc.as_str(); 1100].join("---\n");
+        let opts = DiscoverOptions::default();
+        let stdin = [PathBuf::from("-")];
+        let plan = Plan::with_stdin(&stdin, &opts, &mut std::io::Cursor::new(text.as_bytes()));
+        assert!(
+            matches!(plan.tasks[0], Task::Spooled(..)),
+            "{:?}",
+            plan.tasks[0]
+        );
+        assert_eq!(plan.size_hint(0), Some(text.len() as u64));
+        let whole = plan.load(0);
+        assert_eq!(&*whole.path, STDIN_NAME);
+        assert_eq!(whole.documents.len(), 1100);
+        assert_eq!(whole.source.as_deref(), Some(text.as_str()));
+        let batches: Vec<_> = (plan.batches(0, Batching::default(), false))
+            .expect("a YAML stream, by its content")
+            .map(|b| b.expect("batch"))
+            .collect();
+        assert!(batches.len() >= 4, "{}", batches.len());
+        let docs: usize = batches.iter().map(|b| b.documents.len()).sum();
+        assert_eq!(docs, 1100);
+        let again: String = batches.iter().map(|b| &*b.source).collect();
+        assert_eq!(again, text);
+        // Small stdin stays in memory; a stream past the limit is skipped.
+        let plan = Plan::with_stdin(&stdin, &opts, &mut std::io::Cursor::new(doc.as_bytes()));
+        assert!(matches!(plan.tasks[0], Task::Stdin(_)));
+        let mut tight = DiscoverOptions::default();
+        tight.load.max_file_size = 4_200_000;
+        let plan = Plan::with_stdin(&stdin, &tight, &mut std::io::Cursor::new(text.as_bytes()));
+        let skipped = plan.load(0);
+        assert!(
+            skipped
+                .skipped
+                .as_deref()
+                .is_some_and(|r| r.contains("limit")),
+            "{skipped:?}"
+        );
+    }
 
     #[test]
     fn list_names_what_collect_loads() {
