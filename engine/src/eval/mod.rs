@@ -26,6 +26,24 @@ pub mod slim;
 pub mod stream;
 pub mod suppress;
 
+/// `../shared/corpora/<name>` (or under `POLICY_SHARED_CORPORA`) for the tests that read
+/// third-party data in place; `None`, with a line saying so, when it is absent.
+#[cfg(test)]
+pub(crate) fn shared_corpus(name: &str) -> Option<std::path::PathBuf> {
+    let root = std::env::var_os("POLICY_SHARED_CORPORA")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpora")
+        })
+        .join(name);
+    if root.is_dir() {
+        Some(root)
+    } else {
+        println!("{} not found: skipped", root.display());
+        None
+    }
+}
+
 use std::sync::Arc;
 
 use rayon::prelude::*;

@@ -893,16 +893,9 @@ mod tests {
     /// as one (skipped when the corpora are absent).
     #[test]
     fn the_same_results_as_the_rego_on_the_k8s_corpus() {
-        let root = std::env::var_os("POLICY_SHARED_CORPORA")
-            .map(std::path::PathBuf::from)
-            .unwrap_or_else(|| {
-                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpora")
-            })
-            .join("k8s");
-        if !root.is_dir() {
-            println!("{} not found: skipped", root.display());
+        let Some(root) = crate::eval::shared_corpus("k8s") else {
             return;
-        }
+        };
         fn files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
             let mut entries: Vec<_> = std::fs::read_dir(dir)
                 .expect("read_dir")

@@ -663,6 +663,11 @@ struct Part {
     values: Packed,
 }
 
+/// An input's inline suppressions, by path ([`suppress::scans`]).
+type Suppressions = Vec<(Arc<str>, suppress::Scan)>;
+/// An input's peer ignores, by path ([`peer_ignore::scans`]).
+type PeerIgnores = Vec<(Arc<str>, Vec<peer_ignore::PeerIgnore>)>;
+
 /// What every input's evaluation shares.
 struct Context<'a> {
     set: &'a PolicySet,
@@ -715,19 +720,23 @@ impl Context<'_> {
         }
     }
 
-    /// Evaluates input `index`, `f`, into its part of the report, as
-    /// [`super::evaluate`] assembles it, and drops the input.
-    fn part(&self, index: usize, f: FileReport) -> Part {
-        let mut r = self.report();
-        self.outcomes(&f.documents, &mut r);
-        let docs: Vec<&Document> = f.documents.iter().collect();
-        let scans = suppress::scans(&docs);
+    /// The inline suppressions and peer ignores of `docs` (those of one input).
+    fn scans(&self, docs: &[Document]) -> (Suppressions, PeerIgnores) {
+        let docs: Vec<&Document> = docs.iter().collect();
         let peers = if self.peer_ignores {
             peer_ignore::scans(&docs)
         } else {
             Vec::new()
         };
-        drop(docs);
+        (suppress::scans(&docs), peers)
+    }
+
+    /// Evaluates input `index`, `f`, into its part of the report, as
+    /// [`super::evaluate`] assembles it, and drops the input.
+    fn part(&self, index: usize, f: FileReport) -> Part {
+        let mut r = self.report();
+        self.outcomes(&f.documents, &mut r);
+        let (scans, peers) = self.scans(&f.documents);
         let status = if let Some(reason) = f.skipped.clone() {
             InputStatus::Skipped { reason }
         } else if f.documents.is_empty() {
@@ -843,14 +852,7 @@ impl Context<'_> {
                 || self.outcomes(&batch.documents, &mut own),
             );
             next = following;
-            let docs: Vec<&Document> = batch.documents.iter().collect();
-            let found = suppress::scans(&docs);
-            let found_peers = if self.peer_ignores {
-                peer_ignore::scans(&docs)
-            } else {
-                Vec::new()
-            };
-            drop(docs);
+            let (found, found_peers) = self.scans(&batch.documents);
             let errors: Vec<ErrorRecord> = (batch.errors.iter().cloned())
                 .map(ErrorRecord::from)
                 .collect();
@@ -1364,16 +1366,9 @@ spec:
     /// in batches, the report is the whole file's.
     #[test]
     fn the_kubernetes_corpus_as_one_stream_reports_the_same_in_batches() {
-        let root = std::env::var_os("POLICY_SHARED_CORPORA")
-            .map(std::path::PathBuf::from)
-            .unwrap_or_else(|| {
-                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpora")
-            })
-            .join("k8s");
-        if !root.is_dir() {
-            println!("{} not found: skipped", root.display());
+        let Some(root) = crate::eval::shared_corpus("k8s") else {
             return;
-        }
+        };
         let mut files: Vec<_> = walkdir(&root);
         files.sort();
         let mut stream = String::new();
