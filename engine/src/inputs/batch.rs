@@ -405,6 +405,21 @@ mod tests {
         }
     }
 
+    /// Cases the fuzz target (`fuzz/fuzz_targets/batches.rs`) found.
+    #[test]
+    fn found_by_fuzzing() {
+        // A directive, a blank line, its document, then a syntax error two parts on: the
+        // whole text's recovery took the directive alone for a document (a spurious
+        // "did not find expected <document start>").
+        let text = "%YAML 1.2\n\n---\n- xz- {[: 2}\n---\nkind: List\napiVevsion: v1\nievsion: v1\nitemsn{[i k:d: Pod, apia: |\n  \u{3}ext\n-\n";
+        for size in [1, 20, 1 << 20] {
+            same_as_whole(text, size);
+        }
+        let whole = load_text("s.yaml", text, Format::Yaml, &LoadOptions::default());
+        assert_eq!(whole.errors.len(), 1, "{:?}", whole.errors);
+        assert_eq!(whole.errors[0].line, 9);
+    }
+
     #[test]
     fn an_alias_budget_spent_in_one_part_stops_the_parts_after_it() {
         let bomb = format!(

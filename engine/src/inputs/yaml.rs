@@ -457,7 +457,8 @@ fn parse_chunk(
 }
 
 /// The first line of each part of the stream: line 1, then every `---` marker line (moved
-/// up over the `%` directive lines right before it, which belong to its document).
+/// up over the `%` directive lines before it, which belong to its document, even with
+/// blank or comment lines between them).
 fn chunk_starts(text: &str, index: &LineIndex) -> Vec<u32> {
     let mut starts = vec![1];
     let line_text = |line: u32| -> &str {
@@ -474,9 +475,18 @@ fn chunk_starts(text: &str, index: &LineIndex) -> Vec<u32> {
         if !(tail.is_empty() || tail.starts_with([' ', '\t', '\r', '\n'])) {
             continue;
         }
+        // Up over the directives before the marker, and the blank and comment lines
+        // among and after them.
         let mut first = line;
-        while first > 1 && line_text(first - 1).starts_with('%') {
-            first -= 1;
+        let mut above = line;
+        while above > 1 {
+            let t = line_text(above - 1);
+            if t.starts_with('%') {
+                first = above - 1;
+            } else if !(t.trim().is_empty() || t.trim_start().starts_with('#')) {
+                break;
+            }
+            above -= 1;
         }
         if first > *starts.last().unwrap_or(&1) {
             starts.push(first);
