@@ -212,6 +212,8 @@ impl Iterator for Batches {
             self.done = true;
             return None;
         }
+        // A part cut before a `---` line has another after it.
+        let more = end < self.buf.len();
         let rest = self.buf.split_off(end);
         let bytes = std::mem::replace(&mut self.buf, rest);
         self.searched = 0;
@@ -255,7 +257,7 @@ impl Iterator for Batches {
         let (mut documents, errors) = yaml::parse_yaml_part(
             &self.path,
             &batch.source,
-            first_line,
+            (first_line, more),
             &self.opts,
             &mut self.parts,
         );
@@ -411,6 +413,11 @@ mod tests {
         // A directive, a blank line, its document, then a syntax error two parts on: the
         // whole text's recovery took the directive alone for a document (a spurious
         // "did not find expected <document start>").
+        // An empty block scalar ends where the next line starts: the next part's `---`.
+        let text = "--mkt [_piVers---: >-\n \nd oJa:\u{1e}0L @a: |\n  text\n---\nb: >\n---\nki# c";
+        for size in [1, 6, 20, 1 << 20] {
+            same_as_whole(text, size);
+        }
         let text = "%YAML 1.2\n\n---\n- xz- {[: 2}\n---\nkind: List\napiVevsion: v1\nievsion: v1\nitemsn{[i k:d: Pod, apia: |\n  \u{3}ext\n-\n";
         for size in [1, 20, 1 << 20] {
             same_as_whole(text, size);

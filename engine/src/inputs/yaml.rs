@@ -403,19 +403,31 @@ fn parse_part(
 }
 
 /// Parses one part of a large YAML stream read in batches (`inputs::batch`): `source`
-/// holds whole lines of the file from `first_line`, starting at a document boundary.
-/// The documents have the file's positions and indices, and over every part of a file
-/// in order, the documents and errors are [`parse_yaml`]'s of the whole file, except
-/// that a file without any document is not reported here (the caller knows when the
-/// file has ended).
+/// holds whole lines of the file from `first_line`, starting at a document boundary;
+/// `more`: another part follows (it starts with a `---` line). The documents have the
+/// file's positions and indices, and over every part of a file in order, the documents
+/// and errors are [`parse_yaml`]'s of the whole file, except that a file without any
+/// document is not reported here (the caller knows when the file has ended).
 pub(crate) fn parse_yaml_part(
     path: &str,
     source: &Arc<str>,
-    first_line: u32,
+    (first_line, more): (u32, bool),
     opts: &LoadOptions,
     parts: &mut Parts,
 ) -> (Vec<Document>, Vec<InputError>) {
-    let (mut raws, mut errors) = parse_part(path, source, opts, "YAML", parts);
+    // Where a `---` line follows, the parser sees one: how a document ends (the end of
+    // a block scalar, say) depends on what comes after it. Whatever starts on that
+    // line is the next part's.
+    let (mut raws, mut errors) = if more {
+        let text = format!("{source}---\n");
+        // `source` ends with a line break (it was cut at a line start).
+        let marker = source.bytes().filter(|b| *b == b'\n').count() as u32 + 1;
+        let (mut raws, errors) = parse_part(path, &text, opts, "YAML", parts);
+        raws.retain(|raw| raw.span.start.line < marker);
+        (raws, errors)
+    } else {
+        parse_part(path, source, opts, "YAML", parts)
+    };
     let shift = first_line.saturating_sub(1);
     if shift > 0 {
         let move_span = |s: &mut Span| {
