@@ -418,6 +418,11 @@ mod tests {
         for size in [1, 6, 20, 1 << 20] {
             same_as_whole(text, size);
         }
+        // A `%` line after content is content, not the next document's directive.
+        let text = "%YAML 1.2\n---\n=--\n%YAML 1.E\n---\n---\na: 0a: 1\n\u{5}apiVers: 1\n\u{5}dersi\n---\n";
+        for size in [1, 6, 20, 1 << 20] {
+            same_as_whole(text, size);
+        }
         let text = "%YAML 1.2\n\n---\n- xz- {[: 2}\n---\nkind: List\napiVevsion: v1\nievsion: v1\nitemsn{[i k:d: Pod, apia: |\n  \u{3}ext\n-\n";
         for size in [1, 20, 1 << 20] {
             same_as_whole(text, size);
