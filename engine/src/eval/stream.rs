@@ -38,7 +38,9 @@
 //! batch by batch. The combined packages locate their results in it batch by batch, and
 //! [`Streamed::restore_frames`] reads it again as text only for the lines they point
 //! at. The scan reads it in batches first, and only an input whose batches all read
-//! (UTF-8 throughout) with a document is evaluated so; any other is loaded whole.
+//! (UTF-8 throughout) without a syntax error, with a document, is evaluated so; any
+//! other is loaded whole (the recovery after a syntax error reads the documents around
+//! it one by one, which can differ from the stream's reading near `%` lines).
 //!
 //! Every input is accounted for as before: a skipped or failed input is a
 //! [`FileReport`] like any other, and its summary and errors are kept. An input is read
@@ -147,8 +149,9 @@ pub fn scan(plan: &Plan, threads: usize) -> Scan {
 
 /// [`scan`], reading large YAML streams in batches as `batching` says (none: every
 /// input whole). An input is evaluated in batches when every batch of it could be read
-/// here and it has a document: else it is loaded whole, as any other, so that an error
-/// that fails the whole file (invalid UTF-8 further down) fails it as before.
+/// here without an error and it has a document: else it is loaded whole, as any other,
+/// so that an error that fails the whole file (invalid UTF-8 further down) fails it as
+/// before, and a syntax error is recovered from as in the whole text.
 pub fn scan_with(plan: &Plan, threads: usize, batching: Option<Batching>) -> Scan {
     let used = std::sync::atomic::AtomicUsize::new(0);
     // A run of one input keeps it whatever its size: its evaluation would parse it again,
@@ -159,56 +162,66 @@ pub fn scan_with(plan: &Plan, threads: usize, batching: Option<Batching>) -> Sca
     // its evaluation builds when it reads the input again (BENCHMARKS.md, "a first pass
     // without source maps").
     let predicted = std::sync::atomic::AtomicU64::new(0);
-    let one = |i: usize| {
-        if let Some(batches) = batching.and_then(|b| plan.batches(i, b, true)) {
-            let path = Arc::clone(batches.path());
-            let (mut kinds, mut view) = (Vec::new(), RunView::default());
-            let (mut size, mut documents, mut whole) = (0, 0, true);
-            for batch in batches {
-                let Ok(batch) = batch else {
-                    whole = false;
-                    break;
-                };
-                size += batch.source.len();
-                documents += batch.documents.len();
-                for doc in &batch.documents {
-                    if !kinds.contains(&doc.kind) {
-                        kinds.push(doc.kind);
+    let one =
+        |i: usize| {
+            if let Some(batches) = batching.and_then(|b| plan.batches(i, b, true)) {
+                let path = Arc::clone(batches.path());
+                let (mut kinds, mut view) = (Vec::new(), RunView::default());
+                let (mut size, mut documents, mut clean) = (0, 0, true);
+                for batch in batches {
+                    // A syntax error: the recovery after it reads the documents around it
+                    // one by one, and where that differs from the stream's own reading
+                    // depends on the whole text. Such a file is read whole.
+                    let Ok(batch) = batch.map_err(drop).and_then(|b| {
+                        if b.errors.is_empty() {
+                            Ok(b)
+                        } else {
+                            Err(())
+                        }
+                    }) else {
+                        clean = false;
+                        break;
+                    };
+                    size += batch.source.len();
+                    documents += batch.documents.len();
+                    for doc in &batch.documents {
+                        if !kinds.contains(&doc.kind) {
+                            kinds.push(doc.kind);
+                        }
+                        view.add(doc);
                     }
-                    view.add(doc);
+                }
+                if clean && documents > 0 {
+                    used.fetch_add(size, std::sync::atomic::Ordering::Relaxed);
+                    return (path, kinds, view, None, true);
                 }
             }
-            if whole && documents > 0 {
-                used.fetch_add(size, std::sync::atomic::Ordering::Relaxed);
-                return (path, kinds, view, None, true);
+            let may_keep = single
+                || plan.size_hint(i).is_none_or(|n| {
+                    let before = predicted.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+                    before.saturating_add(n) <= KEEP_BYTES as u64
+                });
+            let f = if may_keep {
+                plan.load(i)
+            } else {
+                plan.load_values(i)
+            };
+            let size = text_size(&f);
+            let total = used
+                .fetch_add(size, std::sync::atomic::Ordering::Relaxed)
+                .saturating_add(size);
+            let keep = may_keep && (single || total <= KEEP_BYTES);
+            let mut kinds: Vec<DocumentKind> = Vec::new();
+            let mut view = RunView::default();
+            for doc in &f.documents {
+                if !kinds.contains(&doc.kind) {
+                    kinds.push(doc.kind);
+                }
+                view.add(doc);
             }
-        }
-        let may_keep = single
-            || plan.size_hint(i).is_none_or(|n| {
-                let before = predicted.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
-                before.saturating_add(n) <= KEEP_BYTES as u64
-            });
-        let f = if may_keep {
-            plan.load(i)
-        } else {
-            plan.load_values(i)
+            let path = Arc::clone(&f.path);
+            (path, kinds, view, keep.then_some(f), false)
         };
-        let size = text_size(&f);
-        let total = used
-            .fetch_add(size, std::sync::atomic::Ordering::Relaxed)
-            .saturating_add(size);
-        let keep = may_keep && (single || total <= KEEP_BYTES);
-        let mut kinds: Vec<DocumentKind> = Vec::new();
-        let mut view = RunView::default();
-        for doc in &f.documents {
-            if !kinds.contains(&doc.kind) {
-                kinds.push(doc.kind);
-            }
-            view.add(doc);
-        }
-        let path = Arc::clone(&f.path);
-        (path, kinds, view, keep.then_some(f), false)
-    };
     let run = || (0..plan.len()).into_par_iter().map(one).collect::<Vec<_>>();
     let parts = crate::runtimes::rego::budget::install(threads, run);
     let mut scan = Scan {
@@ -1221,7 +1234,7 @@ spec:
             "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: p{i}\n  namespace: prod\n  annotations:\n    policy.dev/ignore: \"K8S002 reason: a test\"\nspec:\n  containers:\n    - name: a\n      image: busybox\n      securityContext:\n        # policy:ignore=K8S001 reason: a test\n        privileged: true\n    - name: b\n      image: busybox\n      securityContext:\n        # checkov:skip=CKV_K8S_16: a test\n        privileged: true\n"
         ));
         s.push_str("---\napiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Pod, metadata: {name: l}, spec: {containers: [{name: c, image: x, securityContext: {privileged: true}}]}}\n");
-        if i % 3 == 1 {
+        if i == 1001 {
             s.push_str("---\nbroken: [1, 2\n");
         }
         s.push_str(&format!(
@@ -1233,8 +1246,9 @@ spec:
 
     /// A large YAML stream read in batches ([`scan_with`]) gives the report of the whole
     /// file, byte for byte in every format, under `--shard` too: findings, code frames
-    /// reaching into the next batch, inline, annotation and peer suppressions, parse
-    /// errors with recovery, the combined packages and Pod Security labels.
+    /// reaching into the next batch, inline, annotation and peer suppressions, the
+    /// combined packages and Pod Security labels. A stream with a syntax error is read
+    /// whole.
     #[test]
     fn a_stream_read_in_batches_reports_what_the_whole_file_reports() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -1243,6 +1257,9 @@ spec:
         write(d, "stream.yaml", &stream);
         write(d, "Dockerfile", "FROM alpine:latest\nUSER root\n");
         write(d, "small.yaml", &rich(99));
+        // A syntax error in the middle: read whole.
+        let broken: String = [0, 1001, 2].map(rich).join("---\n");
+        write(d, "z-broken.yaml", &broken);
         let formats = [
             Format::Json,
             Format::Text,
@@ -1270,8 +1287,8 @@ spec:
                 let whole = session.check_paths(&paths);
                 let plan = session.plan(&paths);
                 let scan = scan_with(&plan, 0, Some(batching));
-                // The Dockerfile is not YAML: read whole.
-                assert_eq!(scan.batched, [false, true, true], "{size}");
+                // The Dockerfile is not YAML, the last has a syntax error: read whole.
+                assert_eq!(scan.batched, [false, true, true, false], "{size}");
                 let batched = session.check_plan(&set, &plan, &scan, true);
                 if shard.is_none() {
                     assert!(whole.suppressed.len() >= 36, "{}", whole.suppressed.len());
@@ -1282,7 +1299,7 @@ spec:
                         whole
                             .errors
                             .iter()
-                            .any(|e| e.message.contains("flow") || e.message.contains("expected")),
+                            .any(|e| e.file.ends_with("z-broken.yaml")),
                         "{:?}",
                         whole.errors
                     );
