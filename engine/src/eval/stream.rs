@@ -168,6 +168,9 @@ pub fn scan_with(plan: &Plan, threads: usize, batching: Option<Batching>) -> Sca
                 let path = Arc::clone(batches.path());
                 let (mut kinds, mut view) = (Vec::new(), RunView::default());
                 let (mut size, mut documents, mut clean) = (0, 0, true);
+                // Only white space (a YAML parser reads a vertical tab as text): the whole
+                // load calls it an empty file.
+                let mut blank = true;
                 for batch in batches {
                     // A syntax error: the recovery after it reads the documents around it
                     // one by one, and where that differs from the stream's own reading
@@ -184,6 +187,7 @@ pub fn scan_with(plan: &Plan, threads: usize, batching: Option<Batching>) -> Sca
                     };
                     size += batch.source.len();
                     documents += batch.documents.len();
+                    blank &= batch.source.trim().is_empty();
                     for doc in &batch.documents {
                         if !kinds.contains(&doc.kind) {
                             kinds.push(doc.kind);
@@ -191,7 +195,7 @@ pub fn scan_with(plan: &Plan, threads: usize, batching: Option<Batching>) -> Sca
                         view.add(doc);
                     }
                 }
-                if clean && documents > 0 {
+                if clean && documents > 0 && !blank {
                     used.fetch_add(size, std::sync::atomic::Ordering::Relaxed);
                     return (path, kinds, view, None, true);
                 }
