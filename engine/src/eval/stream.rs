@@ -1371,6 +1371,19 @@ spec:
             "stdin",
         );
 
+        // Only white space (a vertical tab reads as YAML text): an empty file, as whole.
+        let blank = "\u{b}\n".repeat(600);
+        std::fs::write(d.join("blank.yaml"), &blank).expect("write");
+        let plan = session.plan(&[d.join("blank.yaml")]);
+        let scan = scan_with(&plan, 0, batching);
+        assert_eq!(scan.batched, [false]);
+        let report = session.check_plan(&set, &plan, &scan, false);
+        assert!(
+            report.errors[0].message.contains("empty file"),
+            "{:?}",
+            report.errors
+        );
+
         let mut bad = stream.clone().into_bytes();
         bad.extend_from_slice(b"---\nx: \xff\n");
         std::fs::write(d.join("bad.yaml"), &bad).expect("write");

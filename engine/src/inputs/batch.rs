@@ -19,7 +19,8 @@
 //! holds a document at all.
 //!
 //! A part ends only before a `---` line whose previous line is YAML content (not blank,
-//! not a comment, not a `%` directive): then every comment lies in the part of the
+//! not a comment, not a `%` directive, not a block scalar header
+//! such as `key: |`): then every comment lies in the part of the
 //! document it is about, as inline suppressions and peer ignores expect. A stream with
 //! no such line is one part.
 
@@ -318,10 +319,30 @@ fn is_marker(line: &[u8]) -> bool {
         .is_some_and(|rest| rest.is_empty() || matches!(rest[0], b' ' | b'\t' | b'\r'))
 }
 
-/// A line of YAML content: not blank, not a comment, not a directive.
+/// A line of YAML content: not blank, not a comment, not a directive, not one that may
+/// end with a block scalar header.
 fn content(line: &[u8]) -> bool {
     let trimmed = line.trim_ascii_start();
-    !trimmed.is_empty() && !trimmed.starts_with(b"#") && !line.starts_with(b"%")
+    !trimmed.is_empty()
+        && !trimmed.starts_with(b"#")
+        && !line.starts_with(b"%")
+        && !block_header(trimmed)
+}
+
+/// Whether `line` may end with a block scalar header (`|`, `>-`, `|+2`, a comment
+/// after it): an empty block scalar's value starts on the next line, which would be
+/// the next part's. No cut after one (a part then runs to a later marker).
+fn block_header(line: &[u8]) -> bool {
+    let line = line.trim_ascii_end();
+    let line = match line.windows(2).position(|w| w == b" #") {
+        Some(at) => line[..at].trim_ascii_end(),
+        None => line,
+    };
+    let head = line
+        .iter()
+        .rposition(|b| !matches!(b, b'-' | b'+' | b'0'..=b'9'))
+        .map_or(&line[..0], |at| &line[..=at]);
+    head.ends_with(b"|") || head.ends_with(b">")
 }
 
 #[cfg(test)]
@@ -415,6 +436,11 @@ mod tests {
         // "did not find expected <document start>").
         // An empty block scalar ends where the next line starts: the next part's `---`.
         let text = "--mkt [_piVers---: >-\n \nd oJa:\u{1e}0L @a: |\n  text\n---\nb: >\n---\nki# c";
+        for size in [1, 6, 20, 1 << 20] {
+            same_as_whole(text, size);
+        }
+        // An empty document right before a part's end starts where the next part does.
+        let text = "..\n---\n--- |\n--- --\n`c\n.\n---\n-y:p.> -iV\nx.y:p}]\n";
         for size in [1, 6, 20, 1 << 20] {
             same_as_whole(text, size);
         }

@@ -416,15 +416,13 @@ pub(crate) fn parse_yaml_part(
     parts: &mut Parts,
 ) -> (Vec<Document>, Vec<InputError>) {
     // Where a `---` line follows, the parser sees one: how a document ends (the end of
-    // a block scalar, say) depends on what comes after it. Whatever starts on that
-    // line is the next part's.
+    // a block scalar, say) depends on what comes after it.
+    // Where a `---` line follows, the parser sees one: how a document ends (the end of
+    // a block scalar, say) depends on what comes after it. An empty document is none,
+    // so the line adds nothing; a document may start on it (an empty block scalar's
+    // value starts on the next line).
     let (mut raws, mut errors) = if more {
-        let text = format!("{source}---\n");
-        // `source` ends with a line break (it was cut at a line start).
-        let marker = source.bytes().filter(|b| *b == b'\n').count() as u32 + 1;
-        let (mut raws, errors) = parse_part(path, &text, opts, "YAML", parts);
-        raws.retain(|raw| raw.span.start.line < marker);
-        (raws, errors)
+        parse_part(path, &format!("{source}---\n"), opts, "YAML", parts)
     } else {
         parse_part(path, source, opts, "YAML", parts)
     };
