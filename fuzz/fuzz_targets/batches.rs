@@ -2,7 +2,7 @@
 //! first byte picks the batch size, the rest is the stream. A streamed run evaluates a
 //! stream in batches only when every batch reads without an error and there is a
 //! document (`eval::stream::scan_with`; else it loads the stream whole), so that is the
-//! case checked (and the text is not only white space): then the whole load has no error either, the same documents (kind,
+//! case checked (and the text is not only white space, nor has a bare carriage return): then the whole load has no error either, the same documents (kind,
 //! index, span, value and source map), and the batches' texts put together are its text.
 #![no_main]
 
@@ -27,6 +27,7 @@ fuzz_target!(|data: &[u8]| {
     };
     if parts.iter().all(|p| p.documents.is_empty())
         || parts.iter().all(|p| p.source.trim().is_empty())
+        || parts.iter().any(|p| policy_engine::inputs::yaml::has_bare_cr(&p.source))
     {
         return; // read whole
     }

@@ -188,6 +188,8 @@ pub fn scan_with(plan: &Plan, threads: usize, batching: Option<Batching>) -> Sca
                     size += batch.source.len();
                     documents += batch.documents.len();
                     blank &= batch.source.trim().is_empty();
+                    // A bare carriage return breaks lines for YAML and not for the cuts: whole.
+                    clean &= !crate::inputs::yaml::has_bare_cr(&batch.source);
                     for doc in &batch.documents {
                         if !kinds.contains(&doc.kind) {
                             kinds.push(doc.kind);

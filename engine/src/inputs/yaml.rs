@@ -595,7 +595,9 @@ struct Builder<'a> {
 }
 
 /// Whether `text` has a `\r` that is not part of a `\r\n` pair.
-fn has_bare_cr(text: &str) -> bool {
+/// Whether `text` has a carriage return not followed by a line feed (a line break to
+/// YAML, not to line counting by `\n`).
+pub fn has_bare_cr(text: &str) -> bool {
     let bytes = text.as_bytes();
     bytes
         .iter()
