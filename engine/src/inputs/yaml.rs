@@ -486,9 +486,7 @@ fn chunk_starts(text: &str, index: &LineIndex) -> Vec<u32> {
             continue;
         }
         // Up over the directives before the marker, and the blank and comment lines
-        // among and after them. A `%` line is a directive only at the start of the
-        // stream or after a `...` document end; after content it is content (a plain
-        // scalar's next line), as the stream's parse reads it.
+        // among and after them.
         let mut first = line;
         let mut above = line;
         while above > 1 {
@@ -499,10 +497,6 @@ fn chunk_starts(text: &str, index: &LineIndex) -> Vec<u32> {
                 break;
             }
             above -= 1;
-        }
-        let after_end = above == 1 || line_text(above - 1).starts_with("...");
-        if !after_end {
-            first = line;
         }
         if first > *starts.last().unwrap_or(&1) {
             starts.push(first);
