@@ -64,6 +64,7 @@ use crate::diagnostics::{
 };
 use crate::inputs::batch::{Batches, Batching};
 use crate::inputs::discover::Plan;
+use crate::inputs::yaml::has_bare_cr;
 use crate::inputs::{Document, DocumentKind, FileReport};
 use crate::rules::RuleMeta;
 use crate::source::{Position, Span};
@@ -104,10 +105,7 @@ impl Scan {
     /// Input `i` of `plan` in batches, when the scan read it so (and it still is a large
     /// YAML stream).
     fn batches(&self, plan: &Plan, i: usize) -> Option<Batches> {
-        let batching = self
-            .batching
-            .filter(|_| self.batched.get(i) == Some(&true))?;
-        plan.batches(i, batching, false)
+        batches_of(plan, i, self.batching, &self.batched)
     }
 
     /// Calls `f` with the documents of input `i` of `plan`, loaded again: a batch at a
@@ -140,6 +138,26 @@ fn text_size(f: &FileReport) -> usize {
         .max(f.source.as_ref().map_or(0, |s| s.len()))
 }
 
+/// Input `i` of `plan` in batches, when `batched` (by plan index, from the scan) says it
+/// was read so with `batching`, and it still is a large YAML stream.
+fn batches_of(
+    plan: &Plan,
+    i: usize,
+    batching: Option<Batching>,
+    batched: &[bool],
+) -> Option<Batches> {
+    let batching = batching.filter(|_| batched.get(i) == Some(&true))?;
+    plan.batches(i, batching, false)
+}
+
+/// Adds what the first pass keeps of `doc`: its kind and its part of the run view.
+fn note(doc: &Document, kinds: &mut Vec<DocumentKind>, view: &mut RunView) {
+    if !kinds.contains(&doc.kind) {
+        kinds.push(doc.kind);
+    }
+    view.add(doc);
+}
+
 /// The first pass: loads every input of `plan` (in parallel, on `threads` workers, 0 =
 /// rayon's default) and keeps only a [`Scan`] of it. A large YAML stream is read in
 /// batches ([`Batching::default`], see [`scan_with`]).
@@ -162,72 +180,61 @@ pub fn scan_with(plan: &Plan, threads: usize, batching: Option<Batching>) -> Sca
     // its evaluation builds when it reads the input again (BENCHMARKS.md, "a first pass
     // without source maps").
     let predicted = std::sync::atomic::AtomicU64::new(0);
-    let one =
-        |i: usize| {
-            if let Some(batches) = batching.and_then(|b| plan.batches(i, b, true)) {
-                let path = Arc::clone(batches.path());
-                let (mut kinds, mut view) = (Vec::new(), RunView::default());
-                let (mut size, mut documents, mut clean) = (0, 0, true);
-                // Only white space (a YAML parser reads a vertical tab as text): the whole
-                // load calls it an empty file.
-                let mut blank = true;
-                for batch in batches {
-                    // A syntax error: the recovery after it reads the documents around it
-                    // one by one, and where that differs from the stream's own reading
-                    // depends on the whole text. Such a file is read whole.
-                    let Ok(batch) = batch.map_err(drop).and_then(|b| {
-                        if b.errors.is_empty() {
-                            Ok(b)
-                        } else {
-                            Err(())
-                        }
-                    }) else {
+    let one = |i: usize| {
+        if let Some(batches) = batching.and_then(|b| plan.batches(i, b, true)) {
+            let path = Arc::clone(batches.path());
+            let (mut kinds, mut view) = (Vec::new(), RunView::default());
+            let (mut size, mut documents, mut clean) = (0, 0, true);
+            // Only white space (a YAML parser reads a vertical tab as text): the whole
+            // load calls it an empty file.
+            let mut blank = true;
+            for batch in batches {
+                // Read whole instead: a syntax error (the recovery after it reads the
+                // documents around it one by one, and where that differs from the
+                // stream's own reading depends on the whole text), and a bare
+                // carriage return (a line break to YAML, not to the cuts).
+                let batch = match batch {
+                    Ok(b) if b.errors.is_empty() && !has_bare_cr(&b.source) => b,
+                    _ => {
                         clean = false;
                         break;
-                    };
-                    size += batch.source.len();
-                    documents += batch.documents.len();
-                    blank &= batch.source.trim().is_empty();
-                    // A bare carriage return breaks lines for YAML and not for the cuts: whole.
-                    clean &= !crate::inputs::yaml::has_bare_cr(&batch.source);
-                    for doc in &batch.documents {
-                        if !kinds.contains(&doc.kind) {
-                            kinds.push(doc.kind);
-                        }
-                        view.add(doc);
                     }
-                }
-                if clean && documents > 0 && !blank {
-                    used.fetch_add(size, std::sync::atomic::Ordering::Relaxed);
-                    return (path, kinds, view, None, true);
+                };
+                size += batch.source.len();
+                documents += batch.documents.len();
+                blank &= batch.source.trim().is_empty();
+                for doc in &batch.documents {
+                    note(doc, &mut kinds, &mut view);
                 }
             }
-            let may_keep = single
-                || plan.size_hint(i).is_none_or(|n| {
-                    let before = predicted.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
-                    before.saturating_add(n) <= KEEP_BYTES as u64
-                });
-            let f = if may_keep {
-                plan.load(i)
-            } else {
-                plan.load_values(i)
-            };
-            let size = text_size(&f);
-            let total = used
-                .fetch_add(size, std::sync::atomic::Ordering::Relaxed)
-                .saturating_add(size);
-            let keep = may_keep && (single || total <= KEEP_BYTES);
-            let mut kinds: Vec<DocumentKind> = Vec::new();
-            let mut view = RunView::default();
-            for doc in &f.documents {
-                if !kinds.contains(&doc.kind) {
-                    kinds.push(doc.kind);
-                }
-                view.add(doc);
+            if clean && documents > 0 && !blank {
+                used.fetch_add(size, std::sync::atomic::Ordering::Relaxed);
+                return (path, kinds, view, None, true);
             }
-            let path = Arc::clone(&f.path);
-            (path, kinds, view, keep.then_some(f), false)
+        }
+        let may_keep = single
+            || plan.size_hint(i).is_none_or(|n| {
+                let before = predicted.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+                before.saturating_add(n) <= KEEP_BYTES as u64
+            });
+        let f = if may_keep {
+            plan.load(i)
+        } else {
+            plan.load_values(i)
         };
+        let size = text_size(&f);
+        let total = used
+            .fetch_add(size, std::sync::atomic::Ordering::Relaxed)
+            .saturating_add(size);
+        let keep = may_keep && (single || total <= KEEP_BYTES);
+        let mut kinds: Vec<DocumentKind> = Vec::new();
+        let mut view = RunView::default();
+        for doc in &f.documents {
+            note(doc, &mut kinds, &mut view);
+        }
+        let path = Arc::clone(&f.path);
+        (path, kinds, view, keep.then_some(f), false)
+    };
     let run = || (0..plan.len()).into_par_iter().map(one).collect::<Vec<_>>();
     let parts = crate::runtimes::rego::budget::install(threads, run);
     let mut scan = Scan {
@@ -579,11 +586,7 @@ impl Streamed {
     /// after every input was evaluated) point into the stream as well.
     pub fn restore_frames(&mut self, plan: &Plan) {
         for (index, paths) in self.missing() {
-            let batches = self
-                .batching
-                .filter(|_| self.batched.get(index) == Some(&true))
-                .and_then(|b| plan.batches(index, b, true));
-            if let Some(batches) = batches {
+            if let Some(batches) = batches_of(plan, index, self.batching, &self.batched) {
                 self.restore_batched(batches);
                 continue;
             }

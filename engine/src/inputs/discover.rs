@@ -203,9 +203,7 @@ impl Plan {
                 if !fits(bytes.len() as u64) {
                     return None;
                 }
-                let by_name = (self.opts.stdin_filename.as_deref())
-                    .and_then(|n| format_from_name(Path::new(n)));
-                let yaml = match yaml_syntax(by_name, &load) {
+                let yaml = match yaml_syntax(stdin_format(&self.opts), &load) {
                     Some(yaml) => yaml,
                     None => {
                         let text = std::str::from_utf8(bytes).ok()?;
@@ -221,15 +219,13 @@ impl Plan {
                 if !fits(*len) {
                     return None;
                 }
-                let by_name = (self.opts.stdin_filename.as_deref())
-                    .and_then(|n| format_from_name(Path::new(n)));
                 let mut reader = std::fs::File::open(file.path()).ok()?;
-                let yaml = match yaml_syntax(by_name, &load) {
+                let yaml = match yaml_syntax(stdin_format(&self.opts), &load) {
                     Some(yaml) => yaml,
                     None => prefix_format(&mut reader)? == Format::Yaml,
                 };
                 yaml.then_some(())?;
-                let reader = std::fs::File::open(file.path()).ok()?;
+                std::io::Seek::rewind(&mut reader).ok()?;
                 (stdin_name(&self.opts), Box::new(reader))
             }
             Task::Layout(_) | Task::Done(_) => return None,
@@ -291,6 +287,11 @@ fn prefix_format(reader: &mut impl Read) -> Option<Format> {
 /// what is read in batches ([`Batching::default`]'s `min`) is not held in memory.
 const SPOOL_OVER: u64 = 4 << 20;
 
+/// The format stdin's display name tells (`--stdin-filename`).
+fn stdin_format(opts: &DiscoverOptions) -> Option<Format> {
+    (opts.stdin_filename.as_deref()).and_then(|n| format_from_name(Path::new(n)))
+}
+
 /// The stdin display name.
 fn stdin_name(opts: &DiscoverOptions) -> String {
     opts.stdin_filename
@@ -351,6 +352,12 @@ fn plan(paths: &[PathBuf], opts: &DiscoverOptions, stdin: &mut dyn Read) -> Vec<
 /// Reads stdin up to the size limit: into memory, or past [`SPOOL_OVER`] bytes into a
 /// temporary file (into memory still if none can be made).
 fn read_stdin(name: &str, stdin: &mut dyn Read, max: u64) -> Task {
+    let too_large = || {
+        Task::Done(FileReport::skipped(
+            name,
+            format!("input is larger than the {max}-byte limit"),
+        ))
+    };
     let mut bytes = Vec::new();
     let mut stdin = stdin.take(max.saturating_add(1));
     let head = (&mut stdin).take(SPOOL_OVER).read_to_end(&mut bytes);
@@ -359,37 +366,26 @@ fn read_stdin(name: &str, stdin: &mut dyn Read, max: u64) -> Task {
             let copied = std::io::Write::write_all(&mut file, &bytes)
                 .and_then(|()| std::io::copy(&mut stdin, &mut file))
                 .and_then(|n| std::io::Write::flush(&mut file).map(|()| n));
-            match copied {
-                Ok(n) => {
-                    let len = SPOOL_OVER + n;
-                    if len > max {
-                        return Task::Done(FileReport::skipped(
-                            name,
-                            format!("input is larger than the {max}-byte limit"),
-                        ));
-                    }
-                    return Task::Spooled(file, len);
-                }
-                Err(e) => {
-                    return Task::Done(FileReport::failed(
-                        name,
-                        InputError::new(name, Position::START, format!("cannot read stdin: {e}")),
-                    ))
-                }
-            }
+            return match copied {
+                Ok(n) if SPOOL_OVER + n > max => too_large(),
+                Ok(n) => Task::Spooled(file, SPOOL_OVER + n),
+                Err(e) => Task::Done(unreadable_stdin(name, &e)),
+            };
         }
     }
     match head.and_then(|_| stdin.read_to_end(&mut bytes)) {
-        Ok(_) if bytes.len() as u64 > max => Task::Done(FileReport::skipped(
-            name,
-            format!("input is larger than the {max}-byte limit"),
-        )),
+        Ok(_) if bytes.len() as u64 > max => too_large(),
         Ok(_) => Task::Stdin(Arc::from(bytes)),
-        Err(e) => Task::Done(FileReport::failed(
-            name,
-            InputError::new(name, Position::START, format!("cannot read stdin: {e}")),
-        )),
+        Err(e) => Task::Done(unreadable_stdin(name, &e)),
     }
+}
+
+/// Stdin that could not be read.
+fn unreadable_stdin(name: &str, e: &std::io::Error) -> FileReport {
+    FileReport::failed(
+        name,
+        InputError::new(name, Position::START, format!("cannot read stdin: {e}")),
+    )
 }
 
 /// Walks a directory, appending tasks for input files, layouts and walk errors. Excluded
@@ -569,26 +565,12 @@ fn run(task: &Task, opts: &DiscoverOptions) -> FileReport {
     match task {
         Task::File { path, explicit } => load_file(path, &opts.load, *explicit),
         Task::Layout(dir) => image::load_layout(dir, &opts.load),
-        Task::Stdin(bytes) => {
-            let name = stdin_name(opts);
-            let by_name = opts
-                .stdin_filename
-                .as_deref()
-                .and_then(|n| format_from_name(Path::new(n)));
-            load_bytes(&name, &bytes[..], by_name, &opts.load)
-        }
+        Task::Stdin(bytes) => load_bytes(&stdin_name(opts), bytes, stdin_format(opts), &opts.load),
         Task::Spooled(file, _) => {
             let name = stdin_name(opts);
-            let by_name = opts
-                .stdin_filename
-                .as_deref()
-                .and_then(|n| format_from_name(Path::new(n)));
             match std::fs::read(file.path()) {
-                Ok(bytes) => load_bytes(&name, &bytes, by_name, &opts.load),
-                Err(e) => FileReport::failed(
-                    name.as_str(),
-                    InputError::new(&name, Position::START, format!("cannot read stdin: {e}")),
-                ),
+                Ok(bytes) => load_bytes(&name, &bytes, stdin_format(opts), &opts.load),
+                Err(e) => unreadable_stdin(&name, &e),
             }
         }
         Task::Done(report) => report.clone(),
