@@ -280,13 +280,14 @@ impl Builder<'_> {
             self.map.insert(format!("/comments/{c}"), sp);
         }
 
-        json!({
-            "directives": Value::Object(directives),
-            "args": global_args,
-            "stages": stage_values,
-            "instructions": instructions,
-            "comments": comments,
-        })
+        // Moved in, not through `json!`, which serializes a `Vec<Value>` into a copy.
+        let mut doc = Map::new();
+        doc.insert("directives".into(), Value::Object(directives));
+        doc.insert("args".into(), Value::Array(global_args));
+        doc.insert("stages".into(), Value::Array(stage_values));
+        doc.insert("instructions".into(), Value::Array(instructions));
+        doc.insert("comments".into(), Value::Array(comments));
+        Value::Object(doc)
     }
 
     /// Builds one instruction object and its relative source-map entries.
