@@ -845,11 +845,11 @@ impl<'a> Builder<'a> {
             None => (String::new(), self.record),
             Some(frame) if !frame.record => (String::new(), false),
             Some(frame) => match &frame.container {
-                Container::Seq(items) => (format!("{}/{}", frame.pointer, items.len()), true),
+                Container::Seq(items) => (child_pointer(&frame.pointer, &Index(items.len())), true),
                 Container::Map {
                     pending: Some((key, _, _)),
                     ..
-                } => (format!("{}/{}", frame.pointer, escape(key)), true),
+                } => (child_pointer(&frame.pointer, &escape(key)), true),
                 Container::Map { pending: None, .. } => (String::new(), false),
             },
         }
@@ -910,9 +910,14 @@ impl<'a> Builder<'a> {
         frame.last_end = frame.last_end.max(node.span.end);
         frame.nodes = frame.nodes.saturating_add(node.nodes);
         frame.height = frame.height.max(node.height);
-        let record = frame.record;
-        let pointer = frame.pointer.clone();
-        match &mut frame.container {
+        let Frame {
+            container,
+            pointer,
+            record,
+            ..
+        } = frame;
+        let record = *record;
+        match container {
             Container::Seq(items) => items.push(node.value),
             Container::Map { map, pending } => match pending.take() {
                 None => {
@@ -1028,6 +1033,55 @@ impl<'a> Builder<'a> {
 }
 
 /// Escapes a key for a JSON Pointer (RFC 6901).
+/// A decimal array index, written without the formatting machinery.
+struct Index(usize);
+
+/// `{parent}/{child}`: the pointer of a child node. Called for every node of every
+/// document, so it writes into one allocation of the right size instead of `format!`
+/// (a twentieth of a large run's parse went to `format!`'s machinery here).
+fn child_pointer(parent: &str, child: &dyn PointerStep) -> String {
+    let mut out = String::with_capacity(parent.len() + 1 + child.len());
+    out.push_str(parent);
+    out.push('/');
+    child.write(&mut out);
+    out
+}
+
+/// One step of a JSON pointer: an escaped key or an array index.
+trait PointerStep {
+    fn len(&self) -> usize;
+    fn write(&self, out: &mut String);
+}
+
+impl PointerStep for std::borrow::Cow<'_, str> {
+    fn len(&self) -> usize {
+        str::len(self)
+    }
+    fn write(&self, out: &mut String) {
+        out.push_str(self);
+    }
+}
+
+impl PointerStep for Index {
+    fn len(&self) -> usize {
+        self.0.checked_ilog10().unwrap_or(0) as usize + 1
+    }
+    fn write(&self, out: &mut String) {
+        let mut digits = [0u8; 20];
+        let mut n = self.0;
+        let mut i = digits.len();
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        out.extend(digits[i..].iter().map(|&d| char::from(d)));
+    }
+}
+
 fn escape(key: &str) -> std::borrow::Cow<'_, str> {
     if key.contains(['~', '/']) {
         key.replace('~', "~0").replace('/', "~1").into()
@@ -1152,6 +1206,18 @@ mod tests {
 
     fn p(line: u32, column: u32) -> Position {
         Position::new(line, column)
+    }
+
+    #[test]
+    fn a_child_pointer_is_what_format_writes() {
+        for n in [0, 1, 9, 10, 99, 100, 12_345, usize::MAX] {
+            assert_eq!(child_pointer("/a", &Index(n)), format!("/a/{n}"));
+            assert_eq!(Index(n).len(), n.to_string().len());
+        }
+        for key in ["", "k", "a/b~c", "ü"] {
+            let step = escape(key);
+            assert_eq!(child_pointer("", &step), format!("/{step}"));
+        }
     }
 
     /// Without spans ([`LoadOptions::spans`] off, the first pass of a streamed run) a
