@@ -34,8 +34,8 @@ pub struct Snapshot {
     pub version: i32,
     /// Its text then (code actions edit that text).
     pub text: String,
-    /// The findings.
-    pub analysis: Analysis,
+    /// The findings (shared with the session's copy of the buffer).
+    pub analysis: Arc<Analysis>,
 }
 
 /// What the front and the session share, keyed by the URI's text.

@@ -32,10 +32,9 @@ use lsp_types::{
     CodeActionKind, CodeActionOptions, CodeActionProviderCapability, Diagnostic,
     DidChangeTextDocumentParams, DidChangeWatchedFilesParams, DidCloseTextDocumentParams,
     DidOpenTextDocumentParams, DidSaveTextDocumentParams, HoverProviderCapability,
-    InitializeResult, LogMessageParams, MessageType, PositionEncodingKind,
-    PublishDiagnosticsParams, SaveOptions, ServerCapabilities, ServerInfo, ShowMessageParams,
-    TextDocumentSyncCapability, TextDocumentSyncKind, TextDocumentSyncOptions,
-    TextDocumentSyncSaveOptions, Uri,
+    InitializeResult, LogMessageParams, MessageType, PositionEncodingKind, SaveOptions,
+    ServerCapabilities, ServerInfo, ShowMessageParams, TextDocumentSyncCapability,
+    TextDocumentSyncKind, TextDocumentSyncOptions, TextDocumentSyncSaveOptions, Uri,
 };
 use serde::de::DeserializeOwned;
 
@@ -236,8 +235,9 @@ struct OpenDoc {
     language_id: String,
     version: i32,
     text: String,
-    /// The last evaluation (of an older text while the buffer is dirty).
-    analysis: Analysis,
+    /// The last evaluation (of an older text while the buffer is dirty), shared with the
+    /// front's snapshot.
+    analysis: Arc<Analysis>,
     /// When diagnostics were last published for it.
     published_at: Option<Instant>,
     /// The buffer parsed at a version, as it joins the run of another buffer (`None`
@@ -538,7 +538,7 @@ impl Server {
                             language_id: d.language_id,
                             version: d.version,
                             text: d.text,
-                            analysis: Analysis::default(),
+                            analysis: Arc::default(),
                             published_at: None,
                             parsed: None,
                             kept: Incremental::default(),
@@ -771,20 +771,24 @@ impl Server {
         }
         let publish = analysis.format.is_some()
             && !(quiet && doc.analysis.diagnostics == analysis.diagnostics);
-        let diagnostics = analysis.diagnostics.clone();
+        // One analysis, shared by the buffer and the front's snapshot, and published
+        // from a borrow: no copy of the findings or diagnostics per evaluation.
+        let analysis = Arc::new(analysis);
         self.shared.set_snapshot(
             key,
             super::front::Snapshot {
                 version,
                 text: doc.text.clone(),
-                analysis: analysis.clone(),
+                analysis: Arc::clone(&analysis),
             },
         );
         doc.analysis = analysis;
         if publish {
             doc.published_at = Some(Instant::now());
-            let uri = doc.uri.clone();
-            self.publish(uri, diagnostics, Some(version));
+            let _ = send(
+                &self.sender,
+                publish_notification(&doc.uri, &doc.analysis.diagnostics, Some(version)),
+            );
         }
     }
 
@@ -1092,14 +1096,9 @@ impl Server {
     }
 
     fn publish(&self, uri: Uri, diagnostics: Vec<Diagnostic>, version: Option<i32>) {
-        let params = PublishDiagnosticsParams {
-            uri,
-            diagnostics,
-            version,
-        };
         let _ = send(
             &self.sender,
-            Notification::new(PublishDiagnostics::METHOD.to_string(), params),
+            publish_notification(&uri, &diagnostics, version),
         );
     }
 
@@ -1139,9 +1138,62 @@ fn load(session: &Session, settings: &Settings, doc: &OpenDoc) -> Loaded {
     analysis::load(session, settings, &name, &doc.language_id, &doc.text)
 }
 
+/// `textDocument/publishDiagnostics` for `uri`, serialised from borrows: the same JSON as
+/// `lsp_types::PublishDiagnosticsParams` (whose `version` is left out when `None`).
+fn publish_notification(
+    uri: &Uri,
+    diagnostics: &[Diagnostic],
+    version: Option<i32>,
+) -> Notification {
+    #[derive(serde::Serialize)]
+    struct Params<'a> {
+        uri: &'a Uri,
+        diagnostics: &'a [Diagnostic],
+        #[serde(skip_serializing_if = "Option::is_none")]
+        version: Option<i32>,
+    }
+    Notification::new(
+        PublishDiagnostics::METHOD.to_string(),
+        Params {
+            uri,
+            diagnostics,
+            version,
+        },
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn diagnostics_are_published_as_lsp_types_writes_them() {
+        let uri: Uri = "file:///w/deploy.yaml".parse().expect("uri");
+        let diagnostics = vec![
+            Diagnostic {
+                range: lsp_types::Range::new(
+                    lsp_types::Position::new(3, 2),
+                    lsp_types::Position::new(3, 9),
+                ),
+                severity: Some(lsp_types::DiagnosticSeverity::ERROR),
+                code: Some(lsp_types::NumberOrString::String("K8S001".into())),
+                source: Some("policy".into()),
+                message: "container \"app\" runs privileged".into(),
+                ..Diagnostic::default()
+            },
+            Diagnostic::default(),
+        ];
+        for version in [Some(7), None] {
+            let ours = publish_notification(&uri, &diagnostics, version);
+            let theirs = lsp_types::PublishDiagnosticsParams {
+                uri: uri.clone(),
+                diagnostics: diagnostics.clone(),
+                version,
+            };
+            assert_eq!(ours.method, "textDocument/publishDiagnostics");
+            assert_eq!(ours.params, serde_json::to_value(theirs).expect("json"));
+        }
+    }
 
     #[test]
     fn the_root_comes_from_root_uri_then_folders_then_root_path() {
