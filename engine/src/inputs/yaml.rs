@@ -416,8 +416,6 @@ pub(crate) fn parse_yaml_part(
     parts: &mut Parts,
 ) -> (Vec<Document>, Vec<InputError>) {
     // Where a `---` line follows, the parser sees one: how a document ends (the end of
-    // a block scalar, say) depends on what comes after it.
-    // Where a `---` line follows, the parser sees one: how a document ends (the end of
     // a block scalar, say) depends on what comes after it. An empty document is none,
     // so the line adds nothing; a document may start on it (an empty block scalar's
     // value starts on the next line).
