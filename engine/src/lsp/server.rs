@@ -576,7 +576,7 @@ impl Server {
                         // Buffers of unknown kind never had diagnostics from here (and a
                         // policy file may carry load errors that must stay).
                         if doc.analysis.format.is_some() {
-                            self.publish(doc.uri, Vec::new(), None);
+                            self.publish(&doc.uri, &[], None);
                         }
                         // Its file on disk (or nothing) takes its place in the others' run.
                         self.relate_others(&key);
@@ -1063,12 +1063,12 @@ impl Server {
         }
         for old in std::mem::take(&mut self.policy_error_files) {
             if !by_file.contains_key(old.as_str()) {
-                self.publish(old, Vec::new(), None);
+                self.publish(&old, &[], None);
             }
         }
         for (u, diagnostics) in by_file.into_values() {
-            self.policy_error_files.push(u.clone());
-            self.publish(u, diagnostics, None);
+            self.publish(&u, &diagnostics, None);
+            self.policy_error_files.push(u);
         }
     }
 
@@ -1095,10 +1095,10 @@ impl Server {
         let _ = send(&self.sender, req);
     }
 
-    fn publish(&self, uri: Uri, diagnostics: Vec<Diagnostic>, version: Option<i32>) {
+    fn publish(&self, uri: &Uri, diagnostics: &[Diagnostic], version: Option<i32>) {
         let _ = send(
             &self.sender,
-            publish_notification(&uri, &diagnostics, version),
+            publish_notification(uri, diagnostics, version),
         );
     }
 
