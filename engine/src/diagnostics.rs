@@ -485,7 +485,7 @@ impl Report {
     /// ([`owners`](Self::owners)), or the input directory holding it; one that belongs to
     /// no input (a policy file's load error) gets a report of its own, listed as a
     /// failed input, after the others. The rule catalog is not copied.
-    pub fn split_by_input(self) -> Vec<Report> {
+    pub fn split_by_input(mut self) -> Vec<Report> {
         let mut per: Vec<Report> = self
             .inputs
             .iter()
@@ -494,23 +494,10 @@ impl Report {
                 ..Report::default()
             })
             .collect();
-        let index: std::collections::HashMap<&str, usize> = self
-            .inputs
-            .iter()
-            .enumerate()
-            .map(|(n, i)| (i.path.as_str(), n))
-            .collect();
-        let owners = &self.owners;
-        let inputs = &self.inputs;
+        let owners = std::mem::take(&mut self.owners);
+        let inputs = InputIndex::new(&self.inputs, &owners);
         let owner_of = |file: &str, per: &mut Vec<Report>| -> usize {
-            let owner = owners.get(file).map(String::as_str).unwrap_or(file);
-            if let Some(n) = index.get(owner) {
-                return *n;
-            }
-            if let Some(n) = inputs
-                .iter()
-                .position(|i| std::path::Path::new(file).starts_with(&i.path))
-            {
+            if let Some(n) = inputs.owner(file) {
                 return n;
             }
             if let Some(n) = per.iter().position(|r| r.inputs[0].path == file) {
@@ -545,11 +532,61 @@ impl Report {
             let n = owner_of(&file, &mut per);
             per[n].sources.insert(file, text);
         }
-        for (doc, input) in self.owners {
-            if let Some(n) = index.get(input.as_str()) {
-                per[*n].owners.insert(doc, input);
+        let positions: Vec<Option<usize>> = (owners.values())
+            .map(|input| inputs.index.get(input.as_str()).copied())
+            .collect();
+        for ((doc, input), n) in owners.into_iter().zip(positions) {
+            if let Some(n) = n {
+                per[n].owners.insert(doc, input);
             }
         }
         per
+    }
+}
+
+/// Which input of a report a file named in it belongs to ([`Report::split_by_input`]).
+pub struct InputIndex<'r> {
+    inputs: &'r [InputSummary],
+    owners: &'r std::collections::BTreeMap<String, String>,
+    index: std::collections::HashMap<&'r str, usize>,
+}
+
+impl<'r> InputIndex<'r> {
+    /// The index of `inputs`, whose documents named apart are in `owners`
+    /// ([`Report::inputs`], [`Report::owners`]).
+    pub fn new(
+        inputs: &'r [InputSummary],
+        owners: &'r std::collections::BTreeMap<String, String>,
+    ) -> Self {
+        let index = (inputs.iter().enumerate())
+            .map(|(n, i)| (i.path.as_str(), n))
+            .collect();
+        InputIndex {
+            inputs,
+            owners,
+            index,
+        }
+    }
+
+    /// The index of `report`'s inputs.
+    pub fn of(report: &'r Report) -> Self {
+        InputIndex::new(&report.inputs, &report.owners)
+    }
+
+    /// The position in `inputs` of the input `file` belongs to: the input itself, the
+    /// input its document came from ([`Report::owners`]), or the input directory
+    /// holding it; none for a file of no input (a policy file).
+    pub fn owner(&self, file: &str) -> Option<usize> {
+        let owner = (self.owners.get(file)).map(String::as_str).unwrap_or(file);
+        if let Some(n) = self.index.get(owner) {
+            return Some(*n);
+        }
+        (self.inputs.iter()).position(|i| std::path::Path::new(file).starts_with(&i.path))
+    }
+
+    /// [`InputIndex::owner`] of what an error is about: the input it failed on, else
+    /// its file.
+    pub fn owner_of_error(&self, e: &ErrorRecord) -> Option<usize> {
+        self.owner(e.input.as_deref().unwrap_or(&e.file))
     }
 }

@@ -373,6 +373,34 @@ impl Session {
         streamed.into_report()
     }
 
+    /// [`check_plan`](Self::check_plan) that hands out each input's part of the report
+    /// to `sink` as soon as it is finished (its findings, errors, suppressions and
+    /// warnings, the configuration applied; [`eval::stream::evaluate_streaming`]), in the
+    /// order of the inputs' paths, and returns the rest (the policy set's errors and
+    /// warnings, the run-wide ones). The parts and the rest hold what `check_plan`
+    /// reports, [`Report::checks`] aside. When the run cannot be streamed so (a rule
+    /// that reads the whole inventory, `--trace`, a user's cross-document package), no
+    /// part is handed out and the whole report is returned.
+    pub fn check_plan_streaming(
+        &self,
+        set: &PolicySet,
+        plan: &discover::Plan,
+        scan: &eval::stream::Scan,
+        sink: &mut eval::stream::Sink<'_>,
+    ) -> Report {
+        let opts = self.eval_options();
+        if !eval::stream::fits(set, &opts) || !eval::stream::streams(set, scan) {
+            return self.check_plan(set, plan, scan, false);
+        }
+        let today = config::Date::today();
+        let finish = |r: &mut Report| {
+            if let Some(cfg) = &self.settings.config {
+                config::apply(cfg, r, &self.settings.root, today);
+            }
+        };
+        eval::stream::evaluate_streaming(set, plan, scan, &opts, &finish, sink)
+    }
+
     /// Whether hadolint and checkov inline ignores are honoured: yes, unless the
     /// configuration says `peer-ignores: false`. The same for every front end.
     fn peer_ignores(&self) -> bool {

@@ -113,3 +113,106 @@ fn peak_memory_stays_flat_as_the_documents_grow() {
          ({small_rss} KiB → {large_rss} KiB): documents are being kept"
     );
 }
+
+/// The outputs written as the run goes (`jsonl`, `text`, `github`) hold what the whole
+/// report holds: the `file` events of `jsonl` carry exactly the findings of `--format
+/// json`, in its order, with the configuration applied (a re-graded rule, an exception,
+/// a rule turned off), and its `run` event the same summary; each format gives the exit
+/// code of the whole run, to stdout and to `-o FILE` alike.
+#[test]
+fn output_written_as_the_run_goes_holds_the_whole_report() {
+    let dir = support::tmp();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("app/debug")).expect("mkdir");
+    support::write(
+        d,
+        "app/Dockerfile",
+        "FROM alpine:latest\nRUN apk add curl\n",
+    );
+    support::write(d, "app/debug/Dockerfile", "FROM ubuntu:22.04\nUSER root\n");
+    support::write(d, "app/deploy.yaml", &deployment(0));
+    support::write(
+        d,
+        "app/ports.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: [\n",
+    );
+    for i in 1..5 {
+        support::write(d, &format!("app/more-{i}.yaml"), &deployment(i));
+    }
+    support::write(
+        d,
+        ".policy.yaml",
+        "rules:\n  DF003: high\n  K8S006: off\nexceptions:\n  - rule: DF002\n    path: app/debug/Dockerfile\n    reason: the debug image runs as root\n",
+    );
+    let json = support::policy_in(d, &["eval", "-f", "json", "app"]);
+    assert_eq!(json.status.code(), Some(2), "a parse error: exit 2");
+    let whole: Value = serde_json::from_slice(&json.stdout).expect("JSON report");
+    let lines = support::policy_in(d, &["eval", "-f", "jsonl", "app"]);
+    assert_eq!(lines.status.code(), Some(2));
+    let events: Vec<Value> = String::from_utf8(lines.stdout)
+        .expect("UTF-8")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    let (last, files) = events.split_last().expect("events");
+    assert_eq!(last["event"], "run");
+    assert_eq!(last["summary"], whole["summary"]);
+    assert_eq!(last["run"], whole["run"]);
+    assert!(files.iter().all(|e| e["event"] == "file"));
+    let paths: Vec<&str> = files
+        .iter()
+        .map(|e| e["path"].as_str().unwrap_or(""))
+        .collect();
+    let mut sorted = paths.clone();
+    sorted.sort_unstable();
+    assert_eq!(paths, sorted, "in the order of the inputs' paths");
+    assert_eq!(paths.len(), whole["inputs"].as_array().map_or(0, Vec::len));
+    let findings: Vec<&Value> = files
+        .iter()
+        .flat_map(|e| e["findings"].as_array().into_iter().flatten())
+        .collect();
+    let expected: Vec<&Value> = whole["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .collect();
+    assert_eq!(findings, expected);
+    // The configuration was applied to each input's part.
+    assert!(findings
+        .iter()
+        .any(|f| f["rule_id"] == "DF003" && f["severity"] == "high"));
+    assert!(!findings.iter().any(|f| f["rule_id"] == "K8S006"));
+    let debug = files
+        .iter()
+        .find(|e| e["path"] == "app/debug/Dockerfile")
+        .expect("the debug Dockerfile's event");
+    assert!(debug["suppressed"].as_array().is_some_and(|s| s
+        .iter()
+        .any(|f| f["rule_id"] == "DF002" && f["kind"] == "external")));
+    let broken = files
+        .iter()
+        .find(|e| e["path"] == "app/ports.yaml")
+        .expect("event");
+    assert_eq!(broken["status"], "failed");
+    assert_eq!(broken["errors"][0]["kind"], "parse-error");
+    assert_eq!(
+        broken["errors"][0]["line"], 4,
+        "the end of the unclosed flow sequence"
+    );
+
+    for format in ["text", "github", "jsonl"] {
+        let out = support::policy_in(d, &["eval", "-f", format, "app"]);
+        assert_eq!(out.status.code(), Some(2), "{format}");
+        let file = support::policy_in(d, &["eval", "-f", format, "-o", "out", "app"]);
+        assert_eq!(file.status.code(), Some(2), "{format}");
+        assert!(file.stdout.is_empty());
+        let written = std::fs::read(d.join("out")).expect("-o FILE");
+        assert_eq!(written, out.stdout, "{format}: -o FILE and stdout");
+    }
+    // Without the broken input: exit 1 (findings), as the whole report says.
+    std::fs::remove_file(d.join("app/ports.yaml")).expect("rm");
+    for format in ["text", "github", "jsonl", "json"] {
+        let out = support::policy_in(d, &["eval", "-f", format, "app"]);
+        assert_eq!(out.status.code(), Some(1), "{format}");
+    }
+}

@@ -154,6 +154,54 @@ fn input_paths(a: &InputArgs) -> anyhow::Result<Vec<std::path::PathBuf>> {
     Ok(paths)
 }
 
+/// Runs `session`'s streamed check of `plan` and calls `write` with each input's part of
+/// the report as it is finished, on this thread (the output is not `Send`), while the
+/// evaluation goes on on another; returns the rest of the report
+/// ([`Session::check_plan_streaming`]). At most a few parts wait to be written: the
+/// evaluation waits for the writer beyond.
+fn streamed(
+    session: &Session,
+    set: &crate::eval::PolicySet,
+    plan: &inputs::discover::Plan,
+    scan: &stream::Scan,
+    mut write: impl FnMut(crate::diagnostics::Report),
+) -> crate::diagnostics::Report {
+    let (tx, rx) = std::sync::mpsc::sync_channel(16);
+    std::thread::scope(|s| {
+        let evaluation = std::thread::Builder::new()
+            .name("policy-eval".into())
+            .stack_size(crate::runtimes::rego::budget::EVAL_STACK_BYTES)
+            .spawn_scoped(s, move || {
+                let mut sink = move |part| {
+                    // The writer is gone only when this thread is done with.
+                    let _ = tx.send(part);
+                };
+                session.check_plan_streaming(set, plan, scan, &mut sink)
+            });
+        match evaluation {
+            Ok(handle) => {
+                for part in rx {
+                    write(part);
+                }
+                match handle.join() {
+                    Ok(rest) => rest,
+                    Err(payload) => std::panic::resume_unwind(payload),
+                }
+            }
+            // No thread: on this one, every part written at the end.
+            Err(_) => {
+                let (tx, rx) = std::sync::mpsc::channel();
+                let mut sink = move |part| {
+                    let _ = tx.send(part);
+                };
+                let rest = session.check_plan_streaming(set, plan, scan, &mut sink);
+                rx.try_iter().for_each(write);
+                rest
+            }
+        }
+    })
+}
+
 /// The inputs of a run: found and scanned, to be loaded one at a time as they are
 /// evaluated, or all loaded at once.
 enum Inputs {
@@ -179,7 +227,7 @@ pub(super) fn run(mut a: EvalArgs, out: &mut dyn Write) -> anyhow::Result<ExitSt
     // memory) unless registry images or their verification need every document at once.
     let inputs = if !supply.has_images() && !a.supply.verify_images {
         let plan = inputs::discover::Plan::new(&input_paths(&a.input)?, &settings.discover);
-        let scan = stream::scan(&plan, settings.threads);
+        let scan = stream::scan(&plan, settings.threads, settings.policy.builtin);
         Inputs::Streamed(plan, Box::new(scan))
     } else {
         let mut files = if super::supply::only_images(&supply, &a.input.paths) {
@@ -219,6 +267,54 @@ pub(super) fn run(mut a: EvalArgs, out: &mut dyn Write) -> anyhow::Result<ExitSt
             paths.join(", ")
         );
     }
+    let to_terminal = a.output.is_none() && std::io::stdout().is_terminal();
+    let color = match a.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            to_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    };
+    let ropts = ReportOptions {
+        color,
+        fail_on,
+        fail_on_warn: a.fail_on_warn,
+        ..ReportOptions::default()
+    };
+    // The formats whose items stand alone are written as the run goes, input by input.
+    let inputs = match (inputs, report::stream::streaming(format, &ropts)) {
+        (Inputs::Streamed(plan, scan), Some(streaming)) => {
+            let mut file_out = match &a.output {
+                Some(path) => Some(std::io::BufWriter::new(
+                    std::fs::File::create(path)
+                        .with_context(|| format!("cannot write {}", path.display()))?,
+                )),
+                None => None,
+            };
+            if let Some(cfg) = session.config() {
+                print_config_warnings(cfg, &session.config_warnings());
+            }
+            let mut writer = report::stream::StreamWriter::new(streaming, ropts);
+            let mut rest = streamed(&session, &set, &plan, &scan, |part| {
+                super::conftest::print_lines(&part, format);
+                match &mut file_out {
+                    Some(f) => writer.part(part, f),
+                    None => writer.part(part, out),
+                }
+            });
+            rest.errors.extend(bundle_errors);
+            super::conftest::print_lines(&rest, format);
+            let status = match &mut file_out {
+                Some(f) => writer.finish(rest, f),
+                None => writer.finish(rest, out),
+            };
+            return status.with_context(|| match &a.output {
+                Some(path) => format!("cannot write {}", path.display()),
+                None => "cannot write the output".to_string(),
+            });
+        }
+        (inputs, _) => inputs,
+    };
     let mut report = match inputs {
         Inputs::Streamed(plan, scan) => {
             // The conftest formats count passed tests from the packages evaluated.
@@ -235,20 +331,6 @@ pub(super) fn run(mut a: EvalArgs, out: &mut dyn Write) -> anyhow::Result<ExitSt
         print_config_warnings(cfg, &session.config_warnings());
     }
 
-    let to_terminal = a.output.is_none() && std::io::stdout().is_terminal();
-    let color = match a.color {
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-        ColorChoice::Auto => {
-            to_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-        }
-    };
-    let ropts = ReportOptions {
-        color,
-        fail_on,
-        fail_on_warn: a.fail_on_warn,
-        ..ReportOptions::default()
-    };
     super::conftest::print_lines(&report, format);
     // Every format but JUnit carries the report's warnings; for JUnit they go to stderr.
     if format == report::Format::Junit {

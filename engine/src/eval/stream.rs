@@ -93,6 +93,11 @@ pub struct Scan {
     batching: Option<Batching>,
     /// Which inputs, by plan index, were read in batches, and are evaluated so.
     batched: Vec<bool>,
+    /// What the built-in cross-document rules read of every document ([`slim::document`]),
+    /// by plan index, when the scan was asked to keep it ([`scan_with`]'s `pack`): then
+    /// they are evaluated before the second pass, and each input's part of the report is
+    /// whole when it is evaluated ([`evaluate_streaming`]). Taken by evaluation.
+    packed: Mutex<Option<Vec<Packed>>>,
 }
 
 impl Scan {
@@ -116,6 +121,17 @@ impl Scan {
             Some(batches) => batches.flatten().for_each(|b| f(b.documents)),
             None => f(plan.load(i).documents),
         }
+    }
+
+    /// Whether the scan kept what the built-in cross-document rules read ([`scan_with`]'s
+    /// `pack`), and it was not taken yet.
+    pub fn has_packs(&self) -> bool {
+        (self.packed.lock().unwrap_or_else(PoisonError::into_inner)).is_some()
+    }
+
+    /// What the scan kept for the built-in cross-document rules, by plan index (once).
+    fn take_packs(&self) -> Option<Vec<Packed>> {
+        (self.packed.lock().unwrap_or_else(PoisonError::into_inner)).take()
     }
 
     /// Input `i` of `plan`: the one the scan kept, else loaded again.
@@ -161,8 +177,8 @@ fn note(doc: &Document, kinds: &mut Vec<DocumentKind>, view: &mut RunView) {
 /// The first pass: loads every input of `plan` (in parallel, on `threads` workers, 0 =
 /// rayon's default) and keeps only a [`Scan`] of it. A large YAML stream is read in
 /// batches ([`Batching::default`], see [`scan_with`]).
-pub fn scan(plan: &Plan, threads: usize) -> Scan {
-    scan_with(plan, threads, Some(Batching::default()))
+pub fn scan(plan: &Plan, threads: usize, pack: bool) -> Scan {
+    scan_with(plan, threads, Some(Batching::default()), pack)
 }
 
 /// [`scan`], reading large YAML streams in batches as `batching` says (none: every
@@ -170,7 +186,12 @@ pub fn scan(plan: &Plan, threads: usize) -> Scan {
 /// here without an error and it has a document: else it is loaded whole, as any other,
 /// so that an error that fails the whole file (invalid UTF-8 further down) fails it as
 /// before, and a syntax error is recovered from as in the whole text.
-pub fn scan_with(plan: &Plan, threads: usize, batching: Option<Batching>) -> Scan {
+///
+/// `pack`: keep what the built-in cross-document rules read of every document
+/// ([`slim::document`], some bytes of a Kubernetes object, `null` of anything else), so
+/// that they can be evaluated before the second pass (when the set's combined packages
+/// are those, [`slim::covers`]). Worth it when the built-in set is on.
+pub fn scan_with(plan: &Plan, threads: usize, batching: Option<Batching>, pack: bool) -> Scan {
     let used = std::sync::atomic::AtomicUsize::new(0);
     // A run of one input keeps it whatever its size: its evaluation would parse it again,
     // whole, to the same peak (one multi-document stream on stdin, say).
@@ -184,6 +205,7 @@ pub fn scan_with(plan: &Plan, threads: usize, batching: Option<Batching>) -> Sca
         if let Some(batches) = batching.and_then(|b| plan.batches(i, b, true)) {
             let path = Arc::clone(batches.path());
             let (mut kinds, mut view) = (Vec::new(), RunView::default());
+            let mut packed = Packed::default();
             let (mut size, mut documents, mut clean) = (0, 0, true);
             // Only white space (a YAML parser reads a vertical tab as text): the whole
             // load calls it an empty file.
@@ -206,10 +228,14 @@ pub fn scan_with(plan: &Plan, threads: usize, batching: Option<Batching>) -> Sca
                 for doc in &batch.documents {
                     note(doc, &mut kinds, &mut view);
                 }
+                if pack {
+                    packed.extend(batch.documents, true);
+                }
             }
             if clean && documents > 0 && !blank {
                 used.fetch_add(size, std::sync::atomic::Ordering::Relaxed);
-                return (path, kinds, view, None, true);
+                packed.json.shrink_to_fit();
+                return (path, kinds, view, None, true, packed);
             }
         }
         let may_keep = single
@@ -233,7 +259,16 @@ pub fn scan_with(plan: &Plan, threads: usize, batching: Option<Batching>) -> Sca
             note(doc, &mut kinds, &mut view);
         }
         let path = Arc::clone(&f.path);
-        (path, kinds, view, keep.then_some(f), false)
+        let (f, packed) = match (pack, keep) {
+            (false, _) => (keep.then_some(f), Packed::default()),
+            (true, true) => {
+                let docs = f.documents.iter().map(|d| header(d, d.value.clone()));
+                let packed = Packed::new(docs, true);
+                (Some(f), packed)
+            }
+            (true, false) => (None, Packed::new(f.documents, true)),
+        };
+        (path, kinds, view, f, false, packed)
     };
     let run = || (0..plan.len()).into_par_iter().map(one).collect::<Vec<_>>();
     let parts = crate::runtimes::rego::budget::install(threads, run);
@@ -246,16 +281,26 @@ pub fn scan_with(plan: &Plan, threads: usize, batching: Option<Batching>) -> Sca
         .loaded
         .get_mut()
         .unwrap_or_else(PoisonError::into_inner);
-    for (path, kinds, view, kept, batched) in parts {
+    let mut packs = Vec::with_capacity(if pack { parts.len() } else { 0 });
+    for (path, kinds, view, kept, batched, packed) in parts {
         scan.paths.push(path);
         loaded.push(kept);
         scan.batched.push(batched);
+        if pack {
+            packs.push(packed);
+        }
         for k in kinds {
             if !scan.kinds.contains(&k) {
                 scan.kinds.push(k);
             }
         }
         scan.view.extend(view);
+    }
+    if pack {
+        *scan
+            .packed
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner) = Some(packs);
     }
     scan
 }
@@ -282,6 +327,13 @@ pub struct Streamed {
     batched: Vec<bool>,
 }
 
+/// Receives each input's part of the report, finished, as [`evaluate_streaming`] goes.
+pub type Sink<'a> = dyn FnMut(Report) + Send + 'a;
+
+/// A step applied to each finished part of a report before it is handed out, and to the
+/// rest at the end (the configuration's, [`crate::config::apply`]).
+pub type Finish<'a> = dyn Fn(&mut Report) + Sync + 'a;
+
 /// Evaluates this shard's inputs of `plan` one at a time (see the module documentation)
 /// on `set` prepared with `scan`'s view. `keep_checks`: keep [`Report::checks`] (only
 /// the conftest, TAP and table formats read them; they grow with documents times packages).
@@ -291,6 +343,60 @@ pub fn evaluate(
     scan: &Scan,
     opts: &EvalOptions,
     keep_checks: bool,
+) -> Streamed {
+    evaluate_with(set, plan, scan, opts, keep_checks, None)
+}
+
+/// Whether [`evaluate_streaming`] can hand out each input's part of the report as soon
+/// as the input is evaluated: no combined package of `set` runs on the scan's kinds, or
+/// those that do are the built-in ones ([`slim::covers`]) and the scan kept what they
+/// read (its `pack`), so that they are evaluated before the inputs are.
+pub fn streams(set: &PolicySet, scan: &Scan) -> bool {
+    !needs_values(set, &scan.kinds) || (slim::covers(set) && scan.has_packs())
+}
+
+/// [`evaluate`] that hands out each input's part of the report to `sink` as it is
+/// finished, rather than keeping it: its findings, errors, suppressions and warnings,
+/// with its input's summary and its text trimmed to the lines they show, after its
+/// suppressions and `finish` (the configuration) are applied and sorted, as
+/// [`Report::sort`] orders them. Parts come in the order of their inputs' paths
+/// (bytewise, the order in which a whole report lists its findings), whatever order
+/// the workers finish them in: a part finished early waits for those before it.
+///
+/// Returns the rest of the report (the policy set's errors and warnings, the run-wide
+/// step's and the cross-document rules' errors, the catalog), `finish` applied. The
+/// parts and the rest together hold what [`evaluate`] would report, when [`streams`]
+/// says so; else every part is handed out at the end (the caller should then use
+/// [`evaluate`]). [`Report::checks`] are not kept.
+pub fn evaluate_streaming(
+    set: &PolicySet,
+    plan: &Plan,
+    scan: &Scan,
+    opts: &EvalOptions,
+    finish: &Finish<'_>,
+    sink: &mut Sink<'_>,
+) -> Report {
+    let emit = Emit {
+        state: Mutex::new(EmitState {
+            next: 0,
+            pending: BTreeMap::new(),
+            sink,
+            doc_paths: std::collections::HashSet::new(),
+        }),
+        finish,
+    };
+    let mut rest = evaluate_with(set, plan, scan, opts, false, Some(&emit)).report;
+    finish(&mut rest);
+    rest
+}
+
+fn evaluate_with(
+    set: &PolicySet,
+    plan: &Plan,
+    scan: &Scan,
+    opts: &EvalOptions,
+    keep_checks: bool,
+    emit: Option<&Emit<'_, '_>>,
 ) -> Streamed {
     let own: Vec<bool> = scan
         .paths
@@ -303,14 +409,23 @@ pub fn evaluate(
         .collect();
     let (prepared, cluster_errors) = cluster::prepare_view(set, &scan.view);
     let set: &PolicySet = &prepared;
+    let values = needs_values(set, &scan.kinds);
+    let slim = slim::covers(set);
+    // The built-in cross-document rules first, on what the scan kept of every input:
+    // each input's part is then whole when the input is evaluated.
+    let early = (values && slim)
+        .then(|| scan.take_packs())
+        .flatten()
+        .map(|packs| Early::evaluate(set, packs));
     let ctx = Context {
         set,
         rules: set.rules(),
         workers: Mutex::new(Vec::new()),
         peer_ignores: !opts.no_peer_ignores,
         keep_checks,
-        values: needs_values(set, &scan.kinds),
-        slim: slim::covers(set),
+        values: values && early.is_none(),
+        slim,
+        early: early.as_ref(),
     };
     let mine: Vec<usize> = (0..plan.len()).filter(|i| own[*i]).collect();
     let others: Vec<usize> = (0..plan.len()).filter(|i| !own[*i]).collect();
@@ -323,14 +438,26 @@ pub fn evaluate(
             *kept = None;
         }
     }
+    let input = |i: usize| match scan.batches(plan, i) {
+        Some(batches) => ctx.part_batched(i, batches),
+        None => ctx.part(i, scan.take(plan, i)),
+    };
     let run = || {
-        let parts = mine
-            .par_iter()
-            .map(|&i| match scan.batches(plan, i) {
-                Some(batches) => ctx.part_batched(i, batches),
-                None => ctx.part(i, scan.take(plan, i)),
-            })
-            .collect::<Vec<_>>();
+        let parts = match emit {
+            None => mine.par_iter().map(|&i| input(i)).collect::<Vec<_>>(),
+            Some(emit) => {
+                // Started one at a time in the order they are handed out (`par_bridge`
+                // gives a worker the next when it is free), so that they finish nearly in
+                // that order: what waits is the parts finished while an earlier one is
+                // still under way. No worker ever waits for its turn: one that did could
+                // hold, below it on its stack, the part everything waits for.
+                let mut order = mine.clone();
+                order.sort_by(|a, b| scan.paths[*a].cmp(&scan.paths[*b]));
+                (order.iter().enumerate().par_bridge())
+                    .for_each(|(rank, &i)| emit.push(&ctx, rank, input(i)));
+                Vec::new()
+            }
+        };
         // Combined packages read the other shards' documents too: their values only.
         let context: Vec<Packed> = if ctx.values {
             others
@@ -349,10 +476,17 @@ pub fn evaluate(
     };
     // Large stacks for deep Rego call chains (see `runtimes::rego::budget`).
     let (mut parts, context) = crate::runtimes::rego::budget::install(opts.threads, run);
+    let Context {
+        rules,
+        values,
+        slim,
+        peer_ignores,
+        ..
+    } = ctx;
     let mut report = Report {
         errors: set.errors.clone(),
         warnings: set.warnings.clone(),
-        rules: ctx.rules.clone(),
+        rules,
         disabled: set.disabled.clone(),
         unloaded: set.unloaded.clone(),
         ..Report::default()
@@ -364,12 +498,18 @@ pub fn evaluate(
         report.checks.append(&mut part.checks);
         report.prints.append(&mut part.prints);
     }
-    if ctx.values {
-        let combined = combined(set, plan, scan, &own, &mut parts, context, ctx.slim);
-        let mine: std::collections::HashSet<&str> = parts
-            .iter()
-            .flat_map(|p| p.doc_paths.iter().map(|d| &**d))
-            .collect();
+    if let Some(early) = early {
+        let mine = doc_paths(emit, &parts);
+        report.errors.extend(
+            (early.errors.into_iter())
+                .filter(|e| e.input.as_deref().is_none_or(|p| mine.contains(p))),
+        );
+        if keep_checks {
+            report.checks.extend(early.checks);
+        }
+    } else if values {
+        let combined = combined(set, plan, scan, &own, &mut parts, context, slim);
+        let mine = doc_paths(emit, &parts);
         report
             .findings
             .extend((combined.findings.into_iter()).filter(|f| mine.contains(&*f.location.file)));
@@ -390,7 +530,7 @@ pub fn evaluate(
     scans.sort_by(|a, b| a.0.cmp(&b.0));
     peers.sort_by(|a, b| a.0.cmp(&b.0));
     suppress::apply_scans(&mut report, &scans);
-    if ctx.peer_ignores {
+    if peer_ignores {
         peer_ignore::apply_scans(&mut report, &peers);
     }
     drop((scans, peers));
@@ -426,6 +566,99 @@ pub fn evaluate(
     }
 }
 
+/// The paths of this shard's documents (the cross-document rules' results and errors in
+/// the other shards' are left out): those of `parts`, or of the parts `emit` handed out.
+fn doc_paths(emit: Option<&Emit<'_, '_>>, parts: &[Part]) -> std::collections::HashSet<Arc<str>> {
+    match emit {
+        Some(emit) => std::mem::take(&mut emit.lock().doc_paths),
+        None => (parts.iter())
+            .flat_map(|p| p.doc_paths.iter().cloned())
+            .collect(),
+    }
+}
+
+/// Hands out finished parts in order ([`evaluate_streaming`]).
+struct Emit<'s, 'f> {
+    state: Mutex<EmitState<'s>>,
+    finish: &'f Finish<'f>,
+}
+
+struct EmitState<'s> {
+    /// The rank of the next part to hand out.
+    next: usize,
+    /// Parts finished before one ranked before them, by rank.
+    pending: BTreeMap<usize, Report>,
+    sink: &'s mut Sink<'s>,
+    /// The paths of the documents of the parts handed out.
+    doc_paths: std::collections::HashSet<Arc<str>>,
+}
+
+impl<'s> Emit<'s, '_> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, EmitState<'s>> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Finishes `part`, the `rank`th to hand out, and hands out every part it was the
+    /// last one missing for.
+    fn push(&self, ctx: &Context<'_>, rank: usize, mut part: Part) {
+        let doc_paths = std::mem::take(&mut part.doc_paths);
+        let report = ctx.finished(part, self.finish);
+        let mut state = self.lock();
+        state.doc_paths.extend(doc_paths);
+        state.pending.insert(rank, report);
+        loop {
+            let next = state.next;
+            let Some(report) = state.pending.remove(&next) else {
+                break;
+            };
+            state.next += 1;
+            (state.sink)(report);
+        }
+    }
+}
+
+/// The built-in cross-document rules' results, evaluated before the inputs are (on what
+/// the scan kept, [`Scan::take_packs`]), for each input to locate its own while it is
+/// loaded.
+struct Early {
+    /// By plan index: the results in that input's documents, each with the header of
+    /// its document ([`header`]).
+    results: Mutex<Vec<Vec<(Document, crate::runtimes::RawResult)>>>,
+    errors: Vec<ErrorRecord>,
+    checks: Vec<PackageCheck>,
+}
+
+impl Early {
+    fn evaluate(set: &PolicySet, packs: Vec<Packed>) -> Early {
+        let mut docs: Vec<&Document> = Vec::new();
+        let mut packed: Vec<&[u8]> = Vec::new();
+        let mut input_of: Vec<usize> = Vec::new();
+        for (i, input) in packs.iter().enumerate() {
+            for (doc, json) in input.iter() {
+                docs.push(doc);
+                packed.push(json);
+                input_of.push(i);
+            }
+        }
+        let raw = combine::evaluate_packed(set, &docs, &packed, true);
+        let mut results: Vec<Vec<_>> = packs.iter().map(|_| Vec::new()).collect();
+        for (d, r) in raw.results {
+            results[input_of[d]].push((header(docs[d], serde_json::Value::Null), r));
+        }
+        Early {
+            results: Mutex::new(results),
+            errors: raw.errors,
+            checks: raw.checks,
+        }
+    }
+
+    /// Input `i`'s results (once).
+    fn take(&self, i: usize) -> Vec<(Document, crate::runtimes::RawResult)> {
+        let mut results = self.results.lock().unwrap_or_else(PoisonError::into_inner);
+        results.get_mut(i).map(std::mem::take).unwrap_or_default()
+    }
+}
+
 /// Whether a combined package of `set` runs on a run with documents of `kinds`: then
 /// every document's value is kept for it ([`combine`]).
 fn needs_values(set: &PolicySet, kinds: &[DocumentKind]) -> bool {
@@ -444,18 +677,42 @@ fn needs_values(set: &PolicySet, kinds: &[DocumentKind]) -> bool {
 /// large run's memory (BENCHMARKS.md, "packed values"), and then two allocations per
 /// document, interleaved with freed parse trees, still some 1 KiB each.
 #[derive(Default)]
-struct Packed {
+pub(crate) struct Packed {
     docs: Vec<Document>,
     json: Vec<u8>,
     /// Where each document's JSON ends in `json`.
     ends: Vec<usize>,
 }
 
+/// What is kept of `doc` to locate a result in it later: where it is, with `value`
+/// (its text and source map left out).
+fn header(doc: &Document, value: serde_json::Value) -> Document {
+    Document {
+        kind: doc.kind,
+        path: Arc::clone(&doc.path),
+        index: doc.index,
+        value,
+        source_map: Default::default(),
+        source: Arc::clone(&NO_TEXT),
+        first_line: 1,
+        span: doc.span,
+    }
+}
+
 /// The text of a kept document: none (one shared allocation).
 static NO_TEXT: std::sync::LazyLock<Arc<str>> = std::sync::LazyLock::new(|| Arc::from(""));
 
+impl std::fmt::Debug for Packed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Packed")
+            .field("docs", &self.docs.len())
+            .field("bytes", &self.json.len())
+            .finish()
+    }
+}
+
 impl Packed {
-    fn new(docs: Vec<Document>, slim: bool) -> Packed {
+    fn new(docs: impl IntoIterator<Item = Document>, slim: bool) -> Packed {
         let mut out = Packed::default();
         out.extend(docs, slim);
         out.json.shrink_to_fit();
@@ -463,16 +720,14 @@ impl Packed {
     }
 
     /// Adds `docs` (the next batch of the same input).
-    fn extend(&mut self, docs: Vec<Document>, slim: bool) {
+    fn extend(&mut self, docs: impl IntoIterator<Item = Document>, slim: bool) {
         let out = self;
-        out.docs.reserve(docs.len());
-        out.ends.reserve(docs.len());
-        for doc in docs {
-            let value = if slim {
-                slim::document(doc.value)
-            } else {
-                doc.value
-            };
+        let docs = docs.into_iter();
+        out.docs.reserve(docs.size_hint().0);
+        out.ends.reserve(docs.size_hint().0);
+        for mut doc in docs {
+            let value = std::mem::take(&mut doc.value);
+            let value = if slim { slim::document(value) } else { value };
             // A `serde_json::Value` always serialises (string keys, finite numbers).
             let start = out.json.len();
             if serde_json::to_writer(&mut out.json, &value).is_err() {
@@ -480,16 +735,7 @@ impl Packed {
                 out.json.extend_from_slice(b"null");
             }
             out.ends.push(out.json.len());
-            out.docs.push(Document {
-                kind: doc.kind,
-                path: doc.path,
-                index: doc.index,
-                value: serde_json::Value::Null,
-                source_map: Default::default(),
-                source: Arc::clone(&NO_TEXT),
-                first_line: 1,
-                span: doc.span,
-            });
+            out.docs.push(header(&doc, serde_json::Value::Null));
         }
     }
 
@@ -702,6 +948,8 @@ struct Context<'a> {
     values: bool,
     /// Of those values, only what the combined packages read ([`slim::covers`]).
     slim: bool,
+    /// The built-in cross-document rules' results, when evaluated before the inputs.
+    early: Option<&'a Early>,
 }
 
 impl Context<'_> {
@@ -758,6 +1006,12 @@ impl Context<'_> {
     fn part(&self, index: usize, f: FileReport) -> Part {
         let mut r = self.report();
         self.outcomes(&f.documents, &mut r);
+        for (at, result) in self.early.map(|e| e.take(index)).unwrap_or_default() {
+            let doc = (f.documents.iter())
+                .find(|d| d.index == at.index && d.path == at.path)
+                .unwrap_or(&at); // gone since the scan (the input changed)
+            r.findings.push(super::resolve(result, doc, None));
+        }
         let (scans, peers) = self.scans(&f.documents);
         let status = if let Some(reason) = f.skipped.clone() {
             InputStatus::Skipped { reason }
@@ -841,6 +1095,32 @@ impl Context<'_> {
 }
 
 impl Context<'_> {
+    /// `part` as a report of its own, as [`evaluate`] would report it for its input
+    /// alone: its suppressions applied, its input's errors added, sorted, `finish` applied.
+    fn finished(&self, part: Part, finish: &Finish<'_>) -> Report {
+        let mut r = self.report();
+        r.findings = part.findings;
+        r.errors = part.errors;
+        r.exceptions = part.exceptions;
+        r.checks = part.checks;
+        r.prints = part.prints;
+        suppress::apply_scans(&mut r, &part.scans);
+        if self.peer_ignores {
+            peer_ignore::apply_scans(&mut r, &part.peers);
+        }
+        r.errors.extend(part.file_errors);
+        r.owners.extend(part.owners);
+        for (path, text, _) in part.sources {
+            if let Some(text) = text {
+                r.sources.entry(path).or_insert(text);
+            }
+        }
+        r.inputs.push(part.input);
+        r.sort();
+        finish(&mut r);
+        r
+    }
+
     /// [`Context::part`] for an input read in `batches` (a large YAML stream): the same
     /// part, with one batch's documents parsed at a time. Its text is kept as it is
     /// read, blanked but for the lines the batch's locations show (a code frame may
@@ -858,6 +1138,7 @@ impl Context<'_> {
         let mut carry: Vec<u32> = Vec::new();
         let mut documents = 0;
         let mut values = Packed::default();
+        let mut early = self.early.map(|e| e.take(index)).unwrap_or_default();
         let mut next = batches.next();
         while let Some(item) = next.take() {
             let batch = match item {
@@ -874,6 +1155,16 @@ impl Context<'_> {
                 || self.outcomes(&batch.documents, &mut own),
             );
             next = following;
+            if !early.is_empty() {
+                for (at, result) in std::mem::take(&mut early) {
+                    let found =
+                        (batch.documents.iter()).find(|d| d.index == at.index && d.path == at.path);
+                    match found {
+                        Some(doc) => own.findings.push(super::resolve(result, doc, None)),
+                        None => early.push((at, result)),
+                    }
+                }
+            }
             let (found, found_peers) = self.scans(&batch.documents);
             let errors: Vec<ErrorRecord> = (batch.errors.iter().cloned())
                 .map(ErrorRecord::from)
@@ -921,6 +1212,10 @@ impl Context<'_> {
             }
         }
         kept.extend(carry);
+        // Gone since the scan (the input changed): located without the text.
+        for (at, result) in early {
+            r.findings.push(super::resolve(result, &at, None));
+        }
         values.json.shrink_to_fit();
         let status = if documents == 0 {
             InputStatus::Failed
@@ -1097,6 +1392,33 @@ spec:
             .collect()
     }
 
+    /// The formats written as the run goes, in `formats`, from the parts and the rest
+    /// [`Session::check_plan_streaming`] hands out, with each one's exit status.
+    fn written_as_it_goes(
+        session: &Session,
+        set: &PolicySet,
+        plan: &Plan,
+        scan: &Scan,
+        formats: &[Format],
+    ) -> Vec<(String, crate::diagnostics::ExitStatus)> {
+        let mut parts: Vec<Report> = Vec::new();
+        let rest = session.check_plan_streaming(set, plan, scan, &mut |p| parts.push(p));
+        formats
+            .iter()
+            .map(|f| {
+                let opts = ReportOptions::default();
+                let format = report::stream::streaming(*f, &opts).expect("streams");
+                let mut writer = report::stream::StreamWriter::new(format, opts);
+                let mut out = Vec::new();
+                for part in &parts {
+                    writer.part(part.clone(), &mut out);
+                }
+                let status = writer.finish(rest.clone(), &mut out).expect("write");
+                (String::from_utf8(out).expect("utf-8"), status)
+            })
+            .collect()
+    }
+
     /// The streamed run and the whole one give byte-identical reports in every format
     /// that reads code frames, under `--shard` too, on inputs with Pod Security labels
     /// (the run-wide step), inline and peer suppressions, an unknown suppressed rule, a
@@ -1161,7 +1483,7 @@ spec:
             let paths = [d.to_path_buf()];
             let whole = session.check_paths(&paths);
             let plan = session.plan(&paths);
-            let scan = scan(&plan, 0);
+            let scan = scan(&plan, 0, true);
             let streamed = session.check_plan(&set, &plan, &scan, true);
             if shard.is_none() {
                 for id in ["K8S101", "K8S102", "K8S103", "K8S104"] {
@@ -1183,6 +1505,23 @@ spec:
             let lean = session.check_plan(&set, &plan, &scan, false);
             assert!(lean.checks.is_empty());
             assert_eq!(outputs(&whole, &formats), outputs(&lean, &formats));
+            // Written as the run goes, input by input: the same bytes and exit status.
+            let formats = [Format::Text, Format::Github, Format::Jsonl];
+            let as_it_goes = written_as_it_goes(
+                &session,
+                &set,
+                &plan,
+                &super::scan(&plan, 0, true),
+                &formats,
+            );
+            for ((written, status), whole_out) in as_it_goes.iter().zip(outputs(&whole, &formats)) {
+                same(
+                    &[whole_out],
+                    std::slice::from_ref(written),
+                    &format!("{shard:?}"),
+                );
+                assert_eq!(*status, whole.exit_status(&ReportOptions::default()));
+            }
             // The texts kept are the lines shown, not the whole inputs.
             let text = |t: &Arc<str>| t.bytes().filter(|b| *b != b'\n').count();
             let kept: usize = streamed.sources.values().map(text).sum();
@@ -1218,11 +1557,11 @@ spec:
                 .map(Option::is_some)
                 .collect::<Vec<_>>()
         };
-        let one = scan(&session.plan(&[d.join("big.yaml")]), 0);
+        let one = scan(&session.plan(&[d.join("big.yaml")]), 0, true);
         assert_eq!(kept(&one), [true]);
         assert!(!one.small());
         // Beside another input, each is over the budget alone: both are read again.
-        let two = scan(&session.plan(&[d.to_path_buf()]), 0);
+        let two = scan(&session.plan(&[d.to_path_buf()]), 0, true);
         assert_eq!(kept(&two), [false, false]);
         assert!(!two.small());
         write(
@@ -1230,7 +1569,7 @@ spec:
             "small.yaml",
             "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: s}\n",
         );
-        let small = scan(&session.plan(&[d.join("small.yaml")]), 0);
+        let small = scan(&session.plan(&[d.join("small.yaml")]), 0, true);
         assert_eq!(kept(&small), [true]);
         assert!(small.small());
     }
@@ -1295,7 +1634,7 @@ spec:
                 let paths = [d.to_path_buf()];
                 let whole = session.check_paths(&paths);
                 let plan = session.plan(&paths);
-                let scan = scan_with(&plan, 0, Some(batching));
+                let scan = scan_with(&plan, 0, Some(batching), true);
                 // The Dockerfile is not YAML, the last has a syntax error: read whole.
                 assert_eq!(scan.batched, [false, true, true, false], "{size}");
                 let batched = session.check_plan(&set, &plan, &scan, true);
@@ -1357,10 +1696,10 @@ spec:
             )
         };
         let plan = stdin();
-        let scan = scan_with(&plan, 0, batching);
+        let scan = scan_with(&plan, 0, batching, true);
         assert_eq!(scan.batched, [true]);
         let batched = session.check_plan(&set, &plan, &scan, true);
-        let whole = session.check_plan(&set, &plan, &scan_with(&plan, 0, None), true);
+        let whole = session.check_plan(&set, &plan, &scan_with(&plan, 0, None, true), true);
         assert!(!whole.findings.is_empty());
         let count = |r: &Report| {
             let mut m: BTreeMap<String, usize> = BTreeMap::new();
@@ -1380,7 +1719,7 @@ spec:
         let blank = "\u{b}\n".repeat(600);
         std::fs::write(d.join("blank.yaml"), &blank).expect("write");
         let plan = session.plan(&[d.join("blank.yaml")]);
-        let scan = scan_with(&plan, 0, batching);
+        let scan = scan_with(&plan, 0, batching, true);
         assert_eq!(scan.batched, [false]);
         let report = session.check_plan(&set, &plan, &scan, false);
         assert!(
@@ -1393,7 +1732,7 @@ spec:
         bad.extend_from_slice(b"---\nx: \xff\n");
         std::fs::write(d.join("bad.yaml"), &bad).expect("write");
         let plan = session.plan(&[d.join("bad.yaml")]);
-        let scan = scan_with(&plan, 0, batching);
+        let scan = scan_with(&plan, 0, batching, true);
         assert_eq!(scan.batched, [false]);
         let report = session.check_plan(&set, &plan, &scan, false);
         assert!(report.findings.is_empty());
@@ -1443,6 +1782,7 @@ spec:
                 min: 0,
                 size: 64 << 10,
             }),
+            true,
         );
         assert_eq!(scan.batched, [true]);
         let batched = session.check_plan(&set, &plan, &scan, false);

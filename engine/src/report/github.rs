@@ -91,6 +91,14 @@ fn properties(file: &str, span: Span, source: Option<&SourceLines<'_>>, title: &
 
 impl Reporter for GithubReporter {
     fn write(&self, report: &Report, out: &mut dyn io::Write) -> io::Result<()> {
+        use super::stream::Streaming;
+        self.part(report, out)?;
+        self.finish(report, &Summary::of(report), out)
+    }
+}
+
+impl super::stream::Streaming for GithubReporter {
+    fn part(&self, report: &Report, out: &mut dyn io::Write) -> io::Result<()> {
         let sources = Sources::new(report);
         for f in &report.findings {
             let source = sources.get(&f.location.file);
@@ -108,6 +116,16 @@ impl Reporter for GithubReporter {
                 escape_data(&message)
             )?;
         }
+        Ok(())
+    }
+
+    fn finish(
+        &self,
+        report: &Report,
+        summary: &Summary,
+        out: &mut dyn io::Write,
+    ) -> io::Result<()> {
+        let sources = Sources::new(report);
         for e in &report.errors {
             let source = sources.get(&e.file);
             let title = format!("{}: {}", e.kind.id(), error_kind_title(e.kind));
@@ -147,7 +165,7 @@ impl Reporter for GithubReporter {
                 )?;
             }
         }
-        writeln!(out, "policy: {}", Summary::of(report).one_line())
+        writeln!(out, "policy: {}", summary.one_line())
     }
 }
 

@@ -127,14 +127,7 @@ impl<'a> Wire<'a> {
                 name: TOOL_NAME,
                 version: &opts.tool_version,
             },
-            run: WireRun {
-                fail_on: opts.fail_on.as_str(),
-                fail_on_warn: opts.fail_on_warn,
-                shard: report.shard.as_ref().map(|s| WireShard {
-                    index: s.index,
-                    count: s.count,
-                }),
-            },
+            run: WireRun::new(report, opts),
             summary: WireSummary::new(&Summary::of(report)),
             findings: report.findings.iter().map(WireFinding::new).collect(),
             suppressed: report.suppressed.iter().map(WireSuppressed::new).collect(),
@@ -155,6 +148,30 @@ impl<'a> Wire<'a> {
     }
 }
 
+/// The run-wide fields of the wire format, for the `jsonl` format's closing event.
+#[derive(Serialize)]
+pub(crate) struct WireHead<'a> {
+    version: u32,
+    tool: Tool<'a>,
+    run: WireRun,
+    summary: WireSummary,
+}
+
+impl<'a> WireHead<'a> {
+    /// The fields of a run graded with `opts`, split as `report` says, counted in `summary`.
+    pub(crate) fn new(report: &Report, summary: &Summary, opts: &'a ReportOptions) -> Self {
+        WireHead {
+            version: WIRE_VERSION,
+            tool: Tool {
+                name: TOOL_NAME,
+                version: &opts.tool_version,
+            },
+            run: WireRun::new(report, opts),
+            summary: WireSummary::new(summary),
+        }
+    }
+}
+
 /// How the run was graded and split.
 #[derive(Serialize)]
 struct WireRun {
@@ -162,6 +179,19 @@ struct WireRun {
     fail_on_warn: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     shard: Option<WireShard>,
+}
+
+impl WireRun {
+    fn new(report: &Report, opts: &ReportOptions) -> Self {
+        WireRun {
+            fail_on: opts.fail_on.as_str(),
+            fail_on_warn: opts.fail_on_warn,
+            shard: report.shard.as_ref().map(|s| WireShard {
+                index: s.index,
+                count: s.count,
+            }),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -178,7 +208,7 @@ struct Tool<'a> {
 
 /// A conftest exception that applied: its rule was not checked on that document.
 #[derive(Serialize)]
-struct WireException<'a> {
+pub(crate) struct WireException<'a> {
     rule_id: &'a str,
     package: &'a str,
     exception: &'a str,
@@ -190,7 +220,7 @@ struct WireException<'a> {
 }
 
 impl<'a> WireException<'a> {
-    fn new(e: &'a crate::diagnostics::RuleException) -> Self {
+    pub(crate) fn new(e: &'a crate::diagnostics::RuleException) -> Self {
         WireException {
             rule_id: &e.rule.id,
             package: &e.package,

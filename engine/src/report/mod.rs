@@ -11,9 +11,13 @@
 //! | `sarif`  | [`sarif`]  | GitHub code scanning and other SARIF 2.1.0 consumers       |
 //! | `junit`  | [`junit`]  | CI test tabs (Jenkins, GitLab)                             |
 //! | `github` | [`github`] | GitHub Actions annotations (workflow commands)             |
+//! | `jsonl`  | [`jsonl`]  | scripts reading as the run goes: one JSON event per input  |
 //! | `conftest` | [`conftest`] | conftest's standard output (`FAIL - file - ns - msg`)  |
 //! | `tap`    | [`tap`]    | Test Anything Protocol consumers (conftest `-o tap`)       |
 //! | `table`  | [`table`]  | a boxed table of results (conftest `-o table`)             |
+//!
+//! `text`, `github` and `jsonl` can also be written as a run goes, input by input
+//! ([`stream`]); `policy eval` does so.
 //!
 //! `policy watch` writes a stream of cycles instead of one report; [`watch`] formats it
 //! (JSON Lines or text) from the same pieces.
@@ -32,6 +36,7 @@
 pub mod catalog;
 pub mod explain;
 pub mod merge;
+pub mod stream;
 pub mod testing;
 pub mod watch;
 
@@ -102,6 +107,8 @@ formats! {
     Junit = "junit" in junit => |o| Box::new(junit::JunitReporter::new(o.clone())),
     /// GitHub Actions workflow commands (annotations).
     Github = "github" in github => |o| Box::new(github::GithubReporter::new(o.clone())),
+    /// JSON Lines: one `file` event per input as it is checked, then a `run` event.
+    Jsonl = "jsonl" in jsonl => |o| Box::new(jsonl::JsonlReporter::new(o.clone())),
     /// conftest's standard output: FAIL/WARN/EXCP lines and its test counts.
     Conftest = "conftest" in conftest => |o| {
         Box::new(conftest::ConftestReporter::new(o.clone(), Default::default()))
@@ -274,6 +281,27 @@ impl Summary {
             }
         }
         s
+    }
+
+    /// Adds the counts of `other` (of another part of the same run).
+    pub fn add(&mut self, other: &Summary) {
+        self.findings += other.findings;
+        self.suppressed += other.suppressed;
+        self.suppressed_in_source += other.suppressed_in_source;
+        self.exceptions += other.exceptions;
+        for (a, b) in self.by_severity.iter_mut().zip(other.by_severity) {
+            *a += b;
+        }
+        self.deny += other.deny;
+        self.warn += other.warn;
+        self.errors += other.errors;
+        for (a, b) in self.by_error_kind.iter_mut().zip(other.by_error_kind) {
+            *a += b;
+        }
+        self.evaluated += other.evaluated;
+        self.documents += other.documents;
+        self.skipped += other.skipped;
+        self.failed += other.failed;
     }
 
     /// Number of findings of `severity`.
@@ -546,7 +574,7 @@ mod tests {
         let err = "xml".parse::<Format>().unwrap_err();
         assert_eq!(
             err.to_string(),
-            "unknown output format `xml` (expected one of: text, json, sarif, junit, github, \
+            "unknown output format `xml` (expected one of: text, json, sarif, junit, github, jsonl, \
              conftest, tap, table)"
         );
     }

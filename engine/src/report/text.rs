@@ -196,8 +196,8 @@ impl TextReporter {
         Ok(" ".repeat(frame.gutter_width + 1))
     }
 
-    fn write_summary(&self, report: &Report, out: &mut dyn io::Write) -> io::Result<()> {
-        let s = Summary::of(report);
+    /// Writes the summary of `report`, whose counts are `s`.
+    fn write_summary(&self, s: &Summary, report: &Report, out: &mut dyn io::Write) -> io::Result<()> {
         if s.findings == 0 {
             writeln!(out, "{}", self.paint(bold(), "no findings"))?;
         } else {
@@ -335,7 +335,27 @@ impl TextReporter {
 impl Reporter for TextReporter {
     fn write(&self, report: &Report, out: &mut dyn io::Write) -> io::Result<()> {
         self.write_body(report, out)?;
-        self.write_summary(report, out)
+        self.write_summary(&Summary::of(report), report, out)
+    }
+}
+
+impl super::stream::Streaming for TextReporter {
+    fn part(&self, part: &Report, out: &mut dyn io::Write) -> io::Result<()> {
+        let sources = Sources::new(part);
+        for f in &part.findings {
+            self.write_finding(&sources, f, out)?;
+        }
+        Ok(())
+    }
+
+    fn finish(
+        &self,
+        rest: &Report,
+        summary: &Summary,
+        out: &mut dyn io::Write,
+    ) -> io::Result<()> {
+        self.write_body(rest, out)?;
+        self.write_summary(summary, rest, out)
     }
 }
 

@@ -42,7 +42,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::json::{WireError, WireFinding, WireInput, WireSuppressed, WireWarning};
+use super::json::WireError;
 use super::text::{clean, TextReporter};
 use super::{plural, ReportOptions};
 use crate::diagnostics::{ErrorRecord, InputSummary, Report};
@@ -137,16 +137,7 @@ enum Event<'a> {
     Removed {
         path: &'a str,
     },
-    File {
-        #[serde(flatten)]
-        input: WireInput<'a>,
-        findings: Vec<WireFinding<'a>>,
-        #[serde(skip_serializing_if = "Vec::is_empty")]
-        suppressed: Vec<WireSuppressed<'a>>,
-        errors: Vec<WireError<'a>>,
-        #[serde(skip_serializing_if = "Vec::is_empty")]
-        warnings: Vec<WireWarning<'a>>,
-    },
+    File(super::jsonl::FileEvent<'a>),
     Cycle {
         initial: bool,
         files: usize,
@@ -184,19 +175,9 @@ impl CycleWriter for JsonlWriter {
             write_line(&Event::Removed { path }, out)?;
         }
         for file in &cycle.files {
-            let Some(input) = input_of(file) else {
-                continue;
-            };
-            write_line(
-                &Event::File {
-                    input: WireInput::new(input),
-                    findings: file.findings.iter().map(WireFinding::new).collect(),
-                    suppressed: file.suppressed.iter().map(WireSuppressed::new).collect(),
-                    errors: file.errors.iter().map(WireError::new).collect(),
-                    warnings: file.warnings.iter().map(WireWarning::new).collect(),
-                },
-                out,
-            )?;
+            if let Some(event) = super::jsonl::FileEvent::of_file(file) {
+                write_line(&Event::File(event), out)?;
+            }
         }
         write_line(
             &Event::Cycle {
