@@ -413,8 +413,10 @@ fn evaluate_with(
     let slim = slim::covers(set);
     // The built-in cross-document rules first, on what the scan kept of every input:
     // each input's part is then whole when the input is evaluated.
+    // (Taken whatever happens: unused, they would be kept to the end for nothing.)
+    let packs = scan.take_packs();
     let early = (values && slim)
-        .then(|| scan.take_packs())
+        .then_some(packs)
         .flatten()
         .map(|packs| Early::evaluate(set, packs));
     let ctx = Context {
