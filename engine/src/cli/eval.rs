@@ -154,18 +154,29 @@ fn input_paths(a: &InputArgs) -> anyhow::Result<Vec<std::path::PathBuf>> {
     Ok(paths)
 }
 
+/// What the writer of a streamed run is handed.
+enum Written {
+    /// An input's part of the report.
+    Part(Box<crate::diagnostics::Report>),
+    /// Nothing new for a while: what was written should be seen now.
+    Idle,
+}
+
 /// Runs `session`'s streamed check of `plan` and calls `write` with each input's part of
 /// the report as it is finished, on this thread (the output is not `Send`), while the
 /// evaluation goes on on another; returns the rest of the report
 /// ([`Session::check_plan_streaming`]). At most a few parts wait to be written: the
-/// evaluation waits for the writer beyond.
+/// evaluation waits for the writer beyond. `write` is told when the output should be
+/// flushed: when a part has waited [`report::stream::FLUSH_EVERY`] in its buffer (so
+/// output shows as the run goes, without a system call per part).
 fn streamed(
     session: &Session,
     set: &crate::eval::PolicySet,
     plan: &inputs::discover::Plan,
     scan: &stream::Scan,
-    mut write: impl FnMut(crate::diagnostics::Report),
+    mut write: impl FnMut(Written),
 ) -> crate::diagnostics::Report {
+    use std::sync::mpsc::RecvTimeoutError;
     let (tx, rx) = std::sync::mpsc::sync_channel(16);
     std::thread::scope(|s| {
         let evaluation = std::thread::Builder::new()
@@ -180,8 +191,30 @@ fn streamed(
             });
         match evaluation {
             Ok(handle) => {
-                for part in rx {
-                    write(part);
+                // When the oldest part not flushed yet was written.
+                let mut unflushed: Option<std::time::Instant> = None;
+                loop {
+                    let next = match unflushed {
+                        Some(since) => rx.recv_timeout(
+                            report::stream::FLUSH_EVERY.saturating_sub(since.elapsed()),
+                        ),
+                        None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+                    };
+                    match next {
+                        Ok(part) => {
+                            write(Written::Part(Box::new(part)));
+                            unflushed.get_or_insert_with(std::time::Instant::now);
+                        }
+                        Err(RecvTimeoutError::Timeout) => {
+                            write(Written::Idle);
+                            unflushed = None;
+                        }
+                        Err(RecvTimeoutError::Disconnected) => break,
+                    }
+                    if unflushed.is_some_and(|t| t.elapsed() >= report::stream::FLUSH_EVERY) {
+                        write(Written::Idle);
+                        unflushed = None;
+                    }
                 }
                 match handle.join() {
                     Ok(rest) => rest,
@@ -195,7 +228,8 @@ fn streamed(
                     let _ = tx.send(part);
                 };
                 let rest = session.check_plan_streaming(set, plan, scan, &mut sink);
-                rx.try_iter().for_each(write);
+                rx.try_iter()
+                    .for_each(|p| write(Written::Part(Box::new(p))));
                 rest
             }
         }
@@ -295,11 +329,17 @@ pub(super) fn run(mut a: EvalArgs, out: &mut dyn Write) -> anyhow::Result<ExitSt
                 print_config_warnings(cfg, &session.config_warnings());
             }
             let mut writer = report::stream::StreamWriter::new(streaming, ropts);
-            let mut rest = streamed(&session, &set, &plan, &scan, |part| {
-                super::conftest::print_lines(&part, format);
-                match &mut file_out {
-                    Some(f) => writer.part(part, f),
-                    None => writer.part(part, out),
+            let mut rest = streamed(&session, &set, &plan, &scan, |written| {
+                let out: &mut dyn Write = match &mut file_out {
+                    Some(f) => f,
+                    None => out,
+                };
+                match written {
+                    Written::Part(part) => {
+                        super::conftest::print_lines(&part, format);
+                        writer.part(*part, out);
+                    }
+                    Written::Idle => writer.flush(out),
                 }
             });
             rest.errors.extend(bundle_errors);

@@ -18,7 +18,7 @@
 //! one document (or count passed tests over the whole run).
 
 use std::io;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::{Format, ReportOptions, Summary};
 use crate::diagnostics::{ExitStatus, InputStatus, Report};
@@ -58,13 +58,12 @@ pub struct StreamWriter {
     failing: bool,
     /// The first write error: nothing more is written after it.
     error: Option<io::Error>,
-    /// Output is flushed at most this often, so that it shows as the run goes without a
-    /// system call per line.
-    last_flush: Instant,
 }
 
-/// How long written output may wait in the buffer.
-const FLUSH_EVERY: Duration = Duration::from_millis(100);
+/// How long written output may wait in a buffer before the caller flushes it
+/// ([`StreamWriter::flush`]): output shows as the run goes, without a system call per
+/// part.
+pub const FLUSH_EVERY: Duration = Duration::from_millis(100);
 
 impl StreamWriter {
     /// A writer in `format`; `opts` grades the findings for the exit status.
@@ -76,19 +75,13 @@ impl StreamWriter {
             counted: Summary::default(),
             failing: false,
             error: None,
-            last_flush: Instant::now(),
         }
     }
 
     /// Writes what of `part` goes out at once, and keeps what the end needs.
     pub fn part(&mut self, mut part: Report, out: &mut dyn io::Write) {
         if self.error.is_none() {
-            let mut written = self.format.part(&part, out);
-            if written.is_ok() && self.last_flush.elapsed() >= FLUSH_EVERY {
-                written = out.flush();
-                self.last_flush = Instant::now();
-            }
-            if let Err(e) = written {
+            if let Err(e) = self.format.part(&part, out) {
                 self.error = Some(e);
             }
         }
@@ -120,6 +113,15 @@ impl StreamWriter {
         self.rest.owners.append(&mut part.owners);
         if self.rest.shard.is_none() {
             self.rest.shard = part.shard.take();
+        }
+    }
+
+    /// Flushes `out`, so that what was written shows now.
+    pub fn flush(&mut self, out: &mut dyn io::Write) {
+        if self.error.is_none() {
+            if let Err(e) = out.flush() {
+                self.error = Some(e);
+            }
         }
     }
 
