@@ -632,17 +632,7 @@ struct Early {
 
 impl Early {
     fn evaluate(set: &PolicySet, packs: Vec<Packed>) -> Early {
-        let mut docs: Vec<&Document> = Vec::new();
-        let mut packed: Vec<&[u8]> = Vec::new();
-        let mut input_of: Vec<usize> = Vec::new();
-        for (i, input) in packs.iter().enumerate() {
-            for (doc, json) in input.iter() {
-                docs.push(doc);
-                packed.push(json);
-                input_of.push(i);
-            }
-        }
-        let raw = combine::evaluate_packed(set, &docs, &packed, true);
+        let (docs, input_of, raw) = evaluate_packs(set, &packs, true);
         let mut results: Vec<Vec<_>> = packs.iter().map(|_| Vec::new()).collect();
         for (d, r) in raw.results {
             results[input_of[d]].push((header(docs[d], serde_json::Value::Null), r));
@@ -750,6 +740,35 @@ impl Packed {
     }
 }
 
+/// Runs the combined packages over the documents kept of every input (`inputs`, by plan
+/// index; `slim`: the values are [`slim::document`]'s projections): each document
+/// evaluated, with the index of its input, and the results, which point into those.
+fn evaluate_packs<'p>(
+    set: &PolicySet,
+    inputs: &'p [Packed],
+    slim: bool,
+) -> (Vec<&'p Document>, Vec<usize>, combine::Unlocated) {
+    let mut docs: Vec<&Document> = Vec::new();
+    let mut packed: Vec<&[u8]> = Vec::new();
+    let mut input_of: Vec<usize> = Vec::new();
+    for (i, input) in inputs.iter().enumerate() {
+        for (doc, json) in input.iter() {
+            docs.push(doc);
+            packed.push(json);
+            input_of.push(i);
+        }
+    }
+    let raw = combine::evaluate_packed(set, &docs, &packed, slim);
+    (docs, input_of, raw)
+}
+
+/// The document of `docs` that `at` (kept by the first pass, [`header`]) is: the same
+/// path and index; none when the input changed since.
+fn same_document<'d>(docs: &'d [Document], at: &Document) -> Option<&'d Document> {
+    docs.iter()
+        .find(|d| d.index == at.index && d.path == at.path)
+}
+
 /// Runs the combined packages over every document of the run (this shard's, kept by
 /// their parts, and `context`, the other shards', in plan order), and locates each
 /// result in its document, loaded again from `plan`. `slim`: the kept values are
@@ -774,17 +793,7 @@ fn combined(
         };
         by_input.push(docs.unwrap_or_default());
     }
-    let mut docs: Vec<&Document> = Vec::new();
-    let mut packed: Vec<&[u8]> = Vec::new();
-    let mut input_of: Vec<usize> = Vec::new();
-    for (i, input) in by_input.iter().enumerate() {
-        for (doc, json) in input.iter() {
-            docs.push(doc);
-            packed.push(json);
-            input_of.push(i);
-        }
-    }
-    let raw = combine::evaluate_packed(set, &docs, &packed, slim);
+    let (docs, input_of, raw) = evaluate_packs(set, &by_input, slim);
     let mut located: Vec<Option<Finding>> = raw.results.iter().map(|_| None).collect();
     let mut wanted: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
     for (n, (i, _)) in raw.results.iter().enumerate() {
@@ -799,10 +808,7 @@ fn combined(
                     continue;
                 };
                 let at = docs[*i];
-                let found = batch
-                    .iter()
-                    .find(|d| d.index == at.index && d.path == at.path);
-                if let Some(doc) = found {
+                if let Some(doc) = same_document(&batch, at) {
                     if let Some((_, r)) = results[n].take() {
                         located[n] = Some(super::resolve(r, doc, None));
                     }
@@ -1009,9 +1015,8 @@ impl Context<'_> {
         let mut r = self.report();
         self.outcomes(&f.documents, &mut r);
         for (at, result) in self.early.map(|e| e.take(index)).unwrap_or_default() {
-            let doc = (f.documents.iter())
-                .find(|d| d.index == at.index && d.path == at.path)
-                .unwrap_or(&at); // gone since the scan (the input changed)
+            // (Gone since the scan, when the input changed.)
+            let doc = same_document(&f.documents, &at).unwrap_or(&at);
             r.findings.push(super::resolve(result, doc, None));
         }
         let (scans, peers) = self.scans(&f.documents);
@@ -1159,9 +1164,7 @@ impl Context<'_> {
             next = following;
             if !early.is_empty() {
                 for (at, result) in std::mem::take(&mut early) {
-                    let found =
-                        (batch.documents.iter()).find(|d| d.index == at.index && d.path == at.path);
-                    match found {
+                    match same_document(&batch.documents, &at) {
                         Some(doc) => own.findings.push(super::resolve(result, doc, None)),
                         None => early.push((at, result)),
                     }
