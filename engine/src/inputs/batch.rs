@@ -451,6 +451,24 @@ mod tests {
         let whole = load_text("s.yaml", text, Format::Yaml, &LoadOptions::default());
         assert_eq!(whole.errors.len(), 1, "{:?}", whole.errors);
         assert_eq!(whole.errors[0].line, 9);
+        // An empty root block scalar with a blank line of one space, before a `---`: an
+        // error in the stream (16:1), none in its document parsed alone. The error was
+        // lost, and the parts and the whole ended the first document differently (2:1
+        // parsed in a clean part, 1:5 in the whole text's recovery, which did not show the
+        // parser the `---` after it).
+        let text = "b: >\n---\n-: 1\n.../{\"t@a\":\"a: 1\n...\n---\n :-2\n...\n>\n1.: >\n---\n-: 1\n...\n>\n \n---\na: 1\n...\n---\n-: 2\n...\n>\n1.2\n--, 2\n--, v2]\n";
+        for size in [1, 6, 20, 1 << 20] {
+            same_as_whole(text, size);
+        }
+        let whole = load_text("s.yaml", text, Format::Yaml, &LoadOptions::default());
+        let errors: Vec<_> = (whole.errors.iter())
+            .map(|e| (e.line, e.column, e.message.as_str()))
+            .collect();
+        assert_eq!(
+            errors,
+            [(16, 1, "invalid YAML: wrongly indented line in block scalar")]
+        );
+        assert_eq!(whole.documents[0].span.end, Position::new(2, 1));
     }
 
     #[test]

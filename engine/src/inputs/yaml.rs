@@ -364,9 +364,15 @@ fn parse_part(
         )
     };
     let before = parts.alias_nodes;
+    let mut whole = None;
     if !parts.chunked {
-        let (docs, outcome) =
-            parse_chunk(text, &index, 1, text.len(), opts, &mut parts.alias_nodes);
+        let (docs, outcome) = parse_chunk(
+            text,
+            &index,
+            (1, text.len(), false),
+            opts,
+            &mut parts.alias_nodes,
+        );
         let fatal = match outcome {
             Ok(()) => return (docs, Vec::new()),
             Err(fatal) => fatal,
@@ -380,6 +386,7 @@ fn parse_part(
             // One document: parsing it alone gives the same.
             return (docs, vec![error(fatal)]);
         }
+        whole = Some(fatal);
     }
     let starts = chunk_starts(text, &index);
     let mut docs = Vec::new();
@@ -388,15 +395,33 @@ fn parse_part(
     // from its start when it goes document by document.
     parts.alias_nodes = before;
     for (i, &line) in starts.iter().enumerate() {
-        let end = starts
-            .get(i + 1)
-            .and_then(|next| index.line_start(*next))
-            .unwrap_or(text.len());
-        let (mut part, outcome) =
-            parse_chunk(text, &index, line, end, opts, &mut parts.alias_nodes);
+        let next = starts.get(i + 1).and_then(|next| index.line_start(*next));
+        let end = next.unwrap_or(text.len());
+        let (mut part, outcome) = parse_chunk(
+            text,
+            &index,
+            (line, end, next.is_some()),
+            opts,
+            &mut parts.alias_nodes,
+        );
         docs.append(&mut part);
         if let Err(fatal) = outcome {
             errors.push(error(fatal));
+        }
+    }
+    // The whole text's error stands where its document, parsed alone, has none (the
+    // parser's view of a line can depend on what follows the document): the file is
+    // not valid YAML, and says so, with the documents that could be read.
+    if let Some(fatal) = whole {
+        let line = fatal.pos.line;
+        let first = starts.iter().rposition(|s| *s <= line).unwrap_or(0);
+        let last = starts.get(first + 1).map_or(u32::MAX, |next| next - 1);
+        if !errors
+            .iter()
+            .any(|e| (starts[first]..=last).contains(&e.line))
+        {
+            errors.push(error(fatal));
+            errors.sort_by_key(|e| (e.line, e.column));
         }
     }
     (docs, errors)
@@ -445,12 +470,14 @@ pub(crate) fn parse_yaml_part(
     (docs, errors)
 }
 
-/// Parses the text from the start of `line` to byte `end`.
+/// Parses the text from the start of `line` to byte `end`; `more`: a document follows
+/// at `end` (a `---` line, or directives before one), and the parser is shown a `---`
+/// line there, as in the whole text, since how a document ends (an empty block scalar,
+/// say) depends on what follows it. That marker's empty document adds nothing.
 fn parse_chunk(
     text: &str,
     index: &LineIndex,
-    line: u32,
-    end: usize,
+    (line, end, more): (u32, usize, bool),
     opts: &LoadOptions,
     alias_nodes: &mut usize,
 ) -> (Vec<RawDoc>, Result<(), Fatal>) {
@@ -459,7 +486,11 @@ fn parse_chunk(
     builder.alias_nodes = *alias_nodes;
     builder.chunk_start = start;
     builder.bare_cr = has_bare_cr(&text[start..end]);
-    let outcome = builder.run(&text[start..end]);
+    let outcome = if more {
+        builder.run(&format!("{}---\n", &text[start..end]))
+    } else {
+        builder.run(&text[start..end])
+    };
     *alias_nodes = builder.alias_nodes;
     (builder.docs, outcome)
 }
@@ -1301,6 +1332,30 @@ mod tests {
             docs[0].source_map.get("/s"),
             Some(Span::new(p(2, 3), p(3, 6)))
         );
+    }
+
+    #[test]
+    fn a_stream_error_its_document_alone_does_not_show_is_reported() {
+        // The parser refuses the blank line of one space in the empty block scalar only
+        // when a `---` follows it: the document parsed alone (recovery, after another
+        // error) once reported nothing, and the file read as valid.
+        let text = "a: [1\n---\n>\n \n---\nb: 1\n";
+        let (docs, errors) = load(text);
+        let at: Vec<_> = errors.iter().map(|e| (e.line, e.column)).collect();
+        assert_eq!(at, [(2, 1), (5, 1)], "{errors:?}");
+        assert_eq!(docs.len(), 1);
+        assert_eq!(docs[0].value, json!({"b": 1}));
+        // Alone, the stream's first error is that one, and the document after it is read.
+        let (docs, errors) = load(">\n \n---\nb: 1\n");
+        let at: Vec<_> = errors.iter().map(|e| (e.line, e.column)).collect();
+        assert_eq!(at, [(3, 1)], "{errors:?}");
+        assert_eq!(docs.len(), 1);
+        // A document's end is where the next `---` is, in the recovery as in a clean parse.
+        let (clean, _) = load("b: >\n---\nc: 1\n");
+        let (recovered, errors) = load("b: >\n---\nc: [1\n");
+        assert_eq!(errors.len(), 1);
+        assert_eq!(recovered[0].span, clean[0].span);
+        assert_eq!(clean[0].span.end, p(2, 1));
     }
 
     #[test]
