@@ -216,3 +216,33 @@ fn output_written_as_the_run_goes_holds_the_whole_report() {
         assert_eq!(out.status.code(), Some(1), "{format}");
     }
 }
+
+/// `policy eval … | head -1`: the reader closes the pipe after one line. The run ends
+/// quietly (exit 0, as the broken pipe of any other command does, and nothing on stderr),
+/// having written what it could: the first input's first finding line.
+#[test]
+fn a_closed_output_ends_the_run_quietly() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let dir = support::tmp();
+    let d = dir.path();
+    corpus(d, 30, 20);
+    for format in ["text", "jsonl"] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_policy"))
+            .args(["eval", "--no-config", "-f", format, "."])
+            .current_dir(d)
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run policy");
+        let mut first = String::new();
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        stdout.read_line(&mut first).expect("a line");
+        drop(stdout);
+        let out = child.wait_with_output().expect("wait");
+        assert!(first.contains("apps-000.yaml"), "{format}: {first}");
+        assert_eq!(out.status.code(), Some(0), "{format}");
+        assert_eq!(String::from_utf8_lossy(&out.stderr), "", "{format}");
+    }
+}

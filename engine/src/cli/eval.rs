@@ -2,6 +2,7 @@
 //! [`Session`]: the command line's layers in, a formatted report and an exit code out.
 
 use std::io::{IsTerminal, Write};
+use std::ops::ControlFlow;
 
 use anyhow::{bail, Context};
 
@@ -168,24 +169,27 @@ enum Written {
 /// ([`Session::check_plan_streaming`]). At most a few parts wait to be written: the
 /// evaluation waits for the writer beyond. `write` is told when the output should be
 /// flushed: when a part has waited [`report::stream::FLUSH_EVERY`] in its buffer (so
-/// output shows as the run goes, without a system call per part).
+/// output shows as the run goes, without a system call per part). When `write` breaks
+/// (the output is closed: `policy eval … | head`), the inputs not started yet are not
+/// evaluated.
 fn streamed(
     session: &Session,
     set: &crate::eval::PolicySet,
     plan: &inputs::discover::Plan,
     scan: &stream::Scan,
-    mut write: impl FnMut(Written),
+    mut write: impl FnMut(Written) -> ControlFlow<()>,
 ) -> crate::diagnostics::Report {
     use std::sync::mpsc::RecvTimeoutError;
-    let (tx, rx) = std::sync::mpsc::sync_channel(16);
     std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::sync_channel(16);
         let evaluation = std::thread::Builder::new()
             .name("policy-eval".into())
             .stack_size(crate::runtimes::rego::budget::EVAL_STACK_BYTES)
             .spawn_scoped(s, move || {
-                let mut sink = move |part| {
-                    // The writer is gone only when this thread is done with.
-                    let _ = tx.send(part);
+                // The writer is gone when it stopped reading: so does the evaluation.
+                let mut sink = move |part| match tx.send(part) {
+                    Ok(()) => ControlFlow::Continue(()),
+                    Err(_) => ControlFlow::Break(()),
                 };
                 session.check_plan_streaming(set, plan, scan, &mut sink)
             });
@@ -200,22 +204,32 @@ fn streamed(
                         ),
                         None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
                     };
-                    match next {
+                    let written = match next {
                         Ok(part) => {
-                            write(Written::Part(Box::new(part)));
                             unflushed.get_or_insert_with(std::time::Instant::now);
+                            write(Written::Part(Box::new(part)))
                         }
                         Err(RecvTimeoutError::Timeout) => {
-                            write(Written::Idle);
                             unflushed = None;
+                            write(Written::Idle)
                         }
                         Err(RecvTimeoutError::Disconnected) => break,
-                    }
-                    if unflushed.is_some_and(|t| t.elapsed() >= report::stream::FLUSH_EVERY) {
-                        write(Written::Idle);
-                        unflushed = None;
+                    };
+                    let written = match written {
+                        ControlFlow::Continue(())
+                            if unflushed
+                                .is_some_and(|t| t.elapsed() >= report::stream::FLUSH_EVERY) =>
+                        {
+                            unflushed = None;
+                            write(Written::Idle)
+                        }
+                        written => written,
+                    };
+                    if written.is_break() {
+                        break;
                     }
                 }
+                drop(rx);
                 match handle.join() {
                     Ok(rest) => rest,
                     Err(payload) => std::panic::resume_unwind(payload),
@@ -226,10 +240,14 @@ fn streamed(
                 let (tx, rx) = std::sync::mpsc::channel();
                 let mut sink = move |part| {
                     let _ = tx.send(part);
+                    ControlFlow::Continue(())
                 };
                 let rest = session.check_plan_streaming(set, plan, scan, &mut sink);
-                rx.try_iter()
-                    .for_each(|p| write(Written::Part(Box::new(p))));
+                for part in rx.try_iter() {
+                    if write(Written::Part(Box::new(part))).is_break() {
+                        break;
+                    }
+                }
                 rest
             }
         }
@@ -340,6 +358,12 @@ pub(super) fn run(mut a: EvalArgs, out: &mut dyn Write) -> anyhow::Result<ExitSt
                         writer.part(*part, out);
                     }
                     Written::Idle => writer.flush(out),
+                }
+                // Nothing more can be written: the rest need not be evaluated.
+                if writer.failed() {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
                 }
             });
             rest.errors.extend(bundle_errors);

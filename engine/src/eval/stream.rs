@@ -49,6 +49,8 @@
 //! time.
 
 use std::collections::BTreeMap;
+use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use rayon::prelude::*;
@@ -328,7 +330,9 @@ pub struct Streamed {
 }
 
 /// Receives each input's part of the report, finished, as [`evaluate_streaming`] goes.
-pub type Sink<'a> = dyn FnMut(Report) + Send + 'a;
+/// [`ControlFlow::Break`] says nobody reads the parts any more (the output was closed,
+/// as by `policy eval … | head`): the inputs not started yet are then not evaluated.
+pub type Sink<'a> = dyn FnMut(Report) -> ControlFlow<()> + Send + 'a;
 
 /// A step applied to each finished part of a report before it is handed out, and to the
 /// rest at the end (the configuration's, [`crate::config::apply`]).
@@ -361,7 +365,8 @@ pub fn streams(set: &PolicySet, scan: &Scan) -> bool {
 /// suppressions and `finish` (the configuration) are applied and sorted, as
 /// [`Report::sort`] orders them. Parts come in the order of their inputs' paths
 /// (bytewise, the order in which a whole report lists its findings), whatever order
-/// the workers finish them in: a part finished early waits for those before it.
+/// the workers finish them in: a part finished early waits for those before it. Once
+/// `sink` breaks, no input is started and no part is handed out any more.
 ///
 /// Returns the rest of the report (the policy set's errors and warnings, the run-wide
 /// step's and the cross-document rules' errors, the catalog), `finish` applied. The
@@ -384,6 +389,7 @@ pub fn evaluate_streaming(
             doc_paths: std::collections::HashSet::new(),
         }),
         finish,
+        stopped: AtomicBool::new(false),
     };
     let mut rest = evaluate_with(set, plan, scan, opts, false, Some(&emit)).report;
     finish(&mut rest);
@@ -455,8 +461,11 @@ fn evaluate_with(
                 // hold, below it on its stack, the part everything waits for.
                 let mut order = mine.clone();
                 order.sort_by(|a, b| scan.paths[*a].cmp(&scan.paths[*b]));
-                (order.iter().enumerate().par_bridge())
-                    .for_each(|(rank, &i)| emit.push(&ctx, rank, input(i)));
+                (order.iter().enumerate().par_bridge()).for_each(|(rank, &i)| {
+                    if !emit.stopped.load(Ordering::Relaxed) {
+                        emit.push(&ctx, rank, input(i));
+                    }
+                });
                 Vec::new()
             }
         };
@@ -583,6 +592,8 @@ fn doc_paths(emit: Option<&Emit<'_, '_>>, parts: &[Part]) -> std::collections::H
 struct Emit<'s, 'f> {
     state: Mutex<EmitState<'s>>,
     finish: &'f Finish<'f>,
+    /// The sink broke: the parts are not read any more.
+    stopped: AtomicBool,
 }
 
 struct EmitState<'s> {
@@ -606,6 +617,9 @@ impl<'s> Emit<'s, '_> {
         let doc_paths = std::mem::take(&mut part.doc_paths);
         let report = ctx.finished(part, self.finish);
         let mut state = self.lock();
+        if self.stopped.load(Ordering::Relaxed) {
+            return;
+        }
         state.doc_paths.extend(doc_paths);
         state.pending.insert(rank, report);
         loop {
@@ -614,7 +628,11 @@ impl<'s> Emit<'s, '_> {
                 break;
             };
             state.next += 1;
-            (state.sink)(report);
+            if (state.sink)(report).is_break() {
+                self.stopped.store(true, Ordering::Relaxed);
+                state.pending.clear();
+                break;
+            }
         }
     }
 }
@@ -1407,7 +1425,10 @@ spec:
         formats: &[Format],
     ) -> Vec<(String, crate::diagnostics::ExitStatus)> {
         let mut parts: Vec<Report> = Vec::new();
-        let rest = session.check_plan_streaming(set, plan, scan, &mut |p| parts.push(p));
+        let rest = session.check_plan_streaming(set, plan, scan, &mut |p| {
+            parts.push(p);
+            ControlFlow::Continue(())
+        });
         formats
             .iter()
             .map(|f| {
@@ -1533,6 +1554,61 @@ spec:
             let all: usize = whole.sources.values().map(text).sum();
             assert!(kept < all, "{kept} < {all}");
         }
+    }
+
+    /// A sink that stops reading (the output was closed) stops the run: no input is
+    /// started after it, and no part is handed out after the one it refused.
+    #[test]
+    fn a_sink_that_stops_stops_the_run() {
+        use std::sync::atomic::AtomicUsize;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        for i in 0..40 {
+            write(
+                d,
+                &format!("pod-{i:02}.yaml"),
+                &NAMESPACED.replace("web", &format!("web{i}")),
+            );
+        }
+        let session = Session::from_layers(Layers {
+            root: d.to_path_buf(),
+            config: ConfigSource::None,
+            ..Layers::default()
+        })
+        .expect("session");
+        let set = session.policies();
+        let plan = session.plan(&[d.to_path_buf()]);
+        let run = |stop_after: usize| {
+            let finished = AtomicUsize::new(0);
+            let finish = |_: &mut Report| {
+                finished.fetch_add(1, Ordering::Relaxed);
+            };
+            let mut handed = Vec::new();
+            let mut sink = |part: Report| {
+                handed.push(part.inputs[0].path.clone());
+                if handed.len() < stop_after {
+                    ControlFlow::Continue(())
+                } else {
+                    ControlFlow::Break(())
+                }
+            };
+            let scan = scan(&plan, 0, true);
+            let opts = EvalOptions::default();
+            evaluate_streaming(&set, &plan, &scan, &opts, &finish, &mut sink);
+            (handed, finished.into_inner())
+        };
+        let (all, finished) = run(usize::MAX);
+        assert_eq!(all.len(), 40);
+        // Each input's part, and the rest.
+        assert_eq!(finished, 41);
+        let (first, finished) = run(1);
+        assert_eq!(first, all[..1]);
+        // At most the inputs the workers had started when the sink stopped, and the rest.
+        let workers = rayon::current_num_threads();
+        assert!(
+            finished <= workers + 2,
+            "{finished} finished, {workers} workers"
+        );
     }
 
     /// The first pass keeps what evaluation would otherwise read again: the inputs of

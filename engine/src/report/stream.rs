@@ -116,6 +116,12 @@ impl StreamWriter {
         }
     }
 
+    /// Whether a write failed: nothing more will be written ([`StreamWriter::finish`]
+    /// returns the error).
+    pub fn failed(&self) -> bool {
+        self.error.is_some()
+    }
+
     /// Flushes `out`, so that what was written shows now.
     pub fn flush(&mut self, out: &mut dyn io::Write) {
         if self.error.is_none() {
