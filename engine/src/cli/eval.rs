@@ -390,7 +390,11 @@ pub(super) fn run(mut a: EvalArgs, out: &mut dyn Write) -> anyhow::Result<ExitSt
         }
         Inputs::Loaded(files) => session.check_with(&set, files),
     };
-    report.errors.extend(bundle_errors);
+    if !bundle_errors.is_empty() {
+        // Sorted among the others, as a report written as the run goes has them.
+        report.errors.extend(bundle_errors);
+        report.sort();
+    }
     if let Some(cfg) = session.config() {
         print_config_warnings(cfg, &session.config_warnings());
     }

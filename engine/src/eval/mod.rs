@@ -460,7 +460,7 @@ pub fn evaluate(set: &PolicySet, files: Vec<FileReport>, opts: &EvalOptions) -> 
     drop(docs);
     let shard = opts.shard.as_ref().map(|s| s.shard);
     let mut report = assemble(set, files, Some(&own), results, !opts.no_peer_ignores, None);
-    report.errors.extend(cluster_errors);
+    sort_in(&mut report, cluster_errors);
     report.traces = traces;
     if let Some(s) = shard {
         report.shard = Some(crate::diagnostics::RunShard {
@@ -503,8 +503,16 @@ pub fn evaluate_with(
         .collect();
     drop(docs);
     let mut report = assemble(&prepared, files, None, results, peer_ignores, None);
-    report.errors.extend(cluster_errors);
+    sort_in(&mut report, cluster_errors);
     report
+}
+
+/// Adds the run-wide step's `errors` to the sorted `report`, sorted among its own.
+fn sort_in(report: &mut Report, errors: Vec<ErrorRecord>) {
+    if !errors.is_empty() {
+        report.errors.extend(errors);
+        report.sort();
+    }
 }
 
 /// Evaluates one input as part of a larger run, on the calling thread: the editor's

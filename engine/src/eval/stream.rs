@@ -390,6 +390,7 @@ pub fn evaluate_streaming(
         }),
         finish,
         stopped: AtomicBool::new(false),
+        shard: opts.shard.as_ref().map(|s| (s.shard.index, s.shard.count)),
     };
     let mut rest = evaluate_with(set, plan, scan, opts, false, Some(&emit)).report;
     finish(&mut rest);
@@ -560,13 +561,16 @@ fn evaluate_with(
         }
         report.inputs.push(part.input);
     }
-    report.sort();
+    // The run-wide step's errors sorted among the others, as a streamed report writes
+    // them (and as docs/output-formats.md says errors are).
     report.errors.extend(cluster_errors);
+    report.sort();
     if let Some(s) = &opts.shard {
         report.shard = Some(crate::diagnostics::RunShard {
             index: s.shard.index,
             count: s.shard.count,
-            positions: mine,
+            // Handed out, each part has its input's.
+            positions: if emit.is_some() { Vec::new() } else { mine },
         });
     }
     Streamed {
@@ -594,6 +598,8 @@ struct Emit<'s, 'f> {
     finish: &'f Finish<'f>,
     /// The sink broke: the parts are not read any more.
     stopped: AtomicBool,
+    /// `--shard K/N`: each part says which, with its input's place in the run.
+    shard: Option<(u32, u32)>,
 }
 
 struct EmitState<'s> {
@@ -615,7 +621,13 @@ impl<'s> Emit<'s, '_> {
     /// last one missing for.
     fn push(&self, ctx: &Context<'_>, rank: usize, mut part: Part) {
         let doc_paths = std::mem::take(&mut part.doc_paths);
-        let report = ctx.finished(part, self.finish);
+        let index = part.index;
+        let mut report = ctx.finished(part, self.finish);
+        report.shard = (self.shard).map(|(index_k, count)| crate::diagnostics::RunShard {
+            index: index_k,
+            count,
+            positions: vec![index],
+        });
         let mut state = self.lock();
         if self.stopped.load(Ordering::Relaxed) {
             return;
@@ -1547,6 +1559,15 @@ spec:
                     &format!("{shard:?}"),
                 );
                 assert_eq!(*status, whole.exit_status(&ReportOptions::default()));
+            }
+            // Under `--shard`, each `file` event has its input's place in the run, as the
+            // `json` report's inputs do.
+            let files: Vec<&str> = (as_it_goes[2].0.lines())
+                .filter(|l| l.contains(r#""event":"file""#))
+                .collect();
+            assert!(!files.is_empty());
+            for line in files {
+                assert_eq!(line.contains(r#""position":"#), shard.is_some(), "{line}");
             }
             // The texts kept are the lines shown, not the whole inputs.
             let text = |t: &Arc<str>| t.bytes().filter(|b| *b != b'\n').count();

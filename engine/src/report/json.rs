@@ -472,7 +472,7 @@ pub(crate) struct WireInput<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    position: Option<usize>,
+    pub(crate) position: Option<usize>,
 }
 
 impl<'a> WireInput<'a> {

@@ -107,6 +107,11 @@ impl Streaming for JsonlReporter {
         // written in the `run` event.
         let inputs = InputIndex::of(part);
         let mut events: Vec<FileEvent<'_>> = part.inputs.iter().map(FileEvent::new).collect();
+        if let Some(shard) = &part.shard {
+            for (event, position) in events.iter_mut().zip(&shard.positions) {
+                event.input.position = Some(*position);
+            }
+        }
         for f in &part.findings {
             if let Some(i) = inputs.owner(&f.location.file) {
                 events[i].findings.push(WireFinding::new(f));

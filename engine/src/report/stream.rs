@@ -111,8 +111,11 @@ impl StreamWriter {
         self.rest.exceptions.append(&mut part.exceptions);
         self.rest.inputs.append(&mut part.inputs);
         self.rest.owners.append(&mut part.owners);
-        if self.rest.shard.is_none() {
-            self.rest.shard = part.shard.take();
+        // The inputs' places in the run follow the inputs kept.
+        match (&mut self.rest.shard, part.shard.take()) {
+            (Some(kept), Some(shard)) => kept.positions.extend(shard.positions),
+            (kept @ None, shard) => *kept = shard,
+            (Some(_), None) => {}
         }
     }
 
