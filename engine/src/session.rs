@@ -530,6 +530,22 @@ impl Session {
         }
         inputs::load_bytes(name, text.as_bytes(), format, &load)
     }
+
+    /// [`Session::load_text_as`] of an editor's buffer, a YAML stream's unchanged
+    /// documents not parsed again ([`inputs::load_buffer`]).
+    pub fn load_buffer(
+        &self,
+        name: &str,
+        text: &str,
+        format: Option<Format>,
+        reuse: &mut inputs::yaml::Reuse,
+    ) -> FileReport {
+        let load = &self.settings.discover.load;
+        if text.len() as u64 > load.max_file_size {
+            return self.load_text_as(name, text, None, format);
+        }
+        inputs::load_buffer(name, text, format, load, reuse)
+    }
 }
 
 #[cfg(test)]

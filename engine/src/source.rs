@@ -66,6 +66,12 @@ impl Span {
             end: Position::new(line + 1, 1),
         }
     }
+
+    /// This span `lines` lines further down.
+    pub fn shift_lines(self, lines: u32) -> Self {
+        let down = |p: Position| Position::new(p.line.saturating_add(lines), p.column);
+        Span::new(down(self.start), down(self.end))
+    }
 }
 
 /// Converts byte offsets of one text into line/column positions.
@@ -278,6 +284,14 @@ impl SourceMap {
         Resolved {
             span: Span::point(Position::START),
             matched: 0,
+        }
+    }
+
+    /// Moves every span `lines` lines down (a document parsed alone, put back in its
+    /// file below the lines before it).
+    pub fn shift_lines(&mut self, lines: u32) {
+        for span in self.entries.values_mut().chain(self.keys.values_mut()) {
+            *span = span.shift_lines(lines);
         }
     }
 

@@ -275,6 +275,20 @@ impl Iterator for Batches {
     }
 }
 
+/// Where the parts of `text` start (after the first, at 0) when every document that
+/// can be a part of its own is one: the cuts [`Batches`] makes with the smallest size.
+/// An editor's buffer is parsed in these parts (`yaml::parse_yaml_reusing`).
+pub(crate) fn cuts(text: &str) -> Vec<usize> {
+    let buf = text.as_bytes();
+    let mut cuts = Vec::new();
+    let mut from = 1;
+    while let Some(at) = find_cut(buf, from) {
+        cuts.push(at);
+        from = at + 1;
+    }
+    cuts
+}
+
 /// The byte offset of the first line start at or after `from` that begins a `---`
 /// document marker line whose previous line is content (see the module documentation).
 fn find_cut(buf: &[u8], from: usize) -> Option<usize> {

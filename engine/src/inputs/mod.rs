@@ -188,7 +188,7 @@ impl InputError {
 }
 
 /// Options that control how inputs are read.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadOptions {
     /// Force every input to this kind instead of detecting it.
     pub kind: Option<DocumentKind>,
@@ -322,6 +322,18 @@ pub fn format_from_content(text: &str) -> Option<Format> {
 
 /// Parses already-read text. `path` is only used for messages and document paths.
 pub fn load_text(path: &str, text: &str, format: Format, opts: &LoadOptions) -> FileReport {
+    load_text_with(path, text, format, opts, None)
+}
+
+/// [`load_text`], a YAML text parsed reusing what `reuse` kept of its last version
+/// ([`yaml::parse_yaml_reusing`]).
+fn load_text_with(
+    path: &str,
+    text: &str,
+    format: Format,
+    opts: &LoadOptions,
+    reuse: Option<&mut yaml::Reuse>,
+) -> FileReport {
     let path: Arc<str> = Arc::from(path);
     let source: Arc<str> = Arc::from(text);
     let (mut documents, errors) = match format {
@@ -329,7 +341,10 @@ pub fn load_text(path: &str, text: &str, format: Format, opts: &LoadOptions) -> 
             Ok(doc) => (vec![doc], Vec::new()),
             Err(e) => (Vec::new(), vec![e]),
         },
-        Format::Yaml => yaml::parse_yaml_text(&path, &source, opts),
+        Format::Yaml => match reuse {
+            Some(reuse) => yaml::parse_yaml_reusing(&path, &source, opts, reuse),
+            None => yaml::parse_yaml_text(&path, &source, opts),
+        },
         Format::Json => yaml::parse_json(&path, &source, opts),
     };
     if let Some(kind) = opts.kind {
@@ -427,6 +442,29 @@ pub fn load_bytes(
     by_name: Option<Format>,
     opts: &LoadOptions,
 ) -> FileReport {
+    load_bytes_with(display, bytes, by_name, opts, None)
+}
+
+/// [`load_bytes`] of a text loaded again and again with small changes (an editor's
+/// buffer): the same report, a YAML stream's unchanged documents not parsed again
+/// ([`yaml::parse_yaml_reusing`]).
+pub fn load_buffer(
+    display: &str,
+    text: &str,
+    by_name: Option<Format>,
+    opts: &LoadOptions,
+    reuse: &mut yaml::Reuse,
+) -> FileReport {
+    load_bytes_with(display, text.as_bytes(), by_name, opts, Some(reuse))
+}
+
+fn load_bytes_with(
+    display: &str,
+    bytes: &[u8],
+    by_name: Option<Format>,
+    opts: &LoadOptions,
+    reuse: Option<&mut yaml::Reuse>,
+) -> FileReport {
     if let Some(nul) = bytes.iter().take(8192).position(|b| *b == 0) {
         // Locate the NUL within the text before it (lossily: binaries are rarely UTF-8).
         let before = String::from_utf8_lossy(&bytes[..nul]);
@@ -485,5 +523,7 @@ pub fn load_bytes(
             }
         },
     };
-    load_text(display, text, format, opts)
+    // A byte-order mark moves every part's text: parsed whole.
+    let reuse = reuse.filter(|_| text.len() == bytes.len());
+    load_text_with(display, text, format, opts, reuse)
 }

@@ -104,6 +104,136 @@ pub(crate) fn parse_yaml_text(
     (docs, errors)
 }
 
+/// What an editor's buffer kept of its last parse ([`parse_yaml_reusing`]): each part's
+/// documents, parsed alone, by the part's text.
+#[derive(Debug, Default)]
+pub struct Reuse {
+    parts: HashMap<u64, Vec<KeptPart>>,
+    /// What the parts were read with: other options read them again.
+    opts: Option<LoadOptions>,
+    /// Parts parsed since this was made.
+    pub parsed: usize,
+    /// Parts reused since this was made.
+    pub reused: usize,
+}
+
+#[derive(Debug)]
+struct KeptPart {
+    text: Box<str>,
+    more: bool,
+    /// Positions and indices as if the part were the file.
+    docs: Vec<Document>,
+    alias_nodes: usize,
+}
+
+impl Reuse {
+    fn key(text: &str, more: bool) -> u64 {
+        use std::hash::{BuildHasher, Hash, Hasher};
+        let mut h = foldhash::fast::FixedState::with_seed(0).build_hasher();
+        text.hash(&mut h);
+        more.hash(&mut h);
+        h.finish()
+    }
+
+    fn take_from(
+        parts: &mut HashMap<u64, Vec<KeptPart>>,
+        text: &str,
+        more: bool,
+    ) -> Option<KeptPart> {
+        let kept = parts.get_mut(&Self::key(text, more))?;
+        let at = kept
+            .iter()
+            .position(|k| &*k.text == text && k.more == more)?;
+        Some(kept.swap_remove(at))
+    }
+
+    fn put(&mut self, part: KeptPart) {
+        let key = Self::key(&part.text, part.more);
+        self.parts.entry(key).or_default().push(part);
+    }
+}
+
+/// [`parse_yaml_text`] for a text parsed again and again with small changes (an
+/// editor's buffer): the text is cut into parts where [`super::batch`] would cut it
+/// (before a `---` line that follows content, so every document that can stand alone
+/// is a part), and a part whose text (and whether another follows it) is the same as in
+/// the last parse is not parsed again: its documents are moved to where it now is.
+/// The parts together give what the whole text gives (the batches' promise, held by
+/// their fuzz target); where a part has an error, the aliases of the parts expand past
+/// the file's budget, or there is one part or no document, the text is parsed whole.
+/// `reuse` keeps this parse's parts only, so it holds one version of the buffer.
+pub(crate) fn parse_yaml_reusing(
+    path: &str,
+    text: &Arc<str>,
+    opts: &LoadOptions,
+    reuse: &mut Reuse,
+) -> (Vec<Document>, Vec<InputError>) {
+    let mut old = std::mem::take(&mut reuse.parts);
+    if reuse.opts.as_ref() != Some(opts) {
+        old.clear();
+        reuse.opts = Some(opts.clone());
+    }
+    let cuts = super::batch::cuts(text);
+    if cuts.is_empty() || has_bare_cr(text) {
+        return parse_yaml_text(path, text, opts);
+    }
+    let path_arc: Arc<str> = Arc::from(path);
+    let mut docs: Vec<Document> = Vec::new();
+    let mut alias_nodes = 0usize;
+    let mut line = 1u32;
+    let ends = cuts.iter().copied().chain(std::iter::once(text.len()));
+    let starts = std::iter::once(0).chain(cuts.iter().copied());
+    for (start, end) in starts.zip(ends) {
+        let part = &text[start..end];
+        let more = end < text.len();
+        let kept = match Reuse::take_from(&mut old, part, more) {
+            Some(kept) => {
+                reuse.reused += 1;
+                kept
+            }
+            None => {
+                reuse.parsed += 1;
+                let mut parts = Parts::default();
+                let source: Arc<str> = Arc::from(part);
+                let (part_docs, errors) =
+                    parse_yaml_part(path, &source, (1, more), opts, &mut parts);
+                if !errors.is_empty() {
+                    return parse_yaml_text(path, text, opts);
+                }
+                KeptPart {
+                    text: part.into(),
+                    more,
+                    docs: part_docs,
+                    alias_nodes: parts.alias_nodes,
+                }
+            }
+        };
+        alias_nodes += kept.alias_nodes;
+        if alias_nodes > MAX_ALIAS_NODES {
+            return parse_yaml_text(path, text, opts);
+        }
+        let down = line - 1;
+        for doc in &kept.docs {
+            let mut doc = Document {
+                path: Arc::clone(&path_arc),
+                index: docs.len(),
+                source: Arc::clone(text),
+                first_line: 1,
+                span: doc.span.shift_lines(down),
+                ..doc.clone()
+            };
+            doc.source_map.shift_lines(down);
+            docs.push(doc);
+        }
+        line = line.saturating_add(part.bytes().filter(|b| *b == b'\n').count() as u32);
+        reuse.put(kept);
+    }
+    if docs.is_empty() {
+        return parse_yaml_text(path, text, opts);
+    }
+    (docs, Vec::new())
+}
+
 /// Parses a JSON text and classifies it: a Kubernetes object (a `kind: List` or a top-level
 /// array of Kubernetes objects expands to one document per object), a GitHub workflow,
 /// image metadata (normalised by [`image::normalise`]; `docker inspect` arrays give one
@@ -1454,6 +1584,79 @@ mod tests {
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert!(errors[0].message.contains("in this file"), "{errors:?}");
         assert!(docs.len() < count, "{} of {count} documents", docs.len());
+    }
+
+    /// An editor's buffer parsed part by part, reusing its last parse, gives what the
+    /// whole text gives, version after version: every character typed or deleted
+    /// anywhere in a stream with anchors, a List, directives, comments before markers,
+    /// block scalars, an empty document, CRLF lines and a syntax error on the way.
+    #[test]
+    fn a_buffer_parsed_reusing_its_last_parse_gives_what_the_whole_text_gives() {
+        use crate::inputs::{load_buffer, load_bytes};
+        let opts = LoadOptions::default();
+        let same = |text: &str, reuse: &mut Reuse| {
+            let whole = load_bytes("b.yaml", text.as_bytes(), Some(Format::Yaml), &opts);
+            let parts = load_buffer("b.yaml", text, Some(Format::Yaml), &opts, reuse);
+            let key = |d: &Document| {
+                (
+                    (d.kind, d.index, d.span, d.value.clone()),
+                    (d.source_map.to_sorted().into_iter())
+                        .map(|(k, v)| (k.to_string(), v))
+                        .collect::<Vec<_>>(),
+                    (d.source.to_string(), d.first_line, d.path.to_string()),
+                )
+            };
+            let keys =
+                |f: &crate::inputs::FileReport| f.documents.iter().map(key).collect::<Vec<_>>();
+            assert_eq!(keys(&parts), keys(&whole), "{text:?}");
+            assert_eq!(parts.errors, whole.errors, "{text:?}");
+        };
+        let mut text =
+            String::from("# head\n%YAML 1.2\n---\nbase: &b {x: 1}\nuse: {<<: *b, y: 2}\n");
+        text.push_str("---\napiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Pod, metadata: {name: p}}\n");
+        text.push_str(
+            "---\n---\n# about the next\n---\ns: |\n  one\n\n---\nb: >\n---\nc: 2\r\nd: 3\r\n",
+        );
+        for i in 0..4 {
+            text.push_str(&format!("---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d{i}\nspec:\n  replicas: {i}\n"));
+        }
+        let mut reuse = Reuse::default();
+        same(&text, &mut reuse);
+        let chars: Vec<(usize, char)> = text.char_indices().collect();
+        for &(at, _) in chars.iter().step_by(3) {
+            for typed in ["x", ":", "\n", " ", "[", "---\n"] {
+                let mut edited = text.clone();
+                edited.insert_str(at, typed);
+                same(&edited, &mut reuse);
+            }
+            let mut edited = text.clone();
+            edited.remove(at);
+            same(&edited, &mut reuse);
+            same(&text, &mut reuse);
+        }
+        // Each version parses the part edited (and the one it came from, on the way
+        // back), and reuses the others.
+        let (parsed, reused) = (reuse.parsed, reuse.reused);
+        assert!(reused > 3 * parsed, "{parsed} parsed, {reused} reused");
+        // The aliases of parts under the budget alone, past it together: the whole
+        // text's error.
+        let doc = format!("a: &a [{}]\nb: [{}]\n", "1, ".repeat(99), "*a, ".repeat(20));
+        let text = vec![doc; MAX_ALIAS_NODES / 2000 + 2].join("---\n");
+        same(&text, &mut reuse);
+        same(&text, &mut reuse);
+        // Other options read every part again.
+        let before = reuse.parsed;
+        let deep = LoadOptions {
+            max_depth: 3,
+            ..LoadOptions::default()
+        };
+        let text = "a: {b: {c: {d: 1}}}\n---\ne: 1\n";
+        load_buffer("b.yaml", text, Some(Format::Yaml), &opts, &mut reuse);
+        let parts = load_buffer("b.yaml", text, Some(Format::Yaml), &deep, &mut reuse);
+        let whole = load_bytes("b.yaml", text.as_bytes(), Some(Format::Yaml), &deep);
+        assert_eq!(parts.errors, whole.errors);
+        assert_eq!(parts.errors.len(), 1);
+        assert!(reuse.parsed > before);
     }
 
     #[test]

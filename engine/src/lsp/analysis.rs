@@ -83,7 +83,7 @@ pub fn analyze(
     language_id: &str,
     text: &str,
 ) -> Analysis {
-    match load(session, settings, name, language_id, text) {
+    match load(session, settings, name, language_id, text, None) {
         Loaded::Done(analysis) => analysis,
         Loaded::File(format, file) => {
             let report = session.check_file_with(set, worker, file.clone());
@@ -102,13 +102,16 @@ pub enum Loaded {
     File(Format, FileReport),
 }
 
-/// Parses a buffer as `policy eval` parses the file.
+/// Parses a buffer as `policy eval` parses the file; with `reuse`, a YAML stream's
+/// documents unchanged since the last parse are not parsed again
+/// ([`Session::load_buffer`]).
 pub fn load(
     session: &Session,
     settings: &Settings,
     name: &str,
     language_id: &str,
     text: &str,
+    reuse: Option<&mut crate::inputs::yaml::Reuse>,
 ) -> Loaded {
     let Some(format) = buffer_format(name, language_id) else {
         return Loaded::Done(Analysis::default());
@@ -135,7 +138,11 @@ pub fn load(
         });
         return Loaded::Done(out);
     }
-    Loaded::File(format, session.load_text_as(name, text, None, Some(format)))
+    let file = match reuse {
+        Some(reuse) => session.load_buffer(name, text, Some(format), reuse),
+        None => session.load_text_as(name, text, None, Some(format)),
+    };
+    Loaded::File(format, file)
 }
 
 /// The analysis of a loaded buffer from its report: checked as `policy eval` checks a

@@ -18,7 +18,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
@@ -246,6 +246,8 @@ struct OpenDoc {
     /// What its last evaluation computed, reused where the next one has the same inputs
     /// (documents whose value did not change, the same combined input).
     kept: Incremental,
+    /// What its last parse read, reused for the documents whose text did not change.
+    reuse: Mutex<crate::inputs::yaml::Reuse>,
 }
 
 /// The session.
@@ -542,6 +544,7 @@ impl Server {
                             published_at: None,
                             parsed: None,
                             kept: Incremental::default(),
+                            reuse: Mutex::default(),
                         },
                     );
                     self.evaluate(&key, false);
@@ -800,14 +803,7 @@ impl Server {
                 return file.clone();
             }
         }
-        let name = uri::display_name(&doc.uri);
-        let file = match analysis::load(
-            &self.session,
-            &self.settings,
-            &name,
-            &doc.language_id,
-            &doc.text,
-        ) {
+        let file = match load(&self.session, &self.settings, doc) {
             Loaded::File(_, file) => Some(Arc::new(file)),
             Loaded::Done(_) => None,
         };
@@ -1135,7 +1131,9 @@ fn same_policies(a: &PolicyOptions, b: &PolicyOptions) -> bool {
 /// Parses an open buffer's text as what its name and language say it is.
 fn load(session: &Session, settings: &Settings, doc: &OpenDoc) -> Loaded {
     let name = uri::display_name(&doc.uri);
-    analysis::load(session, settings, &name, &doc.language_id, &doc.text)
+    let mut reuse = doc.reuse.lock().unwrap_or_else(PoisonError::into_inner);
+    let reuse = Some(&mut *reuse);
+    analysis::load(session, settings, &name, &doc.language_id, &doc.text, reuse)
 }
 
 /// `textDocument/publishDiagnostics` for `uri`, serialised from borrows: the same JSON as
