@@ -4,6 +4,10 @@
 //! `POLICY_SHARED_CORPORA`, or `<repo>/../shared/corpora`) into memory once, then measures
 //! `parse_yaml` over all of them, reporting bytes per second. Skips with a message when the
 //! corpus is absent.
+//!
+//! `editor_buffer` (no corpus needed): a 500-line buffer of 20 Deployments, one character
+//! typed into one of them, loaded whole (`load_bytes`) against loaded reusing the last
+//! version's parts (`load_buffer`, what `policy lsp` does), side by side.
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -43,6 +47,56 @@ fn read_all(dir: &Path) -> Vec<(String, String)> {
     out
 }
 
+fn editor_buffer(c: &mut Criterion) {
+    use policy_engine::inputs::yaml::Reuse;
+    use policy_engine::inputs::{load_buffer, load_bytes, Format};
+    let doc = |i: usize| {
+        format!(
+            "---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web-{i}\n  labels: {{app: web-{i}}}\n\
+             spec:\n  replicas: 3\n  selector:\n    matchLabels: {{app: web-{i}}}\n  template:\n    metadata:\n\
+             \x20     labels: {{app: web-{i}}}\n    spec:\n      containers:\n        - name: app\n\
+             \x20         image: registry.example.com/web:1.4.2\n          ports:\n            - containerPort: 8080\n\
+             \x20         securityContext:\n            privileged: true\n          resources:\n\
+             \x20           requests: {{cpu: 100m, memory: 128Mi}}\n            limits: {{memory: 256Mi}}\n"
+        )
+    };
+    let text: String = (0..20).map(doc).collect();
+    // Two versions: a character typed into the name of the middle Deployment, or not.
+    let edited = text.replacen("name: web-10\n", "name: web-10x\n", 1);
+    assert_ne!(text, edited);
+    let opts = LoadOptions::default();
+    let mut group = c.benchmark_group("editor_buffer");
+    group.bench_function(format!("whole ({} lines)", text.lines().count()), |b| {
+        let mut n = 0usize;
+        b.iter(|| {
+            n += 1;
+            let t = if n % 2 == 0 { &text } else { &edited };
+            black_box(load_bytes(
+                "b.yaml",
+                t.as_bytes(),
+                Some(Format::Yaml),
+                &opts,
+            ))
+        })
+    });
+    group.bench_function("reusing the last version's parts", |b| {
+        let mut reuse = Reuse::default();
+        let mut n = 0usize;
+        b.iter(|| {
+            n += 1;
+            let t = if n % 2 == 0 { &text } else { &edited };
+            black_box(load_buffer(
+                "b.yaml",
+                t,
+                Some(Format::Yaml),
+                &opts,
+                &mut reuse,
+            ))
+        })
+    });
+    group.finish();
+}
+
 fn bench(c: &mut Criterion) {
     let Some(dir) = corpus() else {
         eprintln!("parse_yaml: shared k8s corpus not found (set POLICY_SHARED_CORPORA); skipped");
@@ -66,5 +120,5 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench);
+criterion_group!(benches, editor_buffer, bench);
 criterion_main!(benches);
