@@ -66,11 +66,12 @@ fn editor_buffer(c: &mut Criterion) {
     assert_ne!(text, edited);
     let opts = LoadOptions::default();
     let mut group = c.benchmark_group("editor_buffer");
+    // Each load is of the other version than the last.
+    let versions = [&text, &edited];
     group.bench_function(format!("whole ({} lines)", text.lines().count()), |b| {
-        let mut n = 0usize;
+        let mut next = versions.iter().cycle();
         b.iter(|| {
-            n += 1;
-            let t = if n % 2 == 0 { &text } else { &edited };
+            let t = next.next().expect("cycle");
             black_box(load_bytes(
                 "b.yaml",
                 t.as_bytes(),
@@ -81,10 +82,9 @@ fn editor_buffer(c: &mut Criterion) {
     });
     group.bench_function("reusing the last version's parts", |b| {
         let mut reuse = Reuse::default();
-        let mut n = 0usize;
+        let mut next = versions.iter().cycle();
         b.iter(|| {
-            n += 1;
-            let t = if n % 2 == 0 { &text } else { &edited };
+            let t = next.next().expect("cycle");
             black_box(load_buffer(
                 "b.yaml",
                 t,

@@ -1391,6 +1391,16 @@ spec:
       image: busybox
 ";
 
+    /// A session rooted at `d` with the built-in set and no configuration.
+    fn plain_session(d: &std::path::Path) -> Session {
+        Session::from_layers(Layers {
+            root: d.to_path_buf(),
+            config: ConfigSource::None,
+            ..Layers::default()
+        })
+        .expect("session")
+    }
+
     fn write(dir: &std::path::Path, name: &str, text: &str) {
         std::fs::write(dir.join(name), text).expect("write");
     }
@@ -1591,12 +1601,7 @@ spec:
                 &NAMESPACED.replace("web", &format!("web{i}")),
             );
         }
-        let session = Session::from_layers(Layers {
-            root: d.to_path_buf(),
-            config: ConfigSource::None,
-            ..Layers::default()
-        })
-        .expect("session");
+        let session = plain_session(d);
         let set = session.policies();
         let plan = session.plan(&[d.to_path_buf()]);
         let run = |stop_after: usize| {
@@ -1648,12 +1653,7 @@ spec:
         assert!(big.len() > KEEP_BYTES);
         write(d, "big.yaml", &big);
         write(d, "big2.yaml", &big);
-        let session = Session::from_layers(Layers {
-            root: d.to_path_buf(),
-            config: ConfigSource::None,
-            ..Layers::default()
-        })
-        .expect("session");
+        let session = plain_session(d);
         let kept = |scan: &Scan| {
             (scan.loaded.lock().expect("lock").iter())
                 .map(Option::is_some)
@@ -1781,12 +1781,7 @@ spec:
         let dir = tempfile::tempdir().expect("tempdir");
         let d = dir.path();
         let stream: String = (0..4).map(rich).collect::<Vec<_>>().join("---\n");
-        let session = Session::from_layers(Layers {
-            root: d.to_path_buf(),
-            config: ConfigSource::None,
-            ..Layers::default()
-        })
-        .expect("session");
+        let session = plain_session(d);
         let set = session.policies();
         let batching = Some(Batching { min: 0, size: 500 });
         let opts = session.settings().discover.clone();
