@@ -514,6 +514,29 @@ impl Session {
         kind_hint: Option<DocumentKind>,
         format: Option<Format>,
     ) -> FileReport {
+        self.load_text_reusing(name, text, kind_hint, format, None)
+    }
+
+    /// [`Session::load_text_as`] of an editor's buffer, a YAML stream's unchanged
+    /// documents not parsed again ([`inputs::load_buffer`]).
+    pub fn load_buffer(
+        &self,
+        name: &str,
+        text: &str,
+        format: Option<Format>,
+        reuse: &mut inputs::yaml::Reuse,
+    ) -> FileReport {
+        self.load_text_reusing(name, text, None, format, Some(reuse))
+    }
+
+    fn load_text_reusing(
+        &self,
+        name: &str,
+        text: &str,
+        kind_hint: Option<DocumentKind>,
+        format: Option<Format>,
+        reuse: Option<&mut inputs::yaml::Reuse>,
+    ) -> FileReport {
         let load = LoadOptions {
             kind: kind_hint.or(self.settings.discover.load.kind),
             ..self.settings.discover.load.clone()
@@ -528,23 +551,10 @@ impl Session {
                 ),
             );
         }
-        inputs::load_bytes(name, text.as_bytes(), format, &load)
-    }
-
-    /// [`Session::load_text_as`] of an editor's buffer, a YAML stream's unchanged
-    /// documents not parsed again ([`inputs::load_buffer`]).
-    pub fn load_buffer(
-        &self,
-        name: &str,
-        text: &str,
-        format: Option<Format>,
-        reuse: &mut inputs::yaml::Reuse,
-    ) -> FileReport {
-        let load = &self.settings.discover.load;
-        if text.len() as u64 > load.max_file_size {
-            return self.load_text_as(name, text, None, format);
+        match reuse {
+            Some(reuse) => inputs::load_buffer(name, text, format, &load, reuse),
+            None => inputs::load_bytes(name, text.as_bytes(), format, &load),
         }
-        inputs::load_buffer(name, text, format, load, reuse)
     }
 }
 

@@ -204,7 +204,7 @@ fn streamed(
                         ),
                         None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
                     };
-                    let written = match next {
+                    let mut written = match next {
                         Ok(part) => {
                             unflushed.get_or_insert_with(std::time::Instant::now);
                             write(Written::Part(Box::new(part)))
@@ -215,16 +215,12 @@ fn streamed(
                         }
                         Err(RecvTimeoutError::Disconnected) => break,
                     };
-                    let written = match written {
-                        ControlFlow::Continue(())
-                            if unflushed
-                                .is_some_and(|t| t.elapsed() >= report::stream::FLUSH_EVERY) =>
-                        {
-                            unflushed = None;
-                            write(Written::Idle)
-                        }
-                        written => written,
-                    };
+                    if written.is_continue()
+                        && unflushed.is_some_and(|t| t.elapsed() >= report::stream::FLUSH_EVERY)
+                    {
+                        unflushed = None;
+                        written = write(Written::Idle);
+                    }
                     if written.is_break() {
                         break;
                     }

@@ -18,7 +18,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
@@ -247,7 +247,7 @@ struct OpenDoc {
     /// (documents whose value did not change, the same combined input).
     kept: Incremental,
     /// What its last parse read, reused for the documents whose text did not change.
-    reuse: Mutex<crate::inputs::yaml::Reuse>,
+    reuse: crate::inputs::yaml::Reuse,
 }
 
 /// The session.
@@ -544,7 +544,7 @@ impl Server {
                             published_at: None,
                             parsed: None,
                             kept: Incremental::default(),
-                            reuse: Mutex::default(),
+                            reuse: Default::default(),
                         },
                     );
                     self.evaluate(&key, false);
@@ -797,7 +797,7 @@ impl Server {
 
     /// A buffer parsed at its current version, as it joins a run (kept per version).
     fn parsed(&mut self, key: &str) -> Option<Arc<FileReport>> {
-        let doc = self.docs.get(key)?;
+        let doc = self.docs.get_mut(key)?;
         if let Some((version, file)) = &doc.parsed {
             if *version == doc.version {
                 return file.clone();
@@ -807,10 +807,7 @@ impl Server {
             Loaded::File(_, file) => Some(Arc::new(file)),
             Loaded::Done(_) => None,
         };
-        let version = doc.version;
-        if let Some(doc) = self.docs.get_mut(key) {
-            doc.parsed = Some((version, file.clone()));
-        }
+        doc.parsed = Some((doc.version, file.clone()));
         file
     }
 
@@ -843,16 +840,13 @@ impl Server {
     /// Evaluates buffer `key` within its run: the workspace's files, with the open
     /// buffers' text in place of theirs ([`super::workspace`]).
     fn analyze_in_run(&mut self, key: &str) -> Option<Analysis> {
-        let doc = self.docs.get(key)?;
+        let doc = self.docs.get_mut(key)?;
         let (format, file) = match load(&self.session, &self.settings, doc) {
             Loaded::Done(analysis) => return Some(analysis),
             Loaded::File(format, file) => (format, file),
         };
-        let version = doc.version;
         let own = Arc::new(file);
-        if let Some(doc) = self.docs.get_mut(key) {
-            doc.parsed = Some((version, Some(Arc::clone(&own))));
-        }
+        doc.parsed = Some((doc.version, Some(Arc::clone(&own))));
         self.workspace
             .refresh(&self.session, &self.settings.root.clone());
         if self.workspace.truncated && !self.said_truncated {
@@ -1129,10 +1123,9 @@ fn same_policies(a: &PolicyOptions, b: &PolicyOptions) -> bool {
 }
 
 /// Parses an open buffer's text as what its name and language say it is.
-fn load(session: &Session, settings: &Settings, doc: &OpenDoc) -> Loaded {
+fn load(session: &Session, settings: &Settings, doc: &mut OpenDoc) -> Loaded {
     let name = uri::display_name(&doc.uri);
-    let mut reuse = doc.reuse.lock().unwrap_or_else(PoisonError::into_inner);
-    let reuse = Some(&mut *reuse);
+    let reuse = Some(&mut doc.reuse);
     analysis::load(session, settings, &name, &doc.language_id, &doc.text, reuse)
 }
 
